@@ -1,0 +1,120 @@
+/**
+ * PostgreSQL, the system of record. Redis holds the live counters during a sale; these tables
+ * hold what was sold, to whom, and where the units are. Migrations come from this file through
+ * drizzle-kit (`npm run db:generate`) and are committed under db/migrations.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+export const orderStatus = pgEnum("order_status", ["reserved", "confirmed", "cancelled", "expired"]);
+export const transferState = pgEnum("transfer_state", ["pending", "released", "completed"]);
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
+
+export const products = pgTable(
+  "products",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    totalUnits: integer("total_units").notNull(),
+    startsAt: timestamp("starts_at", { withTimezone: true }).notNull(),
+    endsAt: timestamp("ends_at", { withTimezone: true }).notNull(),
+    perUserLimit: integer("per_user_limit").notNull(),
+    maxPerOrder: integer("max_per_order").notNull(),
+    /** How long an unconfirmed reservation keeps its units; 0 sells at once. */
+    holdSeconds: integer("hold_seconds").notNull(),
+    paused: boolean("paused").notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("products_total_units_non_negative", sql`${t.totalUnits} >= 0`),
+    check("products_window_ordered", sql`${t.endsAt} > ${t.startsAt}`),
+    check("products_per_user_limit_positive", sql`${t.perUserLimit} > 0`),
+    check("products_max_per_order_positive", sql`${t.maxPerOrder} > 0`),
+    check("products_hold_seconds_non_negative", sql`${t.holdSeconds} >= 0`),
+  ],
+);
+
+/** Units of a product given to a region; the rest of its total is the unallocated pool. */
+export const allocations = pgTable(
+  "allocations",
+  {
+    productId: text("product_id").notNull().references(() => products.id),
+    region: text("region").notNull(),
+    units: integer("units").notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.productId, t.region] }),
+    check("allocations_units_non_negative", sql`${t.units} >= 0`),
+  ],
+);
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: uuid("id").primaryKey(),
+    productId: text("product_id").notNull().references(() => products.id),
+    /** The region whose units serve the order. */
+    region: text("region").notNull(),
+    /** The region the buyer was routed to first; differs from `region` after a spillover. */
+    originRegion: text("origin_region").notNull(),
+    userId: text("user_id").notNull(),
+    quantity: integer("quantity").notNull(),
+    status: orderStatus("status").notNull(),
+    reservedAt: timestamp("reserved_at", { withTimezone: true }).notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("orders_quantity_positive", sql`${t.quantity} > 0`),
+    index("orders_product_region_status").on(t.productId, t.region, t.status),
+    index("orders_user").on(t.userId),
+  ],
+);
+
+/** Each status an order reached, once: replaying an event cannot add a second row. */
+export const orderEvents = pgTable(
+  "order_events",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    orderId: uuid("order_id").notNull().references(() => orders.id),
+    type: orderStatus("type").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [unique("order_events_order_type").on(t.orderId, t.type)],
+);
+
+/** The ledger of moves between regions: release from one, then claim into the other. */
+export const inventoryTransfers = pgTable(
+  "inventory_transfers",
+  {
+    id: uuid("id").primaryKey(),
+    productId: text("product_id").notNull().references(() => products.id),
+    fromRegion: text("from_region").notNull(),
+    toRegion: text("to_region").notNull(),
+    units: integer("units").notNull(),
+    state: transferState("state").notNull().default("pending"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("inventory_transfers_units_positive", sql`${t.units} > 0`),
+    check("inventory_transfers_distinct_regions", sql`${t.fromRegion} <> ${t.toRegion}`),
+  ],
+);

@@ -1,0 +1,147 @@
+/**
+ * The only module that imports a Kafka client. Everything else speaks in these small types, so
+ * replacing kafkajs (e.g. with @platformatic/kafka) means rewriting this file alone.
+ *
+ * kafkajs 2.2.4 is unmaintained but works on Bun against Kafka 4.x, idempotent producer and
+ * consumer groups included (see tests/smoke/kafka.test.ts). Its one known wart here: Bun prints
+ * a harmless TimeoutNegativeWarning once per process, because kafkajs's request queue arms an
+ * idle throttle timer with a negative delay (which timers clamp to 1 ms, as kafkajs intends).
+ */
+import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from "kafkajs";
+
+export interface OutgoingMessage {
+  key: string;
+  value: string;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  /** Per-request network timeout; nothing waits on Kafka longer than this. */
+  requestTimeoutMs?: number;
+}
+
+export interface IdempotentProducer {
+  /** Resolves once every in-sync replica has the batch (acks = all). */
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface GroupConsumer {
+  /** Calls `handle` for each batch; its offsets are committed only after it resolves. */
+  run(handle: (batch: IncomingMessage[]) => Promise<void>): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+function client({ brokers, clientId, requestTimeoutMs = 10_000 }: KafkaOptions): Kafka {
+  return new Kafka({
+    brokers,
+    clientId,
+    connectionTimeout: 3_000,
+    requestTimeout: requestTimeoutMs,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 200 },
+  });
+}
+
+export async function connectProducer(options: KafkaOptions): Promise<IdempotentProducer> {
+  const producer: Producer = client(options).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  return {
+    async send(topic, messages) {
+      await producer.send({ topic, acks: -1, messages: messages.map(toKafkaMessage) });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+export async function connectConsumer(
+  options: KafkaOptions & { groupId: string; topics: string[]; fromBeginning?: boolean },
+): Promise<GroupConsumer> {
+  const consumer: Consumer = client(options).consumer({ groupId: options.groupId });
+  await consumer.connect();
+  await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+  return {
+    run: (handle) =>
+      consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+          if (batch.messages.length === 0) return;
+          await handle(
+            batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key?.toString() ?? null,
+              value: m.value?.toString() ?? null,
+              headers: decodeHeaders(m.headers),
+            })),
+          );
+          resolveOffset(batch.lastOffset());
+          await commitOffsetsIfNecessary();
+        },
+      }),
+    disconnect: () => consumer.disconnect(),
+  };
+}
+
+/** Creates the topics that do not exist yet; existing ones are left as they are. */
+export async function ensureTopics(
+  options: KafkaOptions,
+  topics: { name: string; partitions: number }[],
+): Promise<void> {
+  const admin = client(options).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: 1 })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** True when the cluster answers a metadata request. */
+export async function kafkaIsReady(options: KafkaOptions): Promise<boolean> {
+  const admin = client({ ...options, requestTimeoutMs: 2_000 }).admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function toKafkaMessage(m: OutgoingMessage) {
+  return { key: m.key, value: m.value, headers: m.headers };
+}
+
+function decodeHeaders(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) out[name] = String(value);
+  }
+  return out;
+}

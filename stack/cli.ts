@@ -1,0 +1,94 @@
+#!/usr/bin/env bun
+/** `flux-gate`: the local stack and the tools around it. `flux-gate help` lists the commands. */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, type Config } from "../shared/config.ts";
+import { migrateDatabase } from "../db/migrate.ts";
+import { StackError } from "./process.ts";
+import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
+
+const USAGE = `usage: flux-gate <command>
+
+  stack up               start Redis (one per region), PostgreSQL and Kafka; reuse what runs
+  stack down             stop what the stack started
+  stack status [--json]  show each service and its endpoint
+  db migrate             create the database if needed and apply the migrations
+  run                    stack up in the foreground; Ctrl-C stops what it started
+
+Settings come from the environment (see README.md, "Configuration").`;
+
+class UsageError extends Error {}
+
+const progress = (service: string, message: string) => console.error(`  ${service.padEnd(16)} ${message}`);
+
+function printTable(services: ServiceStatus[]): void {
+  for (const s of services) {
+    console.log(`${s.name.padEnd(16)} ${s.state.padEnd(12)} ${s.endpoint}${s.pid ? `  (pid ${s.pid})` : ""}`);
+  }
+}
+
+async function runInForeground(config: Config): Promise<void> {
+  const { started, services } = await stackUp(config, progress);
+  printTable(services);
+  console.log(`\nFlux-Gate stack is up (data in ${config.home}). Ctrl-C stops it.`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  console.error("\nstopping…");
+  await stackDown(config, started);
+  const left = services.length - started.length;
+  if (left > 0) console.error(`left ${left} service(s) running that were up before this run`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+  });
+  const command = positionals.join(" ");
+  if (values.help || command === "help" || command === "") {
+    console.log(USAGE);
+    return;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case "stack up": {
+      const { services } = await stackUp(config, progress);
+      printTable(services);
+      return;
+    }
+    case "stack down":
+      await stackDown(config);
+      return;
+    case "stack status": {
+      const services = await stackStatus(config);
+      if (values.json) console.log(JSON.stringify({ ...endpoints(config), services }, null, 2));
+      else printTable(services);
+      return;
+    }
+    case "db migrate":
+      await migrateDatabase(config.postgres.url);
+      console.error(`migrations applied to ${config.postgres.url}`);
+      return;
+    case "run":
+      return runInForeground(config);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+try {
+  await main(Bun.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+    console.error(`flux-gate: ${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (error instanceof StackError || error instanceof ConfigError) {
+    console.error(`flux-gate: ${error.message}`);
+    if (error instanceof StackError && error.hint) console.error(error.hint);
+    process.exit(1);
+  }
+  throw error;
+}

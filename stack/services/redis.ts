@@ -1,0 +1,64 @@
+/** One Redis per region, durable (AOF) and never evicting: a lost key is an oversell. */
+import { mkdirSync } from "node:fs";
+import { redisUrlVariable, type Config, type Region } from "../../shared/config.ts";
+import { redisIsReady } from "../../shared/redis.ts";
+import { StackError, findBinary, livePid, portIsOpen, run, tail, terminate, waitUntil } from "../process.ts";
+import { stackPaths, type Service } from "./service.ts";
+
+export function redisArgs(config: Config, region: Region): string[] {
+  const paths = stackPaths(config);
+  const name = `redis-${region.id}`;
+  return [
+    "--port", String(region.redisPort),
+    "--bind", "127.0.0.1",
+    "--dir", paths.data(name),
+    "--appendonly", "yes",
+    "--appendfsync", config.redis.appendFsync,
+    "--save", "",
+    "--maxmemory-policy", "noeviction",
+    "--daemonize", "yes",
+    "--pidfile", paths.pid(name),
+    "--logfile", paths.log(name),
+  ];
+}
+
+export function redisService(config: Config, region: Region): Service {
+  const paths = stackPaths(config);
+  const name = `redis-${region.id}`;
+  const pid = () => livePid(paths.pid(name), "redis-server");
+
+  return {
+    name,
+    binaries: () => ["redis-server"],
+
+    async status() {
+      const base = { name, endpoint: region.redisUrl, log: paths.log(name) };
+      if (region.redisExternal) {
+        return { ...base, state: (await redisIsReady(region.redisUrl)) ? "external" : "unreachable" };
+      }
+      const running = pid();
+      return running && (await redisIsReady(region.redisUrl))
+        ? { ...base, state: "running", pid: running }
+        : { ...base, state: "stopped" };
+    },
+
+    async start() {
+      if (await portIsOpen(region.redisPort)) {
+        throw new StackError(
+          `port ${region.redisPort} is taken by a process this stack did not start`,
+          `stop it, set FLUX_GATE_REDIS_PORT, or set ${redisUrlVariable(region.id)} to use it as it is`,
+        );
+      }
+      mkdirSync(paths.data(name), { recursive: true });
+      await run([findBinary("redis-server")!, ...redisArgs(config, region)], { what: `${name} start` });
+      if (!(await waitUntil(() => redisIsReady(region.redisUrl), 15_000))) {
+        throw new StackError(`${name} did not answer PING within 15 s`, tail(paths.log(name)));
+      }
+    },
+
+    async stop() {
+      const running = pid();
+      if (running) await terminate(running);
+    },
+  };
+}

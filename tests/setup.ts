@@ -1,0 +1,19 @@
+/**
+ * Preloaded once per `bun test` run (bunfig.toml): brings the local stack up, reusing whatever
+ * already runs, and at the end stops only what this run started. Keep a stack warm between runs
+ * with `npx flux-gate stack up`.
+ */
+import { afterAll } from "bun:test";
+import { loadConfig } from "../shared/config.ts";
+import { stackDown, stackUp } from "../stack/stack.ts";
+
+const config = loadConfig();
+const t0 = performance.now();
+const { started } = await stackUp(config, (service, message) => console.error(`  stack: ${service} ${message}`));
+if (started.length > 0) {
+  console.error(`  stack: up in ${((performance.now() - t0) / 1000).toFixed(1)} s (started ${started.join(", ")})`);
+}
+
+afterAll(async () => {
+  await stackDown(config, started);
+});

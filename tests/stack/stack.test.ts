@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectRedis } from "../../shared/redis.ts";
+import { stackStatus, stackUp } from "../../stack/stack.ts";
+import { config, uniqueName } from "../helpers.ts";
+
+const CLI = join(import.meta.dir, "../../stack/cli.ts");
+
+function cli(args: string[], env: Record<string, string | undefined> = process.env) {
+  const result = Bun.spawnSync([process.execPath, CLI, ...args], { env, stdin: "ignore" });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+describe("flux-gate stack", () => {
+  test("status --json lists every endpoint of the running stack", () => {
+    const { code, stdout } = cli(["stack", "status", "--json"]);
+    expect(code).toBe(0);
+    const status = JSON.parse(stdout);
+    expect(status.redis).toEqual(Object.fromEntries(config.regions.map((r) => [r.id, r.redisUrl])));
+    expect(status.databaseUrl).toBe(config.postgres.url);
+    expect(status.kafkaBrokers).toEqual(config.kafka.brokers);
+    for (const service of status.services) expect(["running", "external"]).toContain(service.state);
+  });
+
+  test("up on a running stack starts nothing and keeps every process", async () => {
+    const before = await stackStatus(config);
+    const { started, services } = await stackUp(config);
+    expect(started).toEqual([]);
+    expect(services.map((s) => s.pid)).toEqual(before.map((s) => s.pid));
+  });
+
+  const region = config.regions.at(-1)!;
+  test.if(!region.redisExternal)(
+    "up after a crash restarts what died, and Redis comes back with its acknowledged writes",
+    async () => {
+      const key = `{${region.id}:${uniqueName("crash")}}:available`;
+      const redis = connectRedis(region.redisUrl, { reconnect: false });
+      await redis.connect();
+      await redis.set(key, "42");
+      redis.disconnect();
+
+      const victim = (await stackStatus(config)).find((s) => s.name === `redis-${region.id}`)!;
+      process.kill(victim.pid!, "SIGKILL");
+
+      const { started } = await stackUp(config);
+      expect(started).toEqual([`redis-${region.id}`]);
+      const again = connectRedis(region.redisUrl, { reconnect: false });
+      await again.connect();
+      expect(await again.get(key)).toBe("42");
+      again.disconnect();
+    },
+    30_000,
+  );
+
+  test("on a machine without the binaries, up fails in seconds and names the packages", () => {
+    const t0 = performance.now();
+    const { code, stderr } = cli(["stack", "up"], {
+      PATH: "/nonexistent",
+      FLUX_GATE_HOME: mkdtempSync(join(tmpdir(), "fg-bare-")),
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain("flux-gate: missing redis-server, java, mvn");
+    expect(stderr).toContain("apt-get install -y redis-server openjdk-17-jre-headless maven");
+    expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+
+  test("bad settings and unknown commands get one line and a non-zero exit", () => {
+    const bad = cli(["stack", "status"], { ...process.env, FLUX_GATE_PG_PORT: "port" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe('flux-gate: FLUX_GATE_PG_PORT must be a positive whole number, not "port"');
+    const unknown = cli(["stack", "sideways"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toStartWith('flux-gate: unknown command "stack sideways"');
+  });
+});
