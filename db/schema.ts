@@ -12,6 +12,7 @@ import {
   integer,
   pgEnum,
   pgTable,
+  pgView,
   primaryKey,
   text,
   timestamp,
@@ -117,4 +118,20 @@ export const inventoryTransfers = pgTable(
     check("inventory_transfers_units_positive", sql`${t.units} > 0`),
     check("inventory_transfers_distinct_regions", sql`${t.fromRegion} <> ${t.toRegion}`),
   ],
+);
+
+/**
+ * Held and sold units per (product, region), derived from the orders rather than stored, so
+ * they cannot drift from them.
+ */
+export const regionSales = pgView("region_sales").as((qb) =>
+  qb
+    .select({
+      productId: orders.productId,
+      region: orders.region,
+      held: sql<number>`coalesce(sum(${orders.quantity}) filter (where ${orders.status} = 'reserved'), 0)::int`.as("held"),
+      sold: sql<number>`coalesce(sum(${orders.quantity}) filter (where ${orders.status} = 'confirmed'), 0)::int`.as("sold"),
+    })
+    .from(orders)
+    .groupBy(orders.productId, orders.region),
 );

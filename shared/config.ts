@@ -17,11 +17,21 @@ export interface Region {
   redisPort: number;
   /** The region's order-event topic. */
   kafkaTopic: string;
+  /** Where messages the worker cannot apply go, with the reason in their headers. */
+  deadLetterTopic: string;
+  /** The region's core, as the edge and the tools reach it. */
+  coreUrl: string;
+  /** Port the local core listens on. */
+  corePort: number;
+  /** Shared secret that signs requests to the core (HMAC-SHA256). */
+  coreSecret: string;
 }
 
 export type AppendFsync = "always" | "everysec";
 
 export interface Config {
+  /** "production" refuses development defaults such as the built-in secrets. */
+  mode: "development" | "production";
   /** Data, logs and pid files of the local stack. */
   home: string;
   regions: Region[];
@@ -35,6 +45,20 @@ export interface Config {
     partitions: number;
     heapMb: number;
   };
+  core: {
+    /** Outbox entries one (region, product) may hold before the core sheds load with 503. */
+    outboxLimit: number;
+    /** Redis command deadline: past it a request gets 503, never a hang. */
+    redisTimeoutMs: number;
+    /** How often the sweeper expires holds past their hold time. */
+    sweepIntervalMs: number;
+    /** Largest request body the core reads. */
+    maxBodyBytes: number;
+  };
+  worker: {
+    /** Most messages applied in one PostgreSQL transaction. */
+    maxBatch: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -47,16 +71,22 @@ const REGION_ID = /^[a-z][a-z0-9-]{0,30}$/;
 export const DEFAULT_REGIONS = ["us-east", "eu-west"];
 export const DATABASE_NAME = "fluxgate";
 
-/** `us-east` → `REDIS_URL_US_EAST`. */
-export function redisUrlVariable(regionId: string): string {
-  return `REDIS_URL_${regionId.toUpperCase().replaceAll("-", "_")}`;
+/** `("REDIS_URL", "us-east")` → `REDIS_URL_US_EAST`. */
+export function regionVariable(prefix: string, regionId: string): string {
+  return `${prefix}_${regionId.toUpperCase().replaceAll("-", "_")}`;
 }
+
+export const redisUrlVariable = (regionId: string) => regionVariable("REDIS_URL", regionId);
 
 export function kafkaTopicFor(regionId: string): string {
   return `flux-gate.orders.${regionId}`;
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const mode = env.FLUX_GATE_ENV ?? "development";
+  if (mode !== "development" && mode !== "production") {
+    throw new ConfigError(`FLUX_GATE_ENV must be "development" or "production", not "${mode}"`);
+  }
   const regionIds = list(env.FLUX_GATE_REGIONS) ?? DEFAULT_REGIONS;
   for (const id of regionIds) {
     if (!REGION_ID.test(id)) {
@@ -68,15 +98,25 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
 
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
+  const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
   const regions = regionIds.map((id, index): Region => {
     const redisPort = firstRedisPort + index;
+    const corePort = firstCorePort + index;
     const external = env[redisUrlVariable(id)];
+    const secret = env[regionVariable("CORE_SECRET", id)];
+    if (mode === "production" && !secret) {
+      throw new ConfigError(`${regionVariable("CORE_SECRET", id)} must be set in production`);
+    }
     return {
       id,
       redisPort,
       redisUrl: external ?? `redis://127.0.0.1:${redisPort}`,
       redisExternal: external !== undefined,
       kafkaTopic: kafkaTopicFor(id),
+      deadLetterTopic: `${kafkaTopicFor(id)}.dead-letter`,
+      corePort,
+      coreUrl: env[regionVariable("CORE_URL", id)] ?? `http://127.0.0.1:${corePort}`,
+      coreSecret: secret ?? `development-only-core-secret-${id}`,
     };
   });
 
@@ -89,6 +129,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const kafkaPort = port(env, "FLUX_GATE_KAFKA_PORT", 9092);
 
   return {
+    mode,
     home: resolve(cwd, env.FLUX_GATE_HOME ?? ".flux-gate"),
     regions,
     redis: { appendFsync },
@@ -104,6 +145,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       controllerPort: kafkaPort + 1,
       partitions: positiveInt(env, "FLUX_GATE_KAFKA_PARTITIONS", 3),
       heapMb: positiveInt(env, "FLUX_GATE_KAFKA_HEAP_MB", 512),
+    },
+    core: {
+      outboxLimit: positiveInt(env, "FLUX_GATE_OUTBOX_LIMIT", 100_000),
+      redisTimeoutMs: positiveInt(env, "FLUX_GATE_REDIS_TIMEOUT_MS", 1_000),
+      sweepIntervalMs: positiveInt(env, "FLUX_GATE_SWEEP_INTERVAL_MS", 250),
+      maxBodyBytes: positiveInt(env, "FLUX_GATE_MAX_BODY_BYTES", 4_096),
+    },
+    worker: {
+      maxBatch: positiveInt(env, "FLUX_GATE_WORKER_MAX_BATCH", 2_000),
     },
   };
 }

@@ -37,9 +37,18 @@ export interface IdempotentProducer {
   disconnect(): Promise<void>;
 }
 
+export interface BatchContext {
+  /** Keeps the group membership alive while a batch takes long (e.g. retrying a database). */
+  heartbeat(): Promise<void>;
+}
+
 export interface GroupConsumer {
-  /** Calls `handle` for each batch; its offsets are committed only after it resolves. */
-  run(handle: (batch: IncomingMessage[]) => Promise<void>): Promise<void>;
+  /**
+   * Calls `handle` for each batch of one partition, up to `concurrency` partitions at once.
+   * A batch's offsets are committed only after `handle` resolves; if it throws, the batch is
+   * delivered again.
+   */
+  run(handle: (batch: IncomingMessage[], context: BatchContext) => Promise<void>, concurrency?: number): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -76,11 +85,12 @@ export async function connectConsumer(
   await consumer.connect();
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
   return {
-    run: (handle) =>
+    run: (handle, concurrency = 1) =>
       consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+        partitionsConsumedConcurrently: concurrency,
+        eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat }) => {
           if (batch.messages.length === 0) return;
           await handle(
             batch.messages.map((m) => ({
@@ -91,6 +101,7 @@ export async function connectConsumer(
               value: m.value?.toString() ?? null,
               headers: decodeHeaders(m.headers),
             })),
+            { heartbeat },
           );
           resolveOffset(batch.lastOffset());
           await commitOffsetsIfNecessary();

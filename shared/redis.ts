@@ -14,7 +14,7 @@ export interface RedisOptions {
 }
 
 export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect = true }: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     connectTimeout: 2_000,
     commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest: reconnect ? 1 : 0,
@@ -22,6 +22,10 @@ export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect 
     retryStrategy: reconnect ? (attempt) => Math.min(attempt * 100, 2_000) : () => null,
     lazyConnect: !reconnect,
   });
+  // Failures reach callers through their commands; without a listener ioredis also prints
+  // every failed reconnect attempt.
+  redis.on("error", () => {});
+  return redis;
 }
 
 /** True when Redis answers PING (not while it is still loading its AOF). */

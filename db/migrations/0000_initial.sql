@@ -68,4 +68,5 @@ ALTER TABLE "inventory_transfers" ADD CONSTRAINT "inventory_transfers_product_id
 ALTER TABLE "order_events" ADD CONSTRAINT "order_events_order_id_orders_id_fk" FOREIGN KEY ("order_id") REFERENCES "public"."orders"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "orders" ADD CONSTRAINT "orders_product_id_products_id_fk" FOREIGN KEY ("product_id") REFERENCES "public"."products"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "orders_product_region_status" ON "orders" USING btree ("product_id","region","status");--> statement-breakpoint
-CREATE INDEX "orders_user" ON "orders" USING btree ("user_id");
+CREATE INDEX "orders_user" ON "orders" USING btree ("user_id");--> statement-breakpoint
+CREATE VIEW "public"."region_sales" AS (select "product_id", "region", coalesce(sum("quantity") filter (where "status" = 'reserved'), 0)::int as "held", coalesce(sum("quantity") filter (where "status" = 'confirmed'), 0)::int as "sold" from "orders" group by "orders"."product_id", "orders"."region");

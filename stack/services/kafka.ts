@@ -122,7 +122,7 @@ export function kafkaService(config: Config): Service {
     prepare: () =>
       ensureTopics(
         options,
-        config.regions.map((r) => ({ name: r.kafkaTopic, partitions: config.kafka.partitions })),
+        config.regions.flatMap((r) => [r.kafkaTopic, r.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions }))),
       ),
   };
 }

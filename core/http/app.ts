@@ -1,0 +1,130 @@
+/**
+ * The core's HTTP API (internal: the edge calls it, signed). Routes translate between HTTP and
+ * the region's store; every error is RFC 9457 problem+json with a stable code.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { z } from "zod";
+import { PRODUCT_ID } from "../../shared/keys.ts";
+import { problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
+import type { Records } from "../records.ts";
+import type { OrderRecord, OrderState, Outcome, RegionStore } from "../reservation/store.ts";
+import { requireSignature } from "./signature.ts";
+
+export interface CoreDeps {
+  store: RegionStore;
+  records: Records;
+  secret: string;
+  maxBodyBytes: number;
+  /** Called after every write, so the relay publishes at once. */
+  onWrite?: () => void;
+  /** Readiness of what the core needs beyond Redis (the Kafka producer). */
+  ready?: () => boolean;
+}
+
+const reservationSchema = z.strictObject({
+  orderId: z.uuid(),
+  userId: z.string().min(1).max(128),
+  productId: z.string().regex(PRODUCT_ID),
+  quantity: z.int(),
+  originRegion: z.string().min(1).max(32),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function orderBody(o: OrderRecord) {
+  return { ...o, reservedAt: iso(o.reservedAt), expiresAt: iso(o.expiresAt) };
+}
+
+function stateBody(s: OrderState) {
+  return { orderId: s.orderId, status: s.status, expiresAt: iso(s.expiresAt) };
+}
+
+function fail(code: ProblemCode, detail?: string, extensions?: Record<string, unknown>): Response {
+  return problemResponse(problem(code, detail, extensions));
+}
+
+function refusal(outcome: Extract<Outcome<unknown>, { ok: false }>): Response {
+  return fail(outcome.code, undefined, outcome.status ? { orderStatus: outcome.status } : {});
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    return undefined;
+  }
+}
+
+const isUuid = (id: string) => z.uuid().safeParse(id).success;
+
+export function createCoreApp({ store, records, secret, maxBodyBytes, onWrite = () => {}, ready = () => true }: CoreDeps) {
+  const app = new Hono();
+
+  app.use(requestId());
+  app.onError((error, c) => {
+    // Anything that reaches here is a dependency that failed or did not answer in time (Redis,
+    // PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
+    console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) }));
+    return fail("unavailable", "a dependency of the core did not answer in time");
+  });
+  app.notFound(() => fail("not_found", "no such route"));
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", async (c) => {
+    const redis = await store.redis.ping().then((r) => r === "PONG", () => false);
+    const kafka = ready();
+    return c.json({ status: redis && kafka ? "ready" : "not ready", redis, kafka }, redis && kafka ? 200 : 503);
+  });
+
+  app.use("/v1/*", bodyLimit({ maxSize: maxBodyBytes, onError: () => fail("payload_too_large", `the limit is ${maxBodyBytes} bytes`) }));
+  app.use("/v1/*", requireSignature(secret));
+
+  app.post("/v1/reservations", async (c) => {
+    const parsed = reservationSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) {
+      return fail("invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+    }
+    const outcome = await store.reserve(parsed.data);
+    if (!outcome.ok) return refusal(outcome);
+    if (!outcome.value.replayed) onWrite();
+    return c.json({ ...stateBody(outcome.value), region: store.region, replayed: outcome.value.replayed }, 202);
+  });
+
+  /** The product an order belongs to: Redis while it is live, PostgreSQL afterwards. */
+  async function productOf(orderId: string): Promise<string | undefined> {
+    return (await store.productOf(orderId)) ?? (await records.order(orderId))?.productId;
+  }
+
+  app.get("/v1/orders/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!isUuid(id)) return fail("not_found", "order ids are UUIDs");
+    const productId = await store.productOf(id);
+    const order = (productId && (await store.order(productId, id))) || (await records.order(id));
+    return order ? c.json(orderBody(order)) : fail("not_found", `no order ${id} in ${store.region}`);
+  });
+
+  for (const action of ["confirm", "cancel"] as const) {
+    app.post(`/v1/orders/:id/${action}`, async (c) => {
+      const id = c.req.param("id");
+      const productId = isUuid(id) ? await productOf(id) : undefined;
+      if (!productId) return fail("not_found", `no order ${id} in ${store.region}`);
+      const outcome = await store[action](productId, id);
+      if (!outcome.ok) return refusal(outcome);
+      onWrite();
+      return c.json(stateBody(outcome.value));
+    });
+  }
+
+  app.post("/v1/products/:id/activate", async (c) => {
+    const id = c.req.param("id");
+    const sale = PRODUCT_ID.test(id) ? await records.sale(id, store.region) : undefined;
+    if (!sale) return fail("unknown_product", `no product ${id}`);
+    const outcome = await store.activate(sale.rules, sale.allocated);
+    if (!outcome.ok) return refusal(outcome);
+    return c.json({ productId: id, region: store.region, ...outcome.value });
+  });
+
+  return app;
+}

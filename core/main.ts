@@ -1,0 +1,51 @@
+/**
+ * A region's core process: the HTTP API, the outbox relay and the expiry sweeper.
+ *   bun core/main.ts --region us-east
+ */
+import { loadConfig } from "../shared/config.ts";
+import { connectProducer } from "../shared/kafka.ts";
+import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { connectRedis } from "../shared/redis.ts";
+import { connectDatabase } from "../db/client.ts";
+import { createCoreApp } from "./http/app.ts";
+import { postgresRecords } from "./records.ts";
+import { startRelay } from "./relay/relay.ts";
+import { RegionStore } from "./reservation/store.ts";
+import { startSweeper } from "./sweeper/sweeper.ts";
+
+const config = loadConfig();
+const region = regionFromArgs(config);
+const log = logger("core", region.id);
+
+const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
+const { sql, db } = connectDatabase(config.postgres.url);
+const store = new RegionStore(redis, region.id, config.core.outboxLimit);
+
+const relay = startRelay({
+  store,
+  topic: region.kafkaTopic,
+  connect: () => connectProducer({ brokers: config.kafka.brokers, clientId: `flux-gate-core-${region.id}` }),
+  onError: (error) => log.warn("relay: publish failed, retrying", { error: String(error) }),
+});
+const sweeper = startSweeper(store, config.core.sweepIntervalMs, (error) => log.warn("sweeper failed", { error: String(error) }));
+
+const app = createCoreApp({
+  store,
+  records: postgresRecords(db),
+  secret: region.coreSecret,
+  maxBodyBytes: config.core.maxBodyBytes,
+  onWrite: relay.kick,
+  ready: relay.healthy,
+});
+const server = Bun.serve({ port: region.corePort, hostname: "127.0.0.1", fetch: app.fetch });
+log.info("listening", { url: region.coreUrl, port: server.port });
+
+onShutdown(async () => {
+  log.info("shutting down: finishing requests in flight, then flushing the outbox");
+  await server.stop();
+  await sweeper.stop();
+  await relay.stop();
+  redis.disconnect();
+  await sql.end({ timeout: 2 });
+  log.info("stopped");
+});

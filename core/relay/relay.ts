@@ -1,0 +1,120 @@
+/**
+ * The outbox relay: moves order events from the region's Redis streams to its Kafka topic.
+ * An entry is deleted only after Kafka acknowledged it (idempotent producer, acks=all), so a
+ * crash at any point republishes from the first undeleted entry: at least once, in order per
+ * product stream, and the worker ignores what it has already applied.
+ */
+import { productKeys } from "../../shared/keys.ts";
+import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
+import type { RegionStore } from "../reservation/store.ts";
+
+export interface RelayOptions {
+  store: RegionStore;
+  topic: string;
+  /** Connects a producer; called again after a failure. */
+  connect: () => Promise<IdempotentProducer>;
+  /** Most entries read per stream per round. */
+  batchSize?: number;
+  /** Wait between rounds that found nothing, unless kicked. */
+  idleMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+export interface Relay {
+  /** Wakes the relay now (after a write) instead of at its next idle tick. */
+  kick(): void;
+  /** True while a producer is connected and the last publish worked. */
+  healthy(): boolean;
+  /** Entries in the outboxes at the last count. */
+  depth(): Promise<number>;
+  /** Publishes what is left (within `timeoutMs`), then stops. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+function toMessage(fields: string[]): OutgoingMessage {
+  const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
+  return { key: field("order"), value: field("event") };
+}
+
+export function startRelay({ store, topic, connect, batchSize = 1_000, idleMs = 50, onError = () => {} }: RelayOptions): Relay {
+  let producer: IdempotentProducer | undefined;
+  let running = true;
+  let healthy = false;
+  let wake: (() => void) | undefined;
+  let backoffMs = 0;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
+
+  /** Publishes one round across the region's products; returns how many entries it moved. */
+  async function round(): Promise<number> {
+    producer ??= await connect();
+    const products = await store.products();
+    if (products.length === 0) return 0;
+    const pipeline = store.redis.pipeline();
+    for (const product of products) pipeline.xrange(productKeys(store.region, product).outbox, "-", "+", "COUNT", batchSize);
+    const results = (await pipeline.exec()) ?? [];
+    const streams = products
+      .map((product, i) => ({ key: productKeys(store.region, product).outbox, entries: (results[i]?.[1] ?? []) as StreamEntry[] }))
+      .filter((s) => s.entries.length > 0);
+    if (streams.length === 0) return 0;
+
+    await producer.send(topic, streams.flatMap((s) => s.entries.map(([, fields]) => toMessage(fields))));
+    const trim = store.redis.pipeline();
+    for (const s of streams) trim.xdel(s.key, ...s.entries.map(([id]) => id));
+    await trim.exec();
+    return streams.reduce((n, s) => n + s.entries.length, 0);
+  }
+
+  const loop = (async () => {
+    while (running) {
+      try {
+        const moved = await round();
+        healthy = true;
+        backoffMs = 0;
+        if (moved === 0) await sleep(idleMs);
+      } catch (error) {
+        healthy = false;
+        onError(error);
+        await producer?.disconnect().catch(() => {});
+        producer = undefined;
+        backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2_000);
+        await sleep(backoffMs);
+      }
+    }
+  })();
+
+  return {
+    kick: () => wake?.(),
+    healthy: () => healthy,
+    async depth() {
+      const products = await store.products();
+      const lengths = await Promise.all(products.map((p) => store.redis.xlen(productKeys(store.region, p).outbox)));
+      return lengths.reduce((a, b) => a + b, 0);
+    },
+    async stop(timeoutMs = 5_000) {
+      running = false;
+      wake?.();
+      await loop;
+      const deadline = Date.now() + timeoutMs;
+      try {
+        while (Date.now() < deadline && (await round()) > 0);
+      } catch (error) {
+        onError(error);
+      }
+      await producer?.disconnect().catch(() => {});
+    },
+  };
+}

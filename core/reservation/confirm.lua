@@ -1,0 +1,26 @@
+-- Confirms a reserved order (payment succeeded): its units move from held to sold.
+-- Confirming twice is harmless. A hold past its expiry is expired here and then refused.
+-- KEYS: product, users, holds, outbox, order
+-- ARGV: order id, order key prefix
+-- Returns {'ok', status, expiresAt} or {'err', code, status}.
+local order_id = ARGV[1]
+local keys = { product = KEYS[1], users = KEYS[2], holds = KEYS[3], outbox = KEYS[4], order_prefix = ARGV[2] }
+
+local order = load_order(KEYS[5])
+if not order then return { 'err', 'not_found', '' } end
+if order.status == 'confirmed' then return { 'ok', order.status, order.expiresAt } end
+if order.status ~= 'reserved' then return { 'err', 'order_not_reserved', order.status } end
+
+local now = now_ms()
+if now >= tonumber(order.expiresAt) then
+  release_hold(keys, order_id, order, 'expired', now)
+  return { 'err', 'hold_expired', order.status }
+end
+local qty = tonumber(order.qty)
+redis.call('HINCRBY', KEYS[1], 'held', -qty)
+redis.call('HINCRBY', KEYS[1], 'sold', qty)
+redis.call('ZREM', KEYS[3], order_id)
+redis.call('HSET', KEYS[5], 'status', 'confirmed')
+order.status = 'confirmed'
+append_event(KEYS[4], order_id, order, now)
+return { 'ok', order.status, order.expiresAt }

@@ -1,0 +1,36 @@
+/**
+ * The Lua scripts beside this file, bound to a Redis connection. ioredis runs each one with
+ * EVALSHA and falls back to EVAL when Redis answers NOSCRIPT (after a restart or a flush).
+ */
+import { readFileSync } from "node:fs";
+import type { Redis } from "../../shared/redis.ts";
+
+const read = (name: string) => readFileSync(new URL(`./${name}.lua`, import.meta.url), "utf8");
+const common = read("common");
+
+/** Name → number of KEYS; every script but `activate` shares the helpers in common.lua. */
+const SCRIPTS = { reserve: 5, confirm: 5, cancel: 5, expire: 4, activate: 1 } as const;
+export type ScriptName = keyof typeof SCRIPTS;
+
+/** One script's source as Redis receives it. */
+export function scriptSource(name: ScriptName): string {
+  return name === "activate" ? read(name) : `${common}\n${read(name)}`;
+}
+
+type Reply = (string | number | null)[];
+export type Scripts = Record<ScriptName, (keys: string[], args: (string | number)[]) => Promise<Reply>>;
+
+const bound = new WeakMap<Redis, Scripts>();
+
+export function scriptsFor(redis: Redis): Scripts {
+  let scripts = bound.get(redis);
+  if (scripts) return scripts;
+  for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(`fluxGate_${name}`, { numberOfKeys, lua: scriptSource(name as ScriptName) });
+  }
+  const call = (name: ScriptName) => (keys: string[], args: (string | number)[]) =>
+    (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<Reply>>)[`fluxGate_${name}`]!(...keys, ...args);
+  scripts = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, call(name as ScriptName)])) as Scripts;
+  bound.set(redis, scripts);
+  return scripts;
+}

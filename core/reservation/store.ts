@@ -1,0 +1,178 @@
+/**
+ * A region's live inventory in its Redis: typed calls over the Lua scripts beside this file.
+ * Outcomes are values, not exceptions: a sold-out product is an answer, not a failure.
+ */
+import type { OrderStatus } from "../../shared/events.ts";
+import { orderKey, orderProductKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
+import type { ProblemCode } from "../../shared/problems.ts";
+import type { Redis } from "../../shared/redis.ts";
+import { scriptsFor, type Scripts } from "./scripts.ts";
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ProblemCode; status?: OrderStatus };
+
+export interface ReservationRequest {
+  orderId: string;
+  userId: string;
+  productId: string;
+  quantity: number;
+  originRegion: string;
+}
+
+export interface OrderState {
+  orderId: string;
+  status: OrderStatus;
+  /** When an unconfirmed hold runs out (ms); null once sold. */
+  expiresAt: number | null;
+}
+
+export interface Reservation extends OrderState {
+  /** True when this order id was reserved before: nothing changed, this is the first outcome. */
+  replayed: boolean;
+}
+
+export interface OrderRecord extends OrderState {
+  productId: string;
+  region: string;
+  originRegion: string;
+  userId: string;
+  quantity: number;
+  reservedAt: number;
+}
+
+export interface SaleRules {
+  productId: string;
+  startsAt: Date;
+  endsAt: Date;
+  perUserLimit: number;
+  maxPerOrder: number;
+  holdSeconds: number;
+  paused: boolean;
+}
+
+export interface Stock {
+  allocated: number;
+  available: number;
+  held: number;
+  sold: number;
+}
+
+/** Days an order id keeps pointing at its product in Redis; after that PostgreSQL answers. */
+const ORDER_DIRECTORY_TTL_SECONDS = 30 * 24 * 3600;
+
+const expiry = (raw: unknown) => (raw === "" || raw === null || raw === undefined ? null : Number(raw));
+
+export class RegionStore {
+  private readonly scripts: Scripts;
+
+  constructor(
+    readonly redis: Redis,
+    readonly region: string,
+    private readonly outboxLimit: number,
+  ) {
+    this.scripts = scriptsFor(redis);
+  }
+
+  private keys(productId: string) {
+    return productKeys(this.region, productId);
+  }
+
+  private orderScriptKeys(productId: string, orderId: string): string[] {
+    const k = this.keys(productId);
+    return [k.product, k.users, k.holds, k.outbox, orderKey(this.region, productId, orderId)];
+  }
+
+  async reserve(request: ReservationRequest): Promise<Outcome<Reservation>> {
+    const { orderId, userId, productId, quantity, originRegion } = request;
+    const reply = await this.scripts.reserve(this.orderScriptKeys(productId, orderId), [
+      orderId,
+      userId,
+      quantity,
+      originRegion,
+      this.outboxLimit,
+    ]);
+    if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
+    const replayed = reply[3] === 1;
+    if (!replayed) {
+      // A cache for lookups by id alone; PostgreSQL answers when it is missing.
+      await this.redis.set(orderProductKey(this.region, orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS);
+    }
+    return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed } };
+  }
+
+  confirm(productId: string, orderId: string): Promise<Outcome<OrderState>> {
+    return this.settle("confirm", productId, orderId);
+  }
+
+  cancel(productId: string, orderId: string): Promise<Outcome<OrderState>> {
+    return this.settle("cancel", productId, orderId);
+  }
+
+  private async settle(script: "confirm" | "cancel", productId: string, orderId: string): Promise<Outcome<OrderState>> {
+    const keys = this.orderScriptKeys(productId, orderId);
+    const reply = await this.scripts[script](keys, [orderId, this.keys(productId).orderPrefix]);
+    if (reply[0] !== "ok") {
+      return { ok: false, code: reply[1] as ProblemCode, ...(reply[2] ? { status: reply[2] as OrderStatus } : {}) };
+    }
+    return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]) } };
+  }
+
+  /** Expires holds past their time, at most `limit`; returns how many it expired. */
+  async expireDue(productId: string, limit: number): Promise<number> {
+    const k = this.keys(productId);
+    return Number(await this.scripts.expire([k.product, k.users, k.holds, k.outbox], [limit, k.orderPrefix]));
+  }
+
+  /** Loads a product's rules and this region's allocation; the product joins the region. */
+  async activate(rules: SaleRules, allocated: number): Promise<Outcome<Stock>> {
+    const reply = await this.scripts.activate(
+      [this.keys(rules.productId).product],
+      [
+        this.region,
+        rules.productId,
+        rules.startsAt.getTime(),
+        rules.endsAt.getTime(),
+        rules.perUserLimit,
+        rules.maxPerOrder,
+        rules.holdSeconds * 1000,
+        rules.paused ? 1 : 0,
+        allocated,
+      ],
+    );
+    if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
+    await this.redis.sadd(regionProductsKey(this.region), rules.productId);
+    const [allocatedNow, available, held, sold] = reply.slice(1).map(Number) as [number, number, number, number];
+    return { ok: true, value: { allocated: allocatedNow, available, held, sold } };
+  }
+
+  async stock(productId: string): Promise<Stock | undefined> {
+    const [allocated, available, held, sold] = await this.redis.hmget(this.keys(productId).product, "allocated", "available", "held", "sold");
+    if (allocated === null) return undefined;
+    return { allocated: Number(allocated), available: Number(available), held: Number(held), sold: Number(sold) };
+  }
+
+  /** The products active in this region: what the relay and the sweeper walk. */
+  products(): Promise<string[]> {
+    return this.redis.smembers(regionProductsKey(this.region));
+  }
+
+  /** The product an order belongs to, if Redis still knows it. */
+  async productOf(orderId: string): Promise<string | undefined> {
+    return (await this.redis.get(orderProductKey(this.region, orderId))) ?? undefined;
+  }
+
+  async order(productId: string, orderId: string): Promise<OrderRecord | undefined> {
+    const o = await this.redis.hgetall(orderKey(this.region, productId, orderId));
+    if (!o.status) return undefined;
+    return {
+      orderId,
+      productId: o.product!,
+      region: o.region!,
+      originRegion: o.origin!,
+      userId: o.user!,
+      quantity: Number(o.qty),
+      status: o.status as OrderStatus,
+      reservedAt: Number(o.reservedAt),
+      expiresAt: expiry(o.expiresAt),
+    };
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Every error Flux-Gate answers with, as RFC 9457 problem details. The code is the stable
+ * contract; clients branch on it (or on `type`, which is derived from it), never on `title`.
+ */
+export const PROBLEMS = {
+  invalid_request: { status: 400, title: "The request is malformed or fails validation" },
+  unauthorized: { status: 401, title: "The request is not signed, or its signature is wrong or stale" },
+  not_found: { status: 404, title: "No such resource" },
+  unknown_product: { status: 404, title: "The product is not on sale in this region" },
+  sale_not_started: { status: 409, title: "The sale has not started yet" },
+  sale_ended: { status: 409, title: "The sale has ended" },
+  sale_paused: { status: 409, title: "The sale is paused" },
+  sold_out: { status: 409, title: "No units are left in this region" },
+  insufficient_stock: { status: 409, title: "Fewer units are left in this region than requested" },
+  user_limit_exceeded: { status: 409, title: "The order would take the user past the per-user limit" },
+  order_not_reserved: { status: 409, title: "The order is not in the reserved state" },
+  hold_expired: { status: 409, title: "The hold ran out before the order was confirmed" },
+  allocation_below_committed: { status: 409, title: "The allocation would be smaller than the units already held or sold" },
+  payload_too_large: { status: 413, title: "The request body is too large" },
+  invalid_quantity: { status: 422, title: "The quantity is outside the product's bounds" },
+  overloaded: { status: 503, title: "The region is shedding load; retry after the indicated time" },
+  unavailable: { status: 503, title: "A dependency did not answer in time; retry after the indicated time" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ProblemCode;
+  detail?: string;
+  [extension: string]: unknown;
+}
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export function problemType(code: ProblemCode): string {
+  return `urn:flux-gate:problem:${code}`;
+}
+
+export function isProblemCode(value: unknown): value is ProblemCode {
+  return typeof value === "string" && Object.hasOwn(PROBLEMS, value);
+}
+
+export function problem(code: ProblemCode, detail?: string, extensions: Record<string, unknown> = {}): Problem {
+  const { status, title } = PROBLEMS[code];
+  return { type: problemType(code), title, status, code, ...(detail ? { detail } : {}), ...extensions };
+}
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 1;
+
+export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+  const retry = body.status === 503 || body.status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { "Content-Type": PROBLEM_CONTENT_TYPE, ...retry, ...headers },
+  });
+}

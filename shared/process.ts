@@ -1,0 +1,31 @@
+/** What every long-running Flux-Gate process shares: its region argument, logs, shutdown. */
+import { parseArgs } from "node:util";
+import { regionById, type Config, type Region } from "./config.ts";
+
+/** `--region <id>` (or FLUX_GATE_REGION), checked against the configuration. */
+export function regionFromArgs(config: Config, argv = Bun.argv.slice(2)): Region {
+  const { values } = parseArgs({ args: argv, options: { region: { type: "string" } } });
+  const id = values.region ?? process.env.FLUX_GATE_REGION;
+  if (!id) throw new Error("--region is required");
+  return regionById(config, id);
+}
+
+/** One JSON line per event, so logs can be searched by field. */
+export function logger(component: string, region: string) {
+  const write = (level: string) => (message: string, fields: Record<string, unknown> = {}) =>
+    console.log(JSON.stringify({ time: new Date().toISOString(), level, component, region, message, ...fields }));
+  return { info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+/** Runs `shutdown` once on SIGTERM or SIGINT, then exits. */
+export function onShutdown(shutdown: () => Promise<void>): void {
+  let stopping = false;
+  const handler = async () => {
+    if (stopping) return;
+    stopping = true;
+    await shutdown();
+    process.exit(0);
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+}

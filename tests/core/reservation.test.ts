@@ -1,0 +1,113 @@
+/** The Lua reservation against real Redis: every outcome code, idempotency, counters. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
+import { orderEventSchema } from "../../shared/events.ts";
+import { productKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { config, uniqueName } from "../helpers.ts";
+
+// A region id of its own: no core relays these outboxes, so nothing reaches Kafka.
+const region = { ...config.regions[0]!, id: "test-lua" };
+const redis = connectRedis(region.redisUrl);
+afterAll(() => redis.disconnect());
+
+function rules(overrides: Partial<SaleRules> = {}): SaleRules {
+  return {
+    productId: uniqueName("lua"),
+    startsAt: new Date(Date.now() - 60_000),
+    endsAt: new Date(Date.now() + 3_600_000),
+    perUserLimit: 3,
+    maxPerOrder: 2,
+    holdSeconds: 600,
+    paused: false,
+    ...overrides,
+  };
+}
+
+async function activeProduct(units: number, overrides: Partial<SaleRules> = {}, outboxLimit = 1_000) {
+  const sale = rules(overrides);
+  const store = new RegionStore(redis, region.id, outboxLimit);
+  expect(await store.activate(sale, units)).toMatchObject({ ok: true });
+  const reserve = (userId: string, quantity = 1, orderId: string = crypto.randomUUID()) =>
+    store.reserve({ orderId, userId, productId: sale.productId, quantity, originRegion: region.id });
+  return { store, sale, reserve };
+}
+
+describe("reserve", () => {
+  test("takes units, records the hold and writes one outbox event", async () => {
+    const { store, sale, reserve } = await activeProduct(10);
+    const result = await reserve("alice", 2);
+    expect(result).toMatchObject({ ok: true, value: { status: "reserved", replayed: false } });
+    expect(await store.stock(sale.productId)).toEqual({ allocated: 10, available: 8, held: 2, sold: 0 });
+
+    const entries = await redis.xrange(productKeys(region.id, sale.productId).outbox, "-", "+");
+    expect(entries).toHaveLength(1);
+    const fields = entries[0]![1];
+    const event = orderEventSchema.parse(JSON.parse(fields[fields.indexOf("event") + 1]!));
+    expect(event).toMatchObject({ type: "reserved", userId: "alice", quantity: 2, productId: sale.productId, region: region.id });
+    expect(event.expiresAt! - event.reservedAt).toBe(600_000);
+  });
+
+  test("is idempotent by order id: the same id returns the first outcome and changes nothing", async () => {
+    const { store, sale, reserve } = await activeProduct(10);
+    const orderId = crypto.randomUUID();
+    const first = await reserve("bob", 2, orderId);
+    const again = await reserve("bob", 1, orderId);
+    expect(again).toEqual({ ok: true, value: { ...(first.ok ? first.value : {}), replayed: true } as never });
+    expect(await store.stock(sale.productId)).toMatchObject({ available: 8, held: 2 });
+    expect(await redis.xlen(productKeys(region.id, sale.productId).outbox)).toBe(1);
+  });
+
+  test("a product with hold time 0 sells at once", async () => {
+    const { store, sale, reserve } = await activeProduct(5, { holdSeconds: 0 });
+    expect(await reserve("carol")).toMatchObject({ ok: true, value: { status: "confirmed", expiresAt: null } });
+    expect(await store.stock(sale.productId)).toEqual({ allocated: 5, available: 4, held: 0, sold: 1 });
+  });
+
+  test.each([
+    ["unknown_product", async () => new RegionStore(redis, region.id, 10).reserve({ orderId: crypto.randomUUID(), userId: "u", productId: uniqueName("none"), quantity: 1, originRegion: region.id })],
+    ["sale_not_started", async () => (await activeProduct(5, { startsAt: new Date(Date.now() + 60_000) })).reserve("u")],
+    ["sale_ended", async () => (await activeProduct(5, { startsAt: new Date(Date.now() - 120_000), endsAt: new Date(Date.now() - 60_000) })).reserve("u")],
+    ["sale_paused", async () => (await activeProduct(5, { paused: true })).reserve("u")],
+    ["invalid_quantity", async () => (await activeProduct(5)).reserve("u", 0)],
+    ["invalid_quantity", async () => (await activeProduct(5)).reserve("u", -1)],
+    ["invalid_quantity", async () => (await activeProduct(5)).reserve("u", 3)],
+    ["sold_out", async () => (await activeProduct(0)).reserve("u")],
+    ["insufficient_stock", async () => (await activeProduct(1)).reserve("u", 2)],
+  ] as const)("refuses with %s", async (code, attempt) => {
+    expect(await attempt()).toEqual({ ok: false, code });
+  });
+
+  test("refuses with user_limit_exceeded once the user's units would pass the limit", async () => {
+    const { reserve } = await activeProduct(10, { perUserLimit: 3 });
+    expect((await reserve("dave", 2)).ok).toBe(true);
+    expect(await reserve("dave", 2)).toEqual({ ok: false, code: "user_limit_exceeded" });
+    expect((await reserve("dave", 1)).ok).toBe(true);
+    expect((await reserve("erin", 2)).ok).toBe(true);
+  });
+
+  test("refuses with overloaded when the outbox is full, and writes nothing", async () => {
+    const { store, sale, reserve } = await activeProduct(10, {}, 2);
+    expect((await reserve("u1")).ok).toBe(true);
+    expect((await reserve("u2")).ok).toBe(true);
+    expect(await reserve("u3")).toEqual({ ok: false, code: "overloaded" });
+    expect(await store.stock(sale.productId)).toMatchObject({ available: 8, held: 2 });
+  });
+
+  test("a refusal writes nothing", async () => {
+    const { store, sale, reserve } = await activeProduct(1);
+    await reserve("u", 2);
+    expect(await store.stock(sale.productId)).toEqual({ allocated: 1, available: 1, held: 0, sold: 0 });
+    expect(await redis.xlen(productKeys(region.id, sale.productId).outbox)).toBe(0);
+  });
+});
+
+describe("activate", () => {
+  test("moving the allocation moves available, and never below what is held or sold", async () => {
+    const { store, sale, reserve } = await activeProduct(5);
+    await reserve("u", 2);
+    expect(await store.activate(sale, 8)).toEqual({ ok: true, value: { allocated: 8, available: 6, held: 2, sold: 0 } });
+    expect(await store.activate(sale, 1)).toEqual({ ok: false, code: "allocation_below_committed" });
+    expect(await store.activate(sale, 2)).toEqual({ ok: true, value: { allocated: 2, available: 0, held: 2, sold: 0 } });
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * Applies order events to PostgreSQL: one transaction per batch, multi-row statements, and
+ * idempotent: an order row only moves forward (reserved → a final status), and an event row
+ * exists once per (order, status), so replaying any message changes nothing.
+ */
+import { inArray, sql } from "drizzle-orm";
+import type { Database } from "../db/client.ts";
+import { orderEvents, orders, products } from "../db/schema.ts";
+import type { OrderEvent } from "../shared/events.ts";
+import { isDataError, plan } from "./plan.ts";
+
+/** Rows per statement: 10 parameters a row stays far below PostgreSQL's 65,535. */
+const ROWS_PER_STATEMENT = 2_000;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function write(db: Database, events: OrderEvent[]): Promise<void> {
+  const rows = plan(events);
+  await db.transaction(async (tx) => {
+    for (const chunk of chunks(rows.orders, ROWS_PER_STATEMENT)) {
+      await tx
+        .insert(orders)
+        .values(chunk)
+        .onConflictDoUpdate({
+          target: orders.id,
+          set: { status: sql`excluded.status`, updatedAt: sql`excluded.updated_at` },
+          setWhere: sql`${orders.status} = 'reserved' and excluded.status <> 'reserved'`,
+        });
+    }
+    for (const chunk of chunks(rows.events, ROWS_PER_STATEMENT)) {
+      await tx.insert(orderEvents).values(chunk).onConflictDoNothing();
+    }
+  });
+}
+
+export interface Rejected<T> {
+  item: T;
+  reason: string;
+}
+
+/**
+ * Writes the items' events and returns the items PostgreSQL refused (unknown product, a
+ * constraint). Throws only when the database itself failed (down, timed out): then nothing
+ * was written.
+ */
+export async function persist<T extends { event: OrderEvent }>(db: Database, items: T[]): Promise<Rejected<T>[]> {
+  if (items.length === 0) return [];
+  const ids = [...new Set(items.map((i) => i.event.productId))];
+  const known = new Set((await db.select({ id: products.id }).from(products).where(inArray(products.id, ids))).map((p) => p.id));
+  const rejected: Rejected<T>[] = items
+    .filter((i) => !known.has(i.event.productId))
+    .map((item) => ({ item, reason: `unknown product ${item.event.productId}` }));
+  const writable = items.filter((i) => known.has(i.event.productId));
+  try {
+    await write(db, writable.map((i) => i.event));
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    // One bad row fails the whole batch: find it by writing the events one at a time.
+    for (const item of writable) {
+      try {
+        await write(db, [item.event]);
+      } catch (single) {
+        if (!isDataError(single)) throw single;
+        rejected.push({ item, reason: `refused by PostgreSQL: ${databaseMessage(single)}` });
+      }
+    }
+  }
+  return rejected;
+}
+
+/** Drizzle wraps the driver's error; the driver's message names the constraint. */
+function databaseMessage(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,39 @@
+/**
+ * The worker's batch handler: decode, persist, dead-letter. It returns only once the batch is
+ * safely in PostgreSQL (or the dead-letter topic); until then it retries with backoff, so a
+ * database outage pauses the partition instead of skipping or blocking it for good.
+ */
+import type { Database } from "../db/client.ts";
+import type { BatchContext, IdempotentProducer, IncomingMessage } from "../shared/kafka.ts";
+import { deadLetter } from "./dead-letter.ts";
+import { persist } from "./persist.ts";
+import { decode } from "./plan.ts";
+
+export interface WorkerOptions {
+  db: Database;
+  producer: IdempotentProducer;
+  deadLetterTopic: string;
+  onRetry?: (error: unknown, attempt: number) => void;
+  onApplied?: (applied: number, deadLettered: number) => void;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+export function batchHandler({ db, producer, deadLetterTopic, onRetry = () => {}, onApplied = () => {} }: WorkerOptions) {
+  return async (batch: IncomingMessage[], { heartbeat }: BatchContext): Promise<void> => {
+    const { events, poison } = decode(batch);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const refused = await persist(db, events);
+        const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
+        await deadLetter(producer, deadLetterTopic, rejected);
+        onApplied(events.length - refused.length, rejected.length);
+        return;
+      } catch (error) {
+        onRetry(error, attempt);
+        await Bun.sleep(Math.min(100 * 2 ** attempt, MAX_BACKOFF_MS));
+        await heartbeat().catch(() => {});
+      }
+    }
+  };
+}
