@@ -81,7 +81,9 @@ export async function connectProducer(options: KafkaOptions): Promise<Idempotent
 export async function connectConsumer(
   options: KafkaOptions & { groupId: string; topics: string[]; fromBeginning?: boolean },
 ): Promise<GroupConsumer> {
-  const consumer: Consumer = client(options).consumer({ groupId: options.groupId });
+  // A member that died without leaving holds its partitions until its session times out: keep
+  // that short, so a crashed worker's replacement takes over within seconds.
+  const consumer: Consumer = client(options).consumer({ groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
   await consumer.connect();
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
   return {
@@ -90,7 +92,7 @@ export async function connectConsumer(
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: concurrency,
-        eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat }) => {
+        eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
           if (batch.messages.length === 0) return;
           await handle(
             batch.messages.map((m) => ({
@@ -104,7 +106,11 @@ export async function connectConsumer(
             { heartbeat },
           );
           resolveOffset(batch.lastOffset());
-          await commitOffsetsIfNecessary();
+          // With autoCommit off, kafkajs commits nothing by itself; the committed offset is
+          // the next one to read.
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
+          ]);
         },
       }),
     disconnect: () => consumer.disconnect(),

@@ -1,0 +1,139 @@
+/**
+ * Real processes for pipeline tests: a core and a worker per region as child processes (so a
+ * test can kill -9 them), a signed client for the core, and products in PostgreSQL.
+ */
+import { openSync, closeSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { eq, inArray } from "drizzle-orm";
+import { connectDatabase } from "../../db/client.ts";
+import { allocations, orders, products } from "../../db/schema.ts";
+import { regionById, type Region } from "../../shared/config.ts";
+import { signRequest } from "../../shared/signing.ts";
+import { waitUntil } from "../../stack/process.ts";
+import { config, uniqueName } from "../helpers.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+/** Test cores listen apart from the ones `npm start` may be running. */
+export const TEST_CORE_PORT = 18101;
+
+export const database = connectDatabase(config.postgres.url, { max: 4 });
+
+export interface Child {
+  pid: number;
+  kill(signal?: NodeJS.Signals | number): Promise<void>;
+}
+
+function spawnApp(entry: string, regionId: string, extraEnv: Record<string, string>, name: string): Child {
+  mkdirSync(join(config.home, "logs"), { recursive: true });
+  const fd = openSync(join(config.home, "logs", `test-${name}-${regionId}.log`), "a");
+  const child = Bun.spawn([process.execPath, join(ROOT, entry), "--region", regionId], {
+    env: { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), ...extraEnv },
+    stdout: fd,
+    stderr: fd,
+    stdin: "ignore",
+  });
+  closeSync(fd);
+  return {
+    pid: child.pid,
+    async kill(signal = "SIGTERM") {
+      child.kill(signal);
+      await child.exited;
+    },
+  };
+}
+
+export function testRegion(id = config.regions[0]!.id): Region {
+  const region = regionById(config, id);
+  const index = config.regions.indexOf(region);
+  const corePort = TEST_CORE_PORT + index;
+  return { ...region, corePort, coreUrl: `http://127.0.0.1:${corePort}` };
+}
+
+export async function startCore(regionId: string, env: Record<string, string> = {}): Promise<Child> {
+  const child = spawnApp("core/main.ts", regionId, env, "core");
+  const url = `${testRegion(regionId).coreUrl}/health`;
+  const up = await waitUntil(() => fetch(url).then((r) => r.ok, () => false), 15_000, 100);
+  if (!up) throw new Error(`core ${regionId} did not come up (see ${config.home}/logs/test-core-${regionId}.log)`);
+  return child;
+}
+
+export function startWorker(regionId: string, env: Record<string, string> = {}): Child {
+  return spawnApp("worker/main.ts", regionId, env, "worker");
+}
+
+export interface ProductSpec {
+  units: Record<string, number>;
+  holdSeconds?: number;
+  perUserLimit?: number;
+  maxPerOrder?: number;
+}
+
+/** A product in PostgreSQL, allocated and activated in each region named in `units`. */
+export async function createProduct(spec: ProductSpec): Promise<string> {
+  const id = uniqueName("p");
+  const total = Object.values(spec.units).reduce((a, b) => a + b, 0);
+  await database.db.insert(products).values({
+    id,
+    name: `Test product ${id}`,
+    totalUnits: total,
+    startsAt: new Date(Date.now() - 60_000),
+    endsAt: new Date(Date.now() + 3_600_000),
+    perUserLimit: spec.perUserLimit ?? 5,
+    maxPerOrder: spec.maxPerOrder ?? 5,
+    holdSeconds: spec.holdSeconds ?? 600,
+  });
+  await database.db.insert(allocations).values(Object.entries(spec.units).map(([region, units]) => ({ productId: id, region, units })));
+  for (const region of Object.keys(spec.units)) {
+    const response = await coreClient(region).call("POST", `/v1/products/${id}/activate`);
+    if (response.status !== 200) throw new Error(`activate ${id} in ${region}: ${response.status} ${await response.text()}`);
+  }
+  return id;
+}
+
+export function coreClient(regionId: string) {
+  const region = testRegion(regionId);
+  async function call(method: string, path: string, body?: unknown): Promise<Response> {
+    const text = body === undefined ? "" : JSON.stringify(body);
+    const headers = { "Content-Type": "application/json", ...(await signRequest(region.coreSecret, method, path, text)) };
+    return fetch(region.coreUrl + path, { method, headers, body: text || undefined });
+  }
+  return {
+    call,
+    reserve: (r: { orderId?: string; userId: string; productId: string; quantity: number }) =>
+      call("POST", "/v1/reservations", { orderId: crypto.randomUUID(), originRegion: regionId, ...r }),
+  };
+}
+
+/** Runs `tasks` with at most `limit` in flight. */
+export async function pooled<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}
+
+export async function ordersOf(productId: string) {
+  return database.db.select().from(orders).where(eq(orders.productId, productId));
+}
+
+/** Waits until PostgreSQL holds every one of `ids` (or the time is up); returns the rows. */
+export async function waitForOrders(productId: string, ids: string[], timeoutMs = 60_000) {
+  const wanted = new Set(ids);
+  let rows = await ordersOf(productId);
+  await waitUntil(async () => {
+    rows = await ordersOf(productId);
+    return rows.filter((r) => wanted.has(r.id)).length === wanted.size;
+  }, timeoutMs, 250);
+  return rows;
+}
+
+export async function ordersById(ids: string[]) {
+  return ids.length === 0 ? [] : database.db.select().from(orders).where(inArray(orders.id, ids));
+}

@@ -1,0 +1,128 @@
+/**
+ * Every accepted order reaches PostgreSQL exactly once, whatever is killed on the way:
+ * the worker, Kafka, or the core between its outbox write and the relay.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { inArray } from "drizzle-orm";
+import { orderEvents } from "../../db/schema.ts";
+import { productKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { kafkaService } from "../../stack/services/kafka.ts";
+import { config } from "../helpers.ts";
+import { waitUntil } from "../../stack/process.ts";
+import { coreClient, createProduct, database, ordersOf, pooled, startCore, startWorker, waitForOrders, type Child } from "./harness.ts";
+
+const region = config.regions[0]!.id;
+let children: Child[] = [];
+afterEach(async () => {
+  await Promise.all(children.map((c) => c.kill()));
+  children = [];
+}, 30_000);
+
+/**
+ * Sends `count` reservations (one unit each, distinct users) and calls `fault` once, when
+ * `faultAt` have been accepted. Returns the accepted order ids.
+ */
+async function reserveThrough(productId: string, count: number, faultAt: number, fault: () => Promise<void>): Promise<string[]> {
+  const core = coreClient(region);
+  const accepted: string[] = [];
+  let faulted: Promise<void> | undefined;
+  await pooled(count, 16, async (i) => {
+    const orderId = crypto.randomUUID();
+    const response = await core.reserve({ orderId, userId: `buyer-${i}`, productId, quantity: 1 }).catch(() => undefined);
+    if (response?.status === 202) accepted.push(orderId);
+    if (accepted.length >= faultAt) faulted ??= fault();
+  });
+  await faulted;
+  return accepted;
+}
+
+async function expectExactlyOnceInPostgres(productId: string, accepted: string[]) {
+  const rows = await waitForOrders(productId, accepted, 90_000);
+  expect(rows.map((r) => r.id).sort()).toEqual([...accepted].sort());
+  const events = await database.db.select().from(orderEvents).where(inArray(orderEvents.orderId, accepted));
+  expect(events.filter((e) => e.type === "reserved")).toHaveLength(accepted.length);
+}
+
+describe("no accepted order is lost", () => {
+  test(
+    "kill -9 the worker mid-stream, then restart it",
+    async () => {
+      children.push(await startCore(region), startWorker(region));
+      const productId = await createProduct({ units: { [region]: 5_000 } });
+      const accepted = await reserveThrough(productId, 3_000, 1_000, async () => {
+        // Mid-stream: the worker has joined its group and is writing this product's orders.
+        await waitUntil(async () => (await ordersOf(productId)).length >= 100, 30_000, 50);
+        await children[1]!.kill("SIGKILL");
+        await Bun.sleep(300);
+        children.push(startWorker(region));
+      });
+      expect(accepted).toHaveLength(3_000);
+      await expectExactlyOnceInPostgres(productId, accepted);
+    },
+    120_000,
+  );
+
+  test.if(!config.kafka.external)(
+    "stop Kafka while reservations continue, then start it again",
+    async () => {
+      children.push(await startCore(region), startWorker(region));
+      const productId = await createProduct({ units: { [region]: 5_000 } });
+      const kafka = kafkaService(config);
+      const duringOutage: string[] = [];
+      const accepted = await reserveThrough(productId, 3_000, 500, async () => {
+        await kafka.stop();
+        try {
+          // Reservations go on while Kafka is down: the outbox holds them.
+          duringOutage.push(...(await reserveThrough(productId, 500, Number.POSITIVE_INFINITY, async () => {})));
+        } finally {
+          await kafka.start(() => {});
+        }
+      });
+      expect(duringOutage).toHaveLength(500);
+      expect(accepted).toHaveLength(3_000);
+      await expectExactlyOnceInPostgres(productId, [...accepted, ...duringOutage]);
+    },
+    180_000,
+  );
+
+  test(
+    "kill -9 the core between its outbox write and the relay, then restart it",
+    async () => {
+      children.push(startWorker(region));
+      // A core whose relay cannot reach Kafka: every accepted order stops in the outbox.
+      const stranded = await startCore(region, { KAFKA_BROKERS: "127.0.0.1:1" });
+      children.push(stranded);
+      const productId = await createProduct({ units: { [region]: 5_000 } });
+      const accepted = await reserveThrough(productId, 1_000, Number.POSITIVE_INFINITY, async () => {});
+      expect(accepted).toHaveLength(1_000);
+      await stranded.kill("SIGKILL");
+
+      const redis = connectRedis(config.regions[0]!.redisUrl);
+      expect(await redis.xlen(productKeys(region, productId).outbox)).toBe(1_000);
+      redis.disconnect();
+
+      children.push(await startCore(region));
+      await expectExactlyOnceInPostgres(productId, accepted);
+    },
+    120_000,
+  );
+
+  test(
+    "kill -9 the core mid-stream: what it had relayed but not trimmed is published twice, and stored once",
+    async () => {
+      children.push(startWorker(region));
+      let core = await startCore(region);
+      children.push(core);
+      const productId = await createProduct({ units: { [region]: 5_000 } });
+      const accepted = await reserveThrough(productId, 3_000, 1_500, async () => {
+        await core.kill("SIGKILL");
+        core = await startCore(region);
+        children.push(core);
+      });
+      expect(accepted.length).toBeGreaterThanOrEqual(1_500);
+      await expectExactlyOnceInPostgres(productId, accepted);
+    },
+    120_000,
+  );
+});
