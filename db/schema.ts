@@ -84,6 +84,7 @@ export const orders = pgTable(
   },
   (t) => [
     check("orders_quantity_positive", sql`${t.quantity} > 0`),
+    check("orders_hold_ends_after_reservation", sql`${t.expiresAt} is null or ${t.expiresAt} > ${t.reservedAt}`),
     index("orders_product_region_status").on(t.productId, t.region, t.status),
     index("orders_user").on(t.userId),
   ],

@@ -41,7 +41,8 @@ CREATE TABLE "orders" (
 	"reserved_at" timestamp with time zone NOT NULL,
 	"expires_at" timestamp with time zone,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "orders_quantity_positive" CHECK ("orders"."quantity" > 0)
+	CONSTRAINT "orders_quantity_positive" CHECK ("orders"."quantity" > 0),
+	CONSTRAINT "orders_hold_ends_after_reservation" CHECK ("orders"."expires_at" is null or "orders"."expires_at" > "orders"."reserved_at")
 );
 --> statement-breakpoint
 CREATE TABLE "products" (

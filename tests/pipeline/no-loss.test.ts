@@ -39,7 +39,7 @@ async function reserveThrough(
   const core = coreClient(region);
   const accepted: string[] = [];
   let faulted: Promise<void> | undefined;
-  await pooled(count, 16, async (i) => {
+  await pooled(count, 16, async () => {
     const attempt = { orderId: crypto.randomUUID(), userId: `buyer-${crypto.randomUUID()}` };
     const response = await core.reserve({ ...attempt, productId, quantity: 1 }).catch(() => undefined);
     if (response?.status === 202) accepted.push(attempt.orderId);

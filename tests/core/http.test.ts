@@ -1,0 +1,162 @@
+/** The core's HTTP API in-process (app.request), on real Redis and PostgreSQL. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { createServer, type Socket } from "node:net";
+import { connectDatabase } from "../../db/client.ts";
+import { allocations, products } from "../../db/schema.ts";
+import { createCoreApp } from "../../core/http/app.ts";
+import { postgresRecords } from "../../core/records.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
+import { productKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { signRequest } from "../../shared/signing.ts";
+import { config, uniqueName } from "../helpers.ts";
+
+const REGION = "test-http";
+const SECRET = "test-secret";
+const redis = connectRedis(config.regions[0]!.redisUrl);
+const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
+const store = new RegionStore(redis, REGION, 1_000);
+const app = createCoreApp({ store, records: postgresRecords(db), secret: SECRET, maxBodyBytes: 4_096 });
+afterAll(async () => {
+  redis.disconnect();
+  await sql.end();
+});
+
+async function signed(method: string, path: string, body = "", { secret = SECRET, at = Date.now() } = {}) {
+  const headers = { "Content-Type": "application/json", ...(await signRequest(secret, method, path, body, at)) };
+  return app.request(path, { method, headers, body: body || undefined });
+}
+
+async function product(units = 10, holdSeconds = 600) {
+  const id = uniqueName("http");
+  await db.insert(products).values({
+    id,
+    name: "HTTP test",
+    totalUnits: units,
+    startsAt: new Date(Date.now() - 60_000),
+    endsAt: new Date(Date.now() + 3_600_000),
+    perUserLimit: 4,
+    maxPerOrder: 3,
+    holdSeconds,
+  });
+  await db.insert(allocations).values({ productId: id, region: REGION, units });
+  const activated = await signed("POST", `/v1/products/${id}/activate`);
+  expect(activated.status).toBe(200);
+  return id;
+}
+
+const reservation = (productId: string, overrides: Record<string, unknown> = {}) =>
+  JSON.stringify({ orderId: crypto.randomUUID(), userId: "buyer", productId, quantity: 1, originRegion: REGION, ...overrides });
+
+async function expectProblem(response: Response, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toBe("application/problem+json");
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({ status, code, type: `urn:flux-gate:problem:${code}` });
+  expect(typeof body.title).toBe("string");
+  return body;
+}
+
+describe("reservations", () => {
+  test("202 with the order id, status and expiry; a retry with the same id replays it", async () => {
+    const productId = await product();
+    const body = reservation(productId, { quantity: 2 });
+    const first = await signed("POST", "/v1/reservations", body);
+    expect(first.status).toBe(202);
+    expect(first.headers.get("x-request-id")).toBeTruthy();
+    const answer = (await first.json()) as { orderId: string; status: string; expiresAt: string; replayed: boolean };
+    expect(answer).toMatchObject({ orderId: JSON.parse(body).orderId, status: "reserved", region: REGION, replayed: false });
+    expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(590_000);
+
+    const again = await signed("POST", "/v1/reservations", body);
+    expect(await again.json()).toEqual({ ...answer, replayed: true });
+    expect(await store.stock(productId)).toMatchObject({ available: 8, held: 2 });
+  });
+
+  test("the order is found by id, confirmed, and a second confirm is harmless", async () => {
+    const productId = await product();
+    const body = reservation(productId);
+    const { orderId } = JSON.parse(body);
+    await signed("POST", "/v1/reservations", body);
+    const found = await signed("GET", `/v1/orders/${orderId}`);
+    expect(await found.json()).toMatchObject({ orderId, productId, userId: "buyer", quantity: 1, status: "reserved" });
+    expect((await signed("POST", `/v1/orders/${orderId}/confirm`)).status).toBe(200);
+    const twice = await signed("POST", `/v1/orders/${orderId}/confirm`);
+    expect(await twice.json()).toMatchObject({ orderId, status: "confirmed" });
+    expect(await store.stock(productId)).toMatchObject({ available: 9, held: 0, sold: 1 });
+    await expectProblem(await signed("POST", `/v1/orders/${orderId}/cancel`), 409, "order_not_reserved");
+  });
+
+  test("an unknown order is 404 problem+json", async () => {
+    await expectProblem(await signed("GET", `/v1/orders/${crypto.randomUUID()}`), 404, "not_found");
+    await expectProblem(await signed("POST", `/v1/orders/not-a-uuid/cancel`), 404, "not_found");
+  });
+});
+
+describe("bad input gets the documented error and reserves nothing", () => {
+  const cases: [string, (productId: string) => Response | Promise<Response>, number, string][] = [
+    ["malformed JSON", () => signed("POST", "/v1/reservations", "{not json"), 400, "invalid_request"],
+    ["a body that is not an object", () => signed("POST", "/v1/reservations", "[1,2]"), 400, "invalid_request"],
+    ["a wrong type", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: "2" })), 400, "invalid_request"],
+    ["a fractional quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 1.5 })), 400, "invalid_request"],
+    ["a missing field", (p) => signed("POST", "/v1/reservations", reservation(p, { userId: undefined })), 400, "invalid_request"],
+    ["an unknown field", (p) => signed("POST", "/v1/reservations", reservation(p, { price: 0 })), 400, "invalid_request"],
+    ["an order id that is not a UUID", (p) => signed("POST", "/v1/reservations", reservation(p, { orderId: "42" })), 400, "invalid_request"],
+    ["a product id with a hash tag in it", () => signed("POST", "/v1/reservations", reservation("{us-east:x}")), 400, "invalid_request"],
+    ["a zero quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 0 })), 422, "invalid_quantity"],
+    ["a negative quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: -3 })), 422, "invalid_quantity"],
+    ["a huge quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 2 ** 52 })), 422, "invalid_quantity"],
+    ["an unknown product", () => signed("POST", "/v1/reservations", reservation(uniqueName("nope"))), 404, "unknown_product"],
+    ["an oversized body", (p) => signed("POST", "/v1/reservations", reservation(p, { userId: "x".repeat(5_000) })), 413, "payload_too_large"],
+    ["no signature", (p) => app.request("/v1/reservations", { method: "POST", body: reservation(p) }), 401, "unauthorized"],
+    ["a wrong secret", (p) => signed("POST", "/v1/reservations", reservation(p), { secret: "guess" }), 401, "unauthorized"],
+    ["a stale signature", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() - 31_000 }), 401, "unauthorized"],
+    ["a signature from the future", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() + 31_000 }), 401, "unauthorized"],
+    [
+      "a signed body swapped for another",
+      async (p) => {
+        const headers = await signRequest(SECRET, "POST", "/v1/reservations", reservation(p, { quantity: 1 }));
+        return app.request("/v1/reservations", { method: "POST", headers, body: reservation(p, { quantity: 3 }) });
+      },
+      401,
+      "unauthorized",
+    ],
+  ];
+
+  const productId = product();
+  test.each(cases)("%s", async (_, send, status, code) => {
+    const p = await productId;
+    await expectProblem(await send(p), status, code);
+    expect(await store.stock(p)).toEqual({ allocated: 10, available: 10, held: 0, sold: 0 });
+    expect(await redis.xlen(productKeys(REGION, p).outbox)).toBe(0);
+  });
+});
+
+describe("an unreachable Redis", () => {
+  test("gets 503 with Retry-After within the command deadline, not a hang", async () => {
+    // Accepts connections and never answers: the worst kind of unreachable.
+    const sockets: Socket[] = [];
+    const blackhole = createServer((socket) => void sockets.push(socket)).listen(0, "127.0.0.1");
+    await new Promise((resolve) => blackhole.once("listening", resolve));
+    const port = (blackhole.address() as { port: number }).port;
+    const silent = connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
+    const stuck = createCoreApp({ store: new RegionStore(silent, REGION, 1_000), records: postgresRecords(db), secret: SECRET, maxBodyBytes: 4_096 });
+
+    const body = reservation("any-product");
+    const t0 = performance.now();
+    const response = await stuck.request("/v1/reservations", {
+      method: "POST",
+      headers: await signRequest(SECRET, "POST", "/v1/reservations", body),
+      body,
+    });
+    expect(performance.now() - t0).toBeLessThan(3_000);
+    await expectProblem(response, 503, "unavailable");
+    expect(response.headers.get("retry-after")).toBe("1");
+    const ready = await stuck.request("/ready");
+    expect(ready.status).toBe(503);
+
+    silent.disconnect();
+    for (const s of sockets) s.destroy();
+    blackhole.close();
+  });
+});

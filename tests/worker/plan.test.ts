@@ -1,0 +1,68 @@
+import { describe, expect, test } from "bun:test";
+import type { OrderEvent } from "../../shared/events.ts";
+import type { IncomingMessage } from "../../shared/kafka.ts";
+import { decode, isDataError, plan } from "../../worker/plan.ts";
+
+const orderId = "6f1c2a52-7d43-4a8e-9d55-4c7a4f0f8f10";
+function event(overrides: Partial<OrderEvent> = {}): OrderEvent {
+  return {
+    v: 1,
+    type: "reserved",
+    orderId,
+    productId: "phone",
+    region: "us-east",
+    originRegion: "eu-west",
+    userId: "u1",
+    quantity: 2,
+    reservedAt: 1_000,
+    expiresAt: 601_000,
+    at: 1_000,
+    ...overrides,
+  };
+}
+const message = (value: string | null): IncomingMessage => ({ topic: "t", partition: 0, offset: "7", key: orderId, value, headers: {} });
+
+describe("decode", () => {
+  test("keeps order events and sets aside what is not one, with the reason", () => {
+    const { events, poison } = decode([
+      message(JSON.stringify(event())),
+      message("{oops"),
+      message(JSON.stringify({ ...event(), quantity: 0 })),
+      message(null),
+    ]);
+    expect(events.map((e) => e.event)).toEqual([event()]);
+    expect(poison.map((p) => p.reason)).toEqual([
+      "value is not JSON",
+      expect.stringContaining("quantity"),
+      "value is not JSON",
+    ]);
+  });
+});
+
+describe("plan", () => {
+  test("one row per order at its furthest status, one event row per (order, status)", () => {
+    const rows = plan([event(), event({ type: "confirmed", at: 5_000 }), event({ at: 9_000 })]);
+    expect(rows.orders).toHaveLength(1);
+    expect(rows.orders[0]).toMatchObject({ id: orderId, status: "confirmed", updatedAt: new Date(5_000), originRegion: "eu-west" });
+    expect(rows.events.map((e) => e.type)).toEqual(["reserved", "confirmed"]);
+  });
+
+  test("a late 'reserved' never moves a final status back", () => {
+    const rows = plan([event({ type: "expired", at: 700_000 }), event()]);
+    expect(rows.orders[0]!.status).toBe("expired");
+  });
+
+  test("a sale without a hold has no expiry", () => {
+    expect(plan([event({ type: "confirmed", expiresAt: null })]).orders[0]!.expiresAt).toBeNull();
+  });
+});
+
+describe("isDataError", () => {
+  test("tells a refused row from a failed database, through Drizzle's wrapping", () => {
+    expect(isDataError({ message: "Failed query", cause: { code: "23514" } })).toBe(true);
+    expect(isDataError({ code: "22P02" })).toBe(true);
+    expect(isDataError({ code: "ECONNREFUSED" })).toBe(false);
+    expect(isDataError({ cause: { code: "57P01" } })).toBe(false);
+    expect(isDataError(new Error("timeout"))).toBe(false);
+  });
+});
