@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../shared/config.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
+import { startApps, stopApps } from "./apps.ts";
 import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
 
 const USAGE = `usage: flux-gate <command>
@@ -12,7 +13,8 @@ const USAGE = `usage: flux-gate <command>
   stack down             stop what the stack started
   stack status [--json]  show each service and its endpoint
   db migrate             create the database if needed and apply the migrations
-  run                    stack up in the foreground; Ctrl-C stops what it started
+  run                    stack up, plus a core and a worker per region, in the foreground;
+                         Ctrl-C stops what it started
 
 Settings come from the environment (see README.md, "Configuration").`;
 
@@ -28,13 +30,19 @@ function printTable(services: ServiceStatus[]): void {
 
 async function runInForeground(config: Config): Promise<void> {
   const { started, services } = await stackUp(config, progress);
+  const apps = await startApps(config, progress).catch(async (error: unknown) => {
+    await stackDown(config, started);
+    throw error;
+  });
   printTable(services);
-  console.log(`\nFlux-Gate stack is up (data in ${config.home}). Ctrl-C stops it.`);
+  for (const app of apps) console.log(`${app.name.padEnd(16)} ${"running".padEnd(12)} ${app.url ?? ""}${app.url ? "  " : ""}(log ${app.log})`);
+  console.log(`\nFlux-Gate is up (data and logs in ${config.home}). Ctrl-C stops it.`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
   console.error("\nstopping…");
+  await stopApps(apps);
   await stackDown(config, started);
   const left = services.length - started.length;
   if (left > 0) console.error(`left ${left} service(s) running that were up before this run`);

@@ -94,7 +94,7 @@ export function coreClient(regionId: string) {
   const region = testRegion(regionId);
   async function call(method: string, path: string, body?: unknown): Promise<Response> {
     const text = body === undefined ? "" : JSON.stringify(body);
-    const headers = { "Content-Type": "application/json", ...(await signRequest(region.coreSecret, method, path, text)) };
+    const headers = { "Content-Type": "application/json", ...(signRequest(region.coreSecret, method, path, text)) };
     return fetch(region.coreUrl + path, { method, headers, body: text || undefined });
   }
   return {

@@ -1,0 +1,164 @@
+/**
+ * `npm run bench [-- --json] [-- --seconds N]`: the core's reservation throughput and latency
+ * against a bare baseline measured in the same run, and the worker's persistence rate.
+ *
+ * Uses the running stack, or brings one up (and stops what it started). The benchmark runs in
+ * a region of its own, `bench`, with a Redis of its own that is started fresh and deleted at
+ * the end, so no run measures the leftovers of another.
+ */
+import { parseArgs } from "node:util";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { count, eq } from "drizzle-orm";
+import { connectDatabase } from "../db/client.ts";
+import { allocations, orders, products } from "../db/schema.ts";
+import { loadConfig, regionById } from "../shared/config.ts";
+import { ensureTopics } from "../shared/kafka.ts";
+import { productKeys } from "../shared/keys.ts";
+import { connectRedis } from "../shared/redis.ts";
+import { signRequest } from "../shared/signing.ts";
+import { livePid, waitUntil } from "../stack/process.ts";
+import { redisService } from "../stack/services/redis.ts";
+import { stackPaths } from "../stack/services/service.ts";
+import { stackDown, stackUp } from "../stack/stack.ts";
+import { measureCpu } from "./cpu.ts";
+import { runLoad, type LoadResult } from "./load.ts";
+
+const { values: flags } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { json: { type: "boolean", default: false }, seconds: { type: "string", default: "10" } },
+});
+const SECONDS = Number(flags.seconds);
+const CONNECTIONS = 100;
+const FIXED_RATE = 10_000;
+const ROOT = join(import.meta.dir, "..");
+const progress = (message: string) => console.error(`bench: ${message}`);
+
+const REGION = "bench";
+const base = loadConfig();
+const benchEnv = {
+  ...process.env,
+  FLUX_GATE_REGIONS: [...base.regions.map((r) => r.id), REGION].join(","),
+  FLUX_GATE_CORE_PORT: "18300",
+  // Measure the reservation path, not load shedding: the relay's lag is reported instead.
+  FLUX_GATE_OUTBOX_LIMIT: "100000000",
+};
+const config = loadConfig(benchEnv);
+const region = regionById(config, REGION);
+const BASELINE_PORT = region.corePort + 50;
+
+function spawn(argv: string[]) {
+  return Bun.spawn([process.execPath, ...argv], { cwd: ROOT, env: benchEnv, stdout: "ignore", stderr: "inherit" });
+}
+
+function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
+}
+
+const t0 = performance.now();
+const { started } = await stackUp(base, (service, message) => progress(`${service} ${message}`));
+const benchRedis = redisService(config, region);
+await benchRedis.stop();
+rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
+await benchRedis.start(() => {});
+await ensureTopics({ brokers: config.kafka.brokers, clientId: "bench" }, [region.kafkaTopic, region.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions })));
+
+const { sql, db } = connectDatabase(config.postgres.url);
+const redis = connectRedis(region.redisUrl);
+const productId = `bench-${Date.now().toString(36)}`;
+await db.insert(products).values({
+  id: productId,
+  name: "Benchmark product",
+  totalUnits: 1_000_000_000,
+  startsAt: new Date(Date.now() - 60_000),
+  endsAt: new Date(Date.now() + 3_600_000),
+  perUserLimit: 1_000_000,
+  maxPerOrder: 10,
+  holdSeconds: 600,
+});
+await db.insert(allocations).values({ productId, region: REGION, units: 1_000_000_000 });
+
+const children: ReturnType<typeof spawn>[] = [];
+let report: Record<string, unknown> = {};
+try {
+  const shared = {
+    redis: livePid(stackPaths(config).pid(`redis-${REGION}`), "redis-server")!,
+    kafka: livePid(stackPaths(config).pid("kafka"), "kafka.Kafka") ?? 0,
+    "load generator": process.pid,
+  };
+  const load = { secret: region.coreSecret, productId, region: REGION, connections: CONNECTIONS };
+
+  progress("baseline: bare Bun.serve + Hono + one EVALSHA");
+  const baseline = spawn(["bench/baseline-server.ts", String(BASELINE_PORT), region.redisUrl]);
+  children.push(baseline);
+  const baselineUrl = `http://127.0.0.1:${BASELINE_PORT}`;
+  await waitUntil(() => fetch(baselineUrl).then(() => true, () => false), 10_000, 100);
+  await runLoad({ ...load, url: baselineUrl, seconds: 2 });
+  const baselineRun = await measureCpu({ server: baseline.pid, ...shared }, () => runLoad({ ...load, url: baselineUrl, seconds: SECONDS }));
+  baseline.kill();
+
+  progress("core: HTTP → signature → validation → Lua → outbox → 202, with the relay publishing to Kafka");
+  const core = spawn(["core/main.ts", "--region", REGION]);
+  children.push(core);
+  await waitUntil(() => fetch(`${region.coreUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
+  const path = `/v1/products/${productId}/activate`;
+  const activated = await fetch(region.coreUrl + path, { method: "POST", headers: signRequest(region.coreSecret, "POST", path) });
+  if (!activated.ok) throw new Error(`activation failed: ${await activated.text()}`);
+  await runLoad({ ...load, url: region.coreUrl, seconds: 2 });
+  const coreRun = await measureCpu({ server: core.pid, ...shared }, () => runLoad({ ...load, url: region.coreUrl, seconds: SECONDS }));
+  progress(`core: latency at ${FIXED_RATE.toLocaleString("en")} offered requests/s`);
+  const fixedRun = await runLoad({ ...load, url: region.coreUrl, seconds: SECONDS, rate: FIXED_RATE });
+  const coreRssMb = peakRssMb(core.pid);
+
+  progress("relay: waiting for the outbox to drain into Kafka");
+  const outbox = productKeys(REGION, productId).outbox;
+  const relayLag = await redis.xlen(outbox);
+  await waitUntil(async () => (await redis.xlen(outbox)) === 0, 300_000, 200);
+
+  progress("worker: persisting the run's orders from Kafka into PostgreSQL");
+  const reserved = Number(await redis.hget(productKeys(REGION, productId).product, "held"));
+  const stored = async () => (await db.select({ n: count() }).from(orders).where(eq(orders.productId, productId)))[0]!.n;
+  children.push(spawn(["worker/main.ts", "--region", REGION]));
+  let firstAt = 0;
+  let firstCount = 0;
+  await waitUntil(async () => {
+    const n = await stored();
+    if (n > 0 && firstAt === 0) [firstAt, firstCount] = [performance.now(), n];
+    return n >= reserved;
+  }, 600_000, 100);
+  const workerSeconds = (performance.now() - firstAt) / 1000;
+
+  const row = (r: LoadResult) => ({ "2xx/s": Math.round(r.rps), "p50 ms": r.p50, "p99 ms": r.p99, non2xx: r.non2xx, errors: r.errors });
+  report = {
+    core_rps: Math.round(coreRun.result.rps),
+    baseline_rps: Math.round(baselineRun.result.rps),
+    core_vs_baseline: Number((coreRun.result.rps / baselineRun.result.rps).toFixed(3)),
+    core_p50_ms: fixedRun.p50,
+    core_p99_ms: fixedRun.p99,
+    core_fixed_rate_rps: Math.round(fixedRun.rps),
+    core_peak_rss_mb: coreRssMb,
+    relay_lag_at_end: relayLag,
+    worker_orders_per_s: Math.round((reserved - firstCount) / Math.max(workerSeconds, 0.001)),
+    orders_persisted: reserved,
+    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu },
+  };
+  if (!flags.json) {
+    console.log(`\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`);
+    console.table({ baseline: row(baselineRun.result), "core, flat out": row(coreRun.result), [`core, ${FIXED_RATE}/s offered`]: row(fixedRun) });
+    console.log("CPU during the flat-out runs, % of one core:");
+    console.table(report.cpu_percent_of_one_core);
+    const { cpu_percent_of_one_core: _, ...figures } = report;
+    console.table(figures);
+  }
+} finally {
+  for (const child of children) child.kill();
+  await Promise.all(children.map((c) => c.exited));
+  redis.disconnect();
+  await sql.end();
+  await benchRedis.stop();
+  rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
+  await stackDown(base, started);
+}
+if (flags.json) console.log(JSON.stringify({ seconds: SECONDS, cores: navigator.hardwareConcurrency, ...report }, null, 2));
+progress(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
