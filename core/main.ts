@@ -34,7 +34,6 @@ const app = createCoreApp({
   records: postgresRecords(db),
   secret: region.coreSecret,
   maxBodyBytes: config.core.maxBodyBytes,
-  onWrite: relay.kick,
   ready: relay.healthy,
 });
 const server = Bun.serve({ port: region.corePort, hostname: "127.0.0.1", fetch: app.fetch });

@@ -43,14 +43,26 @@ export interface Rejected<T> {
 }
 
 /**
+ * Products are never deleted, so a product seen once is known for good: most batches need no
+ * lookup at all.
+ */
+const knownProducts = new Set<string>();
+
+async function learnProducts(db: Database, ids: string[]): Promise<void> {
+  const unseen = ids.filter((id) => !knownProducts.has(id));
+  if (unseen.length === 0) return;
+  for (const p of await db.select({ id: products.id }).from(products).where(inArray(products.id, unseen))) knownProducts.add(p.id);
+}
+
+/**
  * Writes the items' events and returns the items PostgreSQL refused (unknown product, a
  * constraint). Throws only when the database itself failed (down, timed out): then nothing
  * was written.
  */
 export async function persist<T extends { event: OrderEvent }>(db: Database, items: T[]): Promise<Rejected<T>[]> {
   if (items.length === 0) return [];
-  const ids = [...new Set(items.map((i) => i.event.productId))];
-  const known = new Set((await db.select({ id: products.id }).from(products).where(inArray(products.id, ids))).map((p) => p.id));
+  await learnProducts(db, [...new Set(items.map((i) => i.event.productId))]);
+  const known = knownProducts;
   const rejected: Rejected<T>[] = items
     .filter((i) => !known.has(i.event.productId))
     .map((item) => ({ item, reason: `unknown product ${item.event.productId}` }));

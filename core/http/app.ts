@@ -17,8 +17,6 @@ export interface CoreDeps {
   records: Records;
   secret: string;
   maxBodyBytes: number;
-  /** Called after every write, so the relay publishes at once. */
-  onWrite?: () => void;
   /** Readiness of what the core needs beyond Redis (the Kafka producer). */
   ready?: () => boolean;
 }
@@ -59,7 +57,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 const isUuid = (id: string) => z.uuid().safeParse(id).success;
 
-export function createCoreApp({ store, records, secret, maxBodyBytes, onWrite = () => {}, ready = () => true }: CoreDeps) {
+export function createCoreApp({ store, records, secret, maxBodyBytes, ready = () => true }: CoreDeps) {
   const app = new Hono();
 
   app.use(requestId());
@@ -88,7 +86,6 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, onWrite = 
     }
     const outcome = await store.reserve(parsed.data);
     if (!outcome.ok) return refusal(outcome);
-    if (!outcome.value.replayed) onWrite();
     return c.json({ ...stateBody(outcome.value), region: store.region, replayed: outcome.value.replayed }, 202);
   });
 
@@ -112,7 +109,6 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, onWrite = 
       if (!productId) return fail("not_found", `no order ${id} in ${store.region}`);
       const outcome = await store[action](productId, id);
       if (!outcome.ok) return refusal(outcome);
-      onWrite();
       return c.json(stateBody(outcome.value));
     });
   }

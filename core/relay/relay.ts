@@ -15,14 +15,15 @@ export interface RelayOptions {
   connect: () => Promise<IdempotentProducer>;
   /** Most entries read per stream per round. */
   batchSize?: number;
-  /** Wait between rounds that found nothing, unless kicked. */
-  idleMs?: number;
+  /**
+   * Pause after a round that did not fill a batch, so that the next one carries more: fewer,
+   * larger produce requests cost Kafka and the relay less CPU (Kafka's own `linger.ms`).
+   */
+  lingerMs?: number;
   onError?: (error: unknown) => void;
 }
 
 export interface Relay {
-  /** Wakes the relay now (after a write) instead of at its next idle tick. */
-  kick(): void;
   /** True while a producer is connected and the last publish worked. */
   healthy(): boolean;
   /** Entries in the outboxes at the last count. */
@@ -38,27 +39,13 @@ function toMessage(fields: string[]): OutgoingMessage {
   return { key: field("order"), value: field("event") };
 }
 
-export function startRelay({ store, topic, connect, batchSize = 1_000, idleMs = 50, onError = () => {} }: RelayOptions): Relay {
+export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs = 20, onError = () => {} }: RelayOptions): Relay {
   let producer: IdempotentProducer | undefined;
   let running = true;
   let healthy = false;
-  let wake: (() => void) | undefined;
   let backoffMs = 0;
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        wake = undefined;
-        resolve();
-      }, ms);
-      wake = () => {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      };
-    });
-
-  /** Publishes one round across the region's products; returns how many entries it moved. */
+  /** Publishes one round across the region's products; returns the most it moved from one stream. */
   async function round(): Promise<number> {
     producer ??= await connect();
     const products = await store.products();
@@ -75,7 +62,7 @@ export function startRelay({ store, topic, connect, batchSize = 1_000, idleMs = 
     const trim = store.redis.pipeline();
     for (const s of streams) trim.xdel(s.key, ...s.entries.map(([id]) => id));
     await trim.exec();
-    return streams.reduce((n, s) => n + s.entries.length, 0);
+    return Math.max(...streams.map((s) => s.entries.length));
   }
 
   const loop = (async () => {
@@ -84,20 +71,19 @@ export function startRelay({ store, topic, connect, batchSize = 1_000, idleMs = 
         const moved = await round();
         healthy = true;
         backoffMs = 0;
-        if (moved === 0) await sleep(idleMs);
+        if (moved < batchSize) await Bun.sleep(lingerMs);
       } catch (error) {
         healthy = false;
         onError(error);
         await producer?.disconnect().catch(() => {});
         producer = undefined;
         backoffMs = Math.min(Math.max(backoffMs * 2, 100), 2_000);
-        await sleep(backoffMs);
+        await Bun.sleep(backoffMs);
       }
     }
   })();
 
   return {
-    kick: () => wake?.(),
     healthy: () => healthy,
     async depth() {
       const products = await store.products();
@@ -106,7 +92,6 @@ export function startRelay({ store, topic, connect, batchSize = 1_000, idleMs = 
     },
     async stop(timeoutMs = 5_000) {
       running = false;
-      wake?.();
       await loop;
       const deadline = Date.now() + timeoutMs;
       try {
