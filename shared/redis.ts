@@ -9,13 +9,11 @@ export type { Redis };
 export interface RedisOptions {
   /** Deadline for one command, in ms. */
   commandTimeoutMs?: number;
-  /** Send the commands of concurrent requests in one write (services under load). */
-  autoPipelining?: boolean;
   /** Keep reconnecting in the background (services) or fail at once (probes, tools). */
   reconnect?: boolean;
 }
 
-export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect = true, autoPipelining = false }: RedisOptions = {}): Redis {
+export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect = true }: RedisOptions = {}): Redis {
   const redis = new Redis(url, {
     connectTimeout: 2_000,
     commandTimeout: commandTimeoutMs,
@@ -23,7 +21,6 @@ export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect 
     enableOfflineQueue: reconnect,
     retryStrategy: reconnect ? (attempt) => Math.min(attempt * 100, 2_000) : () => null,
     lazyConnect: !reconnect,
-    enableAutoPipelining: autoPipelining,
   });
   // Failures reach callers through their commands; without a listener ioredis also prints
   // every failed reconnect attempt.
