@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import { connectDatabase } from "../../db/client.ts";
-import { allocations, products } from "../../db/schema.ts";
+import { allocations, orders, products } from "../../db/schema.ts";
 import { createCoreApp } from "../../core/http/app.ts";
 import { postgresRecords } from "../../core/records.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
@@ -85,6 +85,35 @@ describe("reservations", () => {
     expect(await twice.json()).toMatchObject({ orderId, status: "confirmed" });
     expect(await store.stock(productId)).toMatchObject({ available: 9, held: 0, sold: 1 });
     await expectProblem(await signed("POST", `/v1/orders/${orderId}/cancel`), 409, "order_not_reserved");
+  });
+
+  test("an order Redis no longer knows is read from PostgreSQL", async () => {
+    const productId = await product();
+    const orderId = crypto.randomUUID();
+    const reservedAt = new Date("2026-11-20T09:00:00Z");
+    await db.insert(orders).values({
+      id: orderId,
+      productId,
+      region: REGION,
+      originRegion: "eu-west",
+      userId: "archived",
+      quantity: 2,
+      status: "confirmed",
+      reservedAt,
+      expiresAt: null,
+    });
+    const found = await signed("GET", `/v1/orders/${orderId}`);
+    expect(await found.json()).toEqual({
+      orderId,
+      productId,
+      region: REGION,
+      originRegion: "eu-west",
+      userId: "archived",
+      quantity: 2,
+      status: "confirmed",
+      reservedAt: reservedAt.toISOString(),
+      expiresAt: null,
+    });
   });
 
   test("an unknown order is 404 problem+json", async () => {

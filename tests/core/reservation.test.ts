@@ -102,6 +102,13 @@ describe("reserve", () => {
   });
 });
 
+test("runs again after Redis forgot its scripts (EVALSHA falls back on NOSCRIPT)", async () => {
+  const { store, sale, reserve } = await activeProduct(5);
+  await redis.script("FLUSH");
+  expect((await reserve("after-flush")).ok).toBe(true);
+  expect(await store.stock(sale.productId)).toMatchObject({ available: 4, held: 1 });
+});
+
 describe("activate", () => {
   test("moving the allocation moves available, and never below what is held or sold", async () => {
     const { store, sale, reserve } = await activeProduct(5);

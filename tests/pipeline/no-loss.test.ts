@@ -100,6 +100,23 @@ describe("no accepted order is lost", () => {
   );
 
   test(
+    "a core stopped with SIGTERM under load finishes its requests and empties its outbox first",
+    async () => {
+      children.push(startWorker(region));
+      const core = await startCore(region);
+      const productId = await createProduct({ units: { [region]: 5_000 } });
+      const accepted = await reserveThrough(productId, 2_000, 1_000, () => core.kill("SIGTERM"));
+      expect(accepted.length).toBeGreaterThanOrEqual(1_000);
+
+      const redis = connectRedis(config.regions[0]!.redisUrl);
+      expect(await redis.xlen(productKeys(region, productId).outbox)).toBe(0);
+      redis.disconnect();
+      await expectExactlyOnceInPostgres(productId, accepted);
+    },
+    120_000,
+  );
+
+  test(
     "kill -9 the core between its outbox write and the relay, then restart it",
     async () => {
       children.push(startWorker(region));

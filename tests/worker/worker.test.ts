@@ -1,7 +1,7 @@
 /** The worker process on real Kafka and PostgreSQL: dead letters, and PostgreSQL going away. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { inArray } from "drizzle-orm";
-import { orderEvents, products } from "../../db/schema.ts";
+import { eq, inArray } from "drizzle-orm";
+import { orderEvents, products, regionSales } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import type { OrderEvent } from "../../shared/events.ts";
 import { connectConsumer, connectProducer, type IdempotentProducer, type IncomingMessage } from "../../shared/kafka.ts";
@@ -137,6 +137,10 @@ describe("worker", () => {
       const events = await database.db.select().from(orderEvents).where(inArray(orderEvents.orderId, rows.map((r) => r.id)));
       expect(events.filter((e) => e.type === "reserved")).toHaveLength(first.length + during.length);
       expect(events.filter((e) => e.type === "confirmed")).toHaveLength(confirmations.length);
+
+      // Held and sold per (product, region) are derived from the orders, so they agree.
+      const [sales] = await database.db.select().from(regionSales).where(eq(regionSales.productId, productId));
+      expect(sales).toEqual({ productId, region: region.id, held: first.length + during.length - confirmations.length, sold: confirmations.length });
     },
     120_000,
   );
