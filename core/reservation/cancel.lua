@@ -5,16 +5,9 @@
 -- Returns {'ok', status, expiresAt} or {'err', code, status}.
 local order_id = ARGV[1]
 local keys = { product = KEYS[1], users = KEYS[2], holds = KEYS[3], outbox = KEYS[4], order_prefix = ARGV[2] }
-
-local order = load_order(KEYS[5])
-if not order then return { 'err', 'not_found', '' } end
-if order.status == 'cancelled' then return { 'ok', order.status, order.expiresAt } end
-if order.status ~= 'reserved' then return { 'err', 'order_not_reserved', order.status } end
-
 local now = now_ms()
-if now >= tonumber(order.expiresAt) then
-  release_hold(keys, order_id, order, 'expired', now)
-  return { 'err', 'order_not_reserved', order.status }
-end
+local order, reply = live_hold(keys, order_id, 'cancelled', 'order_not_reserved', now)
+if not order then return reply end
+
 release_hold(keys, order_id, order, 'cancelled', now)
 return { 'ok', order.status, order.expiresAt }

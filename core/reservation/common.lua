@@ -40,3 +40,18 @@ local function release_hold(keys, order_id, order, reason, now)
   order.status = reason
   append_event(keys.outbox, order_id, order, now)
 end
+
+-- For confirm and cancel: the order if it is still a live hold, or else the reply to give.
+-- Repeating the action is harmless (`repeated` is the status it leaves). A hold past its
+-- expiry is expired here, its units going back, and answered with `late_code`.
+local function live_hold(keys, order_id, repeated, late_code, now)
+  local order = load_order(keys.order_prefix .. order_id)
+  if not order then return nil, { 'err', 'not_found', '' } end
+  if order.status == repeated then return nil, { 'ok', order.status, order.expiresAt } end
+  if order.status ~= 'reserved' then return nil, { 'err', 'order_not_reserved', order.status } end
+  if now >= tonumber(order.expiresAt) then
+    release_hold(keys, order_id, order, 'expired', now)
+    return nil, { 'err', late_code, order.status }
+  end
+  return order
+end

@@ -68,20 +68,25 @@ export interface ProductSpec {
   maxPerOrder?: number;
 }
 
-/** A product in PostgreSQL, allocated and activated in each region named in `units`. */
-export async function createProduct(spec: ProductSpec): Promise<string> {
+/** A product on sale for the next hour, in PostgreSQL only. */
+export async function insertProduct(spec: Omit<ProductSpec, "units"> & { totalUnits: number }): Promise<string> {
   const id = uniqueName("p");
-  const total = Object.values(spec.units).reduce((a, b) => a + b, 0);
   await database.db.insert(products).values({
     id,
     name: `Test product ${id}`,
-    totalUnits: total,
+    totalUnits: spec.totalUnits,
     startsAt: new Date(Date.now() - 60_000),
     endsAt: new Date(Date.now() + 3_600_000),
     perUserLimit: spec.perUserLimit ?? 5,
     maxPerOrder: spec.maxPerOrder ?? 5,
     holdSeconds: spec.holdSeconds ?? 600,
   });
+  return id;
+}
+
+/** A product in PostgreSQL, allocated and activated in each region named in `units`. */
+export async function createProduct(spec: ProductSpec): Promise<string> {
+  const id = await insertProduct({ ...spec, totalUnits: Object.values(spec.units).reduce((a, b) => a + b, 0) });
   await database.db.insert(allocations).values(Object.entries(spec.units).map(([region, units]) => ({ productId: id, region, units })));
   for (const region of Object.keys(spec.units)) {
     const response = await coreClient(region).call("POST", `/v1/products/${id}/activate`);

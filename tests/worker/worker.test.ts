@@ -1,14 +1,14 @@
 /** The worker process on real Kafka and PostgreSQL: dead letters, and PostgreSQL going away. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, inArray } from "drizzle-orm";
-import { orderEvents, products, regionSales } from "../../db/schema.ts";
+import { orderEvents, regionSales } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import type { OrderEvent } from "../../shared/events.ts";
 import { connectConsumer, connectProducer, type IdempotentProducer, type IncomingMessage } from "../../shared/kafka.ts";
 import { postgresService } from "../../stack/services/postgres.ts";
 import { DEAD_LETTER_HEADERS } from "../../worker/dead-letter.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { database, ordersById, startWorker, waitForOrders, type Child } from "../pipeline/harness.ts";
+import { database, insertProduct, ordersById, startWorker, waitForOrders, type Child } from "../pipeline/harness.ts";
 
 const region = config.regions[1]!;
 let worker: Child;
@@ -23,20 +23,7 @@ afterAll(async () => {
   await producer.disconnect();
 }, 30_000);
 
-async function aProduct(): Promise<string> {
-  const id = uniqueName("w");
-  await database.db.insert(products).values({
-    id,
-    name: "Worker test",
-    totalUnits: 10_000,
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 10,
-    maxPerOrder: 10,
-    holdSeconds: 600,
-  });
-  return id;
-}
+const aProduct = () => insertProduct({ totalUnits: 10_000, perUserLimit: 10, maxPerOrder: 10 });
 
 function reserved(productId: string, overrides: Partial<OrderEvent> = {}): OrderEvent {
   const now = Date.now();
