@@ -25,6 +25,13 @@ export interface Region {
   corePort: number;
   /** Shared secret that signs requests to the core (HMAC-SHA256). */
   coreSecret: string;
+  /** The region's Redis over the Upstash REST protocol, for the edge. */
+  redisRestUrl: string;
+  redisRestToken: string;
+  /** Set when REDIS_REST_URL_<REGION> points at a REST endpoint the stack does not run. */
+  redisRestExternal: boolean;
+  /** Port the local REST gateway listens on (unused when REDIS_REST_URL_<REGION> is set). */
+  gatewayPort: number;
 }
 
 export type AppendFsync = "always" | "everysec";
@@ -99,14 +106,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
+  const firstGatewayPort = port(env, "FLUX_GATE_GATEWAY_PORT", 8201);
   const regions = regionIds.map((id, index): Region => {
     const redisPort = firstRedisPort + index;
     const corePort = firstCorePort + index;
     const external = env[redisUrlVariable(id)];
     const secret = env[regionVariable("CORE_SECRET", id)];
-    if (mode === "production" && !secret) {
-      throw new ConfigError(`${regionVariable("CORE_SECRET", id)} must be set in production`);
+    const restToken = env[regionVariable("REDIS_REST_TOKEN", id)];
+    for (const [name, value] of [["CORE_SECRET", secret], ["REDIS_REST_TOKEN", restToken]] as const) {
+      if (mode === "production" && !value) throw new ConfigError(`${regionVariable(name, id)} must be set in production`);
     }
+    const gatewayPort = firstGatewayPort + index;
     return {
       id,
       redisPort,
@@ -117,6 +127,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       corePort,
       coreUrl: env[regionVariable("CORE_URL", id)] ?? `http://127.0.0.1:${corePort}`,
       coreSecret: secret ?? `development-only-core-secret-${id}`,
+      gatewayPort,
+      redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${gatewayPort}`,
+      redisRestExternal: env[regionVariable("REDIS_REST_URL", id)] !== undefined,
+      redisRestToken: restToken ?? `development-only-rest-token-${id}`,
     };
   });
 

@@ -1,6 +1,6 @@
 /**
- * Flux-Gate's own processes for `npm start`: a core and a worker per region, each a child
- * process with its own log file, stopped together.
+ * Flux-Gate's own processes for `npm start`: a REST gateway, a core and a worker per region,
+ * each a child process with its own log file, stopped together.
  */
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -38,17 +38,29 @@ function spawnApp(config: Config, name: string, entry: string, regionId: string)
   return { app, exited: child.exited };
 }
 
-/** Starts every region's core and worker; resolves once each core answers /health. */
+/** Starts `entry` and resolves once `url`/health answers; throws with its log's tail if it does not. */
+async function startServer(config: Config, name: string, entry: string, regionId: string, url: string): Promise<App> {
+  const { app, exited } = spawnApp(config, name, entry, regionId);
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const healthy = await waitUntil(async () => gone || (await fetch(`${url}/health`).then((r) => r.ok, () => false)), 15_000, 100);
+  if (!healthy || gone) {
+    await app.stop();
+    throw new StackError(`${name} did not start`, tail(app.log));
+  }
+  return { ...app, url };
+}
+
+/** Starts every region's gateway, core and worker; resolves once the servers answer /health. */
 export async function startApps(config: Config, progress: (name: string, message: string) => void): Promise<App[]> {
   const apps: App[] = [];
   try {
     for (const region of config.regions) {
-      const core = spawnApp(config, `core-${region.id}`, "core/main.ts", region.id);
-      apps.push({ ...core.app, url: region.coreUrl });
-      let exited = false;
-      void core.exited.then(() => (exited = true));
-      const healthy = await waitUntil(async () => exited || (await fetch(`${region.coreUrl}/health`).then((r) => r.ok, () => false)), 15_000, 100);
-      if (!healthy || exited) throw new StackError(`core-${region.id} did not start`, tail(core.app.log));
+      if (!region.redisRestExternal) {
+        apps.push(await startServer(config, `gateway-${region.id}`, "gateway/main.ts", region.id, region.redisRestUrl));
+        progress(`gateway-${region.id}`, `ready at ${region.redisRestUrl}`);
+      }
+      apps.push(await startServer(config, `core-${region.id}`, "core/main.ts", region.id, region.coreUrl));
       progress(`core-${region.id}`, `ready at ${region.coreUrl}`);
 
       const worker = spawnApp(config, `worker-${region.id}`, "worker/main.ts", region.id);

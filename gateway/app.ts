@@ -1,0 +1,105 @@
+/**
+ * A region's Redis behind the Upstash REST protocol, so the edge reaches it with
+ * `@upstash/redis` wherever it runs (as Upstash's own serverless-redis-http does):
+ * `POST /` one command, `POST /pipeline` many, `POST /multi-exec` many in a transaction.
+ * Redis errors pass through verbatim: the clients look for `NOSCRIPT` in them.
+ */
+import { Hono, type Context } from "hono";
+import type { Redis } from "../shared/redis.ts";
+import { encodeReply, isCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
+import { ScriptHashes } from "./scripts.ts";
+
+type Result = { result: unknown } | { error: string };
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function createGatewayApp({ redis, token }: { redis: Redis; token: string }) {
+  const app = new Hono();
+  const scripts = new ScriptHashes();
+  const base64 = (c: Context) => c.req.header("Upstash-Encoding")?.toLowerCase() === "base64";
+  const fail = (c: Context, status: 400 | 401, error: string) => c.json({ error }, status);
+
+  async function body(c: Context): Promise<unknown> {
+    try {
+      return await c.req.json();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function commands(c: Context): Promise<Command[] | string> {
+    const parsed = await body(c);
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isCommand)) {
+      return "ERR the body must be a non-empty JSON array of commands, each an array of strings and numbers";
+    }
+    return parsed;
+  }
+
+  // Upper case on purpose: ioredis reshapes some replies (HGETALL into an object) by the
+  // lower-case command name; the REST protocol wants Redis's replies as they are.
+  const name = (command: Command) => String(command[0]).toUpperCase();
+  async function run(command: Command): Promise<Reply> {
+    const sent = scripts.rewrite(command);
+    return scripts.answer(command, await redis.callBuffer(name(sent), ...sent.slice(1))) as Reply;
+  }
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  app.use("*", async (c, next) => {
+    if (!tokenMatches(token, c.req.header("Authorization"))) return fail(c, 401, "Unauthorized");
+    await next();
+  });
+
+  app.post("/", async (c) => {
+    const command = await body(c);
+    if (!isCommand(command)) return fail(c, 400, "ERR the body must be a JSON array: a command and its arguments");
+    const refused = refusal(command);
+    if (refused) return fail(c, 400, refused);
+    try {
+      return c.json({ result: encodeReply(await run(command), base64(c)) });
+    } catch (error) {
+      return fail(c, 400, errorText(error));
+    }
+  });
+
+  app.post("/pipeline", async (c) => {
+    const list = await commands(c);
+    if (typeof list === "string") return fail(c, 400, list);
+    const results: Result[] = await Promise.all(
+      list.map(async (command) => {
+        const refused = refusal(command);
+        if (refused) return { error: refused };
+        // One connection keeps the commands in order; they need not wait for each other.
+        return run(command).then(
+          (reply) => ({ result: encodeReply(reply, base64(c)) }),
+          (error: unknown) => ({ error: errorText(error) }),
+        );
+      }),
+    );
+    return c.json(results);
+  });
+
+  app.post("/multi-exec", async (c) => {
+    const list = await commands(c);
+    if (typeof list === "string") return fail(c, 400, list);
+    const refused = list.map(refusal).find(Boolean);
+    if (refused) return fail(c, 400, refused);
+    const transaction = redis.multi();
+    for (const command of list) {
+      const sent = scripts.rewrite(command);
+      transaction.callBuffer(name(sent), ...sent.slice(1));
+    }
+    try {
+      const replies = (await transaction.exec()) ?? [];
+      return c.json(
+        replies.map(([error, reply], i): Result =>
+          error ? { error: errorText(error) } : { result: encodeReply(scripts.answer(list[i]!, reply) as Reply, base64(c)) },
+        ),
+      );
+    } catch (error) {
+      return fail(c, 400, errorText(error));
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,22 @@
+/**
+ * A region's Upstash-protocol REST gateway in front of its Redis.
+ *   bun gateway/main.ts --region us-east
+ */
+import { loadConfig } from "../shared/config.ts";
+import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { connectRedis } from "../shared/redis.ts";
+import { createGatewayApp } from "./app.ts";
+
+const config = loadConfig();
+const region = regionFromArgs(config);
+const log = logger("gateway", region.id);
+const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
+const app = createGatewayApp({ redis, token: region.redisRestToken });
+const server = Bun.serve({ port: region.gatewayPort, hostname: "127.0.0.1", fetch: app.fetch });
+log.info("listening", { url: region.redisRestUrl, redis: region.redisUrl });
+
+onShutdown(async () => {
+  await server.stop();
+  redis.disconnect();
+  log.info("stopped");
+});
