@@ -66,6 +66,25 @@ export interface Config {
     /** Most messages applied in one PostgreSQL transaction. */
     maxBatch: number;
   };
+  edge: {
+    port: number;
+    /** Trust `X-User-Id` instead of a JWT: local runs only, refused in production. */
+    trustUserHeader: boolean;
+    /** HS256 secret for client JWTs, or a JWKS URL for asymmetric ones. */
+    jwtSecret?: string;
+    jwksUrl?: string;
+    /** Key for deriving order ids from (client, Idempotency-Key). */
+    orderIdSecret: string;
+    rateLimit: { user: RateLimitSetting; ip: RateLimitSetting };
+    coreTimeoutMs: number;
+    /** Country code → regions in order of preference; `*` for every other country. */
+    countryRegions: Record<string, string[]>;
+  };
+}
+
+export interface RateLimitSetting {
+  requests: number;
+  windowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -169,6 +188,30 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     worker: {
       maxBatch: positiveInt(env, "FLUX_GATE_WORKER_MAX_BATCH", 2_000),
     },
+    edge: edgeSettings(env, mode, regionIds),
+  };
+}
+
+function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Config["edge"] {
+  const trustUserHeader = env.FLUX_GATE_DEV_IDENTITY === "1";
+  if (trustUserHeader && mode === "production") {
+    throw new ConfigError("FLUX_GATE_DEV_IDENTITY trusts X-User-Id and is refused in production");
+  }
+  if (mode === "production" && !env.FLUX_GATE_ORDER_ID_SECRET) {
+    throw new ConfigError("FLUX_GATE_ORDER_ID_SECRET must be set in production");
+  }
+  return {
+    port: port(env, "FLUX_GATE_EDGE_PORT", 8080),
+    trustUserHeader,
+    jwtSecret: env.FLUX_GATE_JWT_SECRET,
+    jwksUrl: env.FLUX_GATE_JWKS_URL,
+    orderIdSecret: env.FLUX_GATE_ORDER_ID_SECRET ?? "development-only-order-id-secret",
+    rateLimit: {
+      user: parseRateLimit("FLUX_GATE_RATE_LIMIT_USER", env.FLUX_GATE_RATE_LIMIT_USER ?? "20/10s"),
+      ip: parseRateLimit("FLUX_GATE_RATE_LIMIT_IP", env.FLUX_GATE_RATE_LIMIT_IP ?? "60/10s"),
+    },
+    coreTimeoutMs: positiveInt(env, "FLUX_GATE_CORE_TIMEOUT_MS", 2_000),
+    countryRegions: parseCountryRegions(env.FLUX_GATE_COUNTRY_REGIONS ?? defaultCountryRegions(regionIds), regionIds),
   };
 }
 
@@ -178,6 +221,40 @@ export function regionById(config: Config, id: string): Region {
     throw new ConfigError(`unknown region "${id}" (configured: ${config.regions.map((r) => r.id).join(", ")})`);
   }
   return region;
+}
+
+/** `20/10s` → 20 requests per 10 seconds. */
+export function parseRateLimit(name: string, value: string): RateLimitSetting {
+  const match = /^(\d+)\/(\d+)s$/.exec(value.trim());
+  if (!match || Number(match[1]) <= 0 || Number(match[2]) <= 0) {
+    throw new ConfigError(`${name} must look like "20/10s" (requests per seconds), not "${value}"`);
+  }
+  return { requests: Number(match[1]), windowSeconds: Number(match[2]) };
+}
+
+/** `US:us-east,eu-west;DE:eu-west,us-east` → { US: [...], DE: [...] }, checked against the regions. */
+export function parseCountryRegions(value: string, regionIds: string[]): Record<string, string[]> {
+  const table: Record<string, string[]> = {};
+  for (const entry of value.split(";").map((e) => e.trim()).filter(Boolean)) {
+    const [country, regions] = entry.split(":");
+    const order = list(regions) ?? [];
+    const unknown = order.filter((r) => !regionIds.includes(r));
+    if (!country || !/^([A-Z]{2}|\*)$/.test(country.trim()) || order.length === 0 || unknown.length > 0) {
+      throw new ConfigError(`FLUX_GATE_COUNTRY_REGIONS: "${entry}" is not COUNTRY:region,region with known regions (${regionIds.join(", ")})`);
+    }
+    table[country.trim()] = order;
+  }
+  return table;
+}
+
+/** Americas to us-east, Europe to eu-west, where those regions exist; everyone else in config order. */
+function defaultCountryRegions(regionIds: string[]): string {
+  const prefer = (first: string) => [first, ...regionIds.filter((r) => r !== first)].join(",");
+  const entries: string[] = [];
+  if (regionIds.includes("us-east")) for (const c of ["US", "CA", "MX", "BR", "AR"]) entries.push(`${c}:${prefer("us-east")}`);
+  if (regionIds.includes("eu-west")) for (const c of ["GB", "IE", "FR", "DE", "ES", "PT", "NL", "BE", "IT"]) entries.push(`${c}:${prefer("eu-west")}`);
+  entries.push(`*:${regionIds.join(",")}`);
+  return entries.join(";");
 }
 
 function list(value: string | undefined): string[] | undefined {

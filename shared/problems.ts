@@ -4,7 +4,9 @@
  */
 export const PROBLEMS = {
   invalid_request: { status: 400, title: "The request is malformed or fails validation" },
+  idempotency_key_missing: { status: 400, title: "This request needs an Idempotency-Key header" },
   unauthorized: { status: 401, title: "The request is not signed, or its signature is wrong or stale" },
+  unauthenticated: { status: 401, title: "The request carries no valid credentials" },
   not_found: { status: 404, title: "No such resource" },
   unknown_product: { status: 404, title: "The product is not on sale in this region" },
   sale_not_started: { status: 409, title: "The sale has not started yet" },
@@ -14,10 +16,13 @@ export const PROBLEMS = {
   insufficient_stock: { status: 409, title: "Fewer units are left in this region than requested" },
   user_limit_exceeded: { status: 409, title: "The order would take the user past the per-user limit" },
   order_not_reserved: { status: 409, title: "The order is not in the reserved state" },
+  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed" },
   hold_expired: { status: 409, title: "The hold ran out before the order was confirmed" },
   allocation_below_committed: { status: 409, title: "The allocation would be smaller than the units already held or sold" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   invalid_quantity: { status: 422, title: "The quantity is outside the product's bounds" },
+  idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used for a different request" },
+  rate_limited: { status: 429, title: "Too many requests from this client; retry after the indicated time" },
   overloaded: { status: 503, title: "The region is shedding load; retry after the indicated time" },
   unavailable: { status: 503, title: "A dependency did not answer in time; retry after the indicated time" },
 } as const satisfies Record<string, { status: number; title: string }>;

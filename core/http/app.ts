@@ -113,6 +113,12 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
     });
   }
 
+  app.get("/v1/products/:id", async (c) => {
+    const id = c.req.param("id");
+    const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleWindow(id)]) : [];
+    return stock && window ? c.json({ productId: id, region: store.region, ...stock, ...window }) : fail("unknown_product", `no product ${id} in ${store.region}`);
+  });
+
   app.post("/v1/products/:id/activate", async (c) => {
     const id = c.req.param("id");
     const sale = PRODUCT_ID.test(id) ? await records.sale(id, store.region) : undefined;

@@ -150,6 +150,13 @@ export class RegionStore {
     return { allocated: Number(allocated), available: Number(available), held: Number(held), sold: Number(sold) };
   }
 
+  /** The sale window and pause flag as this region has them. */
+  async saleWindow(productId: string): Promise<{ startsAt: string; endsAt: string; paused: boolean } | undefined> {
+    const [startsAt, endsAt, paused] = await this.redis.hmget(this.keys(productId).product, "startsAt", "endsAt", "paused");
+    if (startsAt === null || endsAt === null) return undefined;
+    return { startsAt: new Date(Number(startsAt)).toISOString(), endsAt: new Date(Number(endsAt)).toISOString(), paused: paused === "1" };
+  }
+
   /** The products active in this region: what the relay and the sweeper walk. */
   products(): Promise<string[]> {
     return this.redis.smembers(regionProductsKey(this.region));

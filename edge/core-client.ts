@@ -1,0 +1,27 @@
+/**
+ * The edge's calls to a regional core: signed, with a deadline. A timeout is reported as such
+ * and never confused with an answer: the core may have reserved before it went quiet.
+ */
+import type { Region } from "../shared/config.ts";
+import { signRequest } from "../shared/signing.ts";
+
+export type CoreAnswer =
+  | { kind: "answer"; status: number; body: Record<string, unknown> }
+  | { kind: "timeout" }
+  | { kind: "unreachable"; error: string };
+
+export async function callCore(region: Region, method: string, path: string, body: unknown, timeoutMs: number): Promise<CoreAnswer> {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  try {
+    const response = await fetch(region.coreUrl + path, {
+      method,
+      headers: { "Content-Type": "application/json", ...signRequest(region.coreSecret, method, path, text) },
+      body: text || undefined,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { kind: "answer", status: response.status, body: (await response.json()) as Record<string, unknown> };
+  } catch (error) {
+    if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) return { kind: "timeout" };
+    return { kind: "unreachable", error: String(error) };
+  }
+}

@@ -1,0 +1,22 @@
+/** Which region serves a request, and in which order the others are tried. Pure. */
+
+/**
+ * Regions in order of preference: an explicit `X-Region` that names a region goes first, then
+ * the country's preference list, then `*`'s; every region appears once.
+ */
+export function regionOrder(
+  table: Record<string, string[]>,
+  regionIds: string[],
+  { country, region }: { country?: string | null; region?: string | null },
+): string[] {
+  const preferred = [
+    ...(region && regionIds.includes(region) ? [region] : []),
+    ...(country ? (table[country.toUpperCase()] ?? []) : []),
+    ...(table["*"] ?? []),
+    ...regionIds,
+  ];
+  return [...new Set(preferred)];
+}
+
+/** Refusals after which another region may still serve the order: units ran out here. */
+export const SPILLOVER_CODES = new Set(["sold_out", "insufficient_stock"]);

@@ -1,0 +1,49 @@
+/**
+ * An edge under test: real REST gateways in this process, real core and worker processes,
+ * and an edge app built from a configuration that points at them.
+ */
+import { createGatewayApp } from "../../gateway/app.ts";
+import { createEdgeApp } from "../../edge/app.ts";
+import { loadConfig, regionVariable } from "../../shared/config.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { config } from "../helpers.ts";
+import { TEST_CORE_PORT } from "../pipeline/harness.ts";
+
+export type Env = Record<string, string | undefined>;
+
+/** One gateway per region, in this process. */
+export function startGateways() {
+  const servers = config.regions.map((region) => {
+    const redis = connectRedis(region.redisUrl);
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createGatewayApp({ redis, token: region.redisRestToken }).fetch });
+    return { region, redis, server };
+  });
+  const env: Env = Object.fromEntries(servers.map(({ region, server }) => [regionVariable("REDIS_REST_URL", region.id), `http://127.0.0.1:${server.port}`]));
+  return {
+    env,
+    stop() {
+      for (const { server, redis } of servers) {
+        server.stop(true);
+        redis.disconnect();
+      }
+    },
+  };
+}
+
+/** The environment an edge under test runs with: test cores, the given gateways, dev identity. */
+export function edgeEnv(gateways: Env, overrides: Env = {}): Env {
+  return { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), FLUX_GATE_DEV_IDENTITY: "1", FLUX_GATE_RATE_LIMIT_USER: "1000/10s", FLUX_GATE_RATE_LIMIT_IP: "100000/10s", ...gateways, ...overrides };
+}
+
+export function edgeApp(env: Env) {
+  return createEdgeApp(loadConfig(env));
+}
+
+/** A request as a client sends it. */
+export function order(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }, { user, key, body, headers = {} }: { user: string; key?: string; body: unknown; headers?: Record<string, string> }) {
+  return app.request("/v1/orders", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-User-Id": user, ...(key ? { "Idempotency-Key": key } : {}), ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
