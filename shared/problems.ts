@@ -57,7 +57,7 @@ export function problem(code: ProblemCode, detail?: string, extensions: Record<s
 export const RETRY_AFTER_SECONDS = 1;
 
 export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
-  const retry = body.status === 503 || body.status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
+  const retry: Record<string, string> = body.status === 503 || body.status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
   return new Response(JSON.stringify(body), {
     status: body.status,
     headers: { "Content-Type": PROBLEM_CONTENT_TYPE, ...retry, ...headers },

@@ -39,11 +39,23 @@ export function edgeApp(env: Env) {
   return createEdgeApp(loadConfig(env));
 }
 
-/** A request as a client sends it. */
-export function order(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }, { user, key, body, headers = {} }: { user: string; key?: string; body: unknown; headers?: Record<string, string> }) {
-  return app.request("/v1/orders", {
+/** How a test reaches an edge: in-process (`app.request`) or over HTTP, whatever the runtime. */
+export type Send = (path: string, init?: RequestInit) => Promise<Response>;
+
+export const inProcess = (app: ReturnType<typeof edgeApp>): Send => async (path, init) => await app.request(path, init);
+export const overHttp = (base: string): Send => (path, init) => fetch(base + path, init);
+
+/** An order as a client places it. */
+export function order(send: Send, { user, key, body, headers = {} }: { user: string; key?: string; body: unknown; headers?: Record<string, string> }) {
+  return send("/v1/orders", {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-User-Id": user, ...(key ? { "Idempotency-Key": key } : {}), ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
+}
+
+/** Units available in `region`, as the edge reports them (uncached: a fresh product each time). */
+export async function stockIn(send: Send, region: string, productId: string): Promise<number | undefined> {
+  const body = (await (await send(`/v1/products/${productId}`)).json()) as { regions: Record<string, { available: number }> };
+  return body.regions[region]?.available;
 }

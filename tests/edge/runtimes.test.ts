@@ -1,0 +1,84 @@
+/**
+ * The edge contract over HTTP in each runtime the edge ships for: Bun (edge/entry/bun.ts),
+ * Deno (the npm `deno` binary, edge/entry/deno.ts) and workerd (`wrangler dev`,
+ * edge/entry/workers.ts). Each places orders all the way through to PostgreSQL.
+ */
+import { afterAll, beforeAll, describe } from "bun:test";
+import { closeSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { regionVariable } from "../../shared/config.ts";
+import { waitUntil } from "../../stack/process.ts";
+import { config } from "../helpers.ts";
+import { startCore, startWorker, testRegion, type Child } from "../pipeline/harness.ts";
+import { edgeContract } from "./contract.ts";
+import { edgeEnv, overHttp, startGateways } from "./harness.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+const BIN = join(ROOT, "node_modules/.bin");
+const gateways = startGateways();
+const env = edgeEnv(gateways.env);
+
+/** The bindings a Worker gets: what differs from the defaults in the test environment. */
+const bindings: Record<string, string> = {
+  FLUX_GATE_REGIONS: config.regions.map((r) => r.id).join(","),
+  FLUX_GATE_DEV_IDENTITY: "1",
+  FLUX_GATE_RATE_LIMIT_USER: env.FLUX_GATE_RATE_LIMIT_USER!,
+  FLUX_GATE_RATE_LIMIT_IP: env.FLUX_GATE_RATE_LIMIT_IP!,
+  ...Object.fromEntries(config.regions.map((r) => [regionVariable("CORE_URL", r.id), testRegion(r.id).coreUrl])),
+  ...(gateways.env as Record<string, string>),
+};
+
+const RUNTIMES = [
+  { name: "bun", port: 18470, argv: () => [process.execPath, "edge/entry/bun.ts"], env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port) }) },
+  {
+    name: "deno",
+    port: 18471,
+    argv: () => [join(BIN, "deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "edge/entry/deno.ts"],
+    env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port) }),
+  },
+  {
+    name: "workerd (wrangler dev)",
+    port: 18472,
+    argv: (port: number) => [
+      join(BIN, "wrangler"),
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      ...Object.entries(bindings).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    env: () => ({ WRANGLER_SEND_METRICS: "false" }),
+    // wrangler dev, offline, gives every request its placeholder `cf` object, country US.
+    cfCountry: "US",
+  },
+];
+
+const children: Child[] = [];
+const edges: ReturnType<typeof Bun.spawn>[] = [];
+
+describe("edge runtimes", () => {
+  beforeAll(async () => {
+    children.push(await startCore(config.regions[0]!.id), await startCore(config.regions[1]!.id), startWorker(config.regions[0]!.id), startWorker(config.regions[1]!.id));
+    await Promise.all(
+      RUNTIMES.map(async (runtime) => {
+        const log = openSync(join(config.home, "logs", `test-edge-${runtime.name.split(" ")[0]}.log`), "a");
+        const child = Bun.spawn(runtime.argv(runtime.port), { cwd: ROOT, env: { ...env, ...runtime.env(runtime.port) }, stdin: "ignore", stdout: log, stderr: log });
+        closeSync(log);
+        edges.push(child);
+        const up = await waitUntil(() => fetch(`http://127.0.0.1:${runtime.port}/health`).then((r) => r.ok, () => false), 60_000, 250);
+        if (!up) throw new Error(`the ${runtime.name} edge did not start (see ${config.home}/logs/test-edge-*.log)`);
+      }),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const edge of edges) edge.kill();
+    await Promise.all([...edges.map((e) => e.exited), ...children.map((c) => c.kill())]);
+    gateways.stop();
+  }, 30_000);
+
+  for (const runtime of RUNTIMES) {
+    describe(runtime.name, () => edgeContract(overHttp(`http://127.0.0.1:${runtime.port}`), { cfCountry: "cfCountry" in runtime ? runtime.cfCountry : undefined }));
+  }
+});
