@@ -1,19 +1,18 @@
 /**
- * Load for the benchmark: autocannon, fed with signed reservation requests, each with its own
- * order id, so every request is a real reservation and none a replay.
+ * Load for the benchmark: autocannon, with every request built as it is sent (a new order id,
+ * a fresh signature or idempotency key), so every request is a real reservation, none a replay.
  */
 import autocannon from "autocannon";
 import { signRequest } from "../shared/signing.ts";
 
 export interface LoadOptions {
   url: string;
-  secret: string;
-  productId: string;
-  region: string;
   seconds: number;
   connections: number;
   /** Offered requests per second; omitted: as fast as the server answers. */
   rate?: number;
+  /** Builds request number `i`. */
+  request: (i: number) => { path: string; body: string; headers: Record<string, string> };
 }
 
 export interface LoadResult {
@@ -25,33 +24,42 @@ export interface LoadResult {
   errors: number;
 }
 
-const PATH = "/v1/reservations";
+const USERS = 100_000;
+
+/** A reservation as the edge sends it to a core: signed, with its own order id. */
+export function coreReservation(secret: string, productId: string, region: string) {
+  return (i: number) => {
+    const path = "/v1/reservations";
+    const body = JSON.stringify({ orderId: crypto.randomUUID(), userId: `bench-user-${i % USERS}`, productId, quantity: 1, originRegion: region });
+    return { path, body, headers: { "content-type": "application/json", ...signRequest(secret, "POST", path, body) } };
+  };
+}
+
+/** An order as a client sends it to the edge: its own Idempotency-Key, a development identity. */
+export function edgeOrder(productId: string, region: string) {
+  return (i: number) => ({
+    path: "/v1/orders",
+    body: JSON.stringify({ productId, quantity: 1 }),
+    headers: { "content-type": "application/json", "X-User-Id": `bench-user-${i % USERS}`, "X-Region": region, "Idempotency-Key": crypto.randomUUID() },
+  });
+}
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let sent = 0;
   const result = await autocannon({
-    url: options.url + PATH,
+    url: options.url,
     method: "POST",
     connections: options.connections,
     duration: options.seconds,
     ...(options.rate ? { overallRate: options.rate } : {}),
     requests: [
       {
-        // Signed as it is sent: a fresh timestamp and a new order id for every request.
         setupRequest: (request) => {
-          const body = JSON.stringify({
-            orderId: crypto.randomUUID(),
-            userId: `bench-user-${sent++ % 100_000}`,
-            productId: options.productId,
-            quantity: 1,
-            originRegion: options.region,
-          });
-          const headers = { "content-type": "application/json", ...signRequest(options.secret, "POST", PATH, body) };
-          return { ...request, method: "POST", path: PATH, body, headers };
+          const { path, body, headers } = options.request(sent++);
+          return { ...request, method: "POST", path, body, headers };
         },
       },
     ],
   });
-  const ok = result["2xx"];
-  return { rps: ok / options.seconds, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return { rps: result["2xx"] / options.seconds, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }

@@ -22,7 +22,7 @@ import { redisService } from "../stack/services/redis.ts";
 import { stackPaths } from "../stack/services/service.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { measureCpu } from "./cpu.ts";
-import { runLoad, type LoadResult } from "./load.ts";
+import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts";
 
 const { values: flags } = parseArgs({
   args: Bun.argv.slice(2),
@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
 const SECONDS = Number(flags.seconds);
 const CONNECTIONS = 100;
 const FIXED_RATE = 10_000;
+const EDGE_FIXED_RATE = 3_000;
 const ROOT = join(import.meta.dir, "..");
 const progress = (message: string) => console.error(`bench: ${message}`);
 
@@ -40,6 +41,12 @@ const benchEnv = {
   ...process.env,
   FLUX_GATE_REGIONS: [...base.regions.map((r) => r.id), REGION].join(","),
   FLUX_GATE_CORE_PORT: "18300",
+  FLUX_GATE_GATEWAY_PORT: "18400",
+  FLUX_GATE_EDGE_PORT: "18500",
+  // The edge with rate limiting and idempotency on, limits high enough never to refuse.
+  FLUX_GATE_DEV_IDENTITY: "1",
+  FLUX_GATE_RATE_LIMIT_USER: "100000000/10s",
+  FLUX_GATE_RATE_LIMIT_IP: "100000000/10s",
   // Measure the reservation path, not load shedding: the relay's lag is reported instead.
   FLUX_GATE_OUTBOX_LIMIT: "100000000",
 };
@@ -87,7 +94,7 @@ try {
     kafka: livePid(stackPaths(config).pid("kafka"), "kafka.Kafka") ?? 0,
     "load generator": process.pid,
   };
-  const load = { secret: region.coreSecret, productId, region: REGION, connections: CONNECTIONS };
+  const load = { connections: CONNECTIONS, request: coreReservation(region.coreSecret, productId, REGION) };
 
   progress("baseline: bare Bun.serve + Hono + one EVALSHA");
   const baseline = spawn(["bench/baseline-server.ts", String(BASELINE_PORT), region.redisUrl]);
@@ -110,6 +117,20 @@ try {
   progress(`core: latency at ${FIXED_RATE.toLocaleString("en")} offered requests/s`);
   const fixedRun = await runLoad({ ...load, url: region.coreUrl, seconds: SECONDS, rate: FIXED_RATE });
   const coreRssMb = peakRssMb(core.pid);
+
+  progress("edge: Bun edge (rate limit, idempotency, signing) → REST gateway + core");
+  // Every region's gateway: a client's idempotency records live in a region chosen by its id.
+  const gateways = config.regions.map((r) => spawn(["gateway/main.ts", "--region", r.id]));
+  const gateway = gateways[config.regions.indexOf(region)]!;
+  const edge = spawn(["edge/entry/bun.ts"]);
+  children.push(...gateways, edge);
+  const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
+  await waitUntil(() => fetch(`${edgeUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
+  const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: edgeUrl };
+  await runLoad({ ...edgeLoad, seconds: 2 });
+  const edgeRun = await measureCpu({ edge: edge.pid, gateway: gateway.pid, core: core.pid, ...shared }, () => runLoad({ ...edgeLoad, seconds: SECONDS }));
+  progress(`edge: latency at ${EDGE_FIXED_RATE.toLocaleString("en")} offered orders/s`);
+  const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: EDGE_FIXED_RATE });
 
   progress("relay: waiting for the outbox to drain into Kafka");
   const outbox = productKeys(REGION, productId).outbox;
@@ -138,14 +159,24 @@ try {
     core_p99_ms: fixedRun.p99,
     core_fixed_rate_rps: Math.round(fixedRun.rps),
     core_peak_rss_mb: coreRssMb,
+    edge_rps: Math.round(edgeRun.result.rps),
+    edge_p50_ms: edgeFixedRun.p50,
+    edge_p99_ms: edgeFixedRun.p99,
+    edge_fixed_rate_rps: Math.round(edgeFixedRun.rps),
     relay_lag_at_end: relayLag,
     worker_orders_per_s: Math.round((reserved - firstCount) / Math.max(workerSeconds, 0.001)),
     orders_persisted: reserved,
-    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu },
+    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu, edge: edgeRun.cpu },
   };
   if (!flags.json) {
     console.log(`\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`);
-    console.table({ baseline: row(baselineRun.result), "core, flat out": row(coreRun.result), [`core, ${FIXED_RATE}/s offered`]: row(fixedRun) });
+    console.table({
+      baseline: row(baselineRun.result),
+      "core, flat out": row(coreRun.result),
+      [`core, ${FIXED_RATE}/s offered`]: row(fixedRun),
+      "edge → core, flat out": row(edgeRun.result),
+      [`edge → core, ${EDGE_FIXED_RATE}/s offered`]: row(edgeFixedRun),
+    });
     console.log("CPU during the flat-out runs, % of one core:");
     console.table(report.cpu_percent_of_one_core);
     const { cpu_percent_of_one_core: _, ...figures } = report;

@@ -1,6 +1,6 @@
 /**
  * Flux-Gate's own processes for `npm start`: a REST gateway, a core and a worker per region,
- * each a child process with its own log file, stopped together.
+ * and the Bun edge; each a child process with its own log file, stopped together.
  */
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -17,11 +17,12 @@ export interface App {
   stop(): Promise<void>;
 }
 
-function spawnApp(config: Config, name: string, entry: string, regionId: string): { app: App; exited: Promise<number> } {
+function spawnApp(config: Config, name: string, argv: string[], env: Record<string, string> = {}): { app: App; exited: Promise<number> } {
   const log = stackPaths(config).log(name);
   const fd = openSync(log, "a");
-  const child = Bun.spawn([process.execPath, join(ROOT, entry), "--region", regionId], {
+  const child = Bun.spawn([process.execPath, ...argv.map((a, i) => (i === 0 ? join(ROOT, a) : a))], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     stdin: "ignore",
     stdout: fd,
     stderr: fd,
@@ -39,8 +40,8 @@ function spawnApp(config: Config, name: string, entry: string, regionId: string)
 }
 
 /** Starts `entry` and resolves once `url`/health answers; throws with its log's tail if it does not. */
-async function startServer(config: Config, name: string, entry: string, regionId: string, url: string): Promise<App> {
-  const { app, exited } = spawnApp(config, name, entry, regionId);
+async function startServer(config: Config, name: string, argv: string[], url: string, env?: Record<string, string>): Promise<App> {
+  const { app, exited } = spawnApp(config, name, argv, env);
   let gone = false;
   void exited.then(() => (gone = true));
   const healthy = await waitUntil(async () => gone || (await fetch(`${url}/health`).then((r) => r.ok, () => false)), 15_000, 100);
@@ -57,16 +58,21 @@ export async function startApps(config: Config, progress: (name: string, message
   try {
     for (const region of config.regions) {
       if (!region.redisRestExternal) {
-        apps.push(await startServer(config, `gateway-${region.id}`, "gateway/main.ts", region.id, region.redisRestUrl));
+        apps.push(await startServer(config, `gateway-${region.id}`, ["gateway/main.ts", "--region", region.id], region.redisRestUrl));
         progress(`gateway-${region.id}`, `ready at ${region.redisRestUrl}`);
       }
-      apps.push(await startServer(config, `core-${region.id}`, "core/main.ts", region.id, region.coreUrl));
+      apps.push(await startServer(config, `core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
       progress(`core-${region.id}`, `ready at ${region.coreUrl}`);
 
-      const worker = spawnApp(config, `worker-${region.id}`, "worker/main.ts", region.id);
+      const worker = spawnApp(config, `worker-${region.id}`, ["worker/main.ts", "--region", region.id]);
       apps.push(worker.app);
       progress(`worker-${region.id}`, `started on ${region.kafkaTopic}`);
     }
+    // A local run with no JWT configuration trusts X-User-Id: the explicit development mode.
+    const devIdentity = !config.edge.jwtSecret && !config.edge.jwksUrl && config.mode === "development";
+    const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
+    apps.push(await startServer(config, "edge", ["edge/entry/bun.ts"], edgeUrl, devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {}));
+    progress("edge", `ready at ${edgeUrl}${devIdentity ? " (development identity: X-User-Id is trusted)" : ""}`);
     return apps;
   } catch (error) {
     await stopApps(apps);

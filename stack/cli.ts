@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from "../shared/config.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
 import { startApps, stopApps } from "./apps.ts";
+import { seedDemoProduct } from "./demo.ts";
 import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
 
 const USAGE = `usage: flux-gate <command>
@@ -34,9 +35,12 @@ async function runInForeground(config: Config): Promise<void> {
     await stackDown(config, started);
     throw error;
   });
+  const demo = await seedDemoProduct(config);
   printTable(services);
   for (const app of apps) console.log(`${app.name.padEnd(16)} ${"running".padEnd(12)} ${app.url ?? ""}${app.url ? "  " : ""}(log ${app.log})`);
+  const edge = apps.find((a) => a.name === "edge")!.url;
   console.log(`\nFlux-Gate is up (data and logs in ${config.home}). Ctrl-C stops it.`);
+  console.log(`Edge: ${edge}   API: ${edge}/openapi.json   Demo product on sale: ${demo}`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
