@@ -124,6 +124,7 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
       const response = await badRequest(productId);
       expect(response.status).toBe(status);
       expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(response.headers.get("x-request-id")).toBeTruthy();
       expect(await response.json()).toMatchObject({ status, code });
       expect(await stockIn(send, home, productId)).toBe(10);
     });

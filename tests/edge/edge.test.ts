@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
-import { SignJWT } from "jose";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { idempotencyRecordKey } from "../../edge/middleware/idempotency/index.ts";
 import { regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -122,6 +122,19 @@ describe("edge, in-process", () => {
       expect(response.headers.get("www-authenticate")).toBe("Bearer");
       expect(await response.json()).toMatchObject({ code: "unauthenticated" });
     });
+  });
+
+  test("JWTs signed by a key from a JWKS are accepted; a key not in it is refused", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const stranger = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    const jwks = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ keys: [jwk] }) });
+    const jwksSend = inProcess(edgeApp({ ...env, FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks.json` }));
+    const token = (key: CryptoKey) => new SignJWT({ sub: "kim" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setExpirationTime("1m").sign(key);
+    const lookup = async (key: CryptoKey) => (await jwksSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { Authorization: `Bearer ${await token(key)}` } })).status;
+    expect(await lookup(privateKey)).toBe(404);
+    expect(await lookup(stranger.privateKey)).toBe(401);
+    jwks.stop(true);
   });
 
   test("200 buyers at once each get their own order", async () => {
