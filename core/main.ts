@@ -2,7 +2,7 @@
  * A region's core process: the HTTP API, the outbox relay and the expiry sweeper.
  *   bun core/main.ts --region us-east
  */
-import { loadConfig } from "../shared/config.ts";
+import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
 import { connectProducer } from "../shared/kafka.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { connectRedis } from "../shared/redis.ts";
@@ -15,6 +15,7 @@ import { startSweeper } from "./sweeper/sweeper.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
+requireSecrets(config, [regionVariable("CORE_SECRET", region.id)]);
 const log = logger("core", region.id);
 
 const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });

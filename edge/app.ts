@@ -10,7 +10,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { Redis as Upstash } from "@upstash/redis";
 import { createHash } from "node:crypto";
-import type { Config, Region } from "../shared/config.ts";
+import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import { isProblemCode, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
 import { callCore, type CoreAnswer } from "./core-client.ts";
@@ -96,6 +96,10 @@ function upstashClients(config: Config): Map<string, Upstash> {
 }
 
 export function createEdgeApp(config: Config) {
+  requireSecrets(config, [
+    "FLUX_GATE_ORDER_ID_SECRET",
+    ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), regionVariable("REDIS_REST_TOKEN", r.id)]),
+  ]);
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));

@@ -2,13 +2,14 @@
  * A region's Upstash-protocol REST gateway in front of its Redis.
  *   bun gateway/main.ts --region us-east
  */
-import { loadConfig } from "../shared/config.ts";
+import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { createGatewayApp } from "./app.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
+requireSecrets(config, [regionVariable("REDIS_REST_TOKEN", region.id)]);
 const log = logger("gateway", region.id);
 const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
 const app = createGatewayApp({ redis, token: region.redisRestToken });

@@ -39,6 +39,8 @@ export type AppendFsync = "always" | "everysec";
 export interface Config {
   /** "production" refuses development defaults such as the built-in secrets. */
   mode: "development" | "production";
+  /** Secrets that fell back to their development default; see `requireSecrets`. */
+  defaultedSecrets: Set<string>;
   /** Data, logs and pid files of the local stack. */
   home: string;
   regions: Region[];
@@ -123,6 +125,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError(`FLUX_GATE_REGIONS lists a region twice: ${regionIds.join(",")}`);
   }
 
+  const defaultedSecrets = new Set<string>();
+  if (!env.FLUX_GATE_ORDER_ID_SECRET) defaultedSecrets.add("FLUX_GATE_ORDER_ID_SECRET");
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
   const firstGatewayPort = port(env, "FLUX_GATE_GATEWAY_PORT", 8201);
@@ -132,9 +136,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const external = env[redisUrlVariable(id)];
     const secret = env[regionVariable("CORE_SECRET", id)];
     const restToken = env[regionVariable("REDIS_REST_TOKEN", id)];
-    for (const [name, value] of [["CORE_SECRET", secret], ["REDIS_REST_TOKEN", restToken]] as const) {
-      if (mode === "production" && !value) throw new ConfigError(`${regionVariable(name, id)} must be set in production`);
-    }
+    if (!secret) defaultedSecrets.add(regionVariable("CORE_SECRET", id));
+    if (!restToken) defaultedSecrets.add(regionVariable("REDIS_REST_TOKEN", id));
     const gatewayPort = firstGatewayPort + index;
     return {
       id,
@@ -163,6 +166,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
 
   return {
     mode,
+    defaultedSecrets,
     home: resolve(cwd, env.FLUX_GATE_HOME ?? ".flux-gate"),
     regions,
     redis: { appendFsync },
@@ -197,9 +201,6 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Conf
   if (trustUserHeader && mode === "production") {
     throw new ConfigError("FLUX_GATE_DEV_IDENTITY trusts X-User-Id and is refused in production");
   }
-  if (mode === "production" && !env.FLUX_GATE_ORDER_ID_SECRET) {
-    throw new ConfigError("FLUX_GATE_ORDER_ID_SECRET must be set in production");
-  }
   return {
     port: port(env, "FLUX_GATE_EDGE_PORT", 8080),
     trustUserHeader,
@@ -213,6 +214,16 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Conf
     coreTimeoutMs: positiveInt(env, "FLUX_GATE_CORE_TIMEOUT_MS", 2_000),
     countryRegions: parseCountryRegions(env.FLUX_GATE_COUNTRY_REGIONS ?? defaultCountryRegions(regionIds), regionIds),
   };
+}
+
+/**
+ * In production, refuses to run on a development default for any of `names`: each component
+ * names the secrets it uses (a core needs its CORE_SECRET, not the edge's order-id key).
+ */
+export function requireSecrets(config: Config, names: string[]): void {
+  if (config.mode !== "production") return;
+  const missing = names.filter((name) => config.defaultedSecrets.has(name));
+  if (missing.length > 0) throw new ConfigError(`${missing.join(", ")} must be set in production`);
 }
 
 export function regionById(config: Config, id: string): Region {

@@ -1,5 +1,5 @@
 /** Process plumbing for the local stack: finding binaries, pid files, waiting, log tails. */
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:net";
 
@@ -156,8 +156,4 @@ export function lastLines(text: string, count: number): string {
 
 export function tail(file: string, count = 20): string {
   return existsSync(file) ? lastLines(readFileSync(file, "utf8"), count) : `(no log at ${file})`;
-}
-
-export function removeIfPresent(file: string): void {
-  rmSync(file, { force: true });
 }

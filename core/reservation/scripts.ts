@@ -13,7 +13,7 @@ const SCRIPTS = { reserve: 5, confirm: 5, cancel: 5, expire: 4, activate: 1 } as
 export type ScriptName = keyof typeof SCRIPTS;
 
 /** One script's source as Redis receives it. */
-export function scriptSource(name: ScriptName): string {
+function scriptSource(name: ScriptName): string {
   return name === "activate" ? read(name) : `${common}\n${read(name)}`;
 }
 

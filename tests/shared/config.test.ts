@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig, redisUrlVariable, regionById } from "../../shared/config.ts";
+import { ConfigError, loadConfig, redisUrlVariable, regionById, requireSecrets } from "../../shared/config.ts";
 
 describe("loadConfig", () => {
   test("defaults to two regions with their own Redis, topic and port", () => {
@@ -42,6 +42,24 @@ describe("loadConfig", () => {
   ])("refuses %o with a one-line message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test("production refuses development secrets where a component needs them, and the dev identity", () => {
+    const production = loadConfig({ FLUX_GATE_ENV: "production", CORE_SECRET_US_EAST: "s3cret" });
+    expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST"])).not.toThrow();
+    expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST", "CORE_SECRET_EU_WEST", "FLUX_GATE_ORDER_ID_SECRET"])).toThrow(
+      "CORE_SECRET_EU_WEST, FLUX_GATE_ORDER_ID_SECRET must be set in production",
+    );
+    expect(() => requireSecrets(loadConfig({}), ["CORE_SECRET_EU_WEST"])).not.toThrow();
+    expect(() => loadConfig({ FLUX_GATE_ENV: "production", FLUX_GATE_DEV_IDENTITY: "1" })).toThrow(/refused in production/);
+  });
+
+  test("rate limits and country preferences are parsed and checked", () => {
+    const config = loadConfig({ FLUX_GATE_RATE_LIMIT_USER: "5/2s", FLUX_GATE_COUNTRY_REGIONS: "JP:eu-west,us-east;*:us-east" });
+    expect(config.edge.rateLimit.user).toEqual({ requests: 5, windowSeconds: 2 });
+    expect(config.edge.countryRegions).toEqual({ JP: ["eu-west", "us-east"], "*": ["us-east"] });
+    expect(() => loadConfig({ FLUX_GATE_RATE_LIMIT_IP: "fast" })).toThrow('FLUX_GATE_RATE_LIMIT_IP must look like "20/10s"');
+    expect(() => loadConfig({ FLUX_GATE_COUNTRY_REGIONS: "JP:mars" })).toThrow(/"JP:mars" is not COUNTRY:region/);
   });
 
   test("an unknown region is named with the configured ones", () => {
