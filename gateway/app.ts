@@ -5,11 +5,15 @@
  * Redis errors pass through verbatim: the clients look for `NOSCRIPT` in them.
  */
 import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "../shared/redis.ts";
 import { encodeReply, isCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
 import { ScriptHashes } from "./scripts.ts";
 
 type Result = { result: unknown } | { error: string };
+
+/** Upstash's own REST API takes up to 1 MB per request by default; so does this one. */
+const MAX_BODY_BYTES = 1_048_576;
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -17,7 +21,7 @@ export function createGatewayApp({ redis, token }: { redis: Redis; token: string
   const app = new Hono();
   const scripts = new ScriptHashes();
   const base64 = (c: Context) => c.req.header("Upstash-Encoding")?.toLowerCase() === "base64";
-  const fail = (c: Context, status: 400 | 401, error: string) => c.json({ error }, status);
+  const fail = (c: Context, status: 400 | 401 | 413, error: string) => c.json({ error }, status);
 
   async function body(c: Context): Promise<unknown> {
     try {
@@ -49,6 +53,7 @@ export function createGatewayApp({ redis, token }: { redis: Redis; token: string
     if (!tokenMatches(token, c.req.header("Authorization"))) return fail(c, 401, "Unauthorized");
     await next();
   });
+  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `ERR request body over ${MAX_BODY_BYTES} bytes` }, 413) }));
 
   app.post("/", async (c) => {
     const command = await body(c);

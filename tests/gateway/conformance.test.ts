@@ -90,6 +90,13 @@ describe("@upstash/redis through the gateway", () => {
     expect(await redis.exists(k)).toBe(0);
   });
 
+  test("a body over 1 MB is refused before it reaches Redis", async () => {
+    const k = key("big");
+    const response = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(["SET", k, "x".repeat(1_100_000)]) });
+    expect(response.status).toBe(413);
+    expect(await redis.exists(k)).toBe(0);
+  });
+
   test("blocking commands are refused rather than holding the shared connection", async () => {
     const response = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(["BLPOP", key("q"), 5]) });
     expect(response.status).toBe(400);

@@ -14,15 +14,6 @@ const region = config.regions[1]!;
 let worker: Child;
 let producer: IdempotentProducer;
 
-beforeAll(async () => {
-  worker = startWorker(region.id);
-  producer = await connectProducer({ brokers: config.kafka.brokers, clientId: "worker-test" });
-}, 30_000);
-afterAll(async () => {
-  await worker.kill();
-  await producer.disconnect();
-}, 30_000);
-
 const aProduct = () => insertProduct({ totalUnits: 10_000, perUserLimit: 10, maxPerOrder: 10 });
 
 function reserved(productId: string, overrides: Partial<OrderEvent> = {}): OrderEvent {
@@ -60,6 +51,15 @@ async function deadLetters(key: string, count: number): Promise<IncomingMessage[
 }
 
 describe("worker", () => {
+  beforeAll(async () => {
+    worker = startWorker(region.id);
+    producer = await connectProducer({ brokers: config.kafka.brokers, clientId: "worker-test" });
+  }, 30_000);
+  afterAll(async () => {
+    await worker.kill();
+    await producer.disconnect();
+  }, 30_000);
+
   test(
     "sends poison messages to the dead-letter topic with the reason, and the partition keeps flowing",
     async () => {
