@@ -42,9 +42,16 @@ export function brokerProperties(config: Config, logDir: string): string {
   return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
 }
 
-/** Kafka's cluster ids are 16 random bytes in unpadded base64url. */
+/**
+ * Kafka's cluster ids are 16 random bytes in unpadded base64url. Like Kafka's own
+ * `Uuid.randomUuid()`, skip those that start with "-": the storage tool's argument parser
+ * would read one as an option (1 start in 64 failed that way).
+ */
 export function newClusterId(): string {
-  return randomBytes(16).toString("base64url");
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 export function kafkaService(config: Config): Service {
