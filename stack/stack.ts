@@ -47,7 +47,7 @@ export async function stackUp(config: Config, progress: Progress = () => {}): Pr
   const toStart = services.filter((_, i) => before[i]!.state === "stopped");
   requireBinaries([...new Set(toStart.flatMap((s) => s.binaries()))]);
 
-  await Promise.all(
+  const results = await Promise.allSettled(
     toStart.map(async (service) => {
       const t0 = performance.now();
       progress(service.name, "starting");
@@ -57,10 +57,18 @@ export async function stackUp(config: Config, progress: Progress = () => {}): Pr
       progress(service.name, `ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }),
   );
-  for (const service of services) {
-    await service.prepare?.().catch((error: unknown) => {
-      throw withService(service.name, error);
-    });
+  try {
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    for (const service of services) {
+      await service.prepare?.().catch((error: unknown) => {
+        throw withService(service.name, error);
+      });
+    }
+  } catch (error) {
+    // Leave no half stack behind: stop what this call started, then report.
+    await Promise.all(toStart.map((s) => s.stop().catch(() => {})));
+    throw error;
   }
   return { started: toStart.map((s) => s.name), services: await stackStatus(config) };
 }

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadConfig } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { stackStatus, stackUp } from "../../stack/stack.ts";
 import { config, uniqueName } from "../helpers.ts";
@@ -65,6 +67,25 @@ describe("flux-gate stack", () => {
     expect(stderr).toContain("apt-get install -y redis-server openjdk-17-jre-headless maven");
     expect(performance.now() - t0).toBeLessThan(10_000);
   });
+
+  test("a start that fails part-way stops what it had started and names the culprit", async () => {
+    // A second stack of its own (other folder, other ports) whose Kafka port is taken.
+    const squatter = createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => squatter.once("listening", resolve));
+    const kafkaPort = (squatter.address() as { port: number }).port;
+    const other = loadConfig({
+      FLUX_GATE_HOME: mkdtempSync(join(tmpdir(), "fg-partial-")),
+      FLUX_GATE_REDIS_PORT: "16380",
+      FLUX_GATE_PG_PORT: "15433",
+      FLUX_GATE_KAFKA_PORT: String(kafkaPort),
+    });
+    try {
+      await expect(stackUp(other)).rejects.toThrow(`kafka: port ${kafkaPort} is taken by a process this stack did not start`);
+      expect((await stackStatus(other)).filter((s) => s.name !== "kafka").map((s) => s.state)).toEqual(["stopped", "stopped", "stopped"]);
+    } finally {
+      squatter.close();
+    }
+  }, 60_000);
 
   test("bad settings and unknown commands get one line and a non-zero exit", () => {
     const bad = cli(["stack", "status"], { ...process.env, FLUX_GATE_PG_PORT: "port" });
