@@ -117,6 +117,8 @@ export function createEdgeApp(config: Config) {
   });
 
   app.use(requestId());
+  // Responses built apart from `c` (problems from middleware, idempotent replays) would leave
+  // without the header requestId() sets: put it on whatever goes out.
   app.use(async (c, next) => {
     await next();
     c.res.headers.set("X-Request-Id", c.get("requestId"));
