@@ -29,3 +29,18 @@ export function onShutdown(shutdown: () => Promise<void>): void {
   process.on("SIGTERM", handler);
   process.on("SIGINT", handler);
 }
+
+/**
+ * Runs `attempt` until it succeeds, backing off up to 5 s: for connecting at start-up to a
+ * service that may be down (a worker started during a Kafka outage waits for it).
+ */
+export async function untilConnected<T>(what: string, attempt: () => Promise<T>, log: ReturnType<typeof logger>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      log.warn(`${what} failed, retrying`, { tries, error: String(error) });
+      await Bun.sleep(Math.min(200 * 2 ** tries, 5_000));
+    }
+  }
+}

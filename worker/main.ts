@@ -4,7 +4,7 @@
  */
 import { loadConfig } from "../shared/config.ts";
 import { connectConsumer, connectProducer } from "../shared/kafka.ts";
-import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
 import { batchHandler } from "./worker.ts";
 
@@ -14,8 +14,12 @@ const log = logger("worker", region.id);
 const kafka = { brokers: config.kafka.brokers, clientId: `flux-gate-worker-${region.id}` };
 
 const { sql, db } = connectDatabase(config.postgres.url);
-const producer = await connectProducer(kafka);
-const consumer = await connectConsumer({ ...kafka, groupId: `flux-gate-worker.${region.id}`, topics: [region.kafkaTopic] });
+const producer = await untilConnected("connecting the dead-letter producer", () => connectProducer(kafka), log);
+const consumer = await untilConnected(
+  "joining the consumer group",
+  () => connectConsumer({ ...kafka, groupId: `flux-gate-worker.${region.id}`, topics: [region.kafkaTopic] }),
+  log,
+);
 
 await consumer.run(
   batchHandler({

@@ -88,6 +88,10 @@ describe("no accepted order is lost", () => {
         try {
           // Reservations go on while Kafka is down: the outbox holds them.
           duringOutage.push(...(await reserveThrough(productId, 500, Number.POSITIVE_INFINITY, async () => {})));
+          // A worker that starts during the outage waits for Kafka instead of dying.
+          await children[1]!.kill("SIGKILL");
+          children.push(startWorker(region));
+          await Bun.sleep(1_000);
         } finally {
           await kafka.start(() => {});
         }
