@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
 import { allocations, orders, products } from "../db/schema.ts";
-import { loadConfig, regionById } from "../shared/config.ts";
+import { loadConfig, regionById, regionVariable } from "../shared/config.ts";
 import { ensureTopics } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
 import { connectRedis } from "../shared/redis.ts";
@@ -54,8 +54,8 @@ const config = loadConfig(benchEnv);
 const region = regionById(config, REGION);
 const BASELINE_PORT = region.corePort + 50;
 
-function spawn(argv: string[]) {
-  return Bun.spawn([process.execPath, ...argv], { cwd: ROOT, env: benchEnv, stdout: "ignore", stderr: "inherit" });
+function spawn(argv: string[], env: Record<string, string> = {}) {
+  return Bun.spawn([process.execPath, ...argv], { cwd: ROOT, env: { ...benchEnv, ...env }, stdout: "ignore", stderr: "inherit" });
 }
 
 function peakRssMb(pid: number): number {
@@ -119,11 +119,15 @@ try {
   const coreRssMb = peakRssMb(core.pid);
 
   progress("edge: Bun edge (rate limit, idempotency, signing) → REST gateway + core");
-  // Every region's gateway: a client's idempotency records live in a region chosen by its id.
-  const gateways = config.regions.map((r) => spawn(["gateway/main.ts", "--region", r.id]));
-  const gateway = gateways[config.regions.indexOf(region)]!;
-  const edge = spawn(["edge/entry/bun.ts"]);
-  children.push(...gateways, edge);
+  // An edge that knows the bench region only, so its idempotency records and rate-limit
+  // counters land in the bench's own Redis, not in the stack's.
+  const gateway = spawn(["gateway/main.ts", "--region", REGION]);
+  const edge = spawn(["edge/entry/bun.ts"], {
+    FLUX_GATE_REGIONS: REGION,
+    [regionVariable("CORE_URL", REGION)]: region.coreUrl,
+    [regionVariable("REDIS_REST_URL", REGION)]: region.redisRestUrl,
+  });
+  children.push(gateway, edge);
   const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
   await waitUntil(() => fetch(`${edgeUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
   const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: edgeUrl };
