@@ -8,7 +8,10 @@ import { StackError } from "./process.ts";
 export const DEMO_PRODUCT = "demo-phone";
 const UNITS_PER_REGION = 500;
 
-/** Creates the demo product once (on sale for a week from its creation) and activates it everywhere. */
+/**
+ * Creates the demo product once and activates it everywhere; each start keeps its sale open
+ * for another week, so a stack reused for weeks still has something to buy.
+ */
 export async function seedDemoProduct(config: Config): Promise<string> {
   const { sql, db } = connectDatabase(config.postgres.url, { max: 1 });
   try {
@@ -25,7 +28,7 @@ export async function seedDemoProduct(config: Config): Promise<string> {
         maxPerOrder: 2,
         holdSeconds: 600,
       })
-      .onConflictDoNothing();
+      .onConflictDoUpdate({ target: products.id, set: { endsAt: new Date(now + 7 * 24 * 3_600_000), updatedAt: new Date(now) } });
     await db
       .insert(allocations)
       .values(config.regions.map((r) => ({ productId: DEMO_PRODUCT, region: r.id, units: UNITS_PER_REGION })))
