@@ -7,6 +7,7 @@ import { StackError } from "./process.ts";
 import { startApps, stopApps } from "./apps.ts";
 import { seedDemoProduct } from "./demo.ts";
 import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
+import { verify } from "./verify/verify.ts";
 
 const USAGE = `usage: flux-gate <command>
 
@@ -14,6 +15,9 @@ const USAGE = `usage: flux-gate <command>
   stack down             stop what the stack started
   stack status [--json]  show each service and its endpoint
   db migrate             create the database if needed and apply the migrations
+  verify [--json] [--product ID]… [--settle SECONDS]
+                         check that no unit was created or lost: PostgreSQL against each
+                         region's Redis; exits 1 naming each drift
   run                    stack up, plus a core and a worker per region, in the foreground;
                          Ctrl-C stops what it started
 
@@ -56,7 +60,12 @@ async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+    options: {
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      product: { type: "string", multiple: true },
+      settle: { type: "string", default: "10" },
+    },
   });
   const command = positionals.join(" ");
   if (values.help || command === "help" || command === "") {
@@ -85,6 +94,16 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "run":
       return runInForeground(config);
+    case "verify": {
+      const settle = Number(values.settle);
+      if (!Number.isFinite(settle) || settle < 0) throw new UsageError(`--settle takes seconds, not "${values.settle}"`);
+      const result = await verify(config, { productIds: values.product, settleMs: settle * 1000 });
+      if (values.json) console.log(JSON.stringify(result, null, 2));
+      else if (result.drifts.length === 0) console.log(`verify: ${result.products} product(s) in ${config.regions.length} region(s): every unit accounted for`);
+      else for (const d of result.drifts) console.log(`drift: ${d.productId}${d.region ? ` in ${d.region}` : ""}: ${d.message}`);
+      if (result.drifts.length > 0) process.exitCode = 1;
+      return;
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -91,6 +91,9 @@ describe("flux-gate stack", () => {
     const bad = cli(["stack", "status"], { ...process.env, FLUX_GATE_PG_PORT: "port" });
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toBe('flux-gate: FLUX_GATE_PG_PORT must be a positive whole number, not "port"');
+    const unreachable = cli(["verify"], { ...process.env, FLUX_GATE_REDIS_PORT: "1" });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^flux-gate: cannot reach (us-east|eu-west)'s Redis at redis:\/\/127\.0\.0\.1:[12]\n/);
     const unknown = cli(["stack", "sideways"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toStartWith('flux-gate: unknown command "stack sideways"');
