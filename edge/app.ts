@@ -12,7 +12,7 @@ import { Redis as Upstash } from "@upstash/redis";
 import { createHash } from "node:crypto";
 import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
-import { isProblemCode, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
 import { callCore, type CoreAnswer } from "./core-client.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
 import { idempotency, type IdempotencyVariables } from "./middleware/idempotency/index.ts";
@@ -215,7 +215,7 @@ export function createEdgeApp(config: Config) {
       }
     }
     if (Object.keys(regions).length === 0) {
-      const failed = answers.find((a) => a.kind !== "answer" || !isProblemCode(a.body.code) || a.body.code !== "unknown_product");
+      const failed = answers.find((a) => a.kind !== "answer" || a.body.code !== "unknown_product");
       return (failed ? fromCore(failed) : problemResponse(problem("unknown_product", `${id} is not on sale in any region`))) as never;
     }
     const sale = answers.find((a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200)!.body;

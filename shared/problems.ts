@@ -44,10 +44,6 @@ export function problemType(code: ProblemCode): string {
   return `urn:flux-gate:problem:${code}`;
 }
 
-export function isProblemCode(value: unknown): value is ProblemCode {
-  return typeof value === "string" && Object.hasOwn(PROBLEMS, value);
-}
-
 export function problem(code: ProblemCode, detail?: string, extensions: Record<string, unknown> = {}): Problem {
   const { status, title } = PROBLEMS[code];
   return { type: problemType(code), title, status, code, ...(detail ? { detail } : {}), ...extensions };

@@ -124,6 +124,15 @@ export function portIsOpen(port: number, host = "127.0.0.1", timeoutMs = 500): P
   });
 }
 
+/**
+ * Refuses to start on a port another process holds. A process that has just died (a crash,
+ * `kill -9`) may hold it a moment longer, so a port that frees itself within 3 s is fine.
+ */
+export async function requireFreePort(port: number, hint: string): Promise<void> {
+  const free = await waitUntil(async () => !(await portIsOpen(port)), 3_000, 100);
+  if (!free) throw new StackError(`port ${port} is taken by a process this stack did not start`, hint);
+}
+
 /** Starts `argv` in its own session with stdout and stderr appended to `logFile`. */
 export function spawnDetached(argv: string[], logFile: string, cwd?: string): number {
   const fd = openSync(logFile, "a");

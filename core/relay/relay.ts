@@ -26,8 +26,6 @@ export interface RelayOptions {
 export interface Relay {
   /** True while a producer is connected and the last publish worked. */
   healthy(): boolean;
-  /** Entries in the outboxes at the last count. */
-  depth(): Promise<number>;
   /** Publishes what is left (within `timeoutMs`), then stops. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -50,11 +48,12 @@ export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs 
     producer ??= await connect();
     const products = await store.products();
     if (products.length === 0) return 0;
+    const outboxes = products.map((product) => productKeys(store.region, product).outbox);
     const pipeline = store.redis.pipeline();
-    for (const product of products) pipeline.xrange(productKeys(store.region, product).outbox, "-", "+", "COUNT", batchSize);
+    for (const key of outboxes) pipeline.xrange(key, "-", "+", "COUNT", batchSize);
     const results = (await pipeline.exec()) ?? [];
-    const streams = products
-      .map((product, i) => ({ key: productKeys(store.region, product).outbox, entries: (results[i]?.[1] ?? []) as StreamEntry[] }))
+    const streams = outboxes
+      .map((key, i) => ({ key, entries: (results[i]?.[1] ?? []) as StreamEntry[] }))
       .filter((s) => s.entries.length > 0);
     if (streams.length === 0) return 0;
 
@@ -85,11 +84,6 @@ export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs 
 
   return {
     healthy: () => healthy,
-    async depth() {
-      const products = await store.products();
-      const lengths = await Promise.all(products.map((p) => store.redis.xlen(productKeys(store.region, p).outbox)));
-      return lengths.reduce((a, b) => a + b, 0);
-    },
     async stop(timeoutMs = 5_000) {
       running = false;
       await loop;

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { Config } from "../../shared/config.ts";
 import { ensureTopics, kafkaIsReady } from "../../shared/kafka.ts";
-import { StackError, findBinary, isAlive, livePid, portIsOpen, run, spawnDetached, tail, terminate, waitUntil, writePid, type Binary } from "../process.ts";
+import { StackError, findBinary, isAlive, livePid, requireFreePort, run, spawnDetached, tail, terminate, waitUntil, writePid, type Binary } from "../process.ts";
 import { stackPaths, type Service } from "./service.ts";
 
 const KAFKA_DIR = fileURLToPath(new URL("../kafka/", import.meta.url));
@@ -92,12 +92,7 @@ export function kafkaService(config: Config): Service {
 
     async start(progress) {
       for (const port of [config.kafka.port, config.kafka.controllerPort]) {
-        if (await portIsOpen(port)) {
-          throw new StackError(
-            `port ${port} is taken by a process this stack did not start`,
-            "stop it, set FLUX_GATE_KAFKA_PORT, or set KAFKA_BROKERS to use that cluster",
-          );
-        }
+        await requireFreePort(port, "stop it, set FLUX_GATE_KAFKA_PORT, or set KAFKA_BROKERS to use that cluster");
       }
       mkdirSync(home, { recursive: true });
       const classpath = await resolveClasspath(progress);

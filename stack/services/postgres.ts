@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import postgres from "postgres";
 import type { Config } from "../../shared/config.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
-import { StackError, findBinary, livePid, portIsOpen, run, tail, waitUntil } from "../process.ts";
+import { StackError, findBinary, livePid, requireFreePort, run, tail, waitUntil } from "../process.ts";
 import { stackPaths, type Service } from "./service.ts";
 
 const isRoot = () => process.getuid?.() === 0;
@@ -82,12 +82,7 @@ export function postgresService(config: Config): Service {
     },
 
     async start(progress) {
-      if (await portIsOpen(port)) {
-        throw new StackError(
-          `port ${port} is taken by a process this stack did not start`,
-          "stop it, set FLUX_GATE_PG_PORT, or set DATABASE_URL to use that server",
-        );
-      }
+      await requireFreePort(port, "stop it, set FLUX_GATE_PG_PORT, or set DATABASE_URL to use that server");
       const data = dataDir();
       const log = logFile();
       mkdirSync(clusterDir(), { recursive: true });

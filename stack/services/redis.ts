@@ -2,7 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { redisUrlVariable, type Config, type Region } from "../../shared/config.ts";
 import { redisIsReady } from "../../shared/redis.ts";
-import { StackError, findBinary, livePid, portIsOpen, run, tail, terminate, waitUntil } from "../process.ts";
+import { StackError, findBinary, livePid, requireFreePort, run, tail, terminate, waitUntil } from "../process.ts";
 import { stackPaths, type Service } from "./service.ts";
 
 export function redisArgs(config: Config, region: Region): string[] {
@@ -43,12 +43,7 @@ export function redisService(config: Config, region: Region): Service {
     },
 
     async start() {
-      if (await portIsOpen(region.redisPort)) {
-        throw new StackError(
-          `port ${region.redisPort} is taken by a process this stack did not start`,
-          `stop it, set FLUX_GATE_REDIS_PORT, or set ${redisUrlVariable(region.id)} to use it as it is`,
-        );
-      }
+      await requireFreePort(region.redisPort, `stop it, set FLUX_GATE_REDIS_PORT, or set ${redisUrlVariable(region.id)} to use it as it is`);
       mkdirSync(paths.data(name), { recursive: true });
       await run([findBinary("redis-server")!, ...redisArgs(config, region)], { what: `${name} start` });
       if (!(await waitUntil(() => redisIsReady(region.redisUrl), 15_000))) {

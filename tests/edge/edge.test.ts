@@ -3,19 +3,18 @@
  * PostgreSQL: the runtime contract, then what needs a configuration of its own (timeouts,
  * rate limits, JWTs, an edge restart).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { idempotencyRecordKey } from "../../edge/middleware/idempotency/index.ts";
 import { regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { createProduct, pooled, startCore, startWorker, type Child } from "../pipeline/harness.ts";
+import { createProduct, pooled, withCoresAndWorkers } from "../pipeline/harness.ts";
 import { edgeContract } from "./contract.ts";
 import { edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
 
 const [home, away] = [config.regions[0]!.id, config.regions[1]!.id];
-const children: Child[] = [];
 const gateways = startGateways();
 const env = edgeEnv(gateways.env);
 const send = inProcess(edgeApp(env));
@@ -23,13 +22,8 @@ const send = inProcess(edgeApp(env));
 // Bun runs a file's top-level afterAll early when the file also has describe blocks: keep
 // the hooks inside one describe.
 describe("edge, in-process", () => {
-  beforeAll(async () => {
-    children.push(await startCore(home), await startCore(away), startWorker(home), startWorker(away));
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.kill()));
-    gateways.stop();
-  }, 30_000);
+  withCoresAndWorkers([home, away]);
+  afterAll(() => gateways.stop());
 
   edgeContract(send);
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { regionVariable } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config } from "../helpers.ts";
-import { startCore, startWorker, testRegion, type Child } from "../pipeline/harness.ts";
+import { testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
 import { edgeContract } from "./contract.ts";
 import { edgeEnv, overHttp, startGateways } from "./harness.ts";
 
@@ -54,12 +54,11 @@ const RUNTIMES = [
   },
 ];
 
-const children: Child[] = [];
 const edges: ReturnType<typeof Bun.spawn>[] = [];
 
 describe("edge runtimes", () => {
+  withCoresAndWorkers(config.regions.map((r) => r.id));
   beforeAll(async () => {
-    children.push(await startCore(config.regions[0]!.id), await startCore(config.regions[1]!.id), startWorker(config.regions[0]!.id), startWorker(config.regions[1]!.id));
     await Promise.all(
       RUNTIMES.map(async (runtime) => {
         const log = openSync(join(config.home, "logs", `test-edge-${runtime.name.split(" ")[0]}.log`), "a");
@@ -74,7 +73,7 @@ describe("edge runtimes", () => {
 
   afterAll(async () => {
     for (const edge of edges) edge.kill();
-    await Promise.all([...edges.map((e) => e.exited), ...children.map((c) => c.kill())]);
+    await Promise.all(edges.map((e) => e.exited));
     gateways.stop();
   }, 30_000);
 

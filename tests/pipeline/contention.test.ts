@@ -2,20 +2,14 @@
  * 20,000 concurrent reservations from 5,000 users for 1,000 units in one region, through a
  * real core process, Kafka and a real worker, into PostgreSQL.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { connectRedis } from "../../shared/redis.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { config } from "../helpers.ts";
-import { coreClient, createProduct, pooled, startCore, startWorker, waitForOrders, type Child } from "./harness.ts";
+import { coreClient, createProduct, pooled, waitForOrders, withCoresAndWorkers } from "./harness.ts";
 
 const region = config.regions[0]!.id;
-const children: Child[] = [];
-beforeAll(async () => {
-  children.push(await startCore(region), startWorker(region));
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(children.map((c) => c.kill()));
-}, 30_000);
+withCoresAndWorkers([region]);
 
 test(
   "exactly the allocated units are reserved, no user passes the limit, PostgreSQL holds exactly the accepted orders",

@@ -2,6 +2,7 @@
  * Real processes for pipeline tests: a core and a worker per region as child processes (so a
  * test can kill -9 them), a signed client for the core, and products in PostgreSQL.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { openSync, closeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
@@ -59,6 +60,21 @@ export async function startCore(regionId: string, env: Record<string, string> = 
 
 export function startWorker(regionId: string, env: Record<string, string> = {}): Child {
   return spawnApp("worker/main.ts", regionId, env, "worker");
+}
+
+/**
+ * A core and a worker for each region, around the tests of the enclosing describe block (or
+ * file): started before the first test, stopped after the last.
+ */
+export function withCoresAndWorkers(regionIds: string[]): void {
+  const children: Child[] = [];
+  beforeAll(async () => {
+    for (const id of regionIds) children.push(await startCore(id));
+    for (const id of regionIds) children.push(startWorker(id));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(children.map((c) => c.kill()));
+  }, 30_000);
 }
 
 export interface ProductSpec {

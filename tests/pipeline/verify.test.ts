@@ -1,10 +1,10 @@
 /** `flux-gate verify` on a live sale: clean when every unit is accounted for, loud when not. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config } from "../helpers.ts";
-import { coreClient, createProduct, pooled, startCore, startWorker, type Child } from "./harness.ts";
+import { coreClient, createProduct, pooled, withCoresAndWorkers } from "./harness.ts";
 
 const CLI = join(import.meta.dir, "../../stack/cli.ts");
 const region = config.regions[0]!.id;
@@ -15,13 +15,7 @@ function verifyCli(...args: string[]) {
 }
 
 describe("flux-gate verify", () => {
-  const children: Child[] = [];
-  beforeAll(async () => {
-    children.push(await startCore(region), startWorker(region));
-  }, 30_000);
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.kill()));
-  }, 30_000);
+  withCoresAndWorkers([region]);
 
   test("after a sale with confirms and cancels, every unit is accounted for; a tampered counter is named", async () => {
     const productId = await createProduct({ units: { [region]: 50 } });
