@@ -11,12 +11,14 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { count, eq } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
-import { allocations, orders, products } from "../db/schema.ts";
+import { orders, products } from "../db/schema.ts";
+import { regionCores } from "../admin/inventory/cores.ts";
+import { transferLedger } from "../admin/inventory/ledger.ts";
+import { productService } from "../admin/inventory/products.ts";
 import { loadConfig, regionById, regionVariable } from "../shared/config.ts";
 import { ensureTopics } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
 import { connectRedis } from "../shared/redis.ts";
-import { signRequest } from "../shared/signing.ts";
 import { livePid, waitUntil } from "../stack/process.ts";
 import { redisService } from "../stack/services/redis.ts";
 import { stackPaths } from "../stack/services/service.ts";
@@ -84,7 +86,6 @@ await db.insert(products).values({
   maxPerOrder: 10,
   holdSeconds: 600,
 });
-await db.insert(allocations).values({ productId, region: REGION, units: 1_000_000_000 });
 
 const children: ReturnType<typeof spawn>[] = [];
 let report: Record<string, unknown> = {};
@@ -109,9 +110,9 @@ try {
   const core = spawn(["core/main.ts", "--region", REGION]);
   children.push(core);
   await waitUntil(() => fetch(`${region.coreUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
-  const path = `/v1/products/${productId}/activate`;
-  const activated = await fetch(region.coreUrl + path, { method: "POST", headers: signRequest(region.coreSecret, "POST", path) });
-  if (!activated.ok) throw new Error(`activation failed: ${await activated.text()}`);
+  const admin = productService(db, [REGION], { ledger: transferLedger(db), cores: regionCores([region]) });
+  const allocated = await admin.setAllocations(productId, { [REGION]: 1_000_000_000 }, "bench");
+  if (!allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed")) throw new Error(`allocating the bench product failed: ${JSON.stringify(allocated)}`);
   await runLoad({ ...load, url: region.coreUrl, seconds: 2 });
   const coreRun = await measureCpu({ server: core.pid, ...shared }, () => runLoad({ ...load, url: region.coreUrl, seconds: SECONDS }));
   progress(`core: latency at ${FIXED_RATE.toLocaleString("en")} offered requests/s`);

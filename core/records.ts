@@ -1,26 +1,22 @@
 /** What the core reads from PostgreSQL, the system of record: sale rules and settled orders. */
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { allocations, orders, products } from "../db/schema.ts";
+import { orders, products } from "../db/schema.ts";
 import type { OrderRecord, SaleRules } from "./reservation/store.ts";
 
 export interface Records {
-  /** A product's rules and this region's allocation (0 when it has none). */
-  sale(productId: string, region: string): Promise<{ rules: SaleRules; allocated: number } | undefined>;
+  /** A product's sale rules. */
+  rules(productId: string): Promise<SaleRules | undefined>;
   order(orderId: string): Promise<OrderRecord | undefined>;
 }
 
 export function postgresRecords(db: Database): Records {
   return {
-    async sale(productId, region) {
-      const [row] = await db
-        .select({ product: products, units: allocations.units })
-        .from(products)
-        .leftJoin(allocations, and(eq(allocations.productId, products.id), eq(allocations.region, region)))
-        .where(eq(products.id, productId));
+    async rules(productId) {
+      const [row] = await db.select().from(products).where(eq(products.id, productId));
       if (!row) return undefined;
-      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused } = row.product;
-      return { rules: { productId: id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused }, allocated: row.units ?? 0 };
+      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused } = row;
+      return { productId: id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused };
     },
 
     async order(orderId) {

@@ -10,6 +10,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   pgView,
@@ -21,7 +22,12 @@ import {
 } from "drizzle-orm/pg-core";
 
 export const orderStatus = pgEnum("order_status", ["reserved", "confirmed", "cancelled", "expired"]);
-export const transferState = pgEnum("transfer_state", ["pending", "released", "completed"]);
+/**
+ * pending: recorded, nothing moved yet (or the source's Redis gave the units, PostgreSQL not yet);
+ * released: the units left the source and are in transit; completed: they reached the target;
+ * failed: refused before any unit moved (the source had too few).
+ */
+export const transferState = pgEnum("transfer_state", ["pending", "released", "completed", "failed"]);
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
@@ -102,23 +108,48 @@ export const orderEvents = pgTable(
   (t) => [unique("order_events_order_type").on(t.orderId, t.type)],
 );
 
-/** The ledger of moves between regions: release from one, then claim into the other. */
+/**
+ * The ledger of unit moves: region to region, pool to region (a claim) and region to pool (a
+ * release). A null region is the product's unallocated pool. Each step is recorded here before
+ * the next begins, so any process can resume a move from its state.
+ */
 export const inventoryTransfers = pgTable(
   "inventory_transfers",
   {
     id: uuid("id").primaryKey(),
     productId: text("product_id").notNull().references(() => products.id),
-    fromRegion: text("from_region").notNull(),
-    toRegion: text("to_region").notNull(),
+    fromRegion: text("from_region"),
+    toRegion: text("to_region"),
     units: integer("units").notNull(),
     state: transferState("state").notNull().default("pending"),
+    /** Why a failed move failed (a problem code). */
+    reason: text("reason"),
+    requestedBy: text("requested_by").notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     check("inventory_transfers_units_positive", sql`${t.units} > 0`),
-    check("inventory_transfers_distinct_regions", sql`${t.fromRegion} <> ${t.toRegion}`),
+    check("inventory_transfers_distinct_regions", sql`${t.fromRegion} is distinct from ${t.toRegion}`),
+    index("inventory_transfers_unfinished").on(t.productId).where(sql`${t.state} in ('pending', 'released')`),
   ],
+);
+
+/** Who did what through the admin API, refusals included. */
+export const adminAudit = pgTable(
+  "admin_audit",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    productId: text("product_id"),
+    region: text("region"),
+    /** The HTTP status the action ended with. */
+    status: integer("status").notNull(),
+    details: jsonb("details").notNull().default({}),
+  },
+  (t) => [index("admin_audit_at").on(t.at)],
 );
 
 /**

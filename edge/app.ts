@@ -12,8 +12,8 @@ import { Redis as Upstash } from "@upstash/redis";
 import { createHash } from "node:crypto";
 import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
-import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
-import { callCore, type CoreAnswer } from "./core-client.ts";
+import { describeIssues, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import { callCore, type CoreAnswer } from "../shared/core-client.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
 import { idempotency, type IdempotencyVariables } from "./middleware/idempotency/index.ts";
 import { rateLimit } from "./middleware/rate-limit/index.ts";
@@ -111,7 +111,7 @@ export function createEdgeApp(config: Config) {
   const app = new OpenAPIHono<{ Variables: Variables }>({
     defaultHook: (result) => {
       if (!result.success) {
-        return problemResponse(problem("invalid_request", result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")));
+        return problemResponse(problem("invalid_request", describeIssues(result.error.issues)));
       }
     },
   });

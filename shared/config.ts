@@ -68,6 +68,16 @@ export interface Config {
     /** Most messages applied in one PostgreSQL transaction. */
     maxBatch: number;
   };
+  admin: {
+    port: number;
+    /** Where the CLI and the dashboard reach the admin API. */
+    url: string;
+    tokens: AdminToken[];
+    /** How often unfinished transfers are picked up again after a crash or an outage. */
+    resumeIntervalMs: number;
+    /** Crash tests only: the transfer driver stops dead after this step, to be killed there. */
+    testHaltAfter?: string;
+  };
   edge: {
     port: number;
     /** Trust `X-User-Id` instead of a JWT: local runs only, refused in production. */
@@ -83,6 +93,17 @@ export interface Config {
     countryRegions: Record<string, string[]>;
   };
 }
+
+/** A bearer token of the admin API and what it may touch. */
+export interface AdminToken {
+  /** Who holds it, as the audit log names them. */
+  name: string;
+  scopes: AdminScope[];
+  token: string;
+}
+
+/** `global` reaches every product and region; `region:<id>` one region's allocation. */
+export type AdminScope = "global" | `region:${string}`;
 
 export interface RateLimitSetting {
   requests: number;
@@ -192,8 +213,60 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     worker: {
       maxBatch: positiveInt(env, "FLUX_GATE_WORKER_MAX_BATCH", 2_000),
     },
+    admin: adminSettings(env, regionIds, defaultedSecrets),
     edge: edgeSettings(env, mode, regionIds),
   };
+}
+
+/**
+ * FLUX_GATE_ADMIN_TOKENS is a JSON list of {name, scopes, token}. Without it, development runs
+ * get one global token and one per region, with well-known values that production refuses.
+ */
+function adminSettings(env: Env, regionIds: string[], defaultedSecrets: Set<string>): Config["admin"] {
+  const adminPort = port(env, "FLUX_GATE_ADMIN_PORT", 8300);
+  let tokens: AdminToken[];
+  if (env.FLUX_GATE_ADMIN_TOKENS === undefined) {
+    defaultedSecrets.add("FLUX_GATE_ADMIN_TOKENS");
+    tokens = [
+      { name: "dev-global", scopes: ["global"], token: DEVELOPMENT_ADMIN_TOKEN },
+      ...regionIds.map((id) => ({ name: `dev-${id}`, scopes: [`region:${id}` as const], token: `${DEVELOPMENT_ADMIN_TOKEN}-${id}` })),
+    ];
+  } else {
+    tokens = parseAdminTokens(env.FLUX_GATE_ADMIN_TOKENS, regionIds);
+  }
+  return {
+    port: adminPort,
+    url: env.FLUX_GATE_ADMIN_URL ?? `http://127.0.0.1:${adminPort}`,
+    tokens,
+    resumeIntervalMs: positiveInt(env, "FLUX_GATE_TRANSFER_RESUME_MS", 2_000),
+    testHaltAfter: env.FLUX_GATE_TEST_HALT_AFTER,
+  };
+}
+
+export const DEVELOPMENT_ADMIN_TOKEN = "development-only-admin-token";
+
+export function parseAdminTokens(value: string, regionIds: string[]): AdminToken[] {
+  const fail = (why: string): never => {
+    throw new ConfigError(`FLUX_GATE_ADMIN_TOKENS: ${why} (expected [{"name":"ops","scopes":["global"],"token":"…"}])`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return fail("not JSON");
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) return fail("not a non-empty list");
+  return parsed.map((entry: unknown, i): AdminToken => {
+    const { name, scopes, token } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof name !== "string" || name === "") fail(`entry ${i} has no name`);
+    if (typeof token !== "string" || token.length < 16) fail(`${name}'s token is shorter than 16 characters`);
+    if (!Array.isArray(scopes) || scopes.length === 0) fail(`${name} has no scopes`);
+    for (const scope of scopes as unknown[]) {
+      const known = scope === "global" || (typeof scope === "string" && scope.startsWith("region:") && regionIds.includes(scope.slice(7)));
+      if (!known) fail(`${name} has scope ${JSON.stringify(scope)}; scopes are "global" or "region:<id>" with id one of ${regionIds.join(", ")}`);
+    }
+    return { name: name as string, scopes: scopes as AdminScope[], token: token as string };
+  });
 }
 
 function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Config["edge"] {

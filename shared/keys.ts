@@ -17,6 +17,8 @@ export interface ProductKeys {
   outbox: string;
   /** Prefix of the per-order hashes; the Lua scripts append the order id. */
   orderPrefix: string;
+  /** Hash: allocation change id → units it moved (or `refused`), so a retried change applies once. */
+  allocationChanges: string;
 }
 
 export function productKeys(region: string, productId: string): ProductKeys {
@@ -27,6 +29,7 @@ export function productKeys(region: string, productId: string): ProductKeys {
     holds: `fg:${tag}:holds`,
     outbox: `fg:${tag}:outbox`,
     orderPrefix: `fg:${tag}:order:`,
+    allocationChanges: `fg:${tag}:allocation-changes`,
   };
 }
 

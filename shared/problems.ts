@@ -7,6 +7,7 @@ export const PROBLEMS = {
   idempotency_key_missing: { status: 400, title: "This request needs an Idempotency-Key header" },
   unauthorized: { status: 401, title: "The request is not signed, or its signature is wrong or stale" },
   unauthenticated: { status: 401, title: "The request carries no valid credentials" },
+  forbidden: { status: 403, title: "The credentials do not reach this region or action" },
   not_found: { status: 404, title: "No such resource" },
   unknown_product: { status: 404, title: "The product is not on sale in this region" },
   sale_not_started: { status: 409, title: "The sale has not started yet" },
@@ -18,7 +19,11 @@ export const PROBLEMS = {
   order_not_reserved: { status: 409, title: "The order is not in the reserved state" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed" },
   hold_expired: { status: 409, title: "The hold ran out before the order was confirmed" },
-  allocation_below_committed: { status: 409, title: "The allocation would be smaller than the units already held or sold" },
+  insufficient_available: { status: 409, title: "The region has fewer available (not held, not sold) units than the change takes" },
+  insufficient_pool: { status: 409, title: "The product's unallocated pool has fewer units than the change takes" },
+  total_below_allocated: { status: 409, title: "The total would be smaller than the units given to regions" },
+  product_exists: { status: 409, title: "A product with this id exists" },
+  transfer_conflict: { status: 409, title: "This transfer id was used for a different transfer" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   invalid_quantity: { status: 422, title: "The quantity is outside the product's bounds" },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used for a different request" },
@@ -58,4 +63,9 @@ export function problemResponse(body: Problem, headers: Record<string, string> =
     status: body.status,
     headers: { "Content-Type": PROBLEM_CONTENT_TYPE, ...retry, ...headers },
   });
+}
+
+/** A validation failure as one line for `detail`: `field: message; field: message`. */
+export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => `${i.path.map(String).join(".") || "body"}: ${i.message}`).join("; ");
 }

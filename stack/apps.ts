@@ -1,6 +1,6 @@
 /**
  * Flux-Gate's own processes for `npm start`: a REST gateway, a core and a worker per region,
- * and the Bun edge; each a child process with its own log file, stopped together.
+ * the admin API and the Bun edge; each a child process with its own log file, stopped together.
  */
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -52,7 +52,7 @@ async function startServer(config: Config, name: string, argv: string[], url: st
   return { ...app, url };
 }
 
-/** Starts every region's gateway, core and worker; resolves once the servers answer /health. */
+/** Starts every region's gateway, core and worker, the admin API and the edge; resolves once the servers answer /health. */
 export async function startApps(config: Config, progress: (name: string, message: string) => void): Promise<App[]> {
   const apps: App[] = [];
   try {
@@ -68,6 +68,8 @@ export async function startApps(config: Config, progress: (name: string, message
       apps.push(worker.app);
       progress(`worker-${region.id}`, `started on ${region.kafkaTopic}`);
     }
+    apps.push(await startServer(config, "admin", ["admin/main.ts"], config.admin.url));
+    progress("admin", `ready at ${config.admin.url}`);
     // A local run with no JWT configuration trusts X-User-Id: the explicit development mode.
     const devIdentity = !config.edge.jwtSecret && !config.edge.jwksUrl && config.mode === "development";
     const edgeUrl = `http://127.0.0.1:${config.edge.port}`;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /** `flux-gate`: the local stack and the tools around it. `flux-gate help` lists the commands. */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../shared/config.ts";
+import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from "../shared/config.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
 import { startApps, stopApps } from "./apps.ts";
@@ -45,6 +45,11 @@ async function runInForeground(config: Config): Promise<void> {
   const edge = apps.find((a) => a.name === "edge")!.url;
   console.log(`\nFlux-Gate is up (data and logs in ${config.home}). Ctrl-C stops it.`);
   console.log(`Edge: ${edge}   API: ${edge}/openapi.json   Demo product on sale: ${demo}`);
+  if (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS")) {
+    console.log(`Admin API: ${config.admin.url}   development admin token (global): ${DEVELOPMENT_ADMIN_TOKEN}`);
+  } else {
+    console.log(`Admin API: ${config.admin.url}   (tokens from FLUX_GATE_ADMIN_TOKENS)`);
+  }
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
@@ -99,7 +104,10 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isFinite(settle) || settle < 0) throw new UsageError(`--settle takes seconds, not "${values.settle}"`);
       const result = await verify(config, { productIds: values.product, settleMs: settle * 1000 });
       if (values.json) console.log(JSON.stringify(result, null, 2));
-      else if (result.drifts.length === 0) console.log(`verify: ${result.products} product(s) in ${config.regions.length} region(s): every unit accounted for`);
+      else if (result.drifts.length === 0) {
+        const moving = result.transfersInFlight ? ` (${result.transfersInFlight} transfer(s) in flight, counted where their units are)` : "";
+        console.log(`verify: ${result.products} product(s) in ${config.regions.length} region(s): every unit accounted for${moving}`);
+      }
       else for (const d of result.drifts) console.log(`drift: ${d.productId}${d.region ? ` in ${d.region}` : ""}: ${d.message}`);
       if (result.drifts.length > 0) process.exitCode = 1;
       return;

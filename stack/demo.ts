@@ -1,45 +1,43 @@
 /** The demo product `npm start` puts on sale, so that a new user has something to buy. */
 import { connectDatabase } from "../db/client.ts";
-import { allocations, products } from "../db/schema.ts";
 import type { Config } from "../shared/config.ts";
-import { signRequest } from "../shared/signing.ts";
+import { regionCores } from "../admin/inventory/cores.ts";
+import { transferLedger } from "../admin/inventory/ledger.ts";
+import { productService } from "../admin/inventory/products.ts";
 import { StackError } from "./process.ts";
 
 export const DEMO_PRODUCT = "demo-phone";
 const UNITS_PER_REGION = 500;
+const WEEK_MS = 7 * 24 * 3_600_000;
 
 /**
- * Creates the demo product once and activates it everywhere; each start keeps its sale open
- * for another week, so a stack reused for weeks still has something to buy.
+ * Creates the demo product once, as an admin would, with its units allocated across the
+ * regions; each later start only keeps its sale open for another week, so a stack reused for
+ * weeks still has something to buy and the allocations an admin moved stay where they are.
  */
 export async function seedDemoProduct(config: Config): Promise<string> {
-  const { sql, db } = connectDatabase(config.postgres.url, { max: 1 });
+  const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
+  const regionIds = config.regions.map((r) => r.id);
+  const ledger = transferLedger(db);
+  const products = productService(db, regionIds, { ledger, cores: regionCores(config.regions) });
   try {
     const now = Date.now();
-    await db
-      .insert(products)
-      .values({
-        id: DEMO_PRODUCT,
-        name: "Demo phone",
-        totalUnits: UNITS_PER_REGION * config.regions.length,
-        startsAt: new Date(now - 60_000),
-        endsAt: new Date(now + 7 * 24 * 3_600_000),
-        perUserLimit: 2,
-        maxPerOrder: 2,
-        holdSeconds: 600,
-      })
-      .onConflictDoUpdate({ target: products.id, set: { endsAt: new Date(now + 7 * 24 * 3_600_000), updatedAt: new Date(now) } });
-    await db
-      .insert(allocations)
-      .values(config.regions.map((r) => ({ productId: DEMO_PRODUCT, region: r.id, units: UNITS_PER_REGION })))
-      .onConflictDoNothing();
+    const created = await products.create({
+      id: DEMO_PRODUCT,
+      name: "Demo phone",
+      totalUnits: UNITS_PER_REGION * regionIds.length,
+      startsAt: new Date(now - 60_000),
+      endsAt: new Date(now + WEEK_MS),
+      perUserLimit: 2,
+      maxPerOrder: 2,
+      holdSeconds: 600,
+    });
+    const seeded = created.ok
+      ? await products.setAllocations(DEMO_PRODUCT, Object.fromEntries(regionIds.map((r) => [r, UNITS_PER_REGION])), "npm-start")
+      : await products.update(DEMO_PRODUCT, { endsAt: new Date(now + WEEK_MS) });
+    if (!seeded.ok) throw new StackError(`seeding ${DEMO_PRODUCT} failed: ${seeded.code}: ${seeded.detail}`);
   } finally {
     await sql.end();
-  }
-  for (const region of config.regions) {
-    const path = `/v1/products/${DEMO_PRODUCT}/activate`;
-    const response = await fetch(region.coreUrl + path, { method: "POST", headers: signRequest(region.coreSecret, "POST", path) });
-    if (!response.ok) throw new StackError(`activating ${DEMO_PRODUCT} in ${region.id} failed: ${response.status} ${await response.text()}`);
   }
   return DEMO_PRODUCT;
 }

@@ -4,6 +4,7 @@
  */
 import { orderEventSchema, statusRank, type OrderEvent } from "../shared/events.ts";
 import type { IncomingMessage } from "../shared/kafka.ts";
+import { describeIssues } from "../shared/problems.ts";
 
 export interface Poison {
   message: IncomingMessage;
@@ -27,7 +28,7 @@ export function decode(messages: IncomingMessage[]): Decoded {
     }
     const parsed = orderEventSchema.safeParse(json);
     if (parsed.success) decoded.events.push({ event: parsed.data, message });
-    else decoded.poison.push({ message, reason: `not an order event: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` });
+    else decoded.poison.push({ message, reason: `not an order event: ${describeIssues(parsed.error.issues)}` });
   }
   return decoded;
 }

@@ -7,7 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { z } from "zod";
 import { PRODUCT_ID } from "../../shared/keys.ts";
-import { problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
+import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
 import type { OrderRecord, OrderState, Outcome, RegionStore } from "../reservation/store.ts";
 import { requireSignature } from "./signature.ts";
@@ -27,6 +27,11 @@ const reservationSchema = z.strictObject({
   productId: z.string().regex(PRODUCT_ID),
   quantity: z.int(),
   originRegion: z.string().min(1).max(32),
+});
+
+const allocationChangeSchema = z.strictObject({
+  changeId: z.string().min(1).max(128),
+  units: z.int().refine((n) => n !== 0, "must not be 0"),
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -82,7 +87,7 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
   app.post("/v1/reservations", async (c) => {
     const parsed = reservationSchema.safeParse(await jsonBody(c));
     if (!parsed.success) {
-      return fail("invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+      return fail("invalid_request", describeIssues(parsed.error.issues));
     }
     const outcome = await store.reserve(parsed.data);
     if (!outcome.ok) return refusal(outcome);
@@ -119,11 +124,21 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
     return stock && window ? c.json({ productId: id, region: store.region, ...stock, ...window }) : fail("unknown_product", `no product ${id} in ${store.region}`);
   });
 
+  /** Loads or refreshes the product's rules from PostgreSQL; moves no unit. */
   app.post("/v1/products/:id/activate", async (c) => {
     const id = c.req.param("id");
-    const sale = PRODUCT_ID.test(id) ? await records.sale(id, store.region) : undefined;
-    if (!sale) return fail("unknown_product", `no product ${id}`);
-    const outcome = await store.activate(sale.rules, sale.allocated);
+    const rules = PRODUCT_ID.test(id) ? await records.rules(id) : undefined;
+    if (!rules) return fail("unknown_product", `no product ${id}`);
+    return c.json({ productId: id, region: store.region, ...(await store.activate(rules)) });
+  });
+
+  /** One allocation change of the admin's transfer ledger, applied once per change id. */
+  app.post("/v1/products/:id/allocation", async (c) => {
+    const id = c.req.param("id");
+    const parsed = allocationChangeSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) return fail("invalid_request", describeIssues(parsed.error.issues));
+    if (!PRODUCT_ID.test(id)) return fail("unknown_product", `no product ${id}`);
+    const outcome = await store.allocate(id, parsed.data.changeId, parsed.data.units);
     if (!outcome.ok) return refusal(outcome);
     return c.json({ productId: id, region: store.region, ...outcome.value });
   });

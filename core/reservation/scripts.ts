@@ -8,13 +8,15 @@ import type { Redis } from "../../shared/redis.ts";
 const read = (name: string) => readFileSync(new URL(`./${name}.lua`, import.meta.url), "utf8");
 const common = read("common");
 
-/** Name → number of KEYS; every script but `activate` shares the helpers in common.lua. */
-const SCRIPTS = { reserve: 5, confirm: 5, cancel: 5, expire: 4, activate: 1 } as const;
+/** Name → number of KEYS. */
+const SCRIPTS = { reserve: 5, confirm: 5, cancel: 5, expire: 4, activate: 1, allocate: 2 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
+/** The scripts that work on orders share the helpers in common.lua. */
+const ORDER_SCRIPTS: readonly ScriptName[] = ["reserve", "confirm", "cancel", "expire"];
 
 /** One script's source as Redis receives it. */
 function scriptSource(name: ScriptName): string {
-  return name === "activate" ? read(name) : `${common}\n${read(name)}`;
+  return ORDER_SCRIPTS.includes(name) ? `${common}\n${read(name)}` : read(name);
 }
 
 type Reply = (string | number | null)[];

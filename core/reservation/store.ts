@@ -59,6 +59,13 @@ export interface Stock {
 /** Days an order id keeps pointing at its product in Redis; after that PostgreSQL answers. */
 const ORDER_DIRECTORY_TTL_SECONDS = 30 * 24 * 3600;
 
+const stockOf = ([allocated, available, held, sold]: unknown[]): Stock => ({
+  allocated: Number(allocated),
+  available: Number(available),
+  held: Number(held),
+  sold: Number(sold),
+});
+
 const expiry = (raw: unknown) => (raw === "" || raw === null || raw === undefined ? null : Number(raw));
 
 export class RegionStore {
@@ -122,8 +129,8 @@ export class RegionStore {
     return Number(await this.scripts.expire([k.product, k.users, k.holds, k.outbox], [limit, k.orderPrefix]));
   }
 
-  /** Loads a product's rules and this region's allocation; the product joins the region. */
-  async activate(rules: SaleRules, allocated: number): Promise<Outcome<Stock>> {
+  /** Loads or refreshes a product's rules; the product joins the region with no units yet. */
+  async activate(rules: SaleRules): Promise<Stock> {
     const reply = await this.scripts.activate(
       [this.keys(rules.productId).product],
       [
@@ -135,13 +142,27 @@ export class RegionStore {
         rules.maxPerOrder,
         rules.holdSeconds * 1000,
         rules.paused ? 1 : 0,
-        allocated,
       ],
     );
-    if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     await this.redis.sadd(regionProductsKey(this.region), rules.productId);
-    const [allocatedNow, available, held, sold] = reply.slice(1).map(Number) as [number, number, number, number];
-    return { ok: true, value: { allocated: allocatedNow, available, held, sold } };
+    return stockOf(reply.slice(1));
+  }
+
+  /**
+   * Adds `units` to this region's allocation (negative: gives available units back), once per
+   * `changeId`; repeating a change answers as before, with `replayed` set.
+   */
+  async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
+    const k = this.keys(productId);
+    const reply = await this.scripts.allocate([k.product, k.allocationChanges], [changeId, units]);
+    if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
+    return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1 } };
+  }
+
+  /** Units an allocation change moved here, `refused`, or undefined if it never reached Redis. */
+  async allocationChange(productId: string, changeId: string): Promise<number | "refused" | undefined> {
+    const value = await this.redis.hget(this.keys(productId).allocationChanges, changeId);
+    return value === null ? undefined : value === "refused" ? "refused" : Number(value);
   }
 
   async stock(productId: string): Promise<Stock | undefined> {

@@ -42,6 +42,8 @@ async function product(units = 10, holdSeconds = 600) {
   await db.insert(allocations).values({ productId: id, region: REGION, units });
   const activated = await signed("POST", `/v1/products/${id}/activate`);
   expect(activated.status).toBe(200);
+  const allocated = await signed("POST", `/v1/products/${id}/allocation`, JSON.stringify({ changeId: `${id}/initial`, units }));
+  expect(allocated.status).toBe(200);
   return id;
 }
 
@@ -141,6 +143,10 @@ describe("bad input gets the documented error and reserves nothing", () => {
     ["a wrong secret", (p) => signed("POST", "/v1/reservations", reservation(p), { secret: "guess" }), 401, "unauthorized"],
     ["a stale signature", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() - 31_000 }), 401, "unauthorized"],
     ["a signature from the future", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() + 31_000 }), 401, "unauthorized"],
+    ["an allocation change of 0 units", (p) => signed("POST", `/v1/products/${p}/allocation`, JSON.stringify({ changeId: "zero", units: 0 })), 400, "invalid_request"],
+    ["an allocation change without an id", (p) => signed("POST", `/v1/products/${p}/allocation`, JSON.stringify({ units: 2 })), 400, "invalid_request"],
+    ["an allocation change taking more than is available", (p) => signed("POST", `/v1/products/${p}/allocation`, JSON.stringify({ changeId: "greedy", units: -11 })), 409, "insufficient_available"],
+    ["an unsigned allocation change", (p) => app.request(`/v1/products/${p}/allocation`, { method: "POST", body: JSON.stringify({ changeId: "x", units: 5 }) }), 401, "unauthorized"],
     [
       "a signed body swapped for another",
       async (p) => {

@@ -23,7 +23,8 @@ async function sale(units: number, holdSeconds: number) {
     paused: false,
   };
   const store = new RegionStore(redis, REGION, 100_000);
-  await store.activate(rules, units);
+  await store.activate(rules);
+  await store.allocate(rules.productId, "initial", units);
   const reserve = async (userId: string, quantity: number) => {
     const orderId = crypto.randomUUID();
     const outcome = await store.reserve({ orderId, userId, productId: rules.productId, quantity, originRegion: REGION });

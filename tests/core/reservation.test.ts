@@ -27,7 +27,8 @@ function rules(overrides: Partial<SaleRules> = {}): SaleRules {
 async function activeProduct(units: number, overrides: Partial<SaleRules> = {}, outboxLimit = 1_000) {
   const sale = rules(overrides);
   const store = new RegionStore(redis, region.id, outboxLimit);
-  expect(await store.activate(sale, units)).toMatchObject({ ok: true });
+  await store.activate(sale);
+  expect(await store.allocate(sale.productId, "initial", units)).toMatchObject({ ok: true });
   const reserve = (userId: string, quantity = 1, orderId: string = crypto.randomUUID()) =>
     store.reserve({ orderId, userId, productId: sale.productId, quantity, originRegion: region.id });
   return { store, sale, reserve };
@@ -109,12 +110,36 @@ test("runs again after Redis forgot its scripts (EVALSHA falls back on NOSCRIPT)
   expect(await store.stock(sale.productId)).toMatchObject({ available: 4, held: 1 });
 });
 
-describe("activate", () => {
-  test("moving the allocation moves available, and never below what is held or sold", async () => {
+describe("allocate", () => {
+  test("a change applies once per change id; a retry answers as the first call did", async () => {
+    const { store, sale } = await activeProduct(5);
+    expect(await store.allocate(sale.productId, "more", 3)).toEqual({ ok: true, value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: false } });
+    expect(await store.allocate(sale.productId, "more", 3)).toEqual({ ok: true, value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: true } });
+    expect(await store.allocationChange(sale.productId, "more")).toBe(3);
+    expect(await store.allocationChange(sale.productId, "never-sent")).toBeUndefined();
+  });
+
+  test("gives back available units only, never held ones, and remembers a refusal", async () => {
     const { store, sale, reserve } = await activeProduct(5);
     await reserve("u", 2);
-    expect(await store.activate(sale, 8)).toEqual({ ok: true, value: { allocated: 8, available: 6, held: 2, sold: 0 } });
-    expect(await store.activate(sale, 1)).toEqual({ ok: false, code: "allocation_below_committed" });
-    expect(await store.activate(sale, 2)).toEqual({ ok: true, value: { allocated: 2, available: 0, held: 2, sold: 0 } });
+    expect(await store.allocate(sale.productId, "too-many", -4)).toEqual({ ok: false, code: "insufficient_available" });
+    expect(await store.allocationChange(sale.productId, "too-many")).toBe("refused");
+    await store.cancel(sale.productId, (await redis.zrange(productKeys(region.id, sale.productId).holds, 0, 0))[0]!);
+    // Units are free now, yet the refused change stays refused: a second driver of the same
+    // transfer must not see it succeed after the first recorded it as failed.
+    expect(await store.allocate(sale.productId, "too-many", -4)).toEqual({ ok: false, code: "insufficient_available" });
+    expect(await store.allocate(sale.productId, "fits", -3)).toEqual({ ok: true, value: { allocated: 2, available: 2, held: 0, sold: 0, replayed: false } });
+  });
+
+  test("refuses a product the region has not activated", async () => {
+    const store = new RegionStore(redis, region.id, 1_000);
+    expect(await store.allocate(uniqueName("absent"), "c", 5)).toEqual({ ok: false, code: "unknown_product" });
+  });
+
+  test("activating again refreshes the rules and keeps every counter", async () => {
+    const { store, sale, reserve } = await activeProduct(5);
+    await reserve("u", 2);
+    expect(await store.activate({ ...sale, paused: true })).toEqual({ allocated: 5, available: 3, held: 2, sold: 0 });
+    expect((await store.saleWindow(sale.productId))?.paused).toBe(true);
   });
 });

@@ -7,7 +7,10 @@ import { openSync, closeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
 import { connectDatabase } from "../../db/client.ts";
-import { allocations, orders, products } from "../../db/schema.ts";
+import { orders, products } from "../../db/schema.ts";
+import { regionCores } from "../../admin/inventory/cores.ts";
+import { transferLedger } from "../../admin/inventory/ledger.ts";
+import { productService } from "../../admin/inventory/products.ts";
 import { regionById, type Region } from "../../shared/config.ts";
 import { signRequest } from "../../shared/signing.ts";
 import { waitUntil } from "../../stack/process.ts";
@@ -84,10 +87,9 @@ export interface ProductSpec {
   maxPerOrder?: number;
 }
 
-/** A product on sale for the next hour, in PostgreSQL only. */
-export async function insertProduct(spec: Omit<ProductSpec, "units"> & { totalUnits: number }): Promise<string> {
+function productInput(spec: Omit<ProductSpec, "units"> & { totalUnits: number }) {
   const id = uniqueName("p");
-  await database.db.insert(products).values({
+  return {
     id,
     name: `Test product ${id}`,
     totalUnits: spec.totalUnits,
@@ -96,19 +98,36 @@ export async function insertProduct(spec: Omit<ProductSpec, "units"> & { totalUn
     perUserLimit: spec.perUserLimit ?? 5,
     maxPerOrder: spec.maxPerOrder ?? 5,
     holdSeconds: spec.holdSeconds ?? 600,
-  });
-  return id;
+  };
 }
 
-/** A product in PostgreSQL, allocated and activated in each region named in `units`. */
-export async function createProduct(spec: ProductSpec): Promise<string> {
-  const id = await insertProduct({ ...spec, totalUnits: Object.values(spec.units).reduce((a, b) => a + b, 0) });
-  await database.db.insert(allocations).values(Object.entries(spec.units).map(([region, units]) => ({ productId: id, region, units })));
-  for (const region of Object.keys(spec.units)) {
-    const response = await coreClient(region).call("POST", `/v1/products/${id}/activate`);
-    if (response.status !== 200) throw new Error(`activate ${id} in ${region}: ${response.status} ${await response.text()}`);
+/** A product on sale for the next hour, in PostgreSQL only. */
+export async function insertProduct(spec: Omit<ProductSpec, "units"> & { totalUnits: number }): Promise<string> {
+  const input = productInput(spec);
+  await database.db.insert(products).values(input);
+  return input.id;
+}
+
+/** The admin's services in-process, driving the test cores of `regionIds`. */
+export function adminServices(regionIds: string[]) {
+  const ledger = transferLedger(database.db);
+  const moves = { ledger, cores: regionCores(regionIds.map((id) => testRegion(id))) };
+  return { ledger, moves, products: productService(database.db, regionIds, moves) };
+}
+
+/**
+ * A product created and allocated as an admin would (PostgreSQL, the ledger, each region's
+ * core), in the regions named in `units`; `pool` units more stay unallocated.
+ */
+export async function createProduct(spec: ProductSpec & { pool?: number }): Promise<string> {
+  const input = productInput({ ...spec, totalUnits: Object.values(spec.units).reduce((a, b) => a + b, 0) + (spec.pool ?? 0) });
+  const { products: service } = adminServices(Object.keys(spec.units));
+  const created = await service.create(input);
+  const allocated = await service.setAllocations(input.id, spec.units, "test");
+  if (!created.ok || !allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed")) {
+    throw new Error(`creating ${input.id} failed: ${JSON.stringify({ created, allocated })}`);
   }
-  return id;
+  return input.id;
 }
 
 export function coreClient(regionId: string) {

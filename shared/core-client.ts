@@ -1,9 +1,10 @@
 /**
- * The edge's calls to a regional core: signed, with a deadline. A timeout is reported as such
- * and never confused with an answer: the core may have reserved before it went quiet.
+ * Calls to a regional core, from the edge and the admin API: signed, with a deadline. A timeout
+ * is reported as such and never confused with an answer: the core may have acted before it
+ * went quiet.
  */
-import type { Region } from "../shared/config.ts";
-import { signRequest } from "../shared/signing.ts";
+import type { Region } from "./config.ts";
+import { signRequest } from "./signing.ts";
 
 export type CoreAnswer =
   | { kind: "answer"; status: number; body: Record<string, unknown> }

@@ -1,0 +1,236 @@
+/**
+ * The admin API: products, allocations and transfers, behind bearer tokens with scopes.
+ * It runs as its own process (admin/main.ts), apart from the cores: see README, "Admin".
+ * Every error is RFC 9457 problem+json with a stable code (shared/problems.ts).
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { desc } from "drizzle-orm";
+import { z } from "zod";
+import type { Database } from "../../db/client.ts";
+import { adminAudit } from "../../db/schema.ts";
+import { PRODUCT_ID } from "../../shared/keys.ts";
+import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
+import { reaches, type Principal } from "../access/tokens.ts";
+import type { Transfer, TransferLedger } from "../inventory/ledger.ts";
+import type { Change, MoveResult, ProductService } from "../inventory/products.ts";
+import { auditTrail } from "./audit.ts";
+import { bearerAuth, forbiddenUnlessReaches, type AdminEnv } from "./auth.ts";
+
+export interface AdminDeps {
+  db: Database;
+  products: ProductService;
+  ledger: TransferLedger;
+  regionIds: string[];
+  authenticate: (authorization: string | undefined) => Principal | undefined;
+  log: (level: "warn" | "error", message: string, fields: Record<string, unknown>) => void;
+}
+
+const POOL = "pool";
+const MAX_BODY_BYTES = 16_384;
+
+const fail = (code: ProblemCode, detail?: string, extensions?: Record<string, unknown>) => problemResponse(problem(code, detail, extensions));
+
+/** A transfer as the API shows it: the pool is named "pool", not null. */
+function transferBody(t: Transfer) {
+  return {
+    transferId: t.id,
+    productId: t.productId,
+    from: t.fromRegion ?? POOL,
+    to: t.toRegion ?? POOL,
+    units: t.units,
+    state: t.state,
+    ...(t.reason ? { reason: t.reason } : {}),
+    requestedBy: t.requestedBy,
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+  };
+}
+
+/** 201 done, 200 done before (same id), 202 still moving (a core is out of reach), 409 refused. */
+function moveResponse(c: Context, { transfer, replayed }: MoveResult): Response {
+  if (transfer.state === "failed") return fail(transfer.reason as ProblemCode, undefined, { transfer: transferBody(transfer) });
+  const status = transfer.state !== "completed" ? 202 : replayed ? 200 : 201;
+  return c.json(transferBody(transfer), status);
+}
+
+function refusedMove(refusal: Extract<Change<unknown>, { ok: false }>): Response {
+  return fail(refusal.code, refusal.detail, refusal.transfer ? { transfer: transferBody(refusal.transfer) } : {});
+}
+
+export function createAdminApp({ db, products, ledger, regionIds, authenticate, log }: AdminDeps) {
+  const region = z.enum(regionIds as [string, ...string[]]);
+  const units = z.int().min(1).max(1_000_000_000);
+  const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+  const productFields = {
+    name: z.string().min(1).max(200),
+    totalUnits: z.int().min(0).max(1_000_000_000),
+    startsAt: instant,
+    endsAt: instant,
+    perUserLimit: z.int().min(1),
+    maxPerOrder: z.int().min(1),
+    holdSeconds: z.int().min(0).max(7 * 24 * 3600),
+    paused: z.boolean(),
+  };
+  const schemas = {
+    create: z.strictObject({
+      id: z.string().regex(PRODUCT_ID, "letters, digits, '.', '_' and '-', at most 64"),
+      ...productFields,
+      paused: productFields.paused.optional(),
+      allocations: z.partialRecord(region, z.int().min(0)).optional(),
+    }),
+    update: z.strictObject(productFields).partial().refine((o) => Object.keys(o).length > 0, "name at least one field to change"),
+    allocations: z.strictObject({ regions: z.partialRecord(region, z.int().min(0)) }),
+    claimOrRelease: z.strictObject({ units, transferId: z.uuid().optional() }),
+    transfer: z
+      .strictObject({ transferId: z.uuid().optional(), productId: z.string().regex(PRODUCT_ID), from: z.union([region, z.literal(POOL)]), to: z.union([region, z.literal(POOL)]), units })
+      .refine((t) => t.from !== t.to, "from and to must differ"),
+  };
+
+  /** The parsed body, or the 400 that says what is wrong with it. */
+  async function read<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S> | Response> {
+    const json = await c.req.json().catch(() => undefined);
+    if (json === undefined) return fail("invalid_request", "the body must be JSON");
+    const parsed = schema.safeParse(json);
+    return parsed.success ? parsed.data : fail("invalid_request", describeIssues(parsed.error.issues));
+  }
+
+  const app = new Hono<AdminEnv>();
+  app.use(requestId());
+  app.onError((error, c) => {
+    log("error", "request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) });
+    const unavailable = error.name === "RegionUnavailable";
+    return fail("unavailable", unavailable ? error.message : "a dependency of the admin API failed");
+  });
+  app.notFound(() => fail("not_found", "no such route"));
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", async (c) => {
+    const postgres = await db.execute("select 1").then(() => true, () => false);
+    return c.json({ status: postgres ? "ready" : "not ready", postgres }, postgres ? 200 : 503);
+  });
+
+  app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`) }));
+  app.use("/v1/*", bearerAuth(authenticate));
+  app.use("/v1/*", auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })));
+
+  app.get("/v1/products", async (c) => c.json({ products: await products.list() }));
+
+  app.post("/v1/products", async (c) => {
+    const denied = forbiddenUnlessReaches(c, "global");
+    if (denied) return denied;
+    const body = await read(c, schemas.create);
+    if (body instanceof Response) return body;
+    const { allocations, ...input } = body;
+    const created = await products.create(input);
+    if (!created.ok) return fail(created.code, created.detail);
+    if (allocations) {
+      const moved = await products.setAllocations(input.id, allocations, c.get("principal").name);
+      if (!moved.ok) return fail(moved.code, moved.detail);
+    }
+    return c.json(await products.view(input.id), 201);
+  });
+
+  app.get("/v1/products/:id", async (c) => {
+    const view = await products.view(c.req.param("id"));
+    return view ? c.json(view) : fail("unknown_product", `no product ${c.req.param("id")}`);
+  });
+
+  async function update(c: Context<AdminEnv>, change: z.output<typeof schemas.update>) {
+    const updated = await products.update(c.req.param("id")!, change);
+    return updated.ok ? c.json(updated.value) : fail(updated.code, updated.detail);
+  }
+
+  app.patch("/v1/products/:id", async (c) => {
+    const body = forbiddenUnlessReaches(c, "global") ?? (await read(c, schemas.update));
+    return body instanceof Response ? body : update(c, body);
+  });
+  app.post("/v1/products/:id/pause", (c) => forbiddenUnlessReaches(c, "global") ?? update(c, { paused: true }));
+  app.post("/v1/products/:id/resume", (c) => forbiddenUnlessReaches(c, "global") ?? update(c, { paused: false }));
+
+  app.put("/v1/products/:id/allocations", async (c) => {
+    const body = forbiddenUnlessReaches(c, "global") ?? (await read(c, schemas.allocations));
+    if (body instanceof Response) return body;
+    const moved = await products.setAllocations(c.req.param("id"), body.regions as Record<string, number>, c.get("principal").name);
+    if (!moved.ok) return refusedMove(moved);
+    const failed = moved.value.find((m) => m.transfer.state === "failed");
+    if (failed) return moveResponse(c, failed);
+    return c.json({ transfers: moved.value.map((m) => transferBody(m.transfer)), product: await products.view(c.req.param("id")) });
+  });
+
+  /** The path's region if the caller reaches it, or the 404/403 that says why not. */
+  function regionOf(c: Context<AdminEnv>): string | Response {
+    const id = c.req.param("region")!;
+    if (!regionIds.includes(id)) return fail("not_found", `no region ${id} (regions: ${regionIds.join(", ")})`);
+    return forbiddenUnlessReaches(c, id) ?? id;
+  }
+
+  app.get("/v1/regions/:region/products/:id", async (c) => {
+    const id = regionOf(c);
+    if (id instanceof Response) return id;
+    const view = await products.view(c.req.param("id"));
+    const here = view?.regions.find((r) => r.region === id);
+    if (!view || !here) return fail("unknown_product", `no product ${c.req.param("id")}`);
+    if (here.unreachable) return fail("unavailable", `${id}'s core did not answer`);
+    const live = here.live ?? { allocated: 0, available: 0, held: 0, sold: 0 };
+    return c.json({ productId: view.product.id, region: id, ...live, unallocated: view.unallocated });
+  });
+
+  for (const direction of ["claim", "release"] as const) {
+    app.post(`/v1/regions/:region/products/:id/${direction}`, async (c) => {
+      const id = regionOf(c);
+      if (id instanceof Response) return id;
+      const body = await read(c, schemas.claimOrRelease);
+      if (body instanceof Response) return body;
+      const ends = direction === "claim" ? { from: null, to: id } : { from: id, to: null };
+      const moved = await products.move({ id: body.transferId ?? crypto.randomUUID(), productId: c.req.param("id"), units: body.units, requestedBy: c.get("principal").name, ...ends });
+      return moved.ok ? moveResponse(c, moved.value) : refusedMove(moved);
+    });
+  }
+
+  app.post("/v1/transfers", async (c) => {
+    const body = await read(c, schemas.transfer);
+    if (body instanceof Response) return body;
+    // Units leave only with the consent of the side that gives them; the pool's are the
+    // taker's to claim, as on the claim route.
+    const denied = forbiddenUnlessReaches(c, body.from === POOL ? body.to : body.from);
+    if (denied) return denied;
+    const end = (r: string) => (r === POOL ? null : r);
+    const moved = await products.move({
+      id: body.transferId ?? crypto.randomUUID(),
+      productId: body.productId,
+      from: end(body.from),
+      to: end(body.to),
+      units: body.units,
+      requestedBy: c.get("principal").name,
+    });
+    return moved.ok ? moveResponse(c, moved.value) : refusedMove(moved);
+  });
+
+  /** A transfer is visible to the scopes of either side. */
+  const visible = (c: Context<AdminEnv>, t: Transfer) =>
+    reaches(c.get("principal"), "global") || [t.fromRegion, t.toRegion].some((r) => r !== null && reaches(c.get("principal"), r));
+
+  app.get("/v1/transfers", async (c) => {
+    const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 1_000);
+    const transfers = await ledger.list({ productId: c.req.query("productId"), limit });
+    return c.json({ transfers: transfers.filter((t) => visible(c, t)).map(transferBody) });
+  });
+
+  app.get("/v1/transfers/:id", async (c) => {
+    const id = c.req.param("id");
+    const transfer = z.uuid().safeParse(id).success ? await ledger.get(id) : undefined;
+    if (!transfer || !visible(c, transfer)) return fail("not_found", `no transfer ${id}`);
+    return c.json(transferBody(transfer));
+  });
+
+  app.get("/v1/audit", async (c) => {
+    const denied = forbiddenUnlessReaches(c, "global");
+    if (denied) return denied;
+    const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 1_000);
+    return c.json({ entries: await db.select().from(adminAudit).orderBy(desc(adminAudit.id)).limit(limit) });
+  });
+
+  return app;
+}

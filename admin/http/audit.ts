@@ -1,0 +1,28 @@
+/** Records every change an admin asked for, refused ones included, in admin_audit. */
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { Database } from "../../db/client.ts";
+import { adminAudit } from "../../db/schema.ts";
+import type { AdminEnv } from "./auth.ts";
+
+export function auditTrail(db: Database, onError: (error: unknown) => void): MiddlewareHandler<AdminEnv> {
+  return async (c, next) => {
+    await next();
+    const principal = c.get("principal");
+    if (c.req.method === "GET" || !principal) return;
+    const body = await c.req.json().catch(() => undefined);
+    const outcome = c.res.headers.get("Content-Type")?.includes("problem+json") ? await c.res.clone().json().catch(() => undefined) : undefined;
+    await db
+      .insert(adminAudit)
+      .values({
+        actor: principal.name,
+        // After next(), the request is at its last matched route: the handler that answered.
+        action: `${c.req.method} ${routePath(c, -1)}`,
+        productId: c.req.param("id") ?? (body as { productId?: string } | undefined)?.productId ?? null,
+        region: c.req.param("region") ?? null,
+        status: c.res.status,
+        details: { requestId: c.get("requestId"), body, ...(outcome ? { problem: (outcome as { code?: string }).code } : {}) },
+      })
+      .catch(onError);
+  };
+}

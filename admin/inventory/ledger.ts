@@ -1,0 +1,140 @@
+/**
+ * The transfer ledger in PostgreSQL. Every state change is one conditional UPDATE (`where
+ * state = …`) in the transaction that also moves the allocation, so two drivers of the same
+ * transfer (a request and the resumer, or two admin processes) apply each step once.
+ */
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import type { Database } from "../../db/client.ts";
+import { allocations, inventoryTransfers, products } from "../../db/schema.ts";
+import type { ProblemCode } from "../../shared/problems.ts";
+
+export type Transfer = typeof inventoryTransfers.$inferSelect;
+
+export interface MoveRequest {
+  id: string;
+  productId: string;
+  /** null: the product's unallocated pool. */
+  from: string | null;
+  to: string | null;
+  units: number;
+  requestedBy: string;
+}
+
+export type Recorded = { kind: "new" | "existing"; transfer: Transfer } | { kind: "conflict"; transfer: Transfer } | { kind: "unknown_product" };
+
+type Executor = Pick<Database, "select" | "update" | "insert">;
+
+/**
+ * The product's units outside every region: `unallocated`, the pool a claim may take from,
+ * and `inTransit`, released by one side of a move and not yet taken by the other.
+ */
+export async function unitsOutsideRegions(db: Executor, productId: string): Promise<{ unallocated: number; inTransit: number } | undefined> {
+  const [row] = await db
+    .select({
+      total: products.totalUnits,
+      allocated: sql<number>`(select coalesce(sum(${allocations.units}), 0)::int from ${allocations} where ${allocations.productId} = ${products.id})`,
+      inTransit: sql<number>`(select coalesce(sum(${inventoryTransfers.units}), 0)::int from ${inventoryTransfers} where ${inventoryTransfers.productId} = ${products.id} and ${inventoryTransfers.state} = 'released')`,
+    })
+    .from(products)
+    .where(eq(products.id, productId));
+  return row && { unallocated: row.total - row.allocated - row.inTransit, inTransit: row.inTransit };
+}
+
+export function transferLedger(db: Database) {
+  const advance = (t: Transfer, from: Transfer["state"], set: Partial<Transfer>, tx: Executor = db) =>
+    tx
+      .update(inventoryTransfers)
+      .set({ ...set, updatedAt: sql`now()` })
+      .where(and(eq(inventoryTransfers.id, t.id), eq(inventoryTransfers.state, from)))
+      .returning();
+
+  const ledger = {
+    async get(id: string): Promise<Transfer | undefined> {
+      const [row] = await db.select().from(inventoryTransfers).where(eq(inventoryTransfers.id, id));
+      return row;
+    },
+
+    /** Records a move once; the same id again returns it, or a conflict if it asked for another. */
+    async record(m: MoveRequest): Promise<Recorded> {
+      const [product] = await db.select({ id: products.id }).from(products).where(eq(products.id, m.productId));
+      if (!product) return { kind: "unknown_product" };
+      const [created] = await db
+        .insert(inventoryTransfers)
+        .values({ id: m.id, productId: m.productId, fromRegion: m.from, toRegion: m.to, units: m.units, requestedBy: m.requestedBy })
+        .onConflictDoNothing()
+        .returning();
+      if (created) return { kind: "new", transfer: created };
+      const existing = (await ledger.get(m.id))!;
+      const same = existing.productId === m.productId && existing.fromRegion === m.from && existing.toRegion === m.to && existing.units === m.units;
+      return { kind: same ? "existing" : "conflict", transfer: existing };
+    },
+
+    /** pending → released: the source region's Redis has given the units; PostgreSQL follows. */
+    async releasedFromRegion(t: Transfer): Promise<void> {
+      await db.transaction(async (tx) => {
+        const [moved] = await advance(t, "pending", { state: "released" }, tx);
+        if (!moved) return;
+        await tx
+          .update(allocations)
+          .set({ units: sql`${allocations.units} - ${t.units}`, updatedAt: sql`now()` })
+          .where(and(eq(allocations.productId, t.productId), eq(allocations.region, t.fromRegion!)));
+      });
+    },
+
+    /** pending → released from the pool, or → failed when the pool has too few units. */
+    async releasedFromPool(t: Transfer): Promise<void> {
+      await db.transaction(async (tx) => {
+        // The product row's lock serialises everything that takes from the pool.
+        await tx.select({ id: products.id }).from(products).where(eq(products.id, t.productId)).for("update");
+        const { unallocated } = (await unitsOutsideRegions(tx, t.productId))!;
+        if (unallocated < t.units) await advance(t, "pending", { state: "failed", reason: "insufficient_pool" }, tx);
+        else await advance(t, "pending", { state: "released" }, tx);
+      });
+    },
+
+    /** released → completed: the target has the units (in its Redis, or in the pool). */
+    async completed(t: Transfer): Promise<void> {
+      await db.transaction(async (tx) => {
+        const [moved] = await advance(t, "released", { state: "completed" }, tx);
+        if (!moved || !t.toRegion) return;
+        await tx
+          .insert(allocations)
+          .values({ productId: t.productId, region: t.toRegion, units: t.units })
+          .onConflictDoUpdate({
+            target: [allocations.productId, allocations.region],
+            set: { units: sql`${allocations.units} + ${t.units}`, updatedAt: sql`now()` },
+          });
+      });
+    },
+
+    /** pending → failed: nothing moved. */
+    async failed(t: Transfer, reason: ProblemCode): Promise<void> {
+      await advance(t, "pending", { state: "failed", reason });
+    },
+
+    /** Transfers still moving whose last step is older than `idleMs`: the resumer's work. */
+    unfinished(idleMs: number): Promise<Transfer[]> {
+      return db
+        .select()
+        .from(inventoryTransfers)
+        .where(and(inArray(inventoryTransfers.state, ["pending", "released"]), lt(inventoryTransfers.updatedAt, sql`now() - ${`${idleMs} milliseconds`}::interval`)))
+        .orderBy(inventoryTransfers.createdAt);
+    },
+
+    list(filter: { productId?: string; region?: string; limit: number }): Promise<Transfer[]> {
+      const conditions = [
+        filter.productId ? eq(inventoryTransfers.productId, filter.productId) : undefined,
+        filter.region ? sql`(${inventoryTransfers.fromRegion} = ${filter.region} or ${inventoryTransfers.toRegion} = ${filter.region})` : undefined,
+      ];
+      return db
+        .select()
+        .from(inventoryTransfers)
+        .where(and(...conditions))
+        .orderBy(sql`${inventoryTransfers.createdAt} desc`)
+        .limit(filter.limit);
+    },
+  };
+  return ledger;
+}
+
+export type TransferLedger = ReturnType<typeof transferLedger>;

@@ -1,0 +1,46 @@
+/**
+ * The admin API process: one for the whole deployment (it works through PostgreSQL and the
+ * regions' cores, never a region's Redis), plus the resumer that finishes interrupted moves.
+ *   bun admin/main.ts
+ */
+import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
+import { logger, onShutdown } from "../shared/process.ts";
+import { connectDatabase } from "../db/client.ts";
+import { tokenChecker } from "./access/tokens.ts";
+import { createAdminApp } from "./http/app.ts";
+import { regionCores } from "./inventory/cores.ts";
+import { transferLedger } from "./inventory/ledger.ts";
+import { haltAfter, type MoveDeps } from "./inventory/moves.ts";
+import { productService } from "./inventory/products.ts";
+import { startResumer } from "./inventory/resumer.ts";
+
+const config = loadConfig();
+requireSecrets(config, ["FLUX_GATE_ADMIN_TOKENS", ...config.regions.map((r) => regionVariable("CORE_SECRET", r.id))]);
+const log = logger("admin", "global");
+
+const { sql, db } = connectDatabase(config.postgres.url);
+const regionIds = config.regions.map((r) => r.id);
+const ledger = transferLedger(db);
+const moves: MoveDeps = { ledger, cores: regionCores(config.regions), afterStep: haltAfter(config.admin.testHaltAfter, log) };
+const products = productService(db, regionIds, moves);
+
+const resumer = startResumer(moves, config.admin.resumeIntervalMs, (error, transfer) =>
+  log.warn("resuming a transfer failed; will retry", { transferId: transfer?.id, error: String(error) }),
+);
+const app = createAdminApp({
+  db,
+  products,
+  ledger,
+  regionIds,
+  authenticate: tokenChecker(config.admin.tokens),
+  log: (level, message, fields) => log[level](message, fields),
+});
+const server = Bun.serve({ port: config.admin.port, hostname: "127.0.0.1", fetch: app.fetch });
+log.info("listening", { url: config.admin.url, port: server.port });
+
+onShutdown(async () => {
+  await server.stop();
+  await resumer.stop();
+  await sql.end({ timeout: 2 });
+  log.info("stopped");
+});
