@@ -8,6 +8,7 @@ import { startApps, stopApps } from "./apps.ts";
 import { seedDemoProduct } from "./demo.ts";
 import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
 import { verify } from "./verify/verify.ts";
+import { ADMIN_USAGE, AdminCommandError, AdminUsageError, adminCommand } from "../admin/cli/commands.ts";
 
 const USAGE = `usage: flux-gate <command>
 
@@ -20,6 +21,7 @@ const USAGE = `usage: flux-gate <command>
                          region's Redis; exits 1 naming each drift
   run                    stack up, plus a core and a worker per region, in the foreground;
                          Ctrl-C stops what it started
+${ADMIN_USAGE}
 
 Settings come from the environment (see README.md, "Configuration").`;
 
@@ -62,6 +64,7 @@ async function runInForeground(config: Config): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === "products" || argv[0] === "transfers") return adminCommand(loadConfig(), argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -120,11 +123,11 @@ async function main(argv: string[]): Promise<void> {
 try {
   await main(Bun.argv.slice(2));
 } catch (error) {
-  if (error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+  if (error instanceof UsageError || error instanceof AdminUsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
     console.error(`flux-gate: ${error.message}\n\n${USAGE}`);
     process.exit(2);
   }
-  if (error instanceof StackError || error instanceof ConfigError) {
+  if (error instanceof StackError || error instanceof ConfigError || error instanceof AdminCommandError) {
     console.error(`flux-gate: ${error.message}`);
     if (error instanceof StackError && error.hint) console.error(error.hint);
     process.exit(1);

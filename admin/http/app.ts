@@ -126,7 +126,7 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     const created = await products.create(input);
     if (!created.ok) return fail(created.code, created.detail);
     if (allocations) {
-      const moved = await products.setAllocations(input.id, allocations, c.get("principal").name);
+      const moved = await products.setAllocations(input.id, allocations as Record<string, number>, c.get("principal").name);
       if (!moved.ok) return fail(moved.code, moved.detail);
     }
     return c.json(await products.view(input.id), 201);

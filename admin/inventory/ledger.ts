@@ -29,15 +29,15 @@ type Executor = Pick<Database, "select" | "update" | "insert">;
  * and `inTransit`, released by one side of a move and not yet taken by the other.
  */
 export async function unitsOutsideRegions(db: Executor, productId: string): Promise<{ unallocated: number; inTransit: number } | undefined> {
-  const [row] = await db
-    .select({
-      total: products.totalUnits,
-      allocated: sql<number>`(select coalesce(sum(${allocations.units}), 0)::int from ${allocations} where ${allocations.productId} = ${products.id})`,
-      inTransit: sql<number>`(select coalesce(sum(${inventoryTransfers.units}), 0)::int from ${inventoryTransfers} where ${inventoryTransfers.productId} = ${products.id} and ${inventoryTransfers.state} = 'released')`,
-    })
-    .from(products)
-    .where(eq(products.id, productId));
-  return row && { unallocated: row.total - row.allocated - row.inTransit, inTransit: row.inTransit };
+  const sum = (column: typeof allocations.units | typeof inventoryTransfers.units) => ({ units: sql<number>`coalesce(sum(${column}), 0)::int` });
+  const [product] = await db.select({ total: products.totalUnits }).from(products).where(eq(products.id, productId));
+  if (!product) return undefined;
+  const [given] = await db.select(sum(allocations.units)).from(allocations).where(eq(allocations.productId, productId));
+  const [moving] = await db
+    .select(sum(inventoryTransfers.units))
+    .from(inventoryTransfers)
+    .where(and(eq(inventoryTransfers.productId, productId), eq(inventoryTransfers.state, "released")));
+  return { unallocated: product.total - given!.units - moving!.units, inTransit: moving!.units };
 }
 
 export function transferLedger(db: Database) {

@@ -19,6 +19,8 @@ import { config, uniqueName } from "../helpers.ts";
 const ROOT = join(import.meta.dir, "../..");
 /** Test cores listen apart from the ones `npm start` may be running. */
 export const TEST_CORE_PORT = 18101;
+export const TEST_ADMIN_PORT = 18701;
+export const testAdminUrl = `http://127.0.0.1:${TEST_ADMIN_PORT}`;
 
 export const database = connectDatabase(config.postgres.url, { max: 4 });
 
@@ -27,11 +29,13 @@ export interface Child {
   kill(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-function spawnApp(entry: string, regionId: string, extraEnv: Record<string, string>, name: string): Child {
+export const testLog = (name: string) => join(config.home, "logs", `test-${name}.log`);
+
+function spawnApp(entry: string, args: string[], extraEnv: Record<string, string>, name: string): Child {
   mkdirSync(join(config.home, "logs"), { recursive: true });
-  const fd = openSync(join(config.home, "logs", `test-${name}-${regionId}.log`), "a");
-  const child = Bun.spawn([process.execPath, join(ROOT, entry), "--region", regionId], {
-    env: { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), ...extraEnv },
+  const fd = openSync(testLog(name), "a");
+  const child = Bun.spawn([process.execPath, join(ROOT, entry), ...args], {
+    env: { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), FLUX_GATE_ADMIN_PORT: String(TEST_ADMIN_PORT), ...extraEnv },
     stdout: fd,
     stderr: fd,
     stdin: "ignore",
@@ -54,15 +58,34 @@ export function testRegion(id = config.regions[0]!.id): Region {
 }
 
 export async function startCore(regionId: string, env: Record<string, string> = {}): Promise<Child> {
-  const child = spawnApp("core/main.ts", regionId, env, "core");
   const url = `${testRegion(regionId).coreUrl}/health`;
-  const up = await waitUntil(() => fetch(url).then((r) => r.ok, () => false), 15_000, 100);
-  if (!up) throw new Error(`core ${regionId} did not come up (see ${config.home}/logs/test-core-${regionId}.log)`);
+  await expectPortFree(url, `core-${regionId}`);
+  const child = spawnApp("core/main.ts", ["--region", regionId], env, `core-${regionId}`);
+  await untilHealthy(url, `core-${regionId}`);
   return child;
 }
 
+/** Refuses to start beside a leftover process: its answers would pass for the new one's. */
+async function expectPortFree(url: string, name: string): Promise<void> {
+  const taken = await fetch(url).then(() => true, () => false);
+  if (taken) throw new Error(`something already answers at ${url}; a ${name} left over from another run? (stop it first)`);
+}
+
+async function untilHealthy(url: string, name: string): Promise<void> {
+  const up = await waitUntil(() => fetch(url).then((r) => r.ok, () => false), 15_000, 100);
+  if (!up) throw new Error(`${name} did not come up (see ${testLog(name)})`);
+}
+
 export function startWorker(regionId: string, env: Record<string, string> = {}): Child {
-  return spawnApp("worker/main.ts", regionId, env, "worker");
+  return spawnApp("worker/main.ts", ["--region", regionId], env, `worker-${regionId}`);
+}
+
+/** The admin API as its own process, on the test cores, so a test can kill -9 it. */
+export async function startAdmin(env: Record<string, string> = {}): Promise<Child> {
+  await expectPortFree(`${testAdminUrl}/health`, "admin");
+  const child = spawnApp("admin/main.ts", [], env, "admin");
+  await untilHealthy(`${testAdminUrl}/health`, "admin");
+  return child;
 }
 
 /**

@@ -29,7 +29,7 @@ describe("flux-gate verify", () => {
 
     const clean = verifyCli("--product", productId, "--json", "--settle", "30");
     expect(clean.code).toBe(0);
-    expect(JSON.parse(clean.stdout)).toEqual({ products: 1, drifts: [] });
+    expect(JSON.parse(clean.stdout)).toEqual({ products: 1, transfersInFlight: 0, drifts: [] });
 
     const redis = connectRedis(config.regions[0]!.redisUrl);
     await redis.hincrby(productKeys(region, productId).product, "available", 1);

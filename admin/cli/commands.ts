@@ -1,0 +1,194 @@
+/**
+ * `flux-gate products …` and `flux-gate transfers …`: the admin API from a terminal. Every
+ * command is one or two HTTP calls; a refusal prints its problem code and detail on one line
+ * and exits 1.
+ */
+import { parseArgs } from "node:util";
+import type { Config } from "../../shared/config.ts";
+import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
+
+export const ADMIN_USAGE = `  products list                          every product
+  products show ID                       totals, the pool and each region's live counters
+  products create ID --name N --total N --starts T --ends T --per-user N --max-per-order N
+                  --hold SECONDS [--allocate REGION=UNITS,…]
+                                         T is an ISO time, "now", or "+30m", "+2h", "+7d"
+  products update ID [--name N] [--total N] [--starts T] [--ends T] [--per-user N]
+                  [--max-per-order N] [--hold SECONDS]
+  products pause ID | products resume ID
+  products allocate ID REGION=UNITS…     set every named region's allocation (global)
+  products claim ID --region R --units N       take units from the pool into R
+  products release ID --region R --units N     give R's available units back to the pool
+  products transfer ID --from R --to R --units N [--id UUID]
+                                         move units; repeating with the same --id is safe
+  transfers list [--product ID] | transfers show ID
+                                         admin commands reach FLUX_GATE_ADMIN_URL with the
+                                         token in --token or FLUX_GATE_ADMIN_TOKEN`;
+
+/** A mistake on the command line: the caller prints it with the usage. */
+export class AdminUsageError extends Error {}
+/** The admin API refused or could not be reached: one line, exit 1. */
+export class AdminCommandError extends Error {}
+
+const OPTIONS = {
+  json: { type: "boolean", default: false },
+  token: { type: "string" },
+  name: { type: "string" },
+  total: { type: "string" },
+  starts: { type: "string" },
+  ends: { type: "string" },
+  "per-user": { type: "string" },
+  "max-per-order": { type: "string" },
+  hold: { type: "string" },
+  allocate: { type: "string" },
+  region: { type: "string" },
+  units: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  id: { type: "string" },
+  product: { type: "string" },
+} as const;
+
+function wholeNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new AdminUsageError(`--${flag} takes a whole number, not "${value}"`);
+  return Number(value);
+}
+
+/** "now", "+30m", "+2h", "+7d" or an ISO time → ISO time. */
+export function instant(flag: string, value: string | undefined, now = Date.now()): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === "now") return new Date(now).toISOString();
+  const relative = /^\+(\d+)([smhd])$/.exec(value);
+  if (relative) return new Date(now + Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as "s"]).toISOString();
+  if (Number.isNaN(Date.parse(value))) throw new AdminUsageError(`--${flag} takes an ISO time, "now" or "+2h", not "${value}"`);
+  return new Date(value).toISOString();
+}
+
+/** `us-east=600,eu-west=400` (or several arguments) → { "us-east": 600, "eu-west": 400 }. */
+export function allocationTargets(items: string[]): Record<string, number> {
+  const targets: Record<string, number> = {};
+  for (const item of items.flatMap((i) => i.split(",")).filter(Boolean)) {
+    const match = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(item);
+    if (!match) throw new AdminUsageError(`"${item}" is not REGION=UNITS`);
+    targets[match[1]!] = Number(match[2]);
+  }
+  if (Object.keys(targets).length === 0) throw new AdminUsageError("name at least one REGION=UNITS");
+  return targets;
+}
+
+const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+export async function adminCommand(config: Config, argv: string[], print: (line: string) => void = console.log): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  const [noun, verb, id, ...rest] = positionals;
+  const token = values.token ?? process.env.FLUX_GATE_ADMIN_TOKEN ?? (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : undefined);
+  if (!token) throw new AdminUsageError("give the admin token with --token or FLUX_GATE_ADMIN_TOKEN");
+
+  async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    let response: Response;
+    try {
+      response = await fetch(config.admin.url + path, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new AdminCommandError(`cannot reach the admin API at ${config.admin.url} (${(error as Error).message}); is npm start running?`);
+    }
+    const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!response.ok) throw new AdminCommandError(`${answer.code ?? response.status}: ${answer.detail ?? answer.title ?? response.statusText}`);
+    if (response.status === 202) print(`in progress: a region's core did not answer; the admin API finishes the move when it does`);
+    return answer;
+  }
+  const needId = (what = "product id") => {
+    if (!id) throw new AdminUsageError(`name the ${what}`);
+    return id;
+  };
+  const productFields = () =>
+    defined({
+      name: values.name,
+      totalUnits: wholeNumber("total", values.total),
+      startsAt: instant("starts", values.starts),
+      endsAt: instant("ends", values.ends),
+      perUserLimit: wholeNumber("per-user", values["per-user"]),
+      maxPerOrder: wholeNumber("max-per-order", values["max-per-order"]),
+      holdSeconds: wholeNumber("hold", values.hold),
+    });
+  const units = () => {
+    const n = wholeNumber("units", values.units);
+    if (n === undefined) throw new AdminUsageError("--units is required");
+    return n;
+  };
+  const region = () => {
+    if (!values.region) throw new AdminUsageError("--region is required");
+    return values.region;
+  };
+
+  const show = (answer: Record<string, unknown>, summary: (a: Record<string, unknown>) => string) => print(values.json ? JSON.stringify(answer, null, 2) : summary(answer));
+  const path = `/v1/products/${encodeURIComponent(id ?? "")}`;
+
+  switch (`${noun} ${verb ?? ""}`.trim()) {
+    case "products list":
+      return show(await call("GET", "/v1/products"), (a) => (a.products as { id: string; name: string; totalUnits: number; paused: boolean }[]).map((p) => `${p.id.padEnd(24)} ${String(p.totalUnits).padStart(10)} units  ${p.paused ? "paused  " : ""}${p.name}`).join("\n") || "no products");
+    case "products show":
+      needId();
+      return show(await call("GET", path), describeProduct);
+    case "products create": {
+      const body = { id: needId(), ...productFields(), ...(values.allocate ? { allocations: allocationTargets([values.allocate]) } : {}) };
+      return show(await call("POST", "/v1/products", body), (a) => `created ${id}\n${describeProduct(a)}`);
+    }
+    case "products update": {
+      needId();
+      const change = productFields();
+      if (Object.keys(change).length === 0) throw new AdminUsageError("name something to change (--name, --total, --starts, …)");
+      return show(await call("PATCH", path, change), () => `updated ${id}`);
+    }
+    case "products pause":
+    case "products resume":
+      needId();
+      return show(await call("POST", `${path}/${verb}`), () => `${id} ${verb === "pause" ? "paused" : "resumed"}`);
+    case "products allocate":
+      needId();
+      return show(await call("PUT", `${path}/allocations`, { regions: allocationTargets(rest) }), (a) => describeProduct(a.product as Record<string, unknown>));
+    case "products claim":
+    case "products release": {
+      needId();
+      const body = defined({ units: units(), transferId: values.id });
+      return show(await call("POST", `/v1/regions/${region()}/products/${encodeURIComponent(id!)}/${verb}`, body), describeTransfer);
+    }
+    case "products transfer": {
+      const body = defined({ productId: needId(), from: values.from, to: values.to, units: units(), transferId: values.id });
+      if (!values.from || !values.to) throw new AdminUsageError("--from and --to are required (a region, or pool)");
+      return show(await call("POST", "/v1/transfers", body), describeTransfer);
+    }
+    case "transfers list": {
+      const query = values.product ? `?productId=${encodeURIComponent(values.product)}` : "";
+      return show(await call("GET", `/v1/transfers${query}`), (a) => (a.transfers as Record<string, unknown>[]).map(describeTransfer).join("\n") || "no transfers");
+    }
+    case "transfers show":
+      return show(await call("GET", `/v1/transfers/${encodeURIComponent(needId("transfer id"))}`), describeTransfer);
+    default:
+      throw new AdminUsageError(`unknown command "${positionals.join(" ")}"`);
+  }
+}
+
+function describeTransfer(t: Record<string, unknown>): string {
+  return `transfer ${t.transferId}: ${t.units} units of ${t.productId} ${t.from} → ${t.to}: ${t.state}${t.reason ? ` (${t.reason})` : ""}`;
+}
+
+function describeProduct(view: Record<string, unknown>): string {
+  const product = view.product as Record<string, unknown>;
+  const regions = view.regions as { region: string; allocation: number; live?: Record<string, number>; unreachable?: boolean }[];
+  const lines = [
+    `${product.id} (${product.name}): ${product.totalUnits} units, sale ${product.startsAt} → ${product.endsAt}${product.paused ? ", PAUSED" : ""}`,
+    `  pool ${view.unallocated}, in transit ${view.inTransit}, available to buyers ${view.available}`,
+    `  ${"region".padEnd(12)} ${"allocated".padStart(10)} ${"available".padStart(10)} ${"held".padStart(8)} ${"sold".padStart(8)}`,
+    ...regions.map((r) =>
+      r.unreachable
+        ? `  ${r.region.padEnd(12)} ${String(r.allocation).padStart(10)}   (core did not answer)`
+        : `  ${r.region.padEnd(12)} ${String(r.live?.allocated ?? 0).padStart(10)} ${String(r.live?.available ?? 0).padStart(10)} ${String(r.live?.held ?? 0).padStart(8)} ${String(r.live?.sold ?? 0).padStart(8)}`,
+    ),
+  ];
+  return lines.join("\n");
+}
