@@ -50,7 +50,11 @@ function transferBody(t: Transfer) {
 
 /** 201 done, 200 done before (same id), 202 still moving (a core is out of reach), 409 refused. */
 function moveResponse(c: Context, { transfer, replayed }: MoveResult): Response {
-  if (transfer.state === "failed") return fail(transfer.reason as ProblemCode, undefined, { transfer: transferBody(transfer) });
+  if (transfer.state === "failed") {
+    const source = transfer.fromRegion ?? "the unallocated pool";
+    const detail = `${source} had fewer than ${transfer.units} units free to give; nothing moved (transfer ${transfer.id})`;
+    return fail(transfer.reason as ProblemCode, detail, { transfer: transferBody(transfer) });
+  }
   const status = transfer.state !== "completed" ? 202 : replayed ? 200 : 201;
   return c.json(transferBody(transfer), status);
 }
