@@ -7,7 +7,9 @@ import { connectProducer } from "../shared/kafka.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { connectDatabase } from "../db/client.ts";
+import { createRegistry } from "../shared/metrics.ts";
 import { createCoreApp } from "./http/app.ts";
+import { coreMetrics } from "./metrics.ts";
 import { postgresRecords } from "./records.ts";
 import { startRelay } from "./relay/relay.ts";
 import { RegionStore } from "./reservation/store.ts";
@@ -21,14 +23,17 @@ const log = logger("core", region.id);
 const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
 const { sql, db } = connectDatabase(config.postgres.url);
 const store = new RegionStore(redis, region.id, config.core.outboxLimit);
+const registry = createRegistry("core", region.id);
+const metrics = coreMetrics(registry, store);
 
 const relay = startRelay({
   store,
   topic: region.kafkaTopic,
   connect: () => connectProducer({ brokers: config.kafka.brokers, clientId: `flux-gate-core-${region.id}` }),
   onError: (error) => log.warn("relay: publish failed, retrying", { error: String(error) }),
+  onPublished: metrics.published,
 });
-const sweeper = startSweeper(store, config.core.sweepIntervalMs, (error) => log.warn("sweeper failed", { error: String(error) }));
+const sweeper = startSweeper(store, config.core.sweepIntervalMs, (error) => log.warn("sweeper failed", { error: String(error) }), metrics.expired);
 
 const app = createCoreApp({
   store,
@@ -36,6 +41,7 @@ const app = createCoreApp({
   secret: region.coreSecret,
   maxBodyBytes: config.core.maxBodyBytes,
   ready: relay.healthy,
+  metrics: { registry, reservation: metrics.reservation },
 });
 const server = Bun.serve({ port: region.corePort, hostname: "127.0.0.1", fetch: app.fetch });
 log.info("listening", { url: region.coreUrl, port: server.port });

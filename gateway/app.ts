@@ -5,6 +5,8 @@
  * Redis errors pass through verbatim: the clients look for `NOSCRIPT` in them.
  */
 import { Hono, type Context } from "hono";
+import type { Registry } from "prom-client";
+import { metricsResponse, requestTiming } from "../shared/metrics.ts";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "../shared/redis.ts";
 import { encodeReply, isCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
@@ -17,7 +19,7 @@ const MAX_BODY_BYTES = 1_048_576;
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-export function createGatewayApp({ redis, token }: { redis: Redis; token: string }) {
+export function createGatewayApp({ redis, token, registry }: { redis: Redis; token: string; registry?: Registry }) {
   const app = new Hono();
   const scripts = new ScriptHashes();
   const base64 = (c: Context) => c.req.header("Upstash-Encoding")?.toLowerCase() === "base64";
@@ -47,7 +49,15 @@ export function createGatewayApp({ redis, token }: { redis: Redis; token: string
     return scripts.answer(command, await redis.callBuffer(name(sent), ...sent.slice(1))) as Reply;
   }
 
+  if (registry) {
+    app.use(requestTiming(registry));
+    app.get("/metrics", () => metricsResponse(registry));
+  }
   app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", async (c) => {
+    const redisUp = await redis.ping().then((r) => r === "PONG", () => false);
+    return c.json({ status: redisUp ? "ready" : "not ready", redis: redisUp }, redisUp ? 200 : 503);
+  });
 
   app.use("*", async (c, next) => {
     if (!tokenMatches(token, c.req.header("Authorization"))) return fail(c, 401, "Unauthorized");

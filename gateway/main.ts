@@ -5,6 +5,7 @@
 import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { connectRedis } from "../shared/redis.ts";
+import { createRegistry } from "../shared/metrics.ts";
 import { createGatewayApp } from "./app.ts";
 
 const config = loadConfig();
@@ -12,7 +13,7 @@ const region = regionFromArgs(config);
 requireSecrets(config, [regionVariable("REDIS_REST_TOKEN", region.id)]);
 const log = logger("gateway", region.id);
 const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
-const app = createGatewayApp({ redis, token: region.redisRestToken });
+const app = createGatewayApp({ redis, token: region.redisRestToken, registry: createRegistry("gateway", region.id) });
 const server = Bun.serve({ port: region.gatewayPort, hostname: "127.0.0.1", fetch: app.fetch });
 log.info("listening", { url: region.redisRestUrl, redis: region.redisUrl });
 

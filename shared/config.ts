@@ -32,6 +32,9 @@ export interface Region {
   redisRestExternal: boolean;
   /** Port the local REST gateway listens on (unused when REDIS_REST_URL_<REGION> is set). */
   gatewayPort: number;
+  /** The worker's /health, /ready and /metrics. */
+  workerPort: number;
+  workerUrl: string;
 }
 
 export type AppendFsync = "always" | "everysec";
@@ -151,6 +154,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
   const firstGatewayPort = port(env, "FLUX_GATE_GATEWAY_PORT", 8201);
+  const firstWorkerPort = port(env, "FLUX_GATE_WORKER_PORT", 8401);
   const regions = regionIds.map((id, index): Region => {
     const redisPort = firstRedisPort + index;
     const corePort = firstCorePort + index;
@@ -174,6 +178,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${gatewayPort}`,
       redisRestExternal: env[regionVariable("REDIS_REST_URL", id)] !== undefined,
       redisRestToken: restToken ?? `development-only-rest-token-${id}`,
+      workerPort: firstWorkerPort + index,
+      workerUrl: env[regionVariable("WORKER_URL", id)] ?? `http://127.0.0.1:${firstWorkerPort + index}`,
     };
   });
 

@@ -161,6 +161,35 @@ export async function ensureTopics(
   }
 }
 
+/**
+ * Reads a consumer group's lag on a topic (high watermark minus committed offset, per
+ * partition) over one admin connection, opened on first use and again after a failure.
+ */
+export function lagReader(options: KafkaOptions, groupId: string, topic: string) {
+  let admin: ReturnType<Kafka["admin"]> | undefined;
+  return {
+    async read(): Promise<{ partition: number; lag: number }[]> {
+      try {
+        if (!admin) {
+          admin = client({ ...options, requestTimeoutMs: 2_000 }).admin({ retry: { retries: 0 } });
+          await admin.connect();
+        }
+        const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+        return ends.map((end) => {
+          const offset = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+          // No commit yet: everything from the start of the log is still to read.
+          return { partition: end.partition, lag: Number(end.high) - (offset < 0 ? Number(end.low) : offset) };
+        });
+      } catch (error) {
+        await admin?.disconnect().catch(() => {});
+        admin = undefined;
+        throw error;
+      }
+    },
+    close: () => admin?.disconnect(),
+  };
+}
+
 /** True when the cluster answers a metadata request. */
 export async function kafkaIsReady(options: KafkaOptions): Promise<boolean> {
   const admin = client({ ...options, requestTimeoutMs: 2_000 }).admin({ retry: { retries: 0 } });

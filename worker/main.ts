@@ -3,9 +3,12 @@
  *   bun worker/main.ts --region us-east
  */
 import { loadConfig } from "../shared/config.ts";
-import { connectConsumer, connectProducer } from "../shared/kafka.ts";
+import { connectConsumer, connectProducer, lagReader } from "../shared/kafka.ts";
+import { createRegistry } from "../shared/metrics.ts";
 import { logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
+import { createWorkerApp } from "./http.ts";
+import { workerMetrics } from "./metrics.ts";
 import { batchHandler } from "./worker.ts";
 
 const config = loadConfig();
@@ -13,11 +16,25 @@ const region = regionFromArgs(config);
 const log = logger("worker", region.id);
 const kafka = { brokers: config.kafka.brokers, clientId: `flux-gate-worker-${region.id}` };
 
+const groupId = `flux-gate-worker.${region.id}`;
 const { sql, db } = connectDatabase(config.postgres.url);
+const registry = createRegistry("worker", region.id);
+const lag = lagReader(kafka, groupId, region.kafkaTopic);
+const metrics = workerMetrics(registry, lag.read);
+let consuming = false;
+// Up before Kafka is: a worker waiting out an outage still answers /health and says why it is not ready.
+const server = Bun.serve({
+  port: region.workerPort,
+  hostname: "127.0.0.1",
+  fetch: createWorkerApp({
+    registry,
+    ready: async () => ({ kafka: consuming, postgres: await sql`select 1`.then(() => true, () => false) }),
+  }).fetch,
+});
 const producer = await untilConnected("connecting the dead-letter producer", () => connectProducer(kafka), log);
 const consumer = await untilConnected(
   "joining the consumer group",
-  () => connectConsumer({ ...kafka, groupId: `flux-gate-worker.${region.id}`, topics: [region.kafkaTopic] }),
+  () => connectConsumer({ ...kafka, groupId, topics: [region.kafkaTopic] }),
   log,
 );
 
@@ -27,16 +44,20 @@ await consumer.run(
     producer,
     deadLetterTopic: region.deadLetterTopic,
     onRetry: (error, attempt) => log.warn("batch not applied, retrying", { attempt, error: String(error) }),
-    onApplied: (applied, deadLettered) => {
-      if (deadLettered > 0) log.warn("dead-lettered messages", { applied, deadLettered });
+    onApplied: (outcome) => {
+      metrics.batch(outcome);
+      if (outcome.deadLettered > 0) log.warn("dead-lettered messages", { applied: outcome.applied, deadLettered: outcome.deadLettered });
     },
   }),
   config.kafka.partitions,
 );
-log.info("consuming", { topic: region.kafkaTopic });
+consuming = true;
+log.info("consuming", { topic: region.kafkaTopic, metrics: `${region.workerUrl}/metrics` });
 
 onShutdown(async () => {
+  await server.stop();
   await consumer.disconnect();
+  await lag.close();
   await producer.disconnect();
   await sql.end({ timeout: 2 });
   log.info("stopped");

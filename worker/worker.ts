@@ -14,20 +14,22 @@ export interface WorkerOptions {
   producer: IdempotentProducer;
   deadLetterTopic: string;
   onRetry?: (error: unknown, attempt: number) => void;
-  onApplied?: (applied: number, deadLettered: number) => void;
+  /** After each batch: its size, what was applied and set aside, and how long it took. */
+  onApplied?: (outcome: { size: number; applied: number; deadLettered: number; seconds: number }) => void;
 }
 
 const MAX_BACKOFF_MS = 5_000;
 
 export function batchHandler({ db, producer, deadLetterTopic, onRetry = () => {}, onApplied = () => {} }: WorkerOptions) {
   return async (batch: IncomingMessage[], { heartbeat }: BatchContext): Promise<void> => {
+    const started = performance.now();
     const { events, poison } = decode(batch);
     for (let attempt = 1; ; attempt++) {
       try {
         const refused = await persist(db, events);
         const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
         await deadLetter(producer, deadLetterTopic, rejected);
-        onApplied(events.length - refused.length, rejected.length);
+        onApplied({ size: batch.length, applied: events.length - refused.length, deadLettered: rejected.length, seconds: (performance.now() - started) / 1000 });
         return;
       } catch (error) {
         onRetry(error, attempt);

@@ -10,6 +10,8 @@ import { PRODUCT_ID } from "../../shared/keys.ts";
 import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
 import type { OrderRecord, OrderState, Outcome, RegionStore } from "../reservation/store.ts";
+import type { Registry } from "prom-client";
+import { metricsResponse, requestTiming } from "../../shared/metrics.ts";
 import { requireSignature } from "./signature.ts";
 
 export interface CoreDeps {
@@ -19,6 +21,8 @@ export interface CoreDeps {
   maxBodyBytes: number;
   /** Readiness of what the core needs beyond Redis (the Kafka producer). */
   ready?: () => boolean;
+  /** Prometheus registry served at /metrics; the reservation outcomes are counted into it. */
+  metrics?: { registry: Registry; reservation(outcome: string): void };
 }
 
 const reservationSchema = z.strictObject({
@@ -62,10 +66,14 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 const isUuid = (id: string) => z.uuid().safeParse(id).success;
 
-export function createCoreApp({ store, records, secret, maxBodyBytes, ready = () => true }: CoreDeps) {
+export function createCoreApp({ store, records, secret, maxBodyBytes, ready = () => true, metrics }: CoreDeps) {
   const app = new Hono();
 
   app.use(requestId());
+  if (metrics) {
+    app.use(requestTiming(metrics.registry));
+    app.get("/metrics", () => metricsResponse(metrics.registry));
+  }
   app.onError((error, c) => {
     // Anything that reaches here is a dependency that failed or did not answer in time (Redis,
     // PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
@@ -90,6 +98,7 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
       return fail("invalid_request", describeIssues(parsed.error.issues));
     }
     const outcome = await store.reserve(parsed.data);
+    metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
     if (!outcome.ok) return refusal(outcome);
     return c.json({ ...stateBody(outcome.value), region: store.region, replayed: outcome.value.replayed }, 202);
   });

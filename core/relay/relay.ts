@@ -21,6 +21,8 @@ export interface RelayOptions {
    */
   lingerMs?: number;
   onError?: (error: unknown) => void;
+  /** After each send Kafka acknowledged: how many events, in how many seconds. */
+  onPublished?: (messages: number, seconds: number) => void;
 }
 
 export interface Relay {
@@ -37,7 +39,7 @@ function toMessage(fields: string[]): OutgoingMessage {
   return { key: field("order"), value: field("event") };
 }
 
-export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs = 20, onError = () => {} }: RelayOptions): Relay {
+export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs = 20, onError = () => {}, onPublished = () => {} }: RelayOptions): Relay {
   let producer: IdempotentProducer | undefined;
   let running = true;
   let healthy = false;
@@ -57,7 +59,10 @@ export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs 
       .filter((s) => s.entries.length > 0);
     if (streams.length === 0) return 0;
 
-    await producer.send(topic, streams.flatMap((s) => s.entries.map(([, fields]) => toMessage(fields))));
+    const messages = streams.flatMap((s) => s.entries.map(([, fields]) => toMessage(fields)));
+    const started = performance.now();
+    await producer.send(topic, messages);
+    onPublished(messages.length, (performance.now() - started) / 1000);
     const trim = store.redis.pipeline();
     for (const s of streams) trim.xdel(s.key, ...s.entries.map(([id]) => id));
     await trim.exec();

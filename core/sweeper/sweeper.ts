@@ -12,7 +12,12 @@ export interface Sweeper {
 
 const PER_SCRIPT = 200;
 
-export function startSweeper(store: RegionStore, intervalMs: number, onError: (error: unknown) => void = () => {}): Sweeper {
+export function startSweeper(
+  store: RegionStore,
+  intervalMs: number,
+  onError: (error: unknown) => void = () => {},
+  onExpired: (count: number) => void = () => {},
+): Sweeper {
   async function sweep(): Promise<number> {
     let total = 0;
     for (const product of await store.products()) {
@@ -27,7 +32,7 @@ export function startSweeper(store: RegionStore, intervalMs: number, onError: (e
   let pass: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     pass ??= sweep()
-      .catch(onError)
+      .then(onExpired, onError)
       .finally(() => (pass = undefined));
   }, intervalMs);
 

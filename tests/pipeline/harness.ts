@@ -19,6 +19,7 @@ import { config, uniqueName } from "../helpers.ts";
 const ROOT = join(import.meta.dir, "../..");
 /** Test cores listen apart from the ones `npm start` may be running. */
 export const TEST_CORE_PORT = 18101;
+export const TEST_WORKER_PORT = 18401;
 export const TEST_ADMIN_PORT = 18701;
 export const testAdminUrl = `http://127.0.0.1:${TEST_ADMIN_PORT}`;
 
@@ -35,7 +36,13 @@ function spawnApp(entry: string, args: string[], extraEnv: Record<string, string
   mkdirSync(join(config.home, "logs"), { recursive: true });
   const fd = openSync(testLog(name), "a");
   const child = Bun.spawn([process.execPath, join(ROOT, entry), ...args], {
-    env: { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), FLUX_GATE_ADMIN_PORT: String(TEST_ADMIN_PORT), ...extraEnv },
+    env: {
+      ...process.env,
+      FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT),
+      FLUX_GATE_WORKER_PORT: String(TEST_WORKER_PORT),
+      FLUX_GATE_ADMIN_PORT: String(TEST_ADMIN_PORT),
+      ...extraEnv,
+    },
     stdout: fd,
     stderr: fd,
     stdin: "ignore",

@@ -1,0 +1,46 @@
+/** The core's metrics: what it decided, what waits in its outbox, how fast the relay publishes. */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { productKeys } from "../shared/keys.ts";
+import { LATENCY_BUCKETS } from "../shared/metrics.ts";
+import type { RegionStore } from "./reservation/store.ts";
+
+export function coreMetrics(registry: Registry, store: RegionStore) {
+  const registers = [registry];
+  const reservations = new Counter({
+    name: "flux_gate_reservations_total",
+    help: "Reservation requests by outcome: reserved, confirmed (sold at once), replayed, or the refusal's problem code",
+    labelNames: ["outcome"],
+    registers,
+  });
+  new Gauge({
+    name: "flux_gate_outbox_depth",
+    help: "Order events in the outbox, waiting for the relay, per product",
+    labelNames: ["product"],
+    registers,
+    async collect() {
+      const products = await store.products();
+      const pipeline = store.redis.pipeline();
+      for (const product of products) pipeline.xlen(productKeys(store.region, product).outbox);
+      const lengths = (await pipeline.exec()) ?? [];
+      this.reset();
+      products.forEach((product, i) => this.set({ product }, Number(lengths[i]?.[1] ?? 0)));
+    },
+  });
+  const publish = new Histogram({
+    name: "flux_gate_relay_publish_duration_seconds",
+    help: "One relay round's Kafka send, until every broker acknowledged it",
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const published = new Counter({ name: "flux_gate_relay_published_total", help: "Order events the relay published to Kafka", registers });
+  const expired = new Counter({ name: "flux_gate_holds_expired_total", help: "Holds the sweeper expired", registers });
+
+  return {
+    reservation: (outcome: string) => reservations.inc({ outcome }),
+    published(messages: number, seconds: number) {
+      published.inc(messages);
+      publish.observe(seconds);
+    },
+    expired: (count: number) => count > 0 && expired.inc(count),
+  };
+}

@@ -1,0 +1,41 @@
+/** The worker's metrics: batches, PostgreSQL apply time, dead letters and the consumer lag. */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { LATENCY_BUCKETS } from "../shared/metrics.ts";
+
+export function workerMetrics(registry: Registry, lag: () => Promise<{ partition: number; lag: number }[]>) {
+  const registers = [registry];
+  const batchSize = new Histogram({
+    name: "flux_gate_worker_batch_size",
+    help: "Messages per batch applied in one transaction",
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+    registers,
+  });
+  const apply = new Histogram({
+    name: "flux_gate_worker_apply_duration_seconds",
+    help: "One batch's PostgreSQL transaction (and dead-lettering), retries included",
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const applied = new Counter({ name: "flux_gate_worker_events_applied_total", help: "Order events applied to PostgreSQL", registers });
+  const deadLettered = new Counter({ name: "flux_gate_worker_dead_lettered_total", help: "Messages set aside on the dead-letter topic", registers });
+  new Gauge({
+    name: "flux_gate_worker_consumer_lag",
+    help: "Messages on the region's topic not yet committed by the worker group, per partition",
+    labelNames: ["partition"],
+    registers,
+    async collect() {
+      const partitions = await lag();
+      this.reset();
+      for (const p of partitions) this.set({ partition: String(p.partition) }, p.lag);
+    },
+  });
+
+  return {
+    batch(outcome: { size: number; applied: number; deadLettered: number; seconds: number }) {
+      batchSize.observe(outcome.size);
+      apply.observe(outcome.seconds);
+      applied.inc(outcome.applied);
+      deadLettered.inc(outcome.deadLettered);
+    },
+  };
+}
