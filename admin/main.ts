@@ -7,6 +7,7 @@ import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts"
 import { logger, onShutdown } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
 import { tokenChecker } from "./access/tokens.ts";
+import { regionStats } from "./dashboard/stats.ts";
 import { createAdminApp } from "./http/app.ts";
 import { regionCores } from "./inventory/cores.ts";
 import { transferLedger } from "./inventory/ledger.ts";
@@ -33,9 +34,10 @@ const app = createAdminApp({
   ledger,
   regionIds,
   authenticate: tokenChecker(config.admin.tokens),
+  stats: regionStats(config.regions),
   log: (level, message, fields) => log[level](message, fields),
 });
-const server = Bun.serve({ port: config.admin.port, hostname: "127.0.0.1", fetch: app.fetch });
+const server = Bun.serve({ port: config.admin.port, hostname: config.listenHost, fetch: app.fetch });
 log.info("listening", { url: config.admin.url, port: server.port });
 
 onShutdown(async () => {

@@ -43,7 +43,7 @@ const app = createCoreApp({
   ready: relay.healthy,
   metrics: { registry, reservation: metrics.reservation },
 });
-const server = Bun.serve({ port: region.corePort, hostname: "127.0.0.1", fetch: app.fetch });
+const server = Bun.serve({ port: region.corePort, hostname: config.listenHost, fetch: app.fetch });
 log.info("listening", { url: region.coreUrl, port: server.port });
 
 onShutdown(async () => {

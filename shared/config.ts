@@ -46,6 +46,8 @@ export interface Config {
   defaultedSecrets: Set<string>;
   /** Data, logs and pid files of the local stack. */
   home: string;
+  /** Where every Flux-Gate server binds: loopback locally, 0.0.0.0 in a container. */
+  listenHost: string;
   regions: Region[];
   redis: { appendFsync: AppendFsync };
   postgres: { url: string; external: boolean; port: number };
@@ -66,10 +68,6 @@ export interface Config {
     sweepIntervalMs: number;
     /** Largest request body the core reads. */
     maxBodyBytes: number;
-  };
-  worker: {
-    /** Most messages applied in one PostgreSQL transaction. */
-    maxBatch: number;
   };
   admin: {
     port: number;
@@ -195,6 +193,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     mode,
     defaultedSecrets,
     home: resolve(cwd, env.FLUX_GATE_HOME ?? ".flux-gate"),
+    listenHost: env.FLUX_GATE_LISTEN_HOST ?? "127.0.0.1",
     regions,
     redis: { appendFsync },
     postgres: {
@@ -215,9 +214,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       redisTimeoutMs: positiveInt(env, "FLUX_GATE_REDIS_TIMEOUT_MS", 1_000),
       sweepIntervalMs: positiveInt(env, "FLUX_GATE_SWEEP_INTERVAL_MS", 250),
       maxBodyBytes: positiveInt(env, "FLUX_GATE_MAX_BODY_BYTES", 4_096),
-    },
-    worker: {
-      maxBatch: positiveInt(env, "FLUX_GATE_WORKER_MAX_BATCH", 2_000),
     },
     admin: adminSettings(env, regionIds, defaultedSecrets),
     edge: edgeSettings(env, mode, regionIds),
@@ -366,4 +362,16 @@ function port(env: Env, name: string, fallback: number): number {
   const value = positiveInt(env, name, fallback);
   if (value > 65535) throw new ConfigError(`${name} must be a TCP port (1-65535), not "${value}"`);
   return value;
+}
+
+/** A URL fit for logs: its password, if any, replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }

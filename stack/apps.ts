@@ -82,6 +82,38 @@ export async function startApps(config: Config, progress: (name: string, message
   }
 }
 
+/** Every endpoint of Flux-Gate's own processes on this configuration, as `npm start` runs them. */
+export function appEndpoints(config: Config) {
+  return {
+    edge: `http://127.0.0.1:${config.edge.port}`,
+    admin: config.admin.url,
+    dashboard: `${config.admin.url}/dashboard`,
+    regions: Object.fromEntries(
+      config.regions.map((r) => [r.id, { core: r.coreUrl, gateway: r.redisRestUrl, worker: r.workerUrl }]),
+    ),
+  };
+}
+
+/** Which of those answer /health now. */
+export async function appStatus(config: Config): Promise<{ name: string; url: string; state: "running" | "stopped" }[]> {
+  const e = appEndpoints(config);
+  const named = [
+    ...Object.entries(e.regions).flatMap(([id, r]) => [
+      { name: `gateway-${id}`, url: r.gateway },
+      { name: `core-${id}`, url: r.core },
+      { name: `worker-${id}`, url: r.worker },
+    ]),
+    { name: "admin", url: e.admin },
+    { name: "edge", url: e.edge },
+  ];
+  return Promise.all(
+    named.map(async (app) => {
+      const up = await fetch(`${app.url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      return { ...app, state: up ? ("running" as const) : ("stopped" as const) };
+    }),
+  );
+}
+
 export async function stopApps(apps: App[]): Promise<void> {
   await Promise.all(apps.map((a) => a.stop()));
 }

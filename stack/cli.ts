@@ -1,10 +1,10 @@
 #!/usr/bin/env bun
 /** `flux-gate`: the local stack and the tools around it. `flux-gate help` lists the commands. */
 import { parseArgs } from "node:util";
-import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from "../shared/config.ts";
+import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, redactUrl, type Config } from "../shared/config.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
-import { startApps, stopApps } from "./apps.ts";
+import { appEndpoints, appStatus, startApps, stopApps } from "./apps.ts";
 import { seedDemoProduct } from "./demo.ts";
 import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
 import { verify } from "./verify/verify.ts";
@@ -14,6 +14,9 @@ const USAGE = `usage: flux-gate <command>
 
   stack up               start Redis (one per region), PostgreSQL and Kafka; reuse what runs
   stack down             stop what the stack started
+  status [--json]        every endpoint of the running system: the edge, the dashboard, the
+                         admin API, each region's core, gateway, worker and Redis, PostgreSQL
+                         and Kafka, and whether each answers
   stack status [--json]  show each service and its endpoint
   db migrate             create the database if needed and apply the migrations
   verify [--json] [--product ID]… [--settle SECONDS]
@@ -90,6 +93,17 @@ async function main(argv: string[]): Promise<void> {
     case "stack down":
       await stackDown(config);
       return;
+    case "status": {
+      const [services, apps] = await Promise.all([stackStatus(config), appStatus(config)]);
+      if (values.json) {
+        console.log(JSON.stringify({ ...appEndpoints(config), ...endpoints(config), services, apps }, null, 2));
+      } else {
+        printTable(services);
+        for (const app of apps) console.log(`${app.name.padEnd(16)} ${app.state.padEnd(12)} ${app.url}`);
+        console.log(`${"dashboard".padEnd(16)} ${"".padEnd(12)} ${appEndpoints(config).dashboard}`);
+      }
+      return;
+    }
     case "stack status": {
       const services = await stackStatus(config);
       if (values.json) console.log(JSON.stringify({ ...endpoints(config), services }, null, 2));
@@ -98,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case "db migrate":
       await migrateDatabase(config.postgres.url);
-      console.error(`migrations applied to ${config.postgres.url}`);
+      console.error(`migrations applied to ${redactUrl(config.postgres.url)}`);
       return;
     case "run":
       return runInForeground(config);

@@ -25,7 +25,7 @@ let consuming = false;
 // Up before Kafka is: a worker waiting out an outage still answers /health and says why it is not ready.
 const server = Bun.serve({
   port: region.workerPort,
-  hostname: "127.0.0.1",
+  hostname: config.listenHost,
   fetch: createWorkerApp({
     registry,
     ready: async () => ({ kafka: consuming, postgres: await sql`select 1`.then(() => true, () => false) }),

@@ -3,6 +3,7 @@
  * It runs as its own process (admin/main.ts), apart from the cores: see README, "Admin".
  * Every error is RFC 9457 problem+json with a stable code (shared/problems.ts).
  */
+import { readFileSync } from "node:fs";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
@@ -15,6 +16,7 @@ import { describeIssues, problem, problemResponse, type ProblemCode } from "../.
 import { reaches, type Principal } from "../access/tokens.ts";
 import type { Transfer, TransferLedger } from "../inventory/ledger.ts";
 import type { Change, MoveResult, ProductService } from "../inventory/products.ts";
+import type { RegionStats } from "../dashboard/stats.ts";
 import { auditTrail } from "./audit.ts";
 import { bearerAuth, forbiddenUnlessReaches, type AdminEnv } from "./auth.ts";
 
@@ -24,6 +26,8 @@ export interface AdminDeps {
   ledger: TransferLedger;
   regionIds: string[];
   authenticate: (authorization: string | undefined) => Principal | undefined;
+  /** Per-region rates and queues for the dashboard. */
+  stats: () => Promise<RegionStats[]>;
   log: (level: "warn" | "error", message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -63,7 +67,9 @@ function refusedMove(refusal: Extract<Change<unknown>, { ok: false }>): Response
   return fail(refusal.code, refusal.detail, refusal.transfer ? { transfer: transferBody(refusal.transfer) } : {});
 }
 
-export function createAdminApp({ db, products, ledger, regionIds, authenticate, log }: AdminDeps) {
+const DASHBOARD = readFileSync(new URL("../dashboard/page.html", import.meta.url), "utf8");
+
+export function createAdminApp({ db, products, ledger, regionIds, authenticate, stats, log }: AdminDeps) {
   const region = z.enum(regionIds as [string, ...string[]]);
   const units = z.int().min(1).max(1_000_000_000);
   const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
@@ -115,10 +121,15 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     return c.json({ status: postgres ? "ready" : "not ready", postgres }, postgres ? 200 : 503);
   });
 
+  // The page is public; everything it shows comes from /v1 with the token it signs in with.
+  app.get("/dashboard", (c) => c.html(DASHBOARD));
+
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`) }));
   app.use("/v1/*", bearerAuth(authenticate));
   app.use("/v1/*", auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })));
 
+  app.get("/v1/me", (c) => c.json(c.get("principal")));
+  app.get("/v1/stats", async (c) => c.json({ regions: await stats() }));
   app.get("/v1/products", async (c) => c.json({ products: await products.list() }));
 
   app.post("/v1/products", async (c) => {

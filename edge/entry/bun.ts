@@ -3,7 +3,7 @@ import { loadConfig } from "../../shared/config.ts";
 import { createEdgeApp } from "../app.ts";
 
 const config = loadConfig();
-const server = Bun.serve({ port: config.edge.port, hostname: "127.0.0.1", fetch: createEdgeApp(config).fetch });
+const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: createEdgeApp(config).fetch });
 console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", component: "edge", message: "listening", url: `http://127.0.0.1:${server.port}` }));
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -14,8 +14,8 @@ const app = createEdgeApp(config);
 Deno.serve(
   {
     port: config.edge.port,
-    hostname: "127.0.0.1",
-    onListen: ({ port }) => console.log(JSON.stringify({ level: "info", component: "edge", runtime: "deno", message: "listening", url: `http://127.0.0.1:${port}` })),
+    hostname: config.listenHost,
+    onListen: ({ port }) => console.log(JSON.stringify({ level: "info", component: "edge", runtime: "deno", message: "listening", url: `http://${config.listenHost}:${port}` })),
   },
   app.fetch,
 );

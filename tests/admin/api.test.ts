@@ -5,11 +5,12 @@
 import { describe, expect, test } from "bun:test";
 import { desc, eq } from "drizzle-orm";
 import { tokenChecker } from "../../admin/access/tokens.ts";
+import { regionStats } from "../../admin/dashboard/stats.ts";
 import { createAdminApp } from "../../admin/http/app.ts";
 import { adminAudit, allocations } from "../../db/schema.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { adminServices, coreClient, database, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { adminServices, coreClient, database, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const REGIONS = ["us-east", "eu-west"];
 const TOKENS = {
@@ -28,6 +29,7 @@ const app = createAdminApp({
     { name: "eu-ops", scopes: ["region:eu-west"], token: TOKENS.eu },
     { name: "us-ops", scopes: ["region:us-east"], token: TOKENS.us },
   ]),
+  stats: regionStats(REGIONS.map((r) => testRegion(r))),
   log: () => {},
 });
 

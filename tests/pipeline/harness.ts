@@ -61,7 +61,8 @@ export function testRegion(id = config.regions[0]!.id): Region {
   const region = regionById(config, id);
   const index = config.regions.indexOf(region);
   const corePort = TEST_CORE_PORT + index;
-  return { ...region, corePort, coreUrl: `http://127.0.0.1:${corePort}` };
+  const workerPort = TEST_WORKER_PORT + index;
+  return { ...region, corePort, coreUrl: `http://127.0.0.1:${corePort}`, workerPort, workerUrl: `http://127.0.0.1:${workerPort}` };
 }
 
 export async function startCore(regionId: string, env: Record<string, string> = {}): Promise<Child> {

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readSamples, total } from "../../shared/metrics.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config } from "../helpers.ts";
-import { coreClient, createProduct, pooled, TEST_WORKER_PORT, testRegion, withCoresAndWorkers } from "./harness.ts";
+import { coreClient, createProduct, pooled, testRegion, withCoresAndWorkers } from "./harness.ts";
 
 const region = config.regions[0]!.id;
 const scrape = async (url: string) => {
@@ -17,7 +17,7 @@ describe("metrics", () => {
 
   test("the core counts reservations by outcome and relay publishes; the worker its batches, apply time and lag", async () => {
     const coreUrl = testRegion(region).coreUrl;
-    const workerUrl = `http://127.0.0.1:${TEST_WORKER_PORT}`;
+    const workerUrl = testRegion(region).workerUrl;
     const before = await scrape(coreUrl);
     const productId = await createProduct({ units: { [region]: 30 }, perUserLimit: 100 });
     await pooled(40, 8, () => coreClient(region).reserve({ userId: "metrics-buyer", productId, quantity: 1 }));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig, redisUrlVariable, regionById, requireSecrets } from "../../shared/config.ts";
+import { ConfigError, loadConfig, redactUrl, redisUrlVariable, regionById, requireSecrets } from "../../shared/config.ts";
 
 describe("loadConfig", () => {
   test("defaults to two regions with their own Redis, topic and port", () => {
@@ -64,5 +64,13 @@ describe("loadConfig", () => {
 
   test("an unknown region is named with the configured ones", () => {
     expect(() => regionById(loadConfig({}), "mars")).toThrow('unknown region "mars" (configured: us-east, eu-west)');
+  });
+});
+
+describe("redactUrl", () => {
+  test("hides a password and leaves everything else", () => {
+    expect(redactUrl("postgres://app:s3cret@db.internal:5432/fluxgate")).toBe("postgres://app:***@db.internal:5432/fluxgate");
+    expect(redactUrl("redis://127.0.0.1:6380")).toBe("redis://127.0.0.1:6380");
+    expect(redactUrl("not a url")).toBe("not a url");
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * What the dashboard shows beside the counters: per region, read from the core's and the
+ * worker's own /metrics, so the dashboard and Prometheus never disagree.
+ */
+import type { Region } from "../../shared/config.ts";
+import { readSamples, total, type Sample } from "../../shared/metrics.ts";
+
+export interface RegionStats {
+  region: string;
+  /** Reservations the core accepted since it started (reserved or sold at once). */
+  ordersAccepted: number | null;
+  /** Every reservation request the core answered, refusals included. */
+  reservationRequests: number | null;
+  outboxDepth: number | null;
+  consumerLag: number | null;
+  /** When the numbers were read (ms), for rates computed from two readings. */
+  at: number;
+}
+
+const SCRAPE_TIMEOUT_MS = 1_000;
+
+async function scrape(url: string): Promise<Sample[] | undefined> {
+  try {
+    const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+    return response.ok ? readSamples(await response.text()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A region whose core or worker does not answer shows null for what it would have said. */
+export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
+  return () =>
+    Promise.all(
+      regions.map(async (region) => {
+        const [core, worker] = await Promise.all([scrape(region.coreUrl), scrape(region.workerUrl)]);
+        const reservations = (outcome?: string) => (core ? total(core, "flux_gate_reservations_total", outcome ? { outcome } : {}) : null);
+        return {
+          region: region.id,
+          ordersAccepted: core ? reservations("reserved")! + reservations("confirmed")! : null,
+          reservationRequests: reservations(),
+          outboxDepth: core ? total(core, "flux_gate_outbox_depth") : null,
+          consumerLag: worker ? total(worker, "flux_gate_worker_consumer_lag") : null,
+          at: Date.now(),
+        };
+      }),
+    );
+}

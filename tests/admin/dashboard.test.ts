@@ -1,0 +1,111 @@
+/**
+ * The admin dashboard end to end in headless Chromium (Debian's package, driven by
+ * playwright-core; no browser download): sign in, watch a sale move the numbers live, move
+ * units with the form and see both regions change.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
+import { coreClient, createProduct, pooled, startAdmin, startCore, startWorker, testAdminUrl, type Child } from "../pipeline/harness.ts";
+
+const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
+/** Set to a folder to keep the screenshots (the README's come from here). */
+const SCREENSHOTS = process.env.FLUX_GATE_SCREENSHOT_DIR;
+
+describe("admin dashboard in Chromium", () => {
+  const children: Child[] = [];
+  let browser: Browser;
+  let page: Page;
+  let productId: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLUX_GATE_CHROMIUM)`);
+    for (const region of ["us-east", "eu-west"]) children.push(await startCore(region), startWorker(region));
+    children.push(await startAdmin());
+    productId = await createProduct({ units: { "us-east": 300, "eu-west": 200 }, pool: 100, perUserLimit: 1_000, maxPerOrder: 3 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+    });
+    page = await browser.newPage({ viewport: { width: 1240, height: 980 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(children.map((c) => c.kill()));
+  }, 30_000);
+
+  const cell = (region: string, field: string) => page.getByTestId(`${productId}-${region}-${field}`);
+  const shot = async (name: string) => {
+    if (!SCREENSHOTS) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
+  };
+
+  test("a wrong token is refused; the right one shows every product and region", async () => {
+    await page.goto(`${testAdminUrl}/dashboard`);
+    await page.getByTestId("login-token").fill("not-the-token-at-all");
+    await page.getByTestId("login-submit").click();
+    await waitForText(page, "login-error", "That token is not valid.");
+
+    await page.getByTestId("login-token").fill(DEVELOPMENT_ADMIN_TOKEN);
+    await page.getByTestId("login-submit").click();
+    await page.getByTestId(`product-${productId}`).waitFor();
+    expect(await cell("us-east", "allocated").textContent()).toBe("300");
+    expect(await cell("eu-west", "available").textContent()).toBe("200");
+    expect(await page.getByTestId(`${productId}-pool`).textContent()).toBe("100");
+  }, 30_000);
+
+  test("a sale moves held, sold, the order rate and the queues live, without a reload", async () => {
+    const core = coreClient("us-east");
+    const orders = await pooled(40, 8, async (i) => {
+      const orderId = crypto.randomUUID();
+      await core.reserve({ orderId, userId: `dash-${i}`, productId, quantity: 1 });
+      return orderId;
+    });
+    for (const id of orders.slice(0, 15)) await core.call("POST", `/v1/orders/${id}/confirm`);
+    await waitForText(page, `${productId}-us-east-sold`, "15");
+    await waitForText(page, `${productId}-us-east-held`, "25");
+    expect(await cell("us-east", "available").textContent()).toBe("260");
+    // The rate is computed from two readings a second apart; the queues come from /metrics.
+    const rate = Number(await page.getByTestId("rate-us-east").textContent());
+    const accepted = Number((await page.getByTestId("accepted-us-east").textContent())!.replaceAll(",", ""));
+    expect(Number.isFinite(rate)).toBe(true);
+    expect(accepted).toBeGreaterThanOrEqual(40);
+    expect(await page.getByTestId("lag-us-east").textContent()).toMatch(/^\d[\d,]*$/);
+    expect(await page.getByTestId("outbox-us-east").textContent()).toMatch(/^\d[\d,]*$/);
+    await shot("dashboard.png");
+  }, 30_000);
+
+  test("the transfer form moves units and both regions show it", async () => {
+    await page.getByTestId("transfer-product").selectOption(productId);
+    await page.getByTestId("transfer-from").selectOption("us-east");
+    await page.getByTestId("transfer-to").selectOption("eu-west");
+    await page.getByTestId("transfer-units").fill("60");
+    await page.getByTestId("transfer-submit").click();
+    await waitForText(page, "transfer-result", "60 units us-east → eu-west: completed");
+    await waitForText(page, `${productId}-us-east-allocated`, "240");
+    await waitForText(page, `${productId}-eu-west-allocated`, "260");
+
+    // More than us-east has free: refused, and nothing moves.
+    await page.getByTestId("transfer-units").fill("1000");
+    await page.getByTestId("transfer-submit").click();
+    await waitForText(page, "transfer-result", "insufficient_available", { partial: true });
+    expect(await cell("us-east", "allocated").textContent()).toBe("240");
+    await shot("dashboard-transfer.png");
+  }, 30_000);
+});
+
+/** Waits for an element's text to be `value`, or to contain it (the page refreshes every second). */
+async function waitForText(page: Page, testId: string, value: string, { partial = false } = {}): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let text: string | null = null;
+  while (Date.now() < deadline) {
+    text = await page.getByTestId(testId).textContent({ timeout: 1_000 }).catch(() => null);
+    if (text !== null && (partial ? text.includes(value) : text === value)) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`${testId} shows ${JSON.stringify(text)}, not ${partial ? "something with " : ""}${JSON.stringify(value)}`);
+}
