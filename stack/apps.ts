@@ -64,9 +64,8 @@ export async function startApps(config: Config, progress: (name: string, message
       apps.push(await startServer(config, `core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
       progress(`core-${region.id}`, `ready at ${region.coreUrl}`);
 
-      const worker = spawnApp(config, `worker-${region.id}`, ["worker/main.ts", "--region", region.id]);
-      apps.push(worker.app);
-      progress(`worker-${region.id}`, `started on ${region.kafkaTopic}`);
+      apps.push(await startServer(config, `worker-${region.id}`, ["worker/main.ts", "--region", region.id], region.workerUrl));
+      progress(`worker-${region.id}`, `ready at ${region.workerUrl}, consuming ${region.kafkaTopic}`);
     }
     apps.push(await startServer(config, "admin", ["admin/main.ts"], config.admin.url));
     progress("admin", `ready at ${config.admin.url}`);

@@ -44,17 +44,21 @@ async function runInForeground(config: Config): Promise<void> {
     await stackDown(config, started);
     throw error;
   });
-  const demo = await seedDemoProduct(config);
+  const demo = await seedDemoProduct(config).catch(async (error: unknown) => {
+    await stopApps(apps);
+    await stackDown(config, started);
+    throw error;
+  });
   printTable(services);
   for (const app of apps) console.log(`${app.name.padEnd(16)} ${"running".padEnd(12)} ${app.url ?? ""}${app.url ? "  " : ""}(log ${app.log})`);
-  const edge = apps.find((a) => a.name === "edge")!.url;
+  const urls = appEndpoints(config);
+  const token = config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : "(a token from FLUX_GATE_ADMIN_TOKENS)";
   console.log(`\nFlux-Gate is up (data and logs in ${config.home}). Ctrl-C stops it.`);
-  console.log(`Edge: ${edge}   API: ${edge}/openapi.json   Demo product on sale: ${demo}`);
-  if (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS")) {
-    console.log(`Admin API: ${config.admin.url}   development admin token (global): ${DEVELOPMENT_ADMIN_TOKEN}`);
-  } else {
-    console.log(`Admin API: ${config.admin.url}   (tokens from FLUX_GATE_ADMIN_TOKENS)`);
-  }
+  console.log(`  Edge        ${urls.edge}   (OpenAPI: ${urls.edge}/openapi.json; demo product on sale: ${demo})`);
+  console.log(`  Dashboard   ${urls.dashboard}`);
+  console.log(`  Admin API   ${urls.admin}`);
+  console.log(`  Admin token ${token}`);
+  console.log(`  Try it      npm run demo`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -1,0 +1,72 @@
+/**
+ * Buyers hammering the edge: each wants one order, from a country and an address of its own
+ * (a few buyers share an address, as behind a carrier NAT), and retries as a well-behaved
+ * client does: after Retry-After on 429 and 503, with the same Idempotency-Key.
+ */
+export interface BuyerResult {
+  status: number;
+  code?: string;
+  /** Latency of each request the buyer sent, in ms. */
+  latenciesMs: number[];
+  orderId?: string;
+}
+
+export interface BuyersOptions {
+  edgeUrl: string;
+  productId: string;
+  buyers: number;
+  concurrency: number;
+  /** Who the buyer is, as the edge expects it (a development header or a JWT). */
+  identity: (userId: string) => Promise<Record<string, string>>;
+  /** Called after every request and after every buyer, for the live line. */
+  onRequest: (status: number, code: string | undefined, ms: number) => void;
+  onBuyer: (result: BuyerResult) => void;
+}
+
+/** Several countries, so that orders start in both regions and spill over between them. */
+export const COUNTRIES = ["US", "DE", "BR", "FR", "CA", "GB", "JP", "ES", "MX", "NL"];
+const BUYERS_PER_ADDRESS = 4;
+const MAX_TRIES = 4;
+const MAX_WAIT_MS = 2_000;
+
+export async function runBuyers(o: BuyersOptions): Promise<BuyerResult[]> {
+  const runId = Date.now().toString(36);
+  const results: BuyerResult[] = [];
+  let next = 0;
+  async function buyer(i: number): Promise<BuyerResult> {
+    const userId = `demo-${runId}-${i}`;
+    const address = Math.floor(i / BUYERS_PER_ADDRESS);
+    const headers = {
+      "Content-Type": "application/json",
+      "Idempotency-Key": crypto.randomUUID(),
+      "CF-IPCountry": COUNTRIES[i % COUNTRIES.length]!,
+      "X-Forwarded-For": `10.${(address >> 16) & 255}.${(address >> 8) & 255}.${address & 255}`,
+      ...(await o.identity(userId)),
+    };
+    const body = JSON.stringify({ productId: o.productId, quantity: 1 + (i % 2) });
+    const latenciesMs: number[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      const response = await fetch(`${o.edgeUrl}/v1/orders`, { method: "POST", headers, body }).catch(() => undefined);
+      const ms = performance.now() - started;
+      latenciesMs.push(ms);
+      const answer = ((await response?.json().catch(() => ({}))) ?? {}) as { code?: string; orderId?: string };
+      const status = response?.status ?? 0;
+      o.onRequest(status, answer.code, ms);
+      const retry = status === 429 || status === 503 || status === 0;
+      if (!retry || attempt === MAX_TRIES) return { status, code: answer.code, latenciesMs, orderId: status === 202 ? answer.orderId : undefined };
+      const after = Number(response?.headers.get("Retry-After") ?? 1) * 1000;
+      await Bun.sleep(Math.min(Number.isFinite(after) ? after : 1_000, MAX_WAIT_MS));
+    }
+  }
+  await Promise.all(
+    Array.from({ length: Math.min(o.concurrency, o.buyers) }, async () => {
+      while (next < o.buyers) {
+        const result = await buyer(next++);
+        results.push(result);
+        o.onBuyer(result);
+      }
+    }),
+  );
+  return results;
+}
