@@ -11,12 +11,13 @@ export type CoreAnswer =
   | { kind: "timeout" }
   | { kind: "unreachable"; error: string };
 
-export async function callCore(region: Region, method: string, path: string, body: unknown, timeoutMs: number): Promise<CoreAnswer> {
+/** `requestId` travels as X-Request-Id, so the core's log lines carry the caller's id. */
+export async function callCore(region: Region, method: string, path: string, body: unknown, timeoutMs: number, requestId?: string): Promise<CoreAnswer> {
   const text = body === undefined ? "" : JSON.stringify(body);
   try {
     const response = await fetch(region.coreUrl + path, {
       method,
-      headers: { "Content-Type": "application/json", ...signRequest(region.coreSecret, method, path, text) },
+      headers: { "Content-Type": "application/json", ...signRequest(region.coreSecret, method, path, text), ...(requestId ? { "X-Request-Id": requestId } : {}) },
       body: text || undefined,
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -28,7 +28,7 @@ export interface AdminDeps {
   authenticate: (authorization: string | undefined) => Principal | undefined;
   /** Per-region rates and queues for the dashboard. */
   stats: () => Promise<RegionStats[]>;
-  log: (level: "warn" | "error", message: string, fields: Record<string, unknown>) => void;
+  log: (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => void;
 }
 
 const POOL = "pool";
@@ -125,6 +125,19 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.get("/dashboard", (c) => c.html(DASHBOARD));
 
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`) }));
+  // One JSON line per admin request: few, and each one matters.
+  app.use("/v1/*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    log("info", "request", {
+      requestId: c.get("requestId"),
+      actor: c.get("principal")?.name ?? null,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
+  });
   app.use("/v1/*", bearerAuth(authenticate));
   app.use("/v1/*", auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })));
 
