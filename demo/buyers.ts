@@ -16,6 +16,8 @@ export interface BuyersOptions {
   productId: string;
   buyers: number;
   concurrency: number;
+  /** Buyers behind one address: the per-address rate limit counts them together. */
+  buyersPerAddress: number;
   /** Who the buyer is, as the edge expects it (a development header or a JWT). */
   identity: (userId: string) => Promise<Record<string, string>>;
   /** Called after every request and after every buyer, for the live line. */
@@ -25,7 +27,6 @@ export interface BuyersOptions {
 
 /** Several countries, so that orders start in both regions and spill over between them. */
 export const COUNTRIES = ["US", "DE", "BR", "FR", "CA", "GB", "JP", "ES", "MX", "NL"];
-const BUYERS_PER_ADDRESS = 4;
 const MAX_TRIES = 4;
 const MAX_WAIT_MS = 2_000;
 
@@ -35,7 +36,7 @@ export async function runBuyers(o: BuyersOptions): Promise<BuyerResult[]> {
   let next = 0;
   async function buyer(i: number): Promise<BuyerResult> {
     const userId = `demo-${runId}-${i}`;
-    const address = Math.floor(i / BUYERS_PER_ADDRESS);
+    const address = Math.floor(i / o.buyersPerAddress);
     const headers = {
       "Content-Type": "application/json",
       "Idempotency-Key": crypto.randomUUID(),
@@ -43,7 +44,8 @@ export async function runBuyers(o: BuyersOptions): Promise<BuyerResult[]> {
       "X-Forwarded-For": `10.${(address >> 16) & 255}.${(address >> 8) & 255}.${address & 255}`,
       ...(await o.identity(userId)),
     };
-    const body = JSON.stringify({ productId: o.productId, quantity: 1 + (i % 2) });
+    // Quantity varies apart from the country, so neither region gets all the pairs.
+    const body = JSON.stringify({ productId: o.productId, quantity: 1 + (Math.floor(i / COUNTRIES.length) % 2) });
     const latenciesMs: number[] = [];
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();

@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --buyers N] [-- --units M] [-- --concurrency C] [-- --json]`: a flash sale
+ * `npm run demo [-- --buyers N --units M --concurrency C --per-address K --json]`: a flash sale
  * against the running `npm start`, or on a stack and apps this command starts (and stops).
  * A fresh product with M units spread across the regions, N buyers from several countries at
  * the edge, a live line while they buy, then a report checked against PostgreSQL.
@@ -24,6 +24,7 @@ const { values: flags } = parseArgs({
     buyers: { type: "string", default: "3000" },
     units: { type: "string", default: "1000" },
     concurrency: { type: "string", default: "64" },
+    "per-address": { type: "string", default: "4" },
     json: { type: "boolean", default: false },
   },
 });
@@ -121,6 +122,7 @@ async function main(): Promise<number> {
       productId: product.id,
       buyers,
       concurrency,
+      buyersPerAddress: count("per-address", flags["per-address"]!),
       identity: identity(config),
       onRequest(status, code, ms) {
         tally.requests++;

@@ -132,6 +132,16 @@ export function createEdgeApp(config: Config) {
   app.notFound(() => problemResponse(problem("not_found", "no such route")));
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // Ready when every region's Redis answers over REST: without them no order can be taken
+  // (idempotency records and rate limits live there). Cores are not probed: a region whose
+  // core is down is spilled over, not a reason to stop serving.
+  app.get("/ready", async (c) => {
+    const redisUp = Object.fromEntries(
+      await Promise.all([...redis].map(async ([id, client]) => [id, await client.ping().then((r) => r === "PONG", () => false)] as const)),
+    );
+    const ready = Object.values(redisUp).every(Boolean);
+    return c.json({ status: ready ? "ready" : "not ready", redis: redisUp }, ready ? 200 : 503);
+  });
   app.doc("/openapi.json", { openapi: "3.0.3", info: { title: "Flux-Gate", version: "1.0.0", description: "Flash-sale order gate: the public API" } });
 
   app.use("/v1/*", bodyLimit({ maxSize: config.core.maxBodyBytes, onError: () => problemResponse(problem("payload_too_large")) }));

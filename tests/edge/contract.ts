@@ -130,6 +130,12 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
     });
   });
 
+  test("/ready answers once every region's Redis does", async () => {
+    const response = await send("/ready");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ready", redis: { "us-east": true, "eu-west": true } });
+  });
+
   test("the OpenAPI document describes the public API", async () => {
     const doc = (await (await send("/openapi.json")).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual(["/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/cancel", "/v1/products/{id}"]);
