@@ -16,7 +16,7 @@ import { productService } from "./inventory/products.ts";
 import { startResumer } from "./inventory/resumer.ts";
 
 const config = loadConfig();
-requireSecrets(config, ["FLUX_GATE_ADMIN_TOKENS", ...config.regions.map((r) => regionVariable("CORE_SECRET", r.id))]);
+requireSecrets(config, ["FLUX_GATE_ADMIN_TOKENS", ...config.regions.map((r) => regionVariable("CORE_ADMIN_SECRET", r.id))]);
 const log = logger("admin", "global");
 
 const { sql, db } = connectDatabase(config.postgres.url);

@@ -17,7 +17,7 @@ import { startSweeper } from "./sweeper/sweeper.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
-requireSecrets(config, [regionVariable("CORE_SECRET", region.id)]);
+requireSecrets(config, [regionVariable("CORE_SECRET", region.id), regionVariable("CORE_ADMIN_SECRET", region.id)]);
 const log = logger("core", region.id);
 
 const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
@@ -39,6 +39,7 @@ const app = createCoreApp({
   store,
   records: postgresRecords(db),
   secret: region.coreSecret,
+  adminSecret: region.coreAdminSecret,
   maxBodyBytes: config.core.maxBodyBytes,
   ready: relay.healthy,
   metrics: { registry, reservation: metrics.reservation },

@@ -17,13 +17,18 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
     help: "Order events in the outbox, waiting for the relay, per product",
     labelNames: ["product"],
     registers,
+    // Redis unreachable: the depth is NaN (unknown, not 0), and the rest of the scrape still answers.
     async collect() {
-      const products = await store.products();
-      const pipeline = store.redis.pipeline();
-      for (const product of products) pipeline.xlen(productKeys(store.region, product).outbox);
-      const lengths = (await pipeline.exec()) ?? [];
       this.reset();
-      products.forEach((product, i) => this.set({ product }, Number(lengths[i]?.[1] ?? 0)));
+      try {
+        const products = await store.products();
+        const pipeline = store.redis.pipeline();
+        for (const product of products) pipeline.xlen(productKeys(store.region, product).outbox);
+        const lengths = (await pipeline.exec()) ?? [];
+        products.forEach((product, i) => this.set({ product }, Number(lengths[i]?.[1] ?? 0)));
+      } catch {
+        this.set({ product: "unknown" }, Number.NaN);
+      }
     },
   });
   const publish = new Histogram({

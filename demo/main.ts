@@ -128,7 +128,7 @@ async function main(): Promise<number> {
         tally.requests++;
         latencies.push(ms);
         if (status === 429) tally.rateLimited++;
-        else if (status === 409 && (code === "sold_out" || code === "insufficient_stock")) tally.soldOut++;
+        else if (SOLD_OUT.has(code ?? "")) tally.soldOut++;
         else if (status !== 202) tally.failed++;
         else tally.accepted++;
       },
@@ -159,9 +159,9 @@ async function main(): Promise<number> {
       units,
       requests: tally.requests,
       accepted: accepted.length,
-      soldOut: results.filter((r) => r.status === 409).length,
+      soldOut: results.filter((r) => SOLD_OUT.has(r.code ?? "")).length,
       rateLimited: tally.rateLimited,
-      failed: results.filter((r) => r.status !== 202 && r.status !== 409).length,
+      failed: results.filter((r) => r.status !== 202 && !SOLD_OUT.has(r.code ?? "")).length,
       latencyMs: { p50: round(quantile(latencies, 0.5)), p99: round(quantile(latencies, 0.99)) },
       regions,
       spillovers: checks.spillovers,
@@ -181,6 +181,8 @@ async function main(): Promise<number> {
   }
 }
 
+/** The answers that mean "none left for you here or anywhere you could spill to". */
+const SOLD_OUT = new Set(["sold_out", "insufficient_stock"]);
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
 
 try {

@@ -15,9 +15,13 @@ export interface DemoReport {
   buyers: number;
   units: number;
   requests: number;
+  /** Buyers whose order was accepted. */
   accepted: number;
+  /** Buyers told the product was sold out. */
   soldOut: number;
+  /** 429 answers (a buyer retries after Retry-After, so one buyer may get several). */
   rateLimited: number;
+  /** Buyers whose last answer was neither: an error, or a 429 after every retry. */
   failed: number;
   latencyMs: { p50: number | null; p99: number | null };
   regions: Record<string, { allocated: number; sold: number; spilledIn: number }>;
@@ -65,10 +69,10 @@ export function formatReport(r: DemoReport): string {
   return [
     `Flash sale of ${r.productId}: ${r.units} units, ${r.buyers} buyers`,
     line("requests", r.requests),
-    line("accepted", r.accepted),
-    line("sold out", r.soldOut),
-    line("rate limited (429)", r.rateLimited),
-    line("failed", r.failed),
+    line("buyers accepted", r.accepted),
+    line("buyers sold out", r.soldOut),
+    line("buyers failed", r.failed),
+    line("429 answers", r.rateLimited),
     line("latency p50 / p99", `${r.latencyMs.p50 ?? "–"} ms / ${r.latencyMs.p99 ?? "–"} ms`),
     ...Object.entries(r.regions).map(([region, x]) => line(`sold in ${region}`, `${x.sold} of ${x.allocated} (${x.spilledIn} orders spilled in)`)),
     line("spillovers", r.spillovers),

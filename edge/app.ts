@@ -174,7 +174,7 @@ export function createEdgeApp(config: Config) {
     const reservation = { orderId: deriveOrderId(edge.orderIdSecret, userId, c.get("idempotencyKey")), userId, productId, quantity, originRegion: regions[0]!.id };
     let last: CoreAnswer | undefined;
     for (const region of regions) {
-      last = await callCore(region, "POST", "/v1/reservations", reservation, edge.coreTimeoutMs, c.get("requestId"));
+      last = await callCore(region, "POST", "/v1/reservations", reservation, edge.coreTimeoutMs, { requestId: c.get("requestId") });
       // Only a definitive "none left here" moves on: after a timeout or a 5xx the region may
       // have reserved, and a second region would sell the same intent twice.
       const code = last.kind === "answer" ? last.body.code : undefined;
@@ -188,7 +188,7 @@ export function createEdgeApp(config: Config) {
   /** The calling user's order, from whichever region holds it. */
   async function findOrder(c: EdgeContext, id: string): Promise<{ region: Region; order: Record<string, unknown> } | Response> {
     for (const region of c.get("regions")) {
-      const answer = await callCore(region, "GET", `/v1/orders/${id}`, undefined, edge.coreTimeoutMs, c.get("requestId"));
+      const answer = await callCore(region, "GET", `/v1/orders/${id}`, undefined, edge.coreTimeoutMs, { requestId: c.get("requestId") });
       if (answer.kind !== "answer") return fromCore(answer);
       if (answer.status === 200 && answer.body.userId === c.get("userId")) return { region, order: answer.body };
     }
@@ -206,7 +206,7 @@ export function createEdgeApp(config: Config) {
     const id = c.req.valid("param").id;
     const found = await findOrder(c, id);
     if (found instanceof Response) return found as never;
-    const answer = await callCore(found.region, "POST", `/v1/orders/${id}/cancel`, undefined, edge.coreTimeoutMs, c.get("requestId"));
+    const answer = await callCore(found.region, "POST", `/v1/orders/${id}/cancel`, undefined, edge.coreTimeoutMs, { requestId: c.get("requestId") });
     if (answer.kind === "answer" && answer.status === 200) return c.json(publicOrder({ ...found.order, ...answer.body }), 200) as never;
     return fromCore(answer) as never;
   });
@@ -216,7 +216,7 @@ export function createEdgeApp(config: Config) {
     const id = c.req.valid("param").id;
     const cached = availability.get(id);
     if (cached && Date.now() - cached.at < 1_000) return c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" });
-    const answers = await Promise.all(config.regions.map((r) => callCore(r, "GET", `/v1/products/${id}`, undefined, edge.coreTimeoutMs, c.get("requestId"))));
+    const answers = await Promise.all(config.regions.map((r) => callCore(r, "GET", `/v1/products/${id}`, undefined, edge.coreTimeoutMs, { requestId: c.get("requestId") })));
     const regions: Record<string, { available: number; held: number; sold: number }> = {};
     for (const [i, answer] of answers.entries()) {
       if (answer.kind === "answer" && answer.status === 200) {

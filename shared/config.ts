@@ -23,8 +23,13 @@ export interface Region {
   coreUrl: string;
   /** Port the local core listens on. */
   corePort: number;
-  /** Shared secret that signs requests to the core (HMAC-SHA256). */
+  /** Shared secret that signs the edge's requests to the core (HMAC-SHA256). */
   coreSecret: string;
+  /**
+   * Signs the admin API's requests to the core's /admin routes, which change allocations:
+   * apart from `coreSecret`, so that an edge (which holds every region's) cannot add units.
+   */
+  coreAdminSecret: string;
   /** The region's Redis over the Upstash REST protocol, for the edge. */
   redisRestUrl: string;
   redisRestToken: string;
@@ -158,6 +163,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const corePort = firstCorePort + index;
     const external = env[redisUrlVariable(id)];
     const secret = env[regionVariable("CORE_SECRET", id)];
+    const adminSecret = env[regionVariable("CORE_ADMIN_SECRET", id)];
+    if (!adminSecret) defaultedSecrets.add(regionVariable("CORE_ADMIN_SECRET", id));
     const restToken = env[regionVariable("REDIS_REST_TOKEN", id)];
     if (!secret) defaultedSecrets.add(regionVariable("CORE_SECRET", id));
     if (!restToken) defaultedSecrets.add(regionVariable("REDIS_REST_TOKEN", id));
@@ -172,6 +179,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       corePort,
       coreUrl: env[regionVariable("CORE_URL", id)] ?? `http://127.0.0.1:${corePort}`,
       coreSecret: secret ?? `development-only-core-secret-${id}`,
+      coreAdminSecret: adminSecret ?? `development-only-core-admin-secret-${id}`,
       gatewayPort,
       redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${gatewayPort}`,
       redisRestExternal: env[regionVariable("REDIS_REST_URL", id)] !== undefined,
@@ -258,7 +266,7 @@ export function parseAdminTokens(value: string, regionIds: string[]): AdminToken
     return fail("not JSON");
   }
   if (!Array.isArray(parsed) || parsed.length === 0) return fail("not a non-empty list");
-  return parsed.map((entry: unknown, i): AdminToken => {
+  const tokens = parsed.map((entry: unknown, i): AdminToken => {
     const { name, scopes, token } = (entry ?? {}) as Record<string, unknown>;
     if (typeof name !== "string" || name === "") fail(`entry ${i} has no name`);
     if (typeof token !== "string" || token.length < 16) fail(`${name}'s token is shorter than 16 characters`);
@@ -269,6 +277,11 @@ export function parseAdminTokens(value: string, regionIds: string[]): AdminToken
     }
     return { name: name as string, scopes: scopes as AdminScope[], token: token as string };
   });
+  const twice = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
+  if (twice(tokens.map((t) => t.name))) fail(`the name ${twice(tokens.map((t) => t.name))} is given twice: the audit log could not tell them apart`);
+  if (twice(tokens.map((t) => t.token))) fail("two entries have the same token");
+  if (tokens.some((t) => t.token.startsWith(DEVELOPMENT_ADMIN_TOKEN))) fail("a development token is not a secret; generate one");
+  return tokens;
 }
 
 function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Config["edge"] {

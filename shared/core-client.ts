@@ -11,13 +11,23 @@ export type CoreAnswer =
   | { kind: "timeout" }
   | { kind: "unreachable"; error: string };
 
-/** `requestId` travels as X-Request-Id, so the core's log lines carry the caller's id. */
-export async function callCore(region: Region, method: string, path: string, body: unknown, timeoutMs: number, requestId?: string): Promise<CoreAnswer> {
+/**
+ * `requestId` travels as X-Request-Id, so the core's log lines carry the caller's id. The
+ * edge signs with the region's core secret; the admin API passes the admin secret.
+ */
+export async function callCore(
+  region: Region,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+  { requestId, secret = region.coreSecret }: { requestId?: string; secret?: string } = {},
+): Promise<CoreAnswer> {
   const text = body === undefined ? "" : JSON.stringify(body);
   try {
     const response = await fetch(region.coreUrl + path, {
       method,
-      headers: { "Content-Type": "application/json", ...signRequest(region.coreSecret, method, path, text), ...(requestId ? { "X-Request-Id": requestId } : {}) },
+      headers: { "Content-Type": "application/json", ...signRequest(secret, method, path, text), ...(requestId ? { "X-Request-Id": requestId } : {}) },
       body: text || undefined,
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -24,6 +24,8 @@ export const PROBLEMS = {
   total_below_allocated: { status: 409, title: "The total would be smaller than the units given to regions" },
   product_exists: { status: 409, title: "A product with this id exists" },
   transfer_conflict: { status: 409, title: "This transfer id was used for a different transfer" },
+  transfer_in_progress: { status: 409, title: "Earlier moves of this product are still in flight" },
+  move_abandoned: { status: 409, title: "An earlier move of the same allocation change did not complete, so this one was not made" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   invalid_quantity: { status: 422, title: "The quantity is outside the product's bounds" },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used for a different request" },

@@ -22,7 +22,8 @@ const USAGE = `usage: flux-gate <command>
   verify [--json] [--product ID]… [--settle SECONDS]
                          check that no unit was created or lost: PostgreSQL against each
                          region's Redis; exits 1 naming each drift
-  run                    stack up, plus a core and a worker per region, in the foreground;
+  run                    stack up, plus a gateway, core and worker per region, the admin API
+                         and the edge, and the demo product, in the foreground (npm start);
                          Ctrl-C stops what it started
 ${ADMIN_USAGE}
 

@@ -1,6 +1,6 @@
 /** The local service stack: one Redis per region, PostgreSQL and Kafka, up, down and status. */
 import { mkdirSync } from "node:fs";
-import type { Config } from "../shared/config.ts";
+import { redactUrl, type Config } from "../shared/config.ts";
 import { StackError, requireBinaries } from "./process.ts";
 import { kafkaService } from "./services/kafka.ts";
 import { postgresService } from "./services/postgres.ts";
@@ -86,8 +86,8 @@ export function stackStatus(config: Config): Promise<ServiceStatus[]> {
 /** What scripts need to find the services, in the shape `status --json` prints. */
 export function endpoints(config: Config) {
   return {
-    redis: Object.fromEntries(config.regions.map((r) => [r.id, r.redisUrl])),
-    databaseUrl: config.postgres.url,
+    redis: Object.fromEntries(config.regions.map((r) => [r.id, redactUrl(r.redisUrl)])),
+    databaseUrl: redactUrl(config.postgres.url),
     kafkaBrokers: config.kafka.brokers,
     kafkaTopics: Object.fromEntries(config.regions.map((r) => [r.id, r.kafkaTopic])),
   };

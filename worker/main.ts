@@ -28,7 +28,11 @@ const server = Bun.serve({
   hostname: config.listenHost,
   fetch: createWorkerApp({
     registry,
-    ready: async () => ({ kafka: consuming, postgres: await sql`select 1`.then(() => true, () => false) }),
+    // Kafka counts as up while the group's offsets can be read, not merely once it was joined.
+    ready: async () => ({
+      kafka: consuming && (await lag.read().then(() => true, () => false)),
+      postgres: await sql`select 1`.then(() => true, () => false),
+    }),
   }).fetch,
 });
 const producer = await untilConnected("connecting the dead-letter producer", () => connectProducer(kafka), log);

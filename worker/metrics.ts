@@ -23,10 +23,12 @@ export function workerMetrics(registry: Registry, lag: () => Promise<{ partition
     help: "Messages on the region's topic not yet committed by the worker group, per partition",
     labelNames: ["partition"],
     registers,
+    // Kafka unreachable: the lag is NaN (unknown, not 0), and the rest of the scrape still answers.
     async collect() {
-      const partitions = await lag();
       this.reset();
-      for (const p of partitions) this.set({ partition: String(p.partition) }, p.lag);
+      const partitions = await lag().catch(() => undefined);
+      if (!partitions) this.set({ partition: "unknown" }, Number.NaN);
+      for (const p of partitions ?? []) this.set({ partition: String(p.partition) }, p.lag);
     },
   });
 

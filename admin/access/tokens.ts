@@ -16,7 +16,8 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export function tokenChecker(tokens: AdminToken[]): (authorization: string | undefined) => Principal | undefined {
   const known = tokens.map((t) => ({ principal: { name: t.name, scopes: t.scopes }, digest: digest(t.token) }));
   return (authorization) => {
-    const match = /^Bearer (\S+)$/.exec(authorization ?? "");
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    const match = /^Bearer +(\S+)$/i.exec(authorization ?? "");
     if (!match) return undefined;
     const presented = digest(match[1]!);
     let found: Principal | undefined;

@@ -28,6 +28,13 @@ async function scrape(url: string): Promise<Sample[] | undefined> {
   }
 }
 
+/** The sum of a metric, or null when the process did not answer or could not measure it (NaN). */
+function known(samples: Sample[] | undefined, name: string): number | null {
+  if (!samples) return null;
+  const sum = total(samples, name);
+  return Number.isNaN(sum) ? null : sum;
+}
+
 /** A region whose core or worker does not answer shows null for what it would have said. */
 export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
   return () =>
@@ -39,8 +46,8 @@ export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
           region: region.id,
           ordersAccepted: core ? reservations("reserved")! + reservations("confirmed")! : null,
           reservationRequests: reservations(),
-          outboxDepth: core ? total(core, "flux_gate_outbox_depth") : null,
-          consumerLag: worker ? total(worker, "flux_gate_worker_consumer_lag") : null,
+          outboxDepth: known(core, "flux_gate_outbox_depth"),
+          consumerLag: known(worker, "flux_gate_worker_consumer_lag"),
           at: Date.now(),
         };
       }),

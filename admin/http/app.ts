@@ -53,18 +53,25 @@ function transferBody(t: Transfer) {
 }
 
 /** 201 done, 200 done before (same id), 202 still moving (a core is out of reach), 409 refused. */
-function moveResponse(c: Context, { transfer, replayed }: MoveResult): Response {
+function moveResponse(c: Context, { transfer, replayed }: MoveResult, extensions: Record<string, unknown> = {}): Response {
   if (transfer.state === "failed") {
     const source = transfer.fromRegion ?? "the unallocated pool";
     const detail = `${source} had fewer than ${transfer.units} units free to give; nothing moved (transfer ${transfer.id})`;
-    return fail(transfer.reason as ProblemCode, detail, { transfer: transferBody(transfer) });
+    return fail(transfer.reason as ProblemCode, detail, { transfer: transferBody(transfer), ...extensions });
   }
   const status = transfer.state !== "completed" ? 202 : replayed ? 200 : 201;
   return c.json(transferBody(transfer), status);
 }
 
-function refusedMove(refusal: Extract<Change<unknown>, { ok: false }>): Response {
-  return fail(refusal.code, refusal.detail, refusal.transfer ? { transfer: transferBody(refusal.transfer) } : {});
+/** A move refused before it started; the transfer it met is shown only to who may see it. */
+function refusedMove(c: Context<AdminEnv>, refusal: Extract<Change<unknown>, { ok: false }>): Response {
+  const shown = refusal.transfer && visible(c.get("principal"), refusal.transfer);
+  return fail(refusal.code, refusal.detail, shown ? { transfer: transferBody(refusal.transfer!) } : {});
+}
+
+/** A transfer is visible to the scopes of either side. */
+function visible(principal: Principal, t: Transfer): boolean {
+  return reaches(principal, "global") || [t.fromRegion, t.toRegion].some((r) => r !== null && reaches(principal, r));
 }
 
 const DASHBOARD = readFileSync(new URL("../dashboard/page.html", import.meta.url), "utf8");
@@ -122,7 +129,12 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   });
 
   // The page is public; everything it shows comes from /v1 with the token it signs in with.
-  app.get("/dashboard", (c) => c.html(DASHBOARD));
+  app.get("/dashboard", (c) =>
+    c.html(DASHBOARD, 200, {
+      // Its own script and styles only, talking to this origin; never framed.
+      "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    }),
+  );
 
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`) }));
   // One JSON line per admin request: few, and each one matters.
@@ -142,7 +154,10 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.use("/v1/*", auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })));
 
   app.get("/v1/me", (c) => c.json(c.get("principal")));
-  app.get("/v1/stats", async (c) => c.json({ regions: await stats() }));
+  app.get("/v1/stats", async (c) => {
+    const own = ownRegions(c);
+    return c.json({ regions: (await stats()).filter((r) => !own || own.includes(r.region)) });
+  });
   app.get("/v1/products", async (c) => c.json({ products: await products.list() }));
 
   app.post("/v1/products", async (c) => {
@@ -151,17 +166,39 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     const body = await read(c, schemas.create);
     if (body instanceof Response) return body;
     const { allocations, ...input } = body;
+    const given = Object.values(allocations ?? {}).reduce((n: number, u) => n + (u ?? 0), 0);
+    if (given > input.totalUnits) return fail("invalid_request", `allocations: ${given} units given, the total is ${input.totalUnits}`);
     const created = await products.create(input);
     if (!created.ok) return fail(created.code, created.detail);
-    if (allocations) {
-      const moved = await products.setAllocations(input.id, allocations as Record<string, number>, c.get("principal").name);
-      if (!moved.ok) return fail(moved.code, moved.detail);
-    }
-    return c.json(await products.view(input.id), 201);
+    if (!allocations) return c.json({ ...(await viewFor(c, input.id)), transfers: [] }, 201);
+    const moved = await products.setAllocations(input.id, allocations as Record<string, number>, c.get("principal").name);
+    return allocationAnswer(c, input.id, moved, 201);
   });
 
+  /** A product as the caller may see it: every region for global tokens, their own regions otherwise. */
+  async function viewFor(c: Context<AdminEnv>, productId: string) {
+    const view = await products.view(productId);
+    if (!view || reaches(c.get("principal"), "global")) return view;
+    const regions = view.regions.filter((r) => reaches(c.get("principal"), r.region));
+    return { ...view, regions, available: regions.reduce((n, r) => n + (r.live?.available ?? 0), 0) };
+  }
+
+  /**
+   * The answer to a set of moves: `success` when all completed; 202 when one waits on a core
+   * (the rest were abandoned; repeat once it is done); 409 with the first failure's code.
+   * Each carries every move, so a partial change is never hidden.
+   */
+  async function allocationAnswer(c: Context<AdminEnv>, productId: string, moved: Change<MoveResult[]>, success: 200 | 201): Promise<Response> {
+    if (!moved.ok) return refusedMove(c, moved);
+    const transfers = moved.value.map((m) => transferBody(m.transfer));
+    const failed = moved.value.find((m) => m.transfer.state === "failed");
+    if (failed) return moveResponse(c, failed, { transfers });
+    const waiting = moved.value.some((m) => m.transfer.state !== "completed");
+    return c.json({ ...(await viewFor(c, productId)), transfers }, waiting ? 202 : success);
+  }
+
   app.get("/v1/products/:id", async (c) => {
-    const view = await products.view(c.req.param("id"));
+    const view = await viewFor(c, c.req.param("id"));
     return view ? c.json(view) : fail("unknown_product", `no product ${c.req.param("id")}`);
   });
 
@@ -181,10 +218,7 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     const body = forbiddenUnlessReaches(c, "global") ?? (await read(c, schemas.allocations));
     if (body instanceof Response) return body;
     const moved = await products.setAllocations(c.req.param("id"), body.regions as Record<string, number>, c.get("principal").name);
-    if (!moved.ok) return refusedMove(moved);
-    const failed = moved.value.find((m) => m.transfer.state === "failed");
-    if (failed) return moveResponse(c, failed);
-    return c.json({ transfers: moved.value.map((m) => transferBody(m.transfer)), product: await products.view(c.req.param("id")) });
+    return allocationAnswer(c, c.req.param("id"), moved, 200);
   });
 
   /** The path's region if the caller reaches it, or the 404/403 that says why not. */
@@ -213,7 +247,7 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       if (body instanceof Response) return body;
       const ends = direction === "claim" ? { from: null, to: id } : { from: id, to: null };
       const moved = await products.move({ id: body.transferId ?? crypto.randomUUID(), productId: c.req.param("id"), units: body.units, requestedBy: c.get("principal").name, ...ends });
-      return moved.ok ? moveResponse(c, moved.value) : refusedMove(moved);
+      return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
     });
   }
 
@@ -233,30 +267,40 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       units: body.units,
       requestedBy: c.get("principal").name,
     });
-    return moved.ok ? moveResponse(c, moved.value) : refusedMove(moved);
+    return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
   });
 
-  /** A transfer is visible to the scopes of either side. */
-  const visible = (c: Context<AdminEnv>, t: Transfer) =>
-    reaches(c.get("principal"), "global") || [t.fromRegion, t.toRegion].some((r) => r !== null && reaches(c.get("principal"), r));
+
+  /** `?limit=`, 1 to 1,000 (100 when absent), or the 400 that says so. */
+  function limitOf(c: Context): number | Response {
+    const parsed = z.coerce.number().int().min(1).max(1_000).default(100).safeParse(c.req.query("limit"));
+    return parsed.success ? parsed.data : fail("invalid_request", `limit: ${describeIssues(parsed.error.issues)}`);
+  }
+
+  /** The regions a non-global token reaches; undefined for a global one (no filter). */
+  function ownRegions(c: Context<AdminEnv>): string[] | undefined {
+    return reaches(c.get("principal"), "global") ? undefined : regionIds.filter((r) => reaches(c.get("principal"), r));
+  }
 
   app.get("/v1/transfers", async (c) => {
-    const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 1_000);
-    const transfers = await ledger.list({ productId: c.req.query("productId"), limit });
-    return c.json({ transfers: transfers.filter((t) => visible(c, t)).map(transferBody) });
+    const limit = limitOf(c);
+    if (limit instanceof Response) return limit;
+    const transfers = await ledger.list({ productId: c.req.query("productId"), regions: ownRegions(c), limit });
+    return c.json({ transfers: transfers.map(transferBody) });
   });
 
   app.get("/v1/transfers/:id", async (c) => {
     const id = c.req.param("id");
     const transfer = z.uuid().safeParse(id).success ? await ledger.get(id) : undefined;
-    if (!transfer || !visible(c, transfer)) return fail("not_found", `no transfer ${id}`);
+    if (!transfer || !visible(c.get("principal"), transfer)) return fail("not_found", `no transfer ${id}`);
     return c.json(transferBody(transfer));
   });
 
   app.get("/v1/audit", async (c) => {
     const denied = forbiddenUnlessReaches(c, "global");
     if (denied) return denied;
-    const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 1_000);
+    const limit = limitOf(c);
+    if (limit instanceof Response) return limit;
     return c.json({ entries: await db.select().from(adminAudit).orderBy(desc(adminAudit.id)).limit(limit) });
   });
 

@@ -5,7 +5,7 @@
 import type { Region } from "../../shared/config.ts";
 import { callCore } from "../../shared/core-client.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
-import type { Stock } from "../../core/reservation/store.ts";
+import { stockOf, type Stock } from "../../core/reservation/store.ts";
 
 /** A core that did not answer, or answered with a failure that is not a refusal. */
 export class RegionUnavailable extends Error {
@@ -33,45 +33,39 @@ export function regionCores(regions: Region[]): Cores {
   async function call(regionId: string, method: string, path: string, body?: unknown) {
     const region = byId.get(regionId);
     if (!region) throw new RegionUnavailable(regionId, "no such region is configured");
-    const answer = await callCore(region, method, path, body, TIMEOUT_MS);
+    const answer = await callCore(region, method, path, body, TIMEOUT_MS, { secret: region.coreAdminSecret });
     if (answer.kind === "timeout") throw new RegionUnavailable(regionId, `no answer within ${TIMEOUT_MS} ms`);
     if (answer.kind === "unreachable") throw new RegionUnavailable(regionId, answer.error);
     return answer;
   }
   const unexpected = (regionId: string, answer: { status: number; body: Record<string, unknown> }) =>
     new RegionUnavailable(regionId, `answered ${answer.status} ${String(answer.body.code ?? "")}`.trim());
-  const stockOf = ({ allocated, available, held, sold }: Record<string, unknown>): Stock => ({
-    allocated: Number(allocated),
-    available: Number(available),
-    held: Number(held),
-    sold: Number(sold),
-  });
 
   return {
     async activate(regionId, productId) {
-      const answer = await call(regionId, "POST", `/v1/products/${productId}/activate`);
+      const answer = await call(regionId, "POST", `/admin/v1/products/${productId}/activate`);
       if (answer.status !== 200) throw unexpected(regionId, answer);
-      return stockOf(answer.body);
+      return stockOf([answer.body.allocated, answer.body.available, answer.body.held, answer.body.sold]);
     },
 
     async allocate(regionId, productId, changeId, units) {
-      const path = `/v1/products/${productId}/allocation`;
+      const path = `/admin/v1/products/${productId}/allocation`;
       let answer = await call(regionId, "POST", path, { changeId, units });
       if (answer.body.code === "unknown_product" && units > 0) {
         // The region has not seen the product yet: load its rules, then give it the units.
         await this.activate(regionId, productId);
         answer = await call(regionId, "POST", path, { changeId, units });
       }
-      if (answer.status === 200) return { ok: true, stock: stockOf(answer.body) };
+      if (answer.status === 200) return { ok: true, stock: stockOf([answer.body.allocated, answer.body.available, answer.body.held, answer.body.sold]) };
       if (answer.status === 409 || answer.status === 404) return { ok: false, code: answer.body.code as ProblemCode };
       throw unexpected(regionId, answer);
     },
 
     async stock(regionId, productId) {
-      const answer = await call(regionId, "GET", `/v1/products/${productId}`);
+      const answer = await call(regionId, "GET", `/admin/v1/products/${productId}`);
       if (answer.status === 404) return undefined;
       if (answer.status !== 200) throw unexpected(regionId, answer);
-      return stockOf(answer.body);
+      return stockOf([answer.body.allocated, answer.body.available, answer.body.held, answer.body.sold]);
     },
   };
 }

@@ -3,7 +3,7 @@
  * state = …`) in the transaction that also moves the allocation, so two drivers of the same
  * transfer (a request and the resumer, or two admin processes) apply each step once.
  */
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { allocations, inventoryTransfers, products } from "../../db/schema.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
@@ -74,10 +74,13 @@ export function transferLedger(db: Database) {
       await db.transaction(async (tx) => {
         const [moved] = await advance(t, "pending", { state: "released" }, tx);
         if (!moved) return;
-        await tx
+        const given = await tx
           .update(allocations)
           .set({ units: sql`${allocations.units} - ${t.units}`, updatedAt: sql`now()` })
-          .where(and(eq(allocations.productId, t.productId), eq(allocations.region, t.fromRegion!)));
+          .where(and(eq(allocations.productId, t.productId), eq(allocations.region, t.fromRegion!)))
+          .returning({ units: allocations.units });
+        // Redis gave units PostgreSQL never gave this region: roll back rather than invent units in transit.
+        if (given.length === 0) throw new Error(`${t.fromRegion} has no allocation of ${t.productId} in PostgreSQL to release ${t.units} from`);
       });
     },
 
@@ -112,6 +115,25 @@ export function transferLedger(db: Database) {
       await advance(t, "pending", { state: "failed", reason });
     },
 
+    /** Records a planned set of moves at once (inside the planner's transaction), in order. */
+    async recordPlan(requests: MoveRequest[], tx: Executor): Promise<Transfer[]> {
+      if (requests.length === 0) return [];
+      const rows = await tx
+        .insert(inventoryTransfers)
+        .values(requests.map((m) => ({ id: m.id, productId: m.productId, fromRegion: m.from, toRegion: m.to, units: m.units, requestedBy: m.requestedBy })))
+        .returning();
+      return requests.map((m) => rows.find((r) => r.id === m.id)!);
+    },
+
+    /** How many moves of the product are pending or released. */
+    async unfinishedOf(productId: string, tx: Executor = db): Promise<number> {
+      const [row] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(inventoryTransfers)
+        .where(and(eq(inventoryTransfers.productId, productId), inArray(inventoryTransfers.state, ["pending", "released"])));
+      return row!.n;
+    },
+
     /** Transfers still moving whose last step is older than `idleMs`: the resumer's work. */
     unfinished(idleMs: number): Promise<Transfer[]> {
       return db
@@ -121,10 +143,11 @@ export function transferLedger(db: Database) {
         .orderBy(inventoryTransfers.createdAt);
     },
 
-    list(filter: { productId?: string; region?: string; limit: number }): Promise<Transfer[]> {
+    /** The newest moves; `regions` keeps those with either end in one of them. */
+    list(filter: { productId?: string; regions?: string[]; limit: number }): Promise<Transfer[]> {
       const conditions = [
         filter.productId ? eq(inventoryTransfers.productId, filter.productId) : undefined,
-        filter.region ? sql`(${inventoryTransfers.fromRegion} = ${filter.region} or ${inventoryTransfers.toRegion} = ${filter.region})` : undefined,
+        filter.regions ? or(inArray(inventoryTransfers.fromRegion, filter.regions), inArray(inventoryTransfers.toRegion, filter.regions)) : undefined,
       ];
       return db
         .select()

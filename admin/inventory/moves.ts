@@ -32,7 +32,7 @@ export async function drive(deps: MoveDeps, transfer: Transfer): Promise<Transfe
     if (t.state === "pending") await release(deps, t);
     else await claim(deps, t);
     t = (await deps.ledger.get(t.id))!;
-    await deps.afterStep?.(t.state === "released" ? "released" : "completed", t);
+    if (t.state === "released" || t.state === "completed") await deps.afterStep?.(t.state, t);
   }
   return t;
 }

@@ -43,6 +43,19 @@ export interface ProductView {
   regions: RegionView[];
 }
 
+function sameProduct(stored: Product, input: ProductInput): boolean {
+  return (
+    stored.name === input.name &&
+    stored.totalUnits === input.totalUnits &&
+    stored.startsAt.getTime() === input.startsAt.getTime() &&
+    stored.endsAt.getTime() === input.endsAt.getTime() &&
+    stored.perUserLimit === input.perUserLimit &&
+    stored.maxPerOrder === input.maxPerOrder &&
+    stored.holdSeconds === input.holdSeconds &&
+    stored.paused === (input.paused ?? false)
+  );
+}
+
 export function productService(db: Database, regionIds: string[], moves: MoveDeps & { cores: Cores }) {
   const { cores, ledger } = moves;
 
@@ -53,8 +66,18 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
     if (failed.length > 0) throw new RegionUnavailable(failed.join(", "), "did not take the new rules (they are saved; repeat the request)");
   }
 
-  function window(p: Pick<Product, "startsAt" | "endsAt">): string | undefined {
+  function saleWindowProblem(p: Pick<Product, "startsAt" | "endsAt">): string | undefined {
     return p.endsAt > p.startsAt ? undefined : "endsAt must be after startsAt";
+  }
+
+  /** Completed or failed; or, when a core is out of reach, as far as it got (the resumer goes on). */
+  async function driveAsFarAsItGoes(transfer: Transfer): Promise<Transfer> {
+    try {
+      return await drive(moves, transfer);
+    } catch (error) {
+      if (!(error instanceof RegionUnavailable)) throw error;
+      return (await ledger.get(transfer.id))!;
+    }
   }
 
   const service = {
@@ -63,12 +86,14 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
     },
 
     async create(input: ProductInput): Promise<Change<Product>> {
-      const invalid = window(input);
+      const invalid = saleWindowProblem(input);
       if (invalid) return { ok: false, code: "invalid_request", detail: invalid };
       const [created] = await db.insert(products).values(input).onConflictDoNothing().returning();
-      if (!created) return { ok: false, code: "product_exists", detail: `product ${input.id} exists; PATCH it to change it` };
-      await refreshRegions(created.id);
-      return { ok: true, value: created };
+      const product = created ?? (await db.select().from(products).where(eq(products.id, input.id)))[0]!;
+      // The same product again is a retry (of a create a core missed): carry on from it.
+      if (!created && !sameProduct(product, input)) return { ok: false, code: "product_exists", detail: `product ${input.id} exists with other values; PATCH it to change it` };
+      await refreshRegions(product.id);
+      return { ok: true, value: product };
     },
 
     async update(id: string, change: ProductChange): Promise<Change<Product>> {
@@ -76,7 +101,7 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
         const [current] = await tx.select().from(products).where(eq(products.id, id)).for("update");
         if (!current) return { ok: false, code: "unknown_product", detail: `no product ${id}` };
         const next = { ...current, ...change };
-        const invalid = window(next);
+        const invalid = saleWindowProblem(next);
         if (invalid) return { ok: false, code: "invalid_request", detail: invalid };
         if (change.totalUnits !== undefined) {
           const committed = current.totalUnits - (await unitsOutsideRegions(tx, id))!.unallocated;
@@ -99,32 +124,42 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
         return { ok: false, code: "transfer_conflict", detail: `transfer ${request.id} moved other units; use a new id`, transfer: recorded.transfer };
       }
       await moves.afterStep?.("recorded", recorded.transfer);
-      let transfer = recorded.transfer;
-      try {
-        transfer = await drive(moves, transfer);
-      } catch (error) {
-        if (!(error instanceof RegionUnavailable)) throw error;
-        transfer = (await ledger.get(transfer.id))!;
-      }
-      return { ok: true, value: { transfer, replayed: recorded.kind === "existing" } };
+      return { ok: true, value: { transfer: await driveAsFarAsItGoes(recorded.transfer), replayed: recorded.kind === "existing" } };
     },
 
     /**
      * Moves units so each named region ends with its target: first every region that gives
-     * units back to the pool, then every region that takes from it. Returns each move.
+     * units back to the pool, then every region that takes from it. The moves are planned
+     * and recorded in one transaction under the product's row lock, and refused while earlier
+     * moves of the product are still in flight, so a retry or a second admin cannot plan the
+     * same units twice. Driving stops at the first move that did not complete: the rest are
+     * abandoned (failed, nothing moved), as a claim must not run before the releases it needs.
      */
     async setAllocations(productId: string, targets: Record<string, number>, requestedBy: string): Promise<Change<MoveResult[]>> {
-      const [product] = await db.select().from(products).where(eq(products.id, productId));
-      if (!product) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
-      const current = await db.select().from(allocations).where(eq(allocations.productId, productId));
-      const deltas = Object.entries(targets).map(([region, units]) => ({ region, delta: units - (current.find((a) => a.region === region)?.units ?? 0) }));
-      const ordered = [...deltas.filter((d) => d.delta < 0), ...deltas.filter((d) => d.delta > 0)];
+      const planned = await db.transaction(async (tx): Promise<Change<Transfer[]>> => {
+        const [product] = await tx.select({ id: products.id }).from(products).where(eq(products.id, productId)).for("update");
+        if (!product) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
+        const moving = await ledger.unfinishedOf(productId, tx);
+        if (moving > 0) return { ok: false, code: "transfer_in_progress", detail: `${moving} move(s) of ${productId} are still in flight; set the allocations again once they finish` };
+        const current = await tx.select().from(allocations).where(eq(allocations.productId, productId));
+        const deltas = Object.entries(targets).map(([region, units]) => ({ region, delta: units - (current.find((a) => a.region === region)?.units ?? 0) }));
+        const ordered = [...deltas.filter((d) => d.delta < 0), ...deltas.filter((d) => d.delta > 0)];
+        const requests = ordered.map(({ region, delta }) => ({
+          id: crypto.randomUUID(),
+          productId,
+          units: Math.abs(delta),
+          requestedBy,
+          ...(delta < 0 ? { from: region, to: null } : { from: null, to: region }),
+        }));
+        return { ok: true, value: await ledger.recordPlan(requests, tx) };
+      });
+      if (!planned.ok) return planned;
       const results: MoveResult[] = [];
-      for (const { region, delta } of ordered) {
-        const request = { id: crypto.randomUUID(), productId, units: Math.abs(delta), requestedBy };
-        const outcome = await service.move(delta < 0 ? { ...request, from: region, to: null } : { ...request, from: null, to: region });
-        if (!outcome.ok) return outcome;
-        results.push(outcome.value);
+      for (const recorded of planned.value) {
+        const stop = results.some((r) => r.transfer.state !== "completed");
+        if (stop) await ledger.failed(recorded, "move_abandoned");
+        const transfer = stop ? (await ledger.get(recorded.id))! : await driveAsFarAsItGoes(recorded);
+        results.push({ transfer, replayed: false });
       }
       return { ok: true, value: results };
     },

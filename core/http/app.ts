@@ -17,7 +17,10 @@ import { requireSignature } from "./signature.ts";
 export interface CoreDeps {
   store: RegionStore;
   records: Records;
+  /** Signs the edge's requests (/v1). */
   secret: string;
+  /** Signs the admin API's requests (/admin/v1), which change allocations. */
+  adminSecret: string;
   maxBodyBytes: number;
   /** Readiness of what the core needs beyond Redis (the Kafka producer). */
   ready?: () => boolean;
@@ -66,7 +69,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 const isUuid = (id: string) => z.uuid().safeParse(id).success;
 
-export function createCoreApp({ store, records, secret, maxBodyBytes, ready = () => true, metrics }: CoreDeps) {
+export function createCoreApp({ store, records, secret, adminSecret, maxBodyBytes, ready = () => true, metrics }: CoreDeps) {
   const app = new Hono();
 
   app.use(requestId());
@@ -89,8 +92,10 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
     return c.json({ status: redis && kafka ? "ready" : "not ready", redis, kafka }, redis && kafka ? 200 : 503);
   });
 
-  app.use("/v1/*", bodyLimit({ maxSize: maxBodyBytes, onError: () => fail("payload_too_large", `the limit is ${maxBodyBytes} bytes`) }));
-  app.use("/v1/*", requireSignature(secret));
+  for (const [prefix, key] of [["/v1/*", secret], ["/admin/v1/*", adminSecret]] as const) {
+    app.use(prefix, bodyLimit({ maxSize: maxBodyBytes, onError: () => fail("payload_too_large", `the limit is ${maxBodyBytes} bytes`) }));
+    app.use(prefix, requireSignature(key));
+  }
 
   app.post("/v1/reservations", async (c) => {
     const parsed = reservationSchema.safeParse(await jsonBody(c));
@@ -127,14 +132,16 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
     });
   }
 
-  app.get("/v1/products/:id", async (c) => {
-    const id = c.req.param("id");
+  const product = async (c: Context) => {
+    const id = c.req.param("id")!;
     const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleWindow(id)]) : [];
     return stock && window ? c.json({ productId: id, region: store.region, ...stock, ...window }) : fail("unknown_product", `no product ${id} in ${store.region}`);
-  });
+  };
+  app.get("/v1/products/:id", product);
+  app.get("/admin/v1/products/:id", product);
 
   /** Loads or refreshes the product's rules from PostgreSQL; moves no unit. */
-  app.post("/v1/products/:id/activate", async (c) => {
+  app.post("/admin/v1/products/:id/activate", async (c) => {
     const id = c.req.param("id");
     const rules = PRODUCT_ID.test(id) ? await records.rules(id) : undefined;
     if (!rules) return fail("unknown_product", `no product ${id}`);
@@ -142,7 +149,7 @@ export function createCoreApp({ store, records, secret, maxBodyBytes, ready = ()
   });
 
   /** One allocation change of the admin's transfer ledger, applied once per change id. */
-  app.post("/v1/products/:id/allocation", async (c) => {
+  app.post("/admin/v1/products/:id/allocation", async (c) => {
     const id = c.req.param("id");
     const parsed = allocationChangeSchema.safeParse(await jsonBody(c));
     if (!parsed.success) return fail("invalid_request", describeIssues(parsed.error.issues));

@@ -1,12 +1,17 @@
 -- Changes this region's allocation by `units` (negative gives units back), once per change id:
--- a retry of the same change, even after a crash, answers as the first call did. Only
--- available units leave; held and sold ones never do. A refusal is remembered too, so a
--- change refused once cannot succeed later under a second driver of the same transfer.
+-- a retry of the same change, even after a crash, changes nothing and answers `replayed` with
+-- the counters as they are now. Only available units leave; held and sold ones never do. A
+-- refused release is remembered, so a change refused once cannot succeed later under a
+-- second driver of the same transfer.
 -- KEYS: product, allocation changes
 -- ARGV: change id, units
 -- Returns {'ok', allocated, available, held, sold, replayed} or {'err', code}.
 local change, units = ARGV[1], tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[1]) == 0 then return { 'err', 'unknown_product' } end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- A claim may come back once the admin has activated the product here; a release may not.
+  if units < 0 then redis.call('HSET', KEYS[2], change, 'refused') end
+  return { 'err', 'unknown_product' }
+end
 
 local function counters(replayed)
   local c = redis.call('HMGET', KEYS[1], 'allocated', 'available', 'held', 'sold')

@@ -59,7 +59,8 @@ export interface Stock {
 /** Days an order id keeps pointing at its product in Redis; after that PostgreSQL answers. */
 const ORDER_DIRECTORY_TTL_SECONDS = 30 * 24 * 3600;
 
-const stockOf = ([allocated, available, held, sold]: unknown[]): Stock => ({
+/** Counters as Redis and the core's JSON give them (strings or numbers), as numbers. */
+export const stockOf = ([allocated, available, held, sold]: unknown[]): Stock => ({
   allocated: Number(allocated),
   available: Number(available),
   held: Number(held),

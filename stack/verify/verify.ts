@@ -9,7 +9,7 @@ import { connectDatabase } from "../../db/client.ts";
 import { allocations, inventoryTransfers, products, regionSales } from "../../db/schema.ts";
 import { claimChange, releaseChange } from "../../admin/inventory/moves.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
-import type { Config } from "../../shared/config.ts";
+import { redactUrl, type Config } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { StackError } from "../process.ts";
 import { drifts, type Drift, type ProductReading, type TransferReading } from "./drift.ts";
@@ -28,12 +28,12 @@ export async function verify(config: Config, { productIds, settleMs = 10_000 }: 
     await Promise.all(
       stores.map((s, i) =>
         s.redis.connect().catch(() => {
-          throw new StackError(`cannot reach ${s.region}'s Redis at ${config.regions[i]!.redisUrl}`, "is the stack up? npx flux-gate stack up");
+          throw new StackError(`cannot reach ${s.region}'s Redis at ${redactUrl(config.regions[i]!.redisUrl)}`, "is the stack up? npx flux-gate stack up");
         }),
       ),
     );
     await sql`select 1`.catch(() => {
-      throw new StackError(`cannot reach PostgreSQL at ${config.postgres.url}`, "is the stack up? npx flux-gate stack up");
+      throw new StackError(`cannot reach PostgreSQL at ${redactUrl(config.postgres.url)}`, "is the stack up? npx flux-gate stack up");
     });
     const read = async (): Promise<ProductReading[]> => {
       const rows = await (productIds ? db.select().from(products).where(inArray(products.id, productIds)) : db.select().from(products));

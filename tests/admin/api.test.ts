@@ -7,7 +7,8 @@ import { desc, eq } from "drizzle-orm";
 import { tokenChecker } from "../../admin/access/tokens.ts";
 import { regionStats } from "../../admin/dashboard/stats.ts";
 import { createAdminApp } from "../../admin/http/app.ts";
-import { adminAudit, allocations } from "../../db/schema.ts";
+import { drive } from "../../admin/inventory/moves.ts";
+import { adminAudit, allocations, inventoryTransfers } from "../../db/schema.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
 import { adminServices, coreClient, database, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
@@ -147,6 +148,12 @@ describe("admin API", () => {
     expect(refused).toMatchObject({ transfer: { state: "failed", reason: "insufficient_available" } });
     await expectProblem(await ops("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 6 }), 409, "insufficient_pool");
     await expectProblem(await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "us-east": 1 } }), 409, "insufficient_available");
+    // The claim planned after a refused release is abandoned, not made, and the answer shows both.
+    const partial = await expectProblem(await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "us-east": 1, "eu-west": 10 } }), 409, "insufficient_available");
+    expect((partial as unknown as { transfers: { from: string; to: string; state: string; reason: string }[] }).transfers.map((t) => [t.from, t.to, t.state, t.reason])).toEqual([
+      ["us-east", "pool", "failed", "insufficient_available"],
+      ["pool", "eu-west", "failed", "move_abandoned"],
+    ]);
     expect(await liveUnits(id)).toMatchObject({
       unallocated: 5,
       usEast: { allocation: 10, live: { allocated: 10, available: 2, held: 8 } },
@@ -154,6 +161,36 @@ describe("admin API", () => {
     });
     await expectProblem(await ops("PATCH", `/v1/products/${id}`, { totalUnits: 14 }), 409, "total_below_allocated");
     await expectVerified(id);
+  });
+
+  test("allocations are not set again while a move of the product is in flight, so a retry cannot move units twice", async () => {
+    const id = await newProduct();
+    const inFlight = { id: crypto.randomUUID(), productId: id, fromRegion: null, toRegion: "eu-west", units: 5, requestedBy: "test" };
+    await database.db.insert(inventoryTransfers).values(inFlight);
+    await expectProblem(await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "eu-west": 40 } }), 409, "transfer_in_progress");
+    await drive(adminServices(REGIONS).moves, (await ledger.get(inFlight.id))!);
+    expect((await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "eu-west": 40 } })).status).toBe(200);
+    // The move in flight gave eu-west 5; setting 40 then claimed only the 5 more it lacked.
+    expect(await liveUnits(id)).toMatchObject({ unallocated: 0, euWest: { allocation: 40, live: { allocated: 40 } } });
+    await expectVerified(id);
+  });
+
+  test("creating the same product again carries on (a retry); allocations beyond the total are refused up front", async () => {
+    const body = productBody();
+    expect((await ops("POST", "/v1/products", body)).status).toBe(201);
+    const again = await ops("POST", "/v1/products", body);
+    expect(again.status).toBe(201);
+    expect(await liveUnits(body.id)).toMatchObject({ usEast: { live: { allocated: 60 } }, euWest: { live: { allocated: 30 } } });
+    await expectProblem(await ops("POST", "/v1/products", productBody({ totalUnits: 50 })), 400, "invalid_request");
+  });
+
+  test("a region token sees its own region's numbers only", async () => {
+    const id = await newProduct();
+    const view = (await (await eu("GET", `/v1/products/${id}`)).json()) as { regions: { region: string }[]; available: number };
+    expect(view.regions.map((r) => r.region)).toEqual(["eu-west"]);
+    expect(view.available).toBe(30);
+    const stats = (await (await eu("GET", "/v1/stats")).json()) as { regions: { region: string }[] };
+    expect(stats.regions.map((r) => r.region)).toEqual(["eu-west"]);
   });
 
   test("setting every region's allocation at once gives back first, then claims", async () => {
@@ -227,6 +264,8 @@ describe("admin API", () => {
       ["an empty update", () => ops("PATCH", `/v1/products/${id}`, {}), 400, "invalid_request"],
       ["an unknown region in the path", () => ops("GET", `/v1/regions/mars/products/${id}`), 404, "not_found"],
       ["an unknown product", () => ops("GET", `/v1/products/${uniqueName("none")}`), 404, "unknown_product"],
+      ["a negative limit", () => ops("GET", "/v1/transfers?limit=-1"), 400, "invalid_request"],
+      ["a limit that is not a number", () => ops("GET", "/v1/audit?limit=all"), 400, "invalid_request"],
       ["a transfer of an unknown product", () => ops("POST", "/v1/transfers", { productId: uniqueName("none"), from: "us-east", to: "eu-west", units: 1 }), 404, "unknown_product"],
       ["an oversized body", () => ops("POST", "/v1/products", productBody({ name: "x".repeat(20_000) })), 413, "payload_too_large"],
     ];
@@ -236,7 +275,7 @@ describe("admin API", () => {
 
     test("a product id that exists already is refused and left as it was", async () => {
       const id = await newProduct();
-      await expectProblem(await ops("POST", "/v1/products", productBody({ id, totalUnits: 5 })), 409, "product_exists");
+      await expectProblem(await ops("POST", "/v1/products", productBody({ id, totalUnits: 95 })), 409, "product_exists");
       const given = await database.db.select().from(allocations).where(eq(allocations.productId, id));
       expect(given.map((a) => a.units).sort()).toEqual([30, 60]);
     });

@@ -14,7 +14,9 @@ describe("admin tokens", () => {
   test("a configured bearer token names its holder and scopes; anything else names no one", () => {
     expect(check("Bearer global-token-0123456789")).toEqual({ name: "ops", scopes: ["global"] });
     expect(check("Bearer eu-west-token-0123456789")).toEqual({ name: "eu-ops", scopes: ["region:eu-west"] });
-    for (const wrong of [undefined, "", "Bearer", "Bearer global-token-012345678", "Bearer global-token-0123456789x", "Basic global-token-0123456789", "global-token-0123456789"]) {
+    // The scheme is case-insensitive; the token is not.
+    expect(check("bearer global-token-0123456789")).toEqual({ name: "ops", scopes: ["global"] });
+    for (const wrong of [undefined, "", "Bearer", "Bearer global-token-012345678", "Bearer GLOBAL-TOKEN-0123456789", "Bearer global-token-0123456789x", "Basic global-token-0123456789", "global-token-0123456789"]) {
       expect(check(wrong)).toBeUndefined();
     }
   });
@@ -37,6 +39,9 @@ describe("admin tokens", () => {
       ['[{"name":"ops","scopes":["global"],"token":"short"}]', "ops's token is shorter than 16 characters"],
       ['[{"name":"ops","scopes":[],"token":"0123456789abcdef"}]', "ops has no scopes"],
       ['[{"name":"ops","scopes":["region:mars"],"token":"0123456789abcdef"}]', 'ops has scope "region:mars"'],
+      ['[{"name":"ops","scopes":["global"],"token":"0123456789abcdef"},{"name":"ops","scopes":["global"],"token":"fedcba9876543210"}]', "the name ops is given twice"],
+      ['[{"name":"a","scopes":["global"],"token":"0123456789abcdef"},{"name":"b","scopes":["global"],"token":"0123456789abcdef"}]', "two entries have the same token"],
+      [`[{"name":"ops","scopes":["global"],"token":"${DEVELOPMENT_ADMIN_TOKEN}"}]`, "a development token is not a secret"],
     ];
     for (const [value, message] of refused) expect(() => parseAdminTokens(value, REGIONS)).toThrow(message);
   });

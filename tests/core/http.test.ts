@@ -13,10 +13,11 @@ import { config, uniqueName } from "../helpers.ts";
 
 const REGION = "test-http";
 const SECRET = "test-secret";
+const ADMIN_SECRET = "test-admin-secret";
 const redis = connectRedis(config.regions[0]!.redisUrl);
 const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
 const store = new RegionStore(redis, REGION, 1_000);
-const app = createCoreApp({ store, records: postgresRecords(db), secret: SECRET, maxBodyBytes: 4_096 });
+const app = createCoreApp({ store, records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
 afterAll(async () => {
   redis.disconnect();
   await sql.end();
@@ -26,6 +27,8 @@ async function signed(method: string, path: string, body = "", { secret = SECRET
   const headers = { "Content-Type": "application/json", ...(signRequest(secret, method, path, body, at)) };
   return app.request(path, { method, headers, body: body || undefined });
 }
+
+const admin = (path: string, body: unknown) => signed("POST", path, JSON.stringify(body), { secret: ADMIN_SECRET });
 
 async function product(units = 10, holdSeconds = 600) {
   const id = uniqueName("http");
@@ -40,9 +43,9 @@ async function product(units = 10, holdSeconds = 600) {
     holdSeconds,
   });
   await db.insert(allocations).values({ productId: id, region: REGION, units });
-  const activated = await signed("POST", `/v1/products/${id}/activate`);
+  const activated = await signed("POST", `/admin/v1/products/${id}/activate`, "", { secret: ADMIN_SECRET });
   expect(activated.status).toBe(200);
-  const allocated = await signed("POST", `/v1/products/${id}/allocation`, JSON.stringify({ changeId: `${id}/initial`, units }));
+  const allocated = await signed("POST", `/admin/v1/products/${id}/allocation`, JSON.stringify({ changeId: `${id}/initial`, units }), { secret: ADMIN_SECRET });
   expect(allocated.status).toBe(200);
   return id;
 }
@@ -143,10 +146,13 @@ describe("bad input gets the documented error and reserves nothing", () => {
     ["a wrong secret", (p) => signed("POST", "/v1/reservations", reservation(p), { secret: "guess" }), 401, "unauthorized"],
     ["a stale signature", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() - 31_000 }), 401, "unauthorized"],
     ["a signature from the future", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() + 31_000 }), 401, "unauthorized"],
-    ["an allocation change of 0 units", (p) => signed("POST", `/v1/products/${p}/allocation`, JSON.stringify({ changeId: "zero", units: 0 })), 400, "invalid_request"],
-    ["an allocation change without an id", (p) => signed("POST", `/v1/products/${p}/allocation`, JSON.stringify({ units: 2 })), 400, "invalid_request"],
-    ["an allocation change taking more than is available", (p) => signed("POST", `/v1/products/${p}/allocation`, JSON.stringify({ changeId: "greedy", units: -11 })), 409, "insufficient_available"],
-    ["an unsigned allocation change", (p) => app.request(`/v1/products/${p}/allocation`, { method: "POST", body: JSON.stringify({ changeId: "x", units: 5 }) }), 401, "unauthorized"],
+    ["an allocation change of 0 units", (p) => admin(`/admin/v1/products/${p}/allocation`, { changeId: "zero", units: 0 }), 400, "invalid_request"],
+    ["an allocation change without an id", (p) => admin(`/admin/v1/products/${p}/allocation`, { units: 2 }), 400, "invalid_request"],
+    ["an allocation change taking more than is available", (p) => admin(`/admin/v1/products/${p}/allocation`, { changeId: "greedy", units: -11 }), 409, "insufficient_available"],
+    ["an unsigned allocation change", (p) => app.request(`/admin/v1/products/${p}/allocation`, { method: "POST", body: JSON.stringify({ changeId: "x", units: 5 }) }), 401, "unauthorized"],
+    // The edge holds the core secret; adding units takes the admin secret.
+    ["an allocation change signed with the edge's secret", (p) => signed("POST", `/admin/v1/products/${p}/allocation`, JSON.stringify({ changeId: "edge", units: 5 })), 401, "unauthorized"],
+    ["an activation signed with the edge's secret", (p) => signed("POST", `/admin/v1/products/${p}/activate`), 401, "unauthorized"],
     [
       "a signed body swapped for another",
       async (p) => {
@@ -175,7 +181,7 @@ describe("an unreachable Redis", () => {
     await new Promise((resolve) => blackhole.once("listening", resolve));
     const port = (blackhole.address() as { port: number }).port;
     const silent = connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
-    const stuck = createCoreApp({ store: new RegionStore(silent, REGION, 1_000), records: postgresRecords(db), secret: SECRET, maxBodyBytes: 4_096 });
+    const stuck = createCoreApp({ store: new RegionStore(silent, REGION, 1_000), records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
 
     const body = reservation("any-product");
     const t0 = performance.now();
