@@ -150,7 +150,7 @@ export async function adminCommand(config: Config, argv: string[], print: (line:
       return show(await call("POST", `${path}/${verb}`), () => `${id} ${verb === "pause" ? "paused" : "resumed"}`);
     case "products allocate":
       needId();
-      return show(await call("PUT", `${path}/allocations`, { regions: allocationTargets(rest) }), (a) => describeProduct(a.product as Record<string, unknown>));
+      return show(await call("PUT", `${path}/allocations`, { regions: allocationTargets(rest) }), describeProduct);
     case "products claim":
     case "products release": {
       needId();
