@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
-import { coreClient, createProduct, pooled, startAdmin, startCore, startWorker, testAdminUrl, type Child } from "../pipeline/harness.ts";
+import { coreClient, createProduct, pooled, startAdmin, startCore, startWorker, testAdminUrl, testRegion, untilHealthy, type Child } from "../pipeline/harness.ts";
 
 const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
 /** Set to a folder to keep the screenshots (the README's come from here). */
@@ -23,6 +23,7 @@ describe("admin dashboard in Chromium", () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLUX_GATE_CHROMIUM)`);
     for (const region of ["us-east", "eu-west"]) children.push(await startCore(region), startWorker(region));
+    for (const region of ["us-east", "eu-west"]) await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
     children.push(await startAdmin());
     productId = await createProduct({ units: { "us-east": 300, "eu-west": 200 }, pool: 100, perUserLimit: 1_000, maxPerOrder: 3 });
     browser = await chromium.launch({

@@ -79,7 +79,7 @@ async function expectPortFree(url: string, name: string): Promise<void> {
   if (taken) throw new Error(`something already answers at ${url}; a ${name} left over from another run? (stop it first)`);
 }
 
-async function untilHealthy(url: string, name: string): Promise<void> {
+export async function untilHealthy(url: string, name: string): Promise<void> {
   const up = await waitUntil(() => fetch(url).then((r) => r.ok, () => false), 15_000, 100);
   if (!up) throw new Error(`${name} did not come up (see ${testLog(name)})`);
 }
@@ -105,6 +105,8 @@ export function withCoresAndWorkers(regionIds: string[]): void {
   beforeAll(async () => {
     for (const id of regionIds) children.push(await startCore(id));
     for (const id of regionIds) children.push(startWorker(id));
+    // A worker serves /health before it joins its group: up means its process runs.
+    await Promise.all(regionIds.map((id) => untilHealthy(`${testRegion(id).workerUrl}/health`, `worker-${id}`)));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(children.map((c) => c.kill()));
