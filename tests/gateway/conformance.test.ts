@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis as Upstash } from "@upstash/redis";
 import { createGatewayApp } from "../../gateway/app.ts";
+import { createRegistry, readSamples, total } from "../../shared/metrics.ts";
 import { encodeReply, tokenMatches } from "../../gateway/protocol.ts";
 import { portableScript } from "../../gateway/scripts.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -141,5 +142,18 @@ describe("protocol", () => {
     expect(tokenMatches("secret", "Bearer secret2")).toBe(false);
     expect(tokenMatches("secret", "secret")).toBe(false);
     expect(tokenMatches("secret", undefined)).toBe(false);
+  });
+});
+
+describe("probes and metrics", () => {
+  test("/ready pings Redis; /metrics times each route, without the token", async () => {
+    const registry = createRegistry("gateway", "test");
+    const app = createGatewayApp({ redis, token: TOKEN, registry });
+    expect(await (await app.request("/ready")).json()).toEqual({ status: "ready", redis: true });
+    await app.request("/pipeline", { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify([["PING"]]) });
+    const metrics = await app.request("/metrics");
+    expect(metrics.status).toBe(200);
+    const samples = readSamples(await metrics.text());
+    expect(total(samples, "flux_gate_http_request_duration_seconds_count", { route: "/pipeline", status: "200", component: "gateway" })).toBe(1);
   });
 });

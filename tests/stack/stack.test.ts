@@ -26,6 +26,26 @@ describe("flux-gate stack", () => {
     for (const service of status.services) expect(["running", "external"]).toContain(service.state);
   });
 
+  test("status --json adds every endpoint of the apps, and which of them answer", () => {
+    const { code, stdout } = cli(["status", "--json"]);
+    expect(code).toBe(0);
+    const status = JSON.parse(stdout);
+    expect(status).toMatchObject({
+      edge: `http://127.0.0.1:${config.edge.port}`,
+      admin: config.admin.url,
+      dashboard: `${config.admin.url}/dashboard`,
+      databaseUrl: config.postgres.url,
+      kafkaBrokers: config.kafka.brokers,
+    });
+    for (const r of config.regions) {
+      expect(status.regions[r.id]).toEqual({ core: r.coreUrl, gateway: r.redisRestUrl, worker: r.workerUrl });
+      expect(status.redis[r.id]).toBe(r.redisUrl);
+    }
+    const apps = status.apps as { name: string; state: string }[];
+    expect(apps.map((a) => a.name).sort()).toEqual(["admin", "edge", ...config.regions.flatMap((r) => [`core-${r.id}`, `gateway-${r.id}`, `worker-${r.id}`])].sort());
+    for (const app of apps) expect(["running", "stopped"]).toContain(app.state);
+  });
+
   test("up on a running stack starts nothing and keeps every process", async () => {
     const before = await stackStatus(config);
     const { started, services } = await stackUp(config);
