@@ -16,6 +16,8 @@ export const ADMIN_USAGE = `  products list                          every produ
                   [--max-per-order N] [--hold SECONDS]
   products pause ID | products resume ID
   products allocate ID REGION=UNITS…     set every named region's allocation (global)
+  products rebalance ID [--window MINUTES]
+                                         give the pool to the regions selling fastest (global)
   products claim ID --region R --units N       take units from the pool into R
   products release ID --region R --units N     give R's available units back to the pool
   products transfer ID --from R --to R --units N [--id UUID]
@@ -46,6 +48,7 @@ const OPTIONS = {
   to: { type: "string" },
   id: { type: "string" },
   product: { type: "string" },
+  window: { type: "string" },
 } as const;
 
 function wholeNumber(flag: string, value: string | undefined): number | undefined {
@@ -151,6 +154,15 @@ export async function adminCommand(config: Config, argv: string[], print: (line:
     case "products allocate":
       needId();
       return show(await call("PUT", `${path}/allocations`, { regions: allocationTargets(rest) }), describeProduct);
+    case "products rebalance": {
+      needId();
+      const body = defined({ windowMinutes: wholeNumber("window", values.window) });
+      return show(await call("POST", `${path}/rebalance`, body), (a) => {
+        const shares = Object.entries(a.shares as Record<string, number>);
+        const given = shares.length ? shares.map(([r, n]) => `${n} to ${r}`).join(", ") : "nothing (no sales in the window, or no pool)";
+        return `rebalanced over the last ${a.windowMinutes} min: ${given}\n${describeProduct(a)}`;
+      });
+    }
     case "products claim":
     case "products release": {
       needId();

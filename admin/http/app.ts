@@ -100,6 +100,7 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     update: z.strictObject(productFields).partial().refine((o) => Object.keys(o).length > 0, "name at least one field to change"),
     allocations: z.strictObject({ regions: z.partialRecord(region, z.int().min(0)) }),
     claimOrRelease: z.strictObject({ units, transferId: z.uuid().optional() }),
+    rebalance: z.strictObject({ windowMinutes: z.int().min(1).max(1_440).default(15) }),
     transfer: z
       .strictObject({ transferId: z.uuid().optional(), productId: z.string().regex(PRODUCT_ID), from: z.union([region, z.literal(POOL)]), to: z.union([region, z.literal(POOL)]), units })
       .refine((t) => t.from !== t.to, "from and to must differ"),
@@ -188,13 +189,19 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
    * (the rest were abandoned; repeat once it is done); 409 with the first failure's code.
    * Each carries every move, so a partial change is never hidden.
    */
-  async function allocationAnswer(c: Context<AdminEnv>, productId: string, moved: Change<MoveResult[]>, success: 200 | 201): Promise<Response> {
+  async function allocationAnswer(
+    c: Context<AdminEnv>,
+    productId: string,
+    moved: Change<MoveResult[]>,
+    success: 200 | 201,
+    extra: Record<string, unknown> = {},
+  ): Promise<Response> {
     if (!moved.ok) return refusedMove(c, moved);
     const transfers = moved.value.map((m) => transferBody(m.transfer));
     const failed = moved.value.find((m) => m.transfer.state === "failed");
-    if (failed) return moveResponse(c, failed, { transfers });
+    if (failed) return moveResponse(c, failed, { ...extra, transfers });
     const waiting = moved.value.some((m) => m.transfer.state !== "completed");
-    return c.json({ ...(await viewFor(c, productId)), transfers }, waiting ? 202 : success);
+    return c.json({ ...(await viewFor(c, productId)), ...extra, transfers }, waiting ? 202 : success);
   }
 
   app.get("/v1/products/:id", async (c) => {
@@ -219,6 +226,18 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     if (body instanceof Response) return body;
     const moved = await products.setAllocations(c.req.param("id"), body.regions as Record<string, number>, c.get("principal").name);
     return allocationAnswer(c, c.req.param("id"), moved, 200);
+  });
+
+  app.post("/v1/products/:id/rebalance", async (c) => {
+    // No body at all means the defaults.
+    const empty = (c.req.header("Content-Length") ?? "0") === "0";
+    const body = forbiddenUnlessReaches(c, "global") ?? (empty ? schemas.rebalance.parse({}) : await read(c, schemas.rebalance));
+    if (body instanceof Response) return body;
+    const id = c.req.param("id");
+    const done = await products.rebalance(id, body.windowMinutes, c.get("principal").name);
+    if (!done.ok) return refusedMove(c, done);
+    const { demand, shares, moves } = done.value;
+    return allocationAnswer(c, id, { ok: true, value: moves }, 200, { windowMinutes: body.windowMinutes, demand, shares });
   });
 
   /** The path's region if the caller reaches it, or the 404/403 that says why not. */

@@ -2,14 +2,15 @@
  * Products and their allocations, as the admin API changes and shows them. PostgreSQL is the
  * record; the regions' cores load the rules from it and apply the ledger's allocation changes.
  */
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import { allocations, products } from "../../db/schema.ts";
+import { allocations, orders, products } from "../../db/schema.ts";
 import type { Stock } from "../../core/reservation/store.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import { RegionUnavailable, type Cores } from "./cores.ts";
 import { unitsOutsideRegions, type MoveRequest, type Transfer } from "./ledger.ts";
 import { drive, type MoveDeps } from "./moves.ts";
+import { shareOfPool, type Demand } from "./rebalance.ts";
 
 export type Product = typeof products.$inferSelect;
 export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused"> & { paused?: boolean };
@@ -162,6 +163,31 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
         results.push({ transfer, replayed: false });
       }
       return { ok: true, value: results };
+    },
+
+    /**
+     * Gives the unallocated pool to the regions selling fastest over the last `windowMinutes`
+     * (shareOfPool), through setAllocations: same lock, same refusal while moves are in flight.
+     */
+    async rebalance(productId: string, windowMinutes: number, requestedBy: string): Promise<Change<{ demand: Demand[]; shares: Record<string, number>; moves: MoveResult[] }>> {
+      const outside = await unitsOutsideRegions(db, productId);
+      if (!outside) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
+      const demand = await db
+        .select({ region: orders.region, recentUnits: sql<number>`coalesce(sum(${orders.quantity}), 0)::int` })
+        .from(orders)
+        .where(
+          and(
+            eq(orders.productId, productId),
+            inArray(orders.status, ["reserved", "confirmed"]),
+            sql`${orders.reservedAt} > now() - ${`${windowMinutes} minutes`}::interval`,
+          ),
+        )
+        .groupBy(orders.region);
+      const shares = shareOfPool(outside.unallocated, demand.filter((d) => regionIds.includes(d.region)));
+      const current = await db.select().from(allocations).where(eq(allocations.productId, productId));
+      const targets = Object.fromEntries(Object.entries(shares).map(([region, share]) => [region, (current.find((a) => a.region === region)?.units ?? 0) + share]));
+      const moved = await service.setAllocations(productId, targets, requestedBy);
+      return moved.ok ? { ok: true, value: { demand, shares, moves: moved.value } } : moved;
     },
 
     async view(productId: string): Promise<ProductView | undefined> {

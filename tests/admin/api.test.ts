@@ -11,7 +11,7 @@ import { drive } from "../../admin/inventory/moves.ts";
 import { adminAudit, allocations, inventoryTransfers } from "../../db/schema.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { adminServices, coreClient, database, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { adminServices, coreClient, database, pooled, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const REGIONS = ["us-east", "eu-west"];
 const TOKENS = {
@@ -85,6 +85,13 @@ async function expectProblem(response: Response, status: number, code: string) {
   expect(body.code).toBe(code);
   expect(body.type).toBe(`urn:flux-gate:problem:${code}`);
   return body;
+}
+
+async function reserveIn(region: string, productId: string, userId: string, quantity: number): Promise<string> {
+  const orderId = crypto.randomUUID();
+  const response = await coreClient(region).reserve({ orderId, userId, productId, quantity });
+  expect(response.status).toBe(202);
+  return orderId;
 }
 
 async function expectVerified(id: string) {
@@ -182,6 +189,21 @@ describe("admin API", () => {
     expect(again.status).toBe(201);
     expect(await liveUnits(body.id)).toMatchObject({ usEast: { live: { allocated: 60 } }, euWest: { live: { allocated: 30 } } });
     await expectProblem(await ops("POST", "/v1/products", productBody({ totalUnits: 50 })), 400, "invalid_request");
+  });
+
+  test("rebalancing gives the pool to the regions that sold in the window, in proportion", async () => {
+    const id = await newProduct({ totalUnits: 200, allocations: { "us-east": 50, "eu-west": 50 } });
+    const sold = [
+      ...(await pooled(6, 3, (i) => reserveIn("us-east", id, `r-us-${i}`, 5))),
+      ...(await pooled(2, 2, (i) => reserveIn("eu-west", id, `r-eu-${i}`, 5))),
+    ];
+    await waitForOrders(id, sold);
+    const answer = await ops("POST", `/v1/products/${id}/rebalance`);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ windowMinutes: 15, shares: { "us-east": 75, "eu-west": 25 }, unallocated: 0 });
+    expect(await liveUnits(id)).toMatchObject({ usEast: { allocation: 125, live: { allocated: 125, held: 30 } }, euWest: { allocation: 75, live: { allocated: 75, held: 10 } } });
+    await expectProblem(await eu("POST", `/v1/products/${id}/rebalance`), 403, "forbidden");
+    await expectVerified(id);
   });
 
   test("a region token sees its own region's numbers only", async () => {

@@ -47,6 +47,11 @@ describe("flux-gate products", () => {
       ["eu-west", 35],
     ]);
     expect(flux(["transfers", "show", transferId]).stdout).toContain("completed");
+    // Nothing sold yet: rebalancing has nothing to go by and leaves the pool alone.
+    const rebalanced = flux(["products", "rebalance", id, "--window", "5"]);
+    expect(rebalanced.code).toBe(0);
+    expect(rebalanced.stdout).toContain("rebalanced over the last 5 min: nothing (no sales in the window, or no pool)");
+    expect(rebalanced.stdout).toContain("pool 10");
   });
 
   test("a refusal prints its problem code and detail on one line and exits 1", () => {

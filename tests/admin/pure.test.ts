@@ -1,6 +1,8 @@
+/** The admin's pure pieces: tokens and scopes, the CLI's arguments, rebalancing's split. */
 import { describe, expect, test } from "bun:test";
 import { reaches, tokenChecker } from "../../admin/access/tokens.ts";
 import { allocationTargets, AdminUsageError, instant } from "../../admin/cli/commands.ts";
+import { shareOfPool } from "../../admin/inventory/rebalance.ts";
 import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, parseAdminTokens, requireSecrets } from "../../shared/config.ts";
 
 const REGIONS = ["us-east", "eu-west"];
@@ -72,5 +74,19 @@ describe("admin CLI arguments", () => {
     expect(allocationTargets(["us-east=0", "eu-west=1"])).toEqual({ "us-east": 0, "eu-west": 1 });
     expect(() => allocationTargets(["us-east:600"])).toThrow('"us-east:600" is not REGION=UNITS');
     expect(() => allocationTargets([])).toThrow(AdminUsageError);
+  });
+});
+
+describe("rebalancing's share of the pool", () => {
+  test("in proportion to recent sales, in whole units that add up to the pool", () => {
+    expect(shareOfPool(100, [{ region: "us-east", recentUnits: 30 }, { region: "eu-west", recentUnits: 10 }])).toEqual({ "us-east": 75, "eu-west": 25 });
+    expect(shareOfPool(10, [{ region: "a", recentUnits: 1 }, { region: "b", recentUnits: 1 }, { region: "c", recentUnits: 1 }])).toEqual({ a: 4, b: 3, c: 3 });
+    expect(shareOfPool(7, [{ region: "slow", recentUnits: 1 }, { region: "fast", recentUnits: 2 }])).toEqual({ slow: 2, fast: 5 });
+  });
+
+  test("nothing to go by, or nothing to give: no shares", () => {
+    expect(shareOfPool(100, [{ region: "us-east", recentUnits: 0 }])).toEqual({});
+    expect(shareOfPool(0, [{ region: "us-east", recentUnits: 5 }])).toEqual({});
+    expect(shareOfPool(1, [{ region: "a", recentUnits: 1 }, { region: "b", recentUnits: 3 }])).toEqual({ b: 1 });
   });
 });
