@@ -1,7 +1,7 @@
 /** The core's metrics: what it decided, what waits in its outbox, how fast the relay publishes. */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { productKeys } from "../shared/keys.ts";
-import { LATENCY_BUCKETS } from "../shared/metrics.ts";
+import { secondsHistogram } from "../shared/metrics.ts";
 import type { RegionStore } from "./reservation/store.ts";
 
 export function coreMetrics(registry: Registry, store: RegionStore) {
@@ -31,12 +31,7 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
       }
     },
   });
-  const publish = new Histogram({
-    name: "flux_gate_relay_publish_duration_seconds",
-    help: "One relay round's Kafka send, until every broker acknowledged it",
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
+  const publish = secondsHistogram(registry, "flux_gate_relay_publish_duration_seconds", "One relay round's Kafka send, until every broker acknowledged it");
   const published = new Counter({ name: "flux_gate_relay_published_total", help: "Order events the relay published to Kafka", registers });
   const expired = new Counter({ name: "flux_gate_holds_expired_total", help: "Holds the sweeper expired", registers });
 

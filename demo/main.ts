@@ -10,7 +10,7 @@ import { SignJWT } from "jose";
 import { connectDatabase } from "../db/client.ts";
 import { orders } from "../db/schema.ts";
 import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from "../shared/config.ts";
-import { appEndpoints, startApps, stopApps, type App } from "../stack/apps.ts";
+import { answersHealth, appEndpoints, startApps, stopApps, type App } from "../stack/apps.ts";
 import { StackError, waitUntil } from "../stack/process.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { verify } from "../stack/verify/verify.ts";
@@ -36,12 +36,11 @@ function count(name: string, raw: string): number {
 }
 
 const say = (message: string) => console.error(`demo: ${message}`);
-const healthy = (url: string) => fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
 
 /** Uses a running system, or brings one up; returns how to put things back as they were. */
 async function ensureSystem(config: Config): Promise<() => Promise<void>> {
   const urls = appEndpoints(config);
-  if ((await healthy(urls.edge)) && (await healthy(urls.admin))) {
+  if ((await answersHealth(urls.edge)) && (await answersHealth(urls.admin))) {
     say(`using the running system at ${urls.edge}`);
     return async () => {};
   }

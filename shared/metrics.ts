@@ -17,15 +17,14 @@ export function createRegistry(component: string, region: string): Registry {
   return registry;
 }
 
+/** A latency histogram in seconds, on the shared buckets. */
+export function secondsHistogram(registry: Registry, name: string, help: string, labelNames: string[] = []): Histogram {
+  return new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [registry] });
+}
+
 /** Times every request by its route pattern (not its path: ids would explode the series). */
 export function requestTiming(registry: Registry): MiddlewareHandler {
-  const histogram = new Histogram({
-    name: "flux_gate_http_request_duration_seconds",
-    help: "HTTP requests by route pattern, method and status",
-    labelNames: ["route", "method", "status"],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
+  const histogram = secondsHistogram(registry, "flux_gate_http_request_duration_seconds", "HTTP requests by route pattern, method and status", ["route", "method", "status"]);
   return async (c, next) => {
     const stop = histogram.startTimer();
     await next();

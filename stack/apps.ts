@@ -39,12 +39,17 @@ function spawnApp(config: Config, name: string, argv: string[], env: Record<stri
   return { app, exited: child.exited };
 }
 
+/** Whether the server at `url` answers its /health within a second. */
+export function answersHealth(url: string): Promise<boolean> {
+  return fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+}
+
 /** Starts `entry` and resolves once `url`/health answers; throws with its log's tail if it does not. */
 async function startServer(config: Config, name: string, argv: string[], url: string, env?: Record<string, string>): Promise<App> {
   const { app, exited } = spawnApp(config, name, argv, env);
   let gone = false;
   void exited.then(() => (gone = true));
-  const healthy = await waitUntil(async () => gone || (await fetch(`${url}/health`).then((r) => r.ok, () => false)), 15_000, 100);
+  const healthy = await waitUntil(async () => gone || (await answersHealth(url)), 15_000, 100);
   if (!healthy || gone) {
     await app.stop();
     throw new StackError(`${name} did not start`, tail(app.log));
@@ -107,7 +112,7 @@ export async function appStatus(config: Config): Promise<{ name: string; url: st
   ];
   return Promise.all(
     named.map(async (app) => {
-      const up = await fetch(`${app.url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      const up = await answersHealth(app.url);
       return { ...app, state: up ? ("running" as const) : ("stopped" as const) };
     }),
   );

@@ -1,6 +1,6 @@
 /** The worker's metrics: batches, PostgreSQL apply time, dead letters and the consumer lag. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { LATENCY_BUCKETS } from "../shared/metrics.ts";
+import { secondsHistogram } from "../shared/metrics.ts";
 
 export function workerMetrics(registry: Registry, lag: () => Promise<{ partition: number; lag: number }[]>) {
   const registers = [registry];
@@ -10,12 +10,7 @@ export function workerMetrics(registry: Registry, lag: () => Promise<{ partition
     buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
     registers,
   });
-  const apply = new Histogram({
-    name: "flux_gate_worker_apply_duration_seconds",
-    help: "One batch's PostgreSQL transaction (and dead-lettering), retries included",
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
+  const apply = secondsHistogram(registry, "flux_gate_worker_apply_duration_seconds", "One batch's PostgreSQL transaction (and dead-lettering), retries included");
   const applied = new Counter({ name: "flux_gate_worker_events_applied_total", help: "Order events applied to PostgreSQL", registers });
   const deadLettered = new Counter({ name: "flux_gate_worker_dead_lettered_total", help: "Messages set aside on the dead-letter topic", registers });
   new Gauge({

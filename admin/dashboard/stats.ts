@@ -35,9 +35,17 @@ function known(samples: Sample[] | undefined, name: string): number | null {
   return Number.isNaN(sum) ? null : sum;
 }
 
-/** A region whose core or worker does not answer shows null for what it would have said. */
+/** How long one reading serves every dashboard that asks: they all poll once a second. */
+const FRESH_MS = 1_000;
+
+/**
+ * A region whose core or worker does not answer shows null for what it would have said. One
+ * reading (or the one in flight) answers all callers within FRESH_MS, so more dashboards do
+ * not mean more scrapes of the cores, the workers and Kafka.
+ */
 export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
-  return () =>
+  let last: { at: number; reading: Promise<RegionStats[]> } | undefined;
+  const read = () =>
     Promise.all(
       regions.map(async (region) => {
         const [core, worker] = await Promise.all([scrape(region.coreUrl), scrape(region.workerUrl)]);
@@ -52,4 +60,8 @@ export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
         };
       }),
     );
+  return () => {
+    if (!last || Date.now() - last.at >= FRESH_MS) last = { at: Date.now(), reading: read() };
+    return last.reading;
+  };
 }

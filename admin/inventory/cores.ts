@@ -28,6 +28,8 @@ export interface Cores {
 
 const TIMEOUT_MS = 3_000;
 
+const stockIn = (body: Record<string, unknown>): Stock => stockOf([body.allocated, body.available, body.held, body.sold]);
+
 export function regionCores(regions: Region[]): Cores {
   const byId = new Map(regions.map((r) => [r.id, r]));
   async function call(regionId: string, method: string, path: string, body?: unknown) {
@@ -45,7 +47,7 @@ export function regionCores(regions: Region[]): Cores {
     async activate(regionId, productId) {
       const answer = await call(regionId, "POST", `/admin/v1/products/${productId}/activate`);
       if (answer.status !== 200) throw unexpected(regionId, answer);
-      return stockOf([answer.body.allocated, answer.body.available, answer.body.held, answer.body.sold]);
+      return stockIn(answer.body);
     },
 
     async allocate(regionId, productId, changeId, units) {
@@ -56,7 +58,7 @@ export function regionCores(regions: Region[]): Cores {
         await this.activate(regionId, productId);
         answer = await call(regionId, "POST", path, { changeId, units });
       }
-      if (answer.status === 200) return { ok: true, stock: stockOf([answer.body.allocated, answer.body.available, answer.body.held, answer.body.sold]) };
+      if (answer.status === 200) return { ok: true, stock: stockIn(answer.body) };
       if (answer.status === 409 || answer.status === 404) return { ok: false, code: answer.body.code as ProblemCode };
       throw unexpected(regionId, answer);
     },
@@ -65,7 +67,7 @@ export function regionCores(regions: Region[]): Cores {
       const answer = await call(regionId, "GET", `/admin/v1/products/${productId}`);
       if (answer.status === 404) return undefined;
       if (answer.status !== 200) throw unexpected(regionId, answer);
-      return stockOf([answer.body.allocated, answer.body.available, answer.body.held, answer.body.sold]);
+      return stockIn(answer.body);
     },
   };
 }

@@ -22,7 +22,8 @@ export interface MoveRequest {
 
 export type Recorded = { kind: "new" | "existing"; transfer: Transfer } | { kind: "conflict"; transfer: Transfer } | { kind: "unknown_product" };
 
-type Executor = Pick<Database, "select" | "update" | "insert">;
+/** The database or a transaction in it. */
+export type Executor = Pick<Database, "select" | "update" | "insert">;
 
 /**
  * The product's units outside every region: `unallocated`, the pool a claim may take from,

@@ -8,7 +8,7 @@ import { allocations, orders, products } from "../../db/schema.ts";
 import type { Stock } from "../../core/reservation/store.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import { RegionUnavailable, type Cores } from "./cores.ts";
-import { unitsOutsideRegions, type MoveRequest, type Transfer } from "./ledger.ts";
+import { unitsOutsideRegions, type Executor, type MoveRequest, type Transfer } from "./ledger.ts";
 import { drive, type MoveDeps } from "./moves.ts";
 import { shareOfPool, type Demand } from "./rebalance.ts";
 
@@ -81,6 +81,48 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
     }
   }
 
+  /**
+   * Plans moves from each region's change in allocation (`deltasFor`, given the current
+   * allocations) and drives them: first every region that gives units back to the pool, then
+   * every region that takes from it. The plan is made and recorded in one transaction under
+   * the product's row lock, and refused while earlier moves of the product are still in
+   * flight, so a retry or a second admin cannot plan the same units twice. Driving stops at
+   * the first move that did not complete: the rest are abandoned (failed, nothing moved), as a
+   * claim must not run before the releases it needs.
+   */
+  async function planAndDrive(
+    productId: string,
+    requestedBy: string,
+    deltasFor: (tx: Executor, current: Record<string, number>) => Promise<{ region: string; delta: number }[]>,
+  ): Promise<Change<MoveResult[]>> {
+    const planned = await db.transaction(async (tx): Promise<Change<Transfer[]>> => {
+      const [product] = await tx.select({ id: products.id }).from(products).where(eq(products.id, productId)).for("update");
+      if (!product) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
+      const moving = await ledger.unfinishedOf(productId, tx);
+      if (moving > 0) return { ok: false, code: "transfer_in_progress", detail: `${moving} move(s) of ${productId} are still in flight; set the allocations again once they finish` };
+      const rows = await tx.select().from(allocations).where(eq(allocations.productId, productId));
+      const deltas = await deltasFor(tx, Object.fromEntries(rows.map((a) => [a.region, a.units])));
+      const ordered = [...deltas.filter((d) => d.delta < 0), ...deltas.filter((d) => d.delta > 0)];
+      const requests = ordered.map(({ region, delta }) => ({
+        id: crypto.randomUUID(),
+        productId,
+        units: Math.abs(delta),
+        requestedBy,
+        ...(delta < 0 ? { from: region, to: null } : { from: null, to: region }),
+      }));
+      return { ok: true, value: await ledger.recordPlan(requests, tx) };
+    });
+    if (!planned.ok) return planned;
+    const results: MoveResult[] = [];
+    for (const recorded of planned.value) {
+      const stop = results.some((r) => r.transfer.state !== "completed");
+      if (stop) await ledger.failed(recorded, "move_abandoned");
+      const transfer = stop ? (await ledger.get(recorded.id))! : await driveAsFarAsItGoes(recorded);
+      results.push({ transfer, replayed: false });
+    }
+    return { ok: true, value: results };
+  }
+
   const service = {
     async list(): Promise<Product[]> {
       return db.select().from(products).orderBy(asc(products.id));
@@ -128,65 +170,36 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
       return { ok: true, value: { transfer: await driveAsFarAsItGoes(recorded.transfer), replayed: recorded.kind === "existing" } };
     },
 
-    /**
-     * Moves units so each named region ends with its target: first every region that gives
-     * units back to the pool, then every region that takes from it. The moves are planned
-     * and recorded in one transaction under the product's row lock, and refused while earlier
-     * moves of the product are still in flight, so a retry or a second admin cannot plan the
-     * same units twice. Driving stops at the first move that did not complete: the rest are
-     * abandoned (failed, nothing moved), as a claim must not run before the releases it needs.
-     */
-    async setAllocations(productId: string, targets: Record<string, number>, requestedBy: string): Promise<Change<MoveResult[]>> {
-      const planned = await db.transaction(async (tx): Promise<Change<Transfer[]>> => {
-        const [product] = await tx.select({ id: products.id }).from(products).where(eq(products.id, productId)).for("update");
-        if (!product) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
-        const moving = await ledger.unfinishedOf(productId, tx);
-        if (moving > 0) return { ok: false, code: "transfer_in_progress", detail: `${moving} move(s) of ${productId} are still in flight; set the allocations again once they finish` };
-        const current = await tx.select().from(allocations).where(eq(allocations.productId, productId));
-        const deltas = Object.entries(targets).map(([region, units]) => ({ region, delta: units - (current.find((a) => a.region === region)?.units ?? 0) }));
-        const ordered = [...deltas.filter((d) => d.delta < 0), ...deltas.filter((d) => d.delta > 0)];
-        const requests = ordered.map(({ region, delta }) => ({
-          id: crypto.randomUUID(),
-          productId,
-          units: Math.abs(delta),
-          requestedBy,
-          ...(delta < 0 ? { from: region, to: null } : { from: null, to: region }),
-        }));
-        return { ok: true, value: await ledger.recordPlan(requests, tx) };
-      });
-      if (!planned.ok) return planned;
-      const results: MoveResult[] = [];
-      for (const recorded of planned.value) {
-        const stop = results.some((r) => r.transfer.state !== "completed");
-        if (stop) await ledger.failed(recorded, "move_abandoned");
-        const transfer = stop ? (await ledger.get(recorded.id))! : await driveAsFarAsItGoes(recorded);
-        results.push({ transfer, replayed: false });
-      }
-      return { ok: true, value: results };
+    /** Moves units so each named region ends with its target (see planAndDrive). */
+    setAllocations(productId: string, targets: Record<string, number>, requestedBy: string): Promise<Change<MoveResult[]>> {
+      return planAndDrive(productId, requestedBy, async (_tx, current) =>
+        Object.entries(targets).map(([region, units]) => ({ region, delta: units - (current[region] ?? 0) })),
+      );
     },
 
     /**
      * Gives the unallocated pool to the regions selling fastest over the last `windowMinutes`
-     * (shareOfPool), through setAllocations: same lock, same refusal while moves are in flight.
+     * (shareOfPool). The pool is read under the same lock the moves are planned in.
      */
     async rebalance(productId: string, windowMinutes: number, requestedBy: string): Promise<Change<{ demand: Demand[]; shares: Record<string, number>; moves: MoveResult[] }>> {
-      const outside = await unitsOutsideRegions(db, productId);
-      if (!outside) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
-      const demand = await db
-        .select({ region: orders.region, recentUnits: sql<number>`coalesce(sum(${orders.quantity}), 0)::int` })
-        .from(orders)
-        .where(
-          and(
-            eq(orders.productId, productId),
-            inArray(orders.status, ["reserved", "confirmed"]),
-            sql`${orders.reservedAt} > now() - ${`${windowMinutes} minutes`}::interval`,
-          ),
-        )
-        .groupBy(orders.region);
-      const shares = shareOfPool(outside.unallocated, demand.filter((d) => regionIds.includes(d.region)));
-      const current = await db.select().from(allocations).where(eq(allocations.productId, productId));
-      const targets = Object.fromEntries(Object.entries(shares).map(([region, share]) => [region, (current.find((a) => a.region === region)?.units ?? 0) + share]));
-      const moved = await service.setAllocations(productId, targets, requestedBy);
+      const demand = (
+        await db
+          .select({ region: orders.region, recentUnits: sql<number>`coalesce(sum(${orders.quantity}), 0)::int` })
+          .from(orders)
+          .where(
+            and(
+              eq(orders.productId, productId),
+              inArray(orders.status, ["reserved", "confirmed"]),
+              sql`${orders.reservedAt} > now() - ${`${windowMinutes} minutes`}::interval`,
+            ),
+          )
+          .groupBy(orders.region)
+      ).filter((d) => regionIds.includes(d.region));
+      let shares: Record<string, number> = {};
+      const moved = await planAndDrive(productId, requestedBy, async (tx) => {
+        shares = shareOfPool((await unitsOutsideRegions(tx, productId))!.unallocated, demand);
+        return Object.entries(shares).map(([region, delta]) => ({ region, delta }));
+      });
       return moved.ok ? { ok: true, value: { demand, shares, moves: moved.value } } : moved;
     },
 
