@@ -1,27 +1,29 @@
 /**
- * The edge: one Hono app, built from configuration, the same on Workers, Bun and Deno.
- * Per request: request id, body limit, validation (problem+json), identity, rate limit,
- * idempotency, region choice with spillover, and a signed call to the region's core.
+ * The edge: one Hono app, built from configuration, the same on Workers, Bun and Deno; only the
+ * way to a region's Redis differs (RESP or REST), passed in by the runtime's entry.
+ * Per order: request id, body limit, validation (problem+json), identity, region choice, then
+ * orders.ts: one admission round trip to the buyer's home region, the cores with spillover, the
+ * answer, and the completion under the Idempotency-Key after it.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { Redis as Upstash } from "@upstash/redis";
-import { createHash } from "node:crypto";
 import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
+import { callCore, type CoreAnswer } from "../shared/core-client.ts";
+import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import { describeIssues, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
-import { callCore, type CoreAnswer } from "../shared/core-client.ts";
+import type { HomeRedisConnector } from "./home/home.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
-import { idempotency, type IdempotencyVariables } from "./middleware/idempotency/index.ts";
-import { rateLimit } from "./middleware/rate-limit/index.ts";
-import { deriveOrderId } from "./order-id.ts";
-import { regionOrder, SPILLOVER_CODES } from "./regions.ts";
+import { idempotencyKey, type IdempotencyKeyVariables } from "./middleware/idempotency-key/index.ts";
+import { rateLimit, rateLimiter } from "./middleware/rate-limit/index.ts";
+import { homesFor, orderService } from "./orders.ts";
+import { regionOrder } from "./regions.ts";
+import { saleTermsCache } from "./sale-terms.ts";
 
-type Variables = IdempotencyVariables & IdentityVariables & { regions: Region[]; requestId: string };
-type EdgeContext = Context<{ Variables: Variables }>;
+type Variables = IdempotencyKeyVariables & IdentityVariables & { regions: Region[]; requestId: string };
 
 const problemSchema = z.object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string().optional() }).openapi("Problem");
 const problemContent = { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } };
@@ -78,24 +80,12 @@ const routes = {
   }),
 };
 
-function fromCore(answer: CoreAnswer): Response {
-  if (answer.kind === "answer") return Response.json(answer.body, { status: answer.status, headers: answer.status >= 400 ? { "Content-Type": PROBLEM_CONTENT_TYPE } : {} });
-  const detail = answer.kind === "timeout" ? "the region did not answer in time" : "the region cannot be reached";
-  return problemResponse(problem("unavailable", `${detail}; retry with the same Idempotency-Key`));
+export interface EdgeDeps {
+  /** How this runtime reaches a region's Redis: RESP over TCP (Bun, Deno) or REST (Workers). */
+  connect: HomeRedisConnector;
 }
 
-/** Every region's Redis (through its REST gateway), one client each for the app's life. */
-function upstashClients(config: Config): Map<string, Upstash> {
-  return new Map(
-    config.regions.map((r) => [
-      r.id,
-      // Auto-pipelining: the commands of concurrent requests share one HTTP round trip.
-      new Upstash({ url: r.redisRestUrl, token: r.redisRestToken, enableTelemetry: false, enableAutoPipelining: true, retry: { retries: 1 } }),
-    ]),
-  );
-}
-
-export function createEdgeApp(config: Config) {
+export function createEdgeApp(config: Config, { connect }: EdgeDeps) {
   requireSecrets(config, [
     "FLUX_GATE_ORDER_ID_SECRET",
     ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), regionVariable("REDIS_REST_TOKEN", r.id)]),
@@ -103,10 +93,18 @@ export function createEdgeApp(config: Config) {
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));
-  const redis = upstashClients(config);
-  /** A client's idempotency records and counters live in one region, whichever edge it reaches. */
-  const anchorRegion = (userId: string) => regionIds[createHash("sha256").update(userId).digest().readUInt32BE(0) % regionIds.length]!;
-  const userRedis = (c: Context) => redis.get(anchorRegion(c.get("userId")))!;
+  const homes = homesFor(config, connect);
+  const redisOf = (regionId: string) => homes.get(regionId)!.redis;
+  const log = (fields: Record<string, unknown>) => console.error(JSON.stringify({ time: new Date().toISOString(), component: "edge", ...fields }));
+  const askCore = (region: Region, method: string, path: string) => callCore(region, method, path, undefined, edge.coreTimeoutMs);
+  const userLimiter = rateLimiter("user", edge.rateLimit.user);
+  const orders = orderService({
+    config,
+    homes,
+    userLimiter,
+    terms: saleTermsCache((region, productId) => askCore(region, "GET", `/v1/products/${productId}`)),
+    log,
+  });
 
   const app = new OpenAPIHono<{ Variables: Variables }>({
     defaultHook: (result) => {
@@ -126,19 +124,17 @@ export function createEdgeApp(config: Config) {
   app.onError((error, c) => {
     // Hono's own 4xx (the JSON validator's "Malformed JSON in request body") are the client's.
     if (error instanceof HTTPException && error.status < 500) return problemResponse(problem("invalid_request", error.message));
-    console.error(JSON.stringify({ level: "error", component: "edge", requestId: c.get("requestId"), path: c.req.path, error: String(error) }));
+    log({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) });
     return problemResponse(problem("unavailable", "the edge could not complete the request"));
   });
   app.notFound(() => problemResponse(problem("not_found", "no such route")));
 
   app.get("/health", (c) => c.json({ status: "ok" }));
-  // Ready when every region's Redis answers over REST: without them no order can be taken
-  // (idempotency records and rate limits live there). Cores are not probed: a region whose
-  // core is down is spilled over, not a reason to stop serving.
+  // Ready when every region's Redis answers: without them no order can be taken (buyers'
+  // records live there). Cores are not probed: a region whose core is down is spilled over,
+  // not a reason to stop serving.
   app.get("/ready", async (c) => {
-    const redisUp = Object.fromEntries(
-      await Promise.all([...redis].map(async ([id, client]) => [id, await client.ping().then((r) => r === "PONG", () => false)] as const)),
-    );
+    const redisUp = Object.fromEntries(await Promise.all(regionIds.map(async (id) => [id, await redisOf(id).ping()] as const)));
     const ready = Object.values(redisUp).every(Boolean);
     return c.json({ status: ready ? "ready" : "not ready", redis: redisUp }, ready ? 200 : 503);
   });
@@ -151,64 +147,31 @@ export function createEdgeApp(config: Config) {
     c.set("regions", order.map((id) => byId.get(id)!));
     await next();
   });
-  // Unauthenticated traffic is counted per IP; a client with an identity is counted as itself.
-  app.use(
-    "/v1/products/*",
-    rateLimit({
-      policy: "ip",
-      setting: edge.rateLimit.ip,
-      redis: (c) => redis.get((c as EdgeContext).get("regions")[0]!.id)!,
-      identify: (c) => c.req.header("CF-Connecting-IP") ?? c.req.header("X-Forwarded-For")?.split(",")[0]?.trim() ?? "unknown",
-    }),
-  );
-  const requireIdentity = identity(edge);
-  const userLimit = rateLimit({ policy: "user", setting: edge.rateLimit.user, redis: userRedis, identify: (c) => c.get("userId") });
-  // "/v1/orders/*" matches "/v1/orders" too: once is enough, twice would count twice.
-  app.use("/v1/orders/*", requireIdentity, userLimit);
-  app.on("POST", "/v1/orders", idempotency({ redis: userRedis }));
+  // Unauthenticated traffic is counted per IP, in the IP's home region; a client with an
+  // identity is counted as itself, in its own.
+  const clientIp = (c: Context) => c.req.header("CF-Connecting-IP") ?? c.req.header("X-Forwarded-For")?.split(",")[0]?.trim() ?? "unknown";
+  app.use("/v1/products/*", rateLimit({ limiter: rateLimiter("ip", edge.rateLimit.ip), redis: (c) => redisOf(homeRegion(clientIp(c), regionIds)).ratelimit, identify: clientIp }));
+  app.use("/v1/orders/*", identity(edge));
+  // Placing an order counts in its admission round trip; looking one up or cancelling, here
+  // ("/v1/orders/:id/*" matches "/v1/orders/:id" too, and not "/v1/orders").
+  app.use("/v1/orders/:id/*", rateLimit({ limiter: userLimiter, redis: (c) => redisOf(homeRegion(c.get("userId"), regionIds)).ratelimit, identify: (c) => c.get("userId") }));
+  app.on("POST", "/v1/orders", idempotencyKey());
 
   app.openapi(routes.placeOrder, async (c) => {
     const { productId, quantity } = c.req.valid("json");
-    const userId = c.get("userId");
-    const regions = c.get("regions");
-    const reservation = { orderId: deriveOrderId(edge.orderIdSecret, userId, c.get("idempotencyKey")), userId, productId, quantity, originRegion: regions[0]!.id };
-    let last: CoreAnswer | undefined;
-    for (const region of regions) {
-      last = await callCore(region, "POST", "/v1/reservations", reservation, edge.coreTimeoutMs, { requestId: c.get("requestId") });
-      // Only a definitive "none left here" moves on: after a timeout or a 5xx the region may
-      // have reserved, and a second region would sell the same intent twice.
-      const code = last.kind === "answer" ? last.body.code : undefined;
-      const spill = last.kind === "answer" && last.status === 409 && typeof code === "string" && SPILLOVER_CODES.has(code);
-      if (!spill) break;
-    }
-    if (last?.kind === "answer" && last.status === 202) last.body = { ...last.body, originRegion: regions[0]!.id };
-    return fromCore(last!) as never;
+    return (await orders.place(c, productId, quantity, c.get("regions"))) as never;
   });
-
-  /** The calling user's order, from whichever region holds it. */
-  async function findOrder(c: EdgeContext, id: string): Promise<{ region: Region; order: Record<string, unknown> } | Response> {
-    for (const region of c.get("regions")) {
-      const answer = await callCore(region, "GET", `/v1/orders/${id}`, undefined, edge.coreTimeoutMs, { requestId: c.get("requestId") });
-      if (answer.kind !== "answer") return fromCore(answer);
-      if (answer.status === 200 && answer.body.userId === c.get("userId")) return { region, order: answer.body };
-    }
-    return problemResponse(problem("not_found", `no order ${id}`));
-  }
 
   const publicOrder = (o: Record<string, unknown>) => ({ orderId: o.orderId, productId: o.productId, quantity: o.quantity, status: o.status, expiresAt: o.expiresAt, region: o.region, originRegion: o.originRegion, reservedAt: o.reservedAt });
 
   app.openapi(routes.getOrder, async (c) => {
-    const found = await findOrder(c, c.req.valid("param").id);
+    const found = await orders.find(c, c.req.valid("param").id, c.get("regions"));
     return (found instanceof Response ? found : c.json(publicOrder(found.order), 200)) as never;
   });
 
   app.openapi(routes.cancelOrder, async (c) => {
-    const id = c.req.valid("param").id;
-    const found = await findOrder(c, id);
-    if (found instanceof Response) return found as never;
-    const answer = await callCore(found.region, "POST", `/v1/orders/${id}/cancel`, undefined, edge.coreTimeoutMs, { requestId: c.get("requestId") });
-    if (answer.kind === "answer" && answer.status === 200) return c.json(publicOrder({ ...found.order, ...answer.body }), 200) as never;
-    return fromCore(answer) as never;
+    const cancelled = await orders.cancel(c, c.req.valid("param").id, c.get("regions"));
+    return (cancelled instanceof Response ? cancelled : c.json(publicOrder(cancelled.order), 200)) as never;
   });
 
   const availability = new Map<string, { at: number; body: Record<string, unknown> }>();
@@ -216,7 +179,7 @@ export function createEdgeApp(config: Config) {
     const id = c.req.valid("param").id;
     const cached = availability.get(id);
     if (cached && Date.now() - cached.at < 1_000) return c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" });
-    const answers = await Promise.all(config.regions.map((r) => callCore(r, "GET", `/v1/products/${id}`, undefined, edge.coreTimeoutMs, { requestId: c.get("requestId") })));
+    const answers = await Promise.all(config.regions.map((r) => askCore(r, "GET", `/v1/products/${id}`)));
     const regions: Record<string, { available: number; held: number; sold: number }> = {};
     for (const [i, answer] of answers.entries()) {
       if (answer.kind === "answer" && answer.status === 200) {
@@ -226,7 +189,7 @@ export function createEdgeApp(config: Config) {
     }
     if (Object.keys(regions).length === 0) {
       const failed = answers.find((a) => a.kind !== "answer" || a.body.code !== "unknown_product");
-      return (failed ? fromCore(failed) : problemResponse(problem("unknown_product", `${id} is not on sale in any region`))) as never;
+      return (failed ? orders.fromCore(failed) : problemResponse(problem("unknown_product", `${id} is not on sale in any region`))) as never;
     }
     const sale = answers.find((a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200)!.body;
     const body = {

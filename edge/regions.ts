@@ -20,3 +20,14 @@ export function regionOrder(
 
 /** Refusals after which another region may still serve the order: units ran out here. */
 export const SPILLOVER_CODES = new Set(["sold_out", "insufficient_stock"]);
+
+/**
+ * Where a retry of an unsettled order goes: the last region tried first (the only one that may
+ * hold it: the earlier ones answered "none left"), then the regions never tried, in this
+ * request's order. Regions tried and refused are not asked again.
+ */
+export function resumeOrder(tried: string[], preferred: string[]): string[] {
+  const uncertain = tried.at(-1);
+  const untried = preferred.filter((id) => !tried.includes(id));
+  return uncertain && preferred.includes(uncertain) ? [uncertain, ...untried] : untried;
+}

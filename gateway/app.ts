@@ -10,7 +10,7 @@ import { metricsResponse, requestTiming } from "../shared/metrics.ts";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "../shared/redis.ts";
 import { encodeReply, isCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
-import { ScriptHashes } from "./scripts.ts";
+import { ScriptHashes } from "../shared/script-flags.ts";
 
 type Result = { result: unknown } | { error: string };
 

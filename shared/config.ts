@@ -95,6 +95,10 @@ export interface Config {
     orderIdSecret: string;
     rateLimit: { user: RateLimitSetting; ip: RateLimitSetting };
     coreTimeoutMs: number;
+    /** Deadline for one call to a buyer's home-region Redis: past it the buyer gets a fast 503. */
+    redisTimeoutMs: number;
+    /** Crash tests only: after a core answers, the order never completes (the test kills the edge there). */
+    testHalt?: "core-answered";
     /** Country code → regions in order of preference; `*` for every other country. */
     countryRegions: Record<string, string[]>;
   };
@@ -300,8 +304,15 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Conf
       ip: parseRateLimit("FLUX_GATE_RATE_LIMIT_IP", env.FLUX_GATE_RATE_LIMIT_IP ?? "60/10s"),
     },
     coreTimeoutMs: positiveInt(env, "FLUX_GATE_CORE_TIMEOUT_MS", 2_000),
+    redisTimeoutMs: positiveInt(env, "FLUX_GATE_EDGE_REDIS_TIMEOUT_MS", 500),
+    testHalt: edgeTestHalt(env.FLUX_GATE_TEST_EDGE_HALT),
     countryRegions: parseCountryRegions(env.FLUX_GATE_COUNTRY_REGIONS ?? defaultCountryRegions(regionIds), regionIds),
   };
+}
+
+function edgeTestHalt(value: string | undefined): Config["edge"]["testHalt"] {
+  if (value === undefined || value === "core-answered") return value;
+  throw new ConfigError(`FLUX_GATE_TEST_EDGE_HALT must be "core-answered", not "${value}"`);
 }
 
 /**

@@ -46,3 +46,32 @@ export function regionProductsKey(region: string): string {
 export function orderProductKey(region: string, orderId: string): string {
   return `fg:${region}:order-product:${orderId}`;
 }
+
+/** A part of a key that a client chose, length first: `alice:x` + `1` never reads as `alice` + `x:1`. */
+const clientPart = (value: string) => `${value.length}:${value}`;
+
+/**
+ * Everything that belongs to one buyer, in the buyer's home region: one hash tag per buyer, so
+ * the admission script touches one slot. User ids hold no braces (the edge refuses them).
+ */
+export function buyerTag(userId: string): string {
+  return `{buyer:${clientPart(userId)}}`;
+}
+
+export interface BuyerKeys {
+  /** Hash: one Idempotency-Key's record (fingerprint, state, regions tried, the stored answer). */
+  idempotency(key: string): string;
+  /** Hash: order id → units, for every order of this product that counts against the limit. */
+  allowance(productId: string): string;
+  /** Hash: order id → "region productId", where each of the buyer's orders is served. */
+  orders: string;
+}
+
+export function buyerKeys(userId: string): BuyerKeys {
+  const prefix = `fg:${buyerTag(userId)}`;
+  return {
+    idempotency: (key) => `${prefix}:idempotency:${clientPart(key)}`,
+    allowance: (productId) => `${prefix}:allowance:${productId}`,
+    orders: `${prefix}:orders`,
+  };
+}

@@ -49,6 +49,15 @@ export interface SaleRules {
   paused: boolean;
 }
 
+/** What the core tells the edge of a sale: the edge counts each buyer's units against `perUserLimit`. */
+export interface SaleTerms {
+  startsAt: string;
+  endsAt: string;
+  paused: boolean;
+  perUserLimit: number;
+  maxPerOrder: number;
+}
+
 export interface Stock {
   allocated: number;
   available: number;
@@ -172,11 +181,17 @@ export class RegionStore {
     return { allocated: Number(allocated), available: Number(available), held: Number(held), sold: Number(sold) };
   }
 
-  /** The sale window and pause flag as this region has them. */
-  async saleWindow(productId: string): Promise<{ startsAt: string; endsAt: string; paused: boolean } | undefined> {
-    const [startsAt, endsAt, paused] = await this.redis.hmget(this.keys(productId).product, "startsAt", "endsAt", "paused");
+  /** The sale window, pause flag and per-buyer bounds as this region has them. */
+  async saleWindow(productId: string): Promise<SaleTerms | undefined> {
+    const [startsAt, endsAt, paused, perUserLimit, maxPerOrder] = await this.redis.hmget(this.keys(productId).product, "startsAt", "endsAt", "paused", "perUserLimit", "maxPerOrder");
     if (startsAt === null || endsAt === null) return undefined;
-    return { startsAt: new Date(Number(startsAt)).toISOString(), endsAt: new Date(Number(endsAt)).toISOString(), paused: paused === "1" };
+    return {
+      startsAt: new Date(Number(startsAt)).toISOString(),
+      endsAt: new Date(Number(endsAt)).toISOString(),
+      paused: paused === "1",
+      perUserLimit: Number(perUserLimit),
+      maxPerOrder: Number(maxPerOrder),
+    };
   }
 
   /** The products active in this region: what the relay and the sweeper walk. */

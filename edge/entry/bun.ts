@@ -1,14 +1,19 @@
-/** The edge on Bun: `bun edge/entry/bun.ts`. */
+/** The edge on Bun: `bun edge/entry/bun.ts`. Redis over RESP; completions finish before exit. */
 import { loadConfig } from "../../shared/config.ts";
 import { createEdgeApp } from "../app.ts";
+import { backgroundWork } from "../background.ts";
+import { respHomeRedis } from "../home/resp.ts";
 
 const config = loadConfig();
-const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: createEdgeApp(config).fetch });
+const app = createEdgeApp(config, { connect: respHomeRedis });
+const background = backgroundWork();
+const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: (request) => app.fetch(request, {}, background.context) });
 console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", component: "edge", message: "listening", url: `http://127.0.0.1:${server.port}` }));
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, async () => {
     await server.stop();
+    await background.flush();
     process.exit(0);
   });
 }

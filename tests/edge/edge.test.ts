@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { idempotencyRecordKey } from "../../edge/middleware/idempotency/index.ts";
 import { regionVariable } from "../../shared/config.ts";
+import { buyerKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
 import { createProduct, pooled, withCoresAndWorkers } from "../pipeline/harness.ts";
@@ -40,7 +40,7 @@ describe("edge, in-process", () => {
 
     for (const region of config.regions) {
       const redis = connectRedis(region.redisUrl);
-      await redis.del(idempotencyRecordKey("eli", key));
+      await redis.del(buyerKeys("eli").idempotency(key));
       redis.disconnect();
     }
     const retry = await order(restarted, request);

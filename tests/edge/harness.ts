@@ -1,9 +1,12 @@
 /**
- * An edge under test: real REST gateways in this process, real core and worker processes,
- * and an edge app built from a configuration that points at them.
+ * An edge under test: real core and worker processes, real REST gateways in this process (for
+ * the Workers edge), and an edge app built from a configuration that points at them.
  */
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createEdgeApp } from "../../edge/app.ts";
+import { backgroundWork } from "../../edge/background.ts";
+import type { HomeRedisConnector } from "../../edge/home/home.ts";
+import { respHomeRedis } from "../../edge/home/resp.ts";
 import { loadConfig, regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config } from "../helpers.ts";
@@ -35,14 +38,19 @@ export function edgeEnv(gateways: Env, overrides: Env = {}): Env {
   return { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), FLUX_GATE_DEV_IDENTITY: "1", FLUX_GATE_RATE_LIMIT_USER: "1000/10s", FLUX_GATE_RATE_LIMIT_IP: "100000/10s", ...gateways, ...overrides };
 }
 
-export function edgeApp(env: Env) {
-  return createEdgeApp(loadConfig(env));
+/** An edge app; its Redis over RESP, as on Bun and Deno, unless given the REST client (Workers). */
+export function edgeApp(env: Env, connect: HomeRedisConnector = respHomeRedis) {
+  return createEdgeApp(loadConfig(env), { connect });
 }
 
 /** How a test reaches an edge: in-process (`app.request`) or over HTTP, whatever the runtime. */
 export type Send = (path: string, init?: RequestInit) => Promise<Response>;
 
-export const inProcess = (app: ReturnType<typeof edgeApp>): Send => async (path, init) => await app.request(path, init);
+/** In-process requests get the work they leave behind (completions) run as Bun's entry runs it. */
+export const inProcess = (app: ReturnType<typeof edgeApp>): Send => {
+  const background = backgroundWork();
+  return async (path, init) => await app.request(path, init, {}, background.context);
+};
 export const overHttp = (base: string): Send => (path, init) => fetch(base + path, init);
 
 /** An order as a client places it. */

@@ -8,7 +8,7 @@ import { Redis as Upstash } from "@upstash/redis";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createRegistry, readSamples, total } from "../../shared/metrics.ts";
 import { encodeReply, tokenMatches } from "../../gateway/protocol.ts";
-import { portableScript } from "../../gateway/scripts.ts";
+import { portableScript } from "../../shared/script-flags.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
 

@@ -1,6 +1,7 @@
 /**
- * Rate limiting with @upstash/ratelimit (sliding window) in the client's regional Redis, with
- * the IETF draft's `RateLimit` and `RateLimit-Policy` headers and `Retry-After` on 429.
+ * Rate limiting with @upstash/ratelimit (sliding window), with the IETF draft's `RateLimit` and
+ * `RateLimit-Policy` headers and `Retry-After` on 429. `rateLimiter` is the decision, used by the
+ * order route inside its admission round trip; `rateLimit` is the same as a middleware.
  *
  * Fails open: if Redis does not answer within `timeoutMs`, the request goes through. The
  * regional core sheds load on its own (503), so an outage of the limiter's Redis costs
@@ -12,18 +13,15 @@ import type { Redis as Upstash } from "@upstash/redis";
 import type { RateLimitSetting } from "../../../shared/config.ts";
 import { problem, problemResponse } from "../../../shared/problems.ts";
 
-export interface RateLimitOptions {
-  /** Name in the headers, and part of the Redis keys. */
-  policy: string;
-  setting: RateLimitSetting;
-  /** The Redis to count in, per request (the client's region). */
-  redis: (c: Context) => Upstash;
-  /** Whom to count: a user id, an IP. */
-  identify: (c: Context) => string;
-  timeoutMs?: number;
+export interface Verdict {
+  success: boolean;
+  headers: Record<string, string>;
+  /** The 429 to answer with, when refused. */
+  refusal(): Response;
 }
 
-export function rateLimit({ policy, setting, redis, identify, timeoutMs = 500 }: RateLimitOptions): MiddlewareHandler {
+/** `policy` names the headers and prefixes the Redis keys. */
+export function rateLimiter(policy: string, setting: RateLimitSetting, timeoutMs = 500) {
   const limiters = new WeakMap<Upstash, Ratelimit>();
   const limiterFor = (client: Upstash) => {
     let limiter = limiters.get(client);
@@ -41,18 +39,43 @@ export function rateLimit({ policy, setting, redis, identify, timeoutMs = 500 }:
   };
   const policyHeader = `"${policy}";q=${setting.requests};w=${setting.windowSeconds}`;
 
-  return async (c, next) => {
-    const { success, remaining, reset } = await limiterFor(redis(c)).limit(identify(c));
+  return async (client: Upstash, identifier: string): Promise<Verdict> => {
+    const { success, remaining, reset } = await limiterFor(client).limit(identifier);
     const resetSeconds = Math.max(0, Math.ceil((reset - Date.now()) / 1000));
     const headers = { "RateLimit-Policy": policyHeader, RateLimit: `"${policy}";r=${Math.max(0, remaining)};t=${resetSeconds}` };
-    if (!success) {
-      return problemResponse(problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`), {
-        ...headers,
-        "Retry-After": String(Math.max(1, resetSeconds)),
-      });
-    }
+    return {
+      success,
+      headers,
+      refusal: () =>
+        problemResponse(problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`), {
+          ...headers,
+          "Retry-After": String(Math.max(1, resetSeconds)),
+        }),
+    };
+  };
+}
+
+export type RateLimiter = ReturnType<typeof rateLimiter>;
+
+/** Adds a passed verdict's headers: the draft's fields are lists, one item per policy. */
+export function withRateLimitHeaders(response: Response, verdict: Verdict): Response {
+  for (const [name, value] of Object.entries(verdict.headers)) response.headers.append(name, value);
+  return response;
+}
+
+export interface RateLimitOptions {
+  limiter: RateLimiter;
+  /** The Redis to count in, per request. */
+  redis: (c: Context) => Upstash;
+  /** Whom to count: a user, an IP. */
+  identify: (c: Context) => string;
+}
+
+export function rateLimit({ limiter, redis, identify }: RateLimitOptions): MiddlewareHandler {
+  return async (c, next) => {
+    const verdict = await limiter(redis(c), identify(c));
+    if (!verdict.success) return verdict.refusal();
     await next();
-    // Each limiter adds its policy: the draft's fields are lists, one item per policy.
-    for (const [name, value] of Object.entries(headers)) c.res.headers.append(name, value);
+    withRateLimitHeaders(c.res, verdict);
   };
 }

@@ -1,15 +1,18 @@
 /**
  * Lua script flags that Upstash's servers accept and Redis does not. `@upstash/ratelimit`
  * marks every script `#!lua flags=allow-key-locking`, which Redis 7.0 refuses ("ERR Unexpected
- * flag in script shebang"). The gateway runs such scripts without the flag (Redis runs every
- * script atomically anyway) and keeps answering to the hash the client computed.
+ * flag in script shebang"). The REST gateway and the edge's RESP client run such scripts without
+ * the flag (Redis runs every script atomically anyway) and keep answering to the hash the client
+ * computed.
  */
 import { createHash } from "node:crypto";
-import type { Command } from "./protocol.ts";
+
+/** A Redis command as a list: its name, then its arguments. */
+type Command = (string | number)[];
 
 const UPSTASH_ONLY_FLAGS = new Set(["allow-key-locking"]);
 
-const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+export const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
 
 /** The script with Upstash-only flags taken out of its shebang; unchanged if it has none. */
 export function portableScript(source: string): string {

@@ -1,0 +1,35 @@
+/**
+ * A buyer's home-region Redis as the edge sees it: scripts, two hash commands and a ping, each
+ * within the edge's deadline. Two transports implement it: RESP over TCP (Bun, Deno) and the
+ * Upstash REST protocol (Workers). The same scripts and keys run on both, so edges of both kinds
+ * can serve one deployment.
+ */
+import type { Redis as Upstash } from "@upstash/redis";
+import { sha1 } from "../../shared/script-flags.ts";
+import type { Region } from "../../shared/config.ts";
+
+export interface LuaScript {
+  source: string;
+  sha: string;
+}
+
+export const luaScript = (source: string): LuaScript => ({ source, sha: sha1(source) });
+
+export type ScriptArg = string | number;
+
+export interface HomeRedis {
+  /** EVALSHA, and EVAL when Redis does not know the script yet (after a restart or a flush). */
+  run(script: LuaScript, keys: string[], args: ScriptArg[]): Promise<unknown>;
+  hget(key: string, field: string): Promise<string | null>;
+  hdel(key: string, field: string): Promise<number>;
+  ping(): Promise<boolean>;
+  /** The client `@upstash/ratelimit` counts through, on the same connection. */
+  readonly ratelimit: Upstash;
+  close(): void;
+}
+
+/** How an edge reaches a region's Redis: one client per region for the app's life. */
+export type HomeRedisConnector = (region: Region, timeoutMs: number) => HomeRedis;
+
+/** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
+export const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");

@@ -1,0 +1,204 @@
+/**
+ * The order routes' work, after validation and identity: admission in the buyer's home region
+ * (rate limit, Idempotency-Key, allowance: one round trip), the cores in order with spillover,
+ * the answer, then the completion under the key once the answer is on its way.
+ */
+import type { Context } from "hono";
+import { createHash } from "node:crypto";
+import type { Config, Region } from "../shared/config.ts";
+import { callCore, type CoreAnswer } from "../shared/core-client.ts";
+import { homeRegion } from "../shared/home-region.ts";
+import { MAX_SKEW_MS } from "../shared/signing.ts";
+import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import { admissionStore, type Admission, type AdmissionRequest, type AdmissionStore, type Completion, type StoredAnswer } from "./admission/admission.ts";
+import type { HomeRedis } from "./home/home.ts";
+import { withRateLimitHeaders, type RateLimiter } from "./middleware/rate-limit/index.ts";
+import { deriveOrderId } from "./order-id.ts";
+import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
+import type { SaleTerms, TermsLookup } from "./sale-terms.ts";
+
+/**
+ * After a region was asked and did not answer, a copy of that request may still reach it until
+ * its signature goes stale (MAX_SKEW_MS, and a margin for clock drift between edge and core).
+ * Until then a refusal from it is not final: another region must not reserve the same order.
+ */
+export const UNCERTAIN_WINDOW_MS = MAX_SKEW_MS + 5_000;
+
+/** How long a finished request is remembered (the draft asks for at least 24 h). */
+const KEEP_SECONDS = 86_400;
+
+export interface Home {
+  redis: HomeRedis;
+  admission: AdmissionStore;
+}
+
+export interface OrderDeps {
+  config: Config;
+  homes: Map<string, Home>;
+  userLimiter: RateLimiter;
+  terms: { get(productId: string, regions: Region[]): Promise<TermsLookup> };
+  log: (fields: Record<string, unknown>) => void;
+}
+
+type Placed = { answer: CoreAnswer; region: Region; completion: Completion["outcome"]; retryAfterSeconds?: number };
+
+const unavailable = (detail: string, retryAfterSeconds?: number) =>
+  problemResponse(problem("unavailable", detail), retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {});
+
+/** A core's answer as the edge passes it on, and stores it under the Idempotency-Key. */
+function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>): StoredAnswer {
+  return { status, contentType: status >= 400 ? PROBLEM_CONTENT_TYPE : "application/json", body: JSON.stringify(body) };
+}
+
+function completionOf({ answer, region, completion }: Placed): Completion {
+  if (completion === "unsettled" || answer.kind !== "answer") return { outcome: "unsettled" };
+  if (completion === "served") return { outcome: "served", answer: storedAnswer(answer), region: String(answer.body.region ?? region.id) };
+  return { outcome: "refused", answer: storedAnswer(answer) };
+}
+
+function fromCore(answer: CoreAnswer): Response {
+  if (answer.kind === "answer") {
+    const { status, contentType, body } = storedAnswer(answer);
+    return new Response(body, { status, headers: { "Content-Type": contentType } });
+  }
+  const detail = answer.kind === "timeout" ? "the region did not answer in time" : "the region cannot be reached";
+  return unavailable(`${detail}; retry with the same Idempotency-Key`);
+}
+
+/** Lease: longer than any one request can run (every region asked, each call within its deadline). */
+export function leaseMs(config: Config): number {
+  return config.regions.length * (config.edge.coreTimeoutMs + config.edge.redisTimeoutMs) + 2 * config.edge.redisTimeoutMs + 1_000;
+}
+
+export function homesFor(config: Config, connect: (region: Region, timeoutMs: number) => HomeRedis): Map<string, Home> {
+  const settings = { leaseMs: leaseMs(config), keepSeconds: KEEP_SECONDS };
+  return new Map(
+    config.regions.map((region) => {
+      const redis = connect(region, config.edge.redisTimeoutMs);
+      return [region.id, { redis, admission: admissionStore(redis, settings) }];
+    }),
+  );
+}
+
+export function orderService({ config, homes, userLimiter, terms, log }: OrderDeps) {
+  const { edge } = config;
+  const regionIds = config.regions.map((r) => r.id);
+  const byId = new Map(config.regions.map((r) => [r.id, r]));
+  const home = (userId: string) => homes.get(homeRegion(userId, regionIds))!;
+  const ask = (c: Context, region: Region, method: string, path: string, body?: unknown) =>
+    callCore(region, method, path, body, edge.coreTimeoutMs, { requestId: c.get("requestId") });
+  const inBackground = (c: Context, what: string, work: Promise<unknown>) =>
+    c.executionCtx.waitUntil(work.catch((error: unknown) => log({ level: "error", requestId: c.get("requestId"), message: `${what} failed`, error: String(error) })));
+
+  /** Asks the regions in turn; the first definitive answer ends it. */
+  async function reserve(c: Context, request: AdmissionRequest, admission: Extract<Admission, { kind: "new" | "resume" }>, preferred: Region[]): Promise<Placed | "lost"> {
+    const { admission: store } = home(request.userId);
+    const reservation = { orderId: request.orderId, userId: request.userId, productId: request.productId, quantity: request.quantity, originRegion: preferred[0]!.id };
+    const candidates = admission.kind === "new" ? preferred : resumeOrder(admission.tried, preferred.map((r) => r.id)).map((id) => byId.get(id)!);
+    let placed: Placed | undefined;
+    for (const [i, region] of candidates.entries()) {
+      // A new admission named its first region already; every other region is named first.
+      if ((admission.kind === "resume" || i > 0) && !(await store.tryRegion(request, region.id))) return "lost";
+      const answer = await ask(c, region, "POST", "/v1/reservations", reservation);
+      if (edge.testHalt === "core-answered") await new Promise(() => {});
+      if (answer.kind !== "answer" || answer.status >= 500) return { answer, region, completion: "unsettled" };
+      if (answer.status === 202) return { answer, region, completion: "served" };
+      placed = { answer, region, completion: "refused" };
+      // A refusal from a region that may still receive an earlier copy of this order is not final.
+      const uncertain = admission.kind === "resume" && i === 0 && admission.sinceSentMs < UNCERTAIN_WINDOW_MS;
+      if (uncertain) return { answer: { kind: "timeout" }, region, completion: "unsettled", retryAfterSeconds: Math.ceil(UNCERTAIN_WINDOW_MS / 1000) };
+      if (!SPILLOVER_CODES.has(String(answer.body.code))) break;
+    }
+    return placed ?? { answer: { kind: "answer", status: 409, body: problem("sold_out", "no region has units left") }, region: preferred[0]!, completion: "refused" };
+  }
+
+  async function place(c: Context, productId: string, quantity: number, preferred: Region[]): Promise<Response> {
+    const userId: string = c.get("userId");
+    const sale = await terms.get(productId, preferred);
+    if (sale === "unavailable") return unavailable("no region answered for the product");
+    if (!sale) return problemResponse(problem("unknown_product", `${productId} is not on sale in any region`));
+    const { redis, admission: store } = home(userId);
+    const request = admissionRequest(userId, c.get("idempotencyKey"), productId, quantity, sale, preferred[0]!.id);
+    const [verdict, admission] = await Promise.all([userLimiter(redis.ratelimit, userId), store.admit(request).catch((error: unknown) => error as Error)]);
+    if (admission instanceof Error) {
+      log({ level: "warn", requestId: c.get("requestId"), message: "home region did not answer", error: String(admission) });
+      return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
+    }
+    if (!verdict.success) {
+      if (admission.kind === "new" || admission.kind === "resume") inBackground(c, "rate-limited admission", store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }));
+      return verdict.refusal();
+    }
+    return withRateLimitHeaders(await admitted(c, request, admission, preferred), verdict);
+  }
+
+  function admissionRequest(userId: string, idempotencyKey: string, productId: string, quantity: number, sale: SaleTerms, firstRegion: string): AdmissionRequest {
+    return {
+      userId,
+      idempotencyKey,
+      fingerprint: createHash("sha256").update(`POST /v1/orders\n${productId}\n${quantity}`).digest("base64"),
+      token: crypto.randomUUID(),
+      orderId: deriveOrderId(edge.orderIdSecret, userId, idempotencyKey),
+      productId,
+      quantity,
+      perUserLimit: sale.perUserLimit,
+      firstRegion,
+      allowanceExpiresAt: Date.parse(sale.endsAt) + KEEP_SECONDS * 1000,
+    };
+  }
+
+  async function admitted(c: Context, request: AdmissionRequest, admission: Admission, preferred: Region[]): Promise<Response> {
+    switch (admission.kind) {
+      case "replay":
+        return new Response(admission.body, { status: admission.status, headers: { "Content-Type": admission.contentType, "Idempotent-Replayed": "true" } });
+      case "in_flight":
+        return problemResponse(problem("idempotency_key_in_use", "a request with this key is still being served"), { "Retry-After": String(Math.max(1, Math.ceil(admission.retryAfterMs / 1000))) });
+      case "reused":
+        return problemResponse(problem("idempotency_key_reused"));
+      case "limit":
+        return problemResponse(problem("user_limit_exceeded", `${admission.counted} of at most ${request.perUserLimit} units are yours already, across all regions`));
+    }
+    const placed = await reserve(c, request, admission, preferred);
+    if (placed === "lost") return problemResponse(problem("idempotency_key_in_use", "another request with this key took over"), { "Retry-After": "1" });
+    if (placed.retryAfterSeconds) {
+      inBackground(c, "completion", home(request.userId).admission.complete(request, { outcome: "unsettled" }));
+      return unavailable("the region asked before has not settled this order yet; retry with the same Idempotency-Key", placed.retryAfterSeconds);
+    }
+    const { answer } = placed;
+    if (answer.kind === "answer" && answer.status === 202) answer.body = { ...answer.body, originRegion: preferred[0]!.id };
+    inBackground(c, "completion", home(request.userId).admission.complete(request, completionOf(placed)));
+    return fromCore(answer);
+  }
+
+  /** The caller's order, from the region that serves it: the home region's note, else the cores' own word. */
+  async function find(c: Context, id: string, preferred: Region[]): Promise<{ region: Region; order: Record<string, unknown> } | Response> {
+    const userId: string = c.get("userId");
+    const noted = await home(userId).admission.servedAt(userId, id).catch(() => undefined);
+    const asked = new Set<string>();
+    const candidates = [...(noted && byId.has(noted.region) ? [byId.get(noted.region)!] : []), ...preferred];
+    for (const region of candidates) {
+      if (asked.has(region.id)) continue;
+      asked.add(region.id);
+      const answer = await ask(c, region, "GET", `/v1/orders/${id}`);
+      if (answer.kind !== "answer") return fromCore(answer);
+      if (answer.status !== 200 || answer.body.userId !== userId) continue;
+      // A region may know another region's order from PostgreSQL: the one that serves it has it live.
+      const holder = byId.get(String(answer.body.region)) ?? region;
+      if (holder.id !== region.id && !asked.has(holder.id)) candidates.push(holder);
+      else return { region: holder, order: answer.body };
+    }
+    return problemResponse(problem("not_found", `no order ${id}`));
+  }
+
+  async function cancel(c: Context, id: string, preferred: Region[]): Promise<{ order: Record<string, unknown> } | Response> {
+    const found = await find(c, id, preferred);
+    if (found instanceof Response) return found;
+    const answer = await ask(c, found.region, "POST", `/v1/orders/${id}/cancel`);
+    if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
+    const userId: string = c.get("userId");
+    // The units count against the buyer's limit no more; the allowance consumer would also see it, later.
+    inBackground(c, "allowance release", home(userId).admission.releaseAllowance(userId, String(found.order.productId), id));
+    return { order: { ...found.order, ...answer.body } };
+  }
+
+  return { place, find, cancel, fromCore };
+}
