@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --json] [-- --seconds N]`: the core's reservation throughput and latency
- * against a bare baseline measured in the same run, and the worker's persistence rate.
+ * against a bare baseline measured in the same run, the edge's orders against a naive
+ * comparator (bench/naive-server.ts: the issue's textbook API, one process awaiting rate limit,
+ * idempotency, stock and an acks=all Kafka send in turn), and the worker's persistence rate.
  *
  * Uses the running stack, or brings one up (and stops what it started). The benchmark runs in
  * a region of its own, `bench`, with a Redis of its own that is started fresh and deleted at
@@ -33,7 +35,8 @@ const { values: flags } = parseArgs({
 const SECONDS = Number(flags.seconds);
 const CONNECTIONS = 100;
 const FIXED_RATE = 10_000;
-const EDGE_FIXED_RATE = 3_000;
+/** The edge's latency run offers this share of the baseline's throughput measured in the run. */
+const EDGE_FIXED_SHARE = 0.15;
 const ROOT = join(import.meta.dir, "..");
 const progress = (message: string) => console.error(`bench: ${message}`);
 
@@ -55,6 +58,10 @@ const benchEnv = {
 const config = loadConfig(benchEnv);
 const region = regionById(config, REGION);
 const BASELINE_PORT = region.corePort + 50;
+const NAIVE_PORT = region.corePort + 60;
+// The naive comparator's orders get a topic of their own: on the region's topic the worker
+// would dead-letter them (they are not order events) while its rate is being measured.
+const NAIVE_TOPIC = `${region.kafkaTopic}.naive`;
 
 function spawn(argv: string[], env: Record<string, string> = {}) {
   return Bun.spawn([process.execPath, ...argv], { cwd: ROOT, env: { ...benchEnv, ...env }, stdout: "ignore", stderr: "inherit" });
@@ -71,7 +78,7 @@ const benchRedis = redisService(config, region);
 await benchRedis.stop();
 rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
 await benchRedis.start(() => {});
-await ensureTopics({ brokers: config.kafka.brokers, clientId: "bench" }, [region.kafkaTopic, region.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions })));
+await ensureTopics({ brokers: config.kafka.brokers, clientId: "bench" }, [region.kafkaTopic, region.deadLetterTopic, NAIVE_TOPIC].map((name) => ({ name, partitions: config.kafka.partitions })));
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);
@@ -105,6 +112,18 @@ try {
   await runLoad({ ...load, url: baselineUrl, seconds: 2 });
   const baselineRun = await measureCpu({ server: baseline.pid, ...shared }, () => runLoad({ ...load, url: baselineUrl, seconds: SECONDS }));
   baseline.kill();
+  const edgeFixedRate = Math.max(1, Math.round(EDGE_FIXED_SHARE * baselineRun.result.rps));
+
+  progress("naive: the textbook API (Bun.serve + Hono, rate limit → idempotency → Lua → Kafka acks=all → idempotency), each step awaited");
+  const naive = spawn(["bench/naive-server.ts", String(NAIVE_PORT), region.redisUrl, config.kafka.brokers.join(","), NAIVE_TOPIC]);
+  children.push(naive);
+  const naiveUrl = `http://127.0.0.1:${NAIVE_PORT}`;
+  await waitUntil(() => fetch(naiveUrl).then(() => true, () => false), 15_000, 100);
+  const naiveLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: naiveUrl };
+  await runLoad({ ...naiveLoad, seconds: 2 });
+  const naiveRun = await measureCpu({ server: naive.pid, ...shared }, () => runLoad({ ...naiveLoad, seconds: SECONDS }));
+  naive.kill();
+  await naive.exited;
 
   progress("core: HTTP → signature → validation → Lua → outbox → 202, with the relay publishing to Kafka");
   const core = spawn(["core/main.ts", "--region", REGION]);
@@ -119,14 +138,17 @@ try {
   const fixedRun = await runLoad({ ...load, url: region.coreUrl, seconds: SECONDS, rate: FIXED_RATE });
   const coreRssMb = peakRssMb(core.pid);
 
-  progress("edge: Bun edge (rate limit, idempotency, signing) → REST gateway + core");
+  progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
   // An edge that knows the bench region only, so its idempotency records and rate-limit
-  // counters land in the bench's own Redis, not in the stack's.
+  // counters land in the bench's own Redis, not in the stack's. It speaks RESP to that Redis;
+  // the REST gateway (what the Workers edge would use) still runs and stays in the CPU split,
+  // so a reader sees it idle.
   const gateway = spawn(["gateway/main.ts", "--region", REGION]);
   const edge = spawn(["edge/entry/bun.ts"], {
     FLUX_GATE_REGIONS: REGION,
     [regionVariable("CORE_URL", REGION)]: region.coreUrl,
     [regionVariable("REDIS_REST_URL", REGION)]: region.redisRestUrl,
+    [regionVariable("REDIS_URL", REGION)]: region.redisUrl,
   });
   children.push(gateway, edge);
   const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
@@ -134,8 +156,8 @@ try {
   const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: edgeUrl };
   await runLoad({ ...edgeLoad, seconds: 2 });
   const edgeRun = await measureCpu({ edge: edge.pid, gateway: gateway.pid, core: core.pid, ...shared }, () => runLoad({ ...edgeLoad, seconds: SECONDS }));
-  progress(`edge: latency at ${EDGE_FIXED_RATE.toLocaleString("en")} offered orders/s`);
-  const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: EDGE_FIXED_RATE });
+  progress(`edge: latency at ${edgeFixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`);
+  const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: edgeFixedRate });
 
   progress("relay: waiting for the outbox to drain into Kafka");
   const outbox = productKeys(REGION, productId).outbox;
@@ -167,11 +189,17 @@ try {
     edge_rps: Math.round(edgeRun.result.rps),
     edge_p50_ms: edgeFixedRun.p50,
     edge_p99_ms: edgeFixedRun.p99,
+    edge_fixed_rate_offered: edgeFixedRate,
     edge_fixed_rate_rps: Math.round(edgeFixedRun.rps),
+    naive_rps: Math.round(naiveRun.result.rps),
+    naive_p50_ms: naiveRun.result.p50,
+    naive_p99_ms: naiveRun.result.p99,
+    edge_vs_naive: Number((edgeRun.result.rps / naiveRun.result.rps).toFixed(3)),
+    edge_vs_baseline: Number((edgeRun.result.rps / baselineRun.result.rps).toFixed(3)),
     relay_lag_at_end: relayLag,
     worker_orders_per_s: Math.round((reserved - firstCount) / Math.max(workerSeconds, 0.001)),
     orders_persisted: reserved,
-    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu, edge: edgeRun.cpu },
+    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu, naive: naiveRun.cpu, edge: edgeRun.cpu },
   };
   if (!flags.json) {
     console.log(`\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`);
@@ -180,7 +208,8 @@ try {
       "core, flat out": row(coreRun.result),
       [`core, ${FIXED_RATE}/s offered`]: row(fixedRun),
       "edge → core, flat out": row(edgeRun.result),
-      [`edge → core, ${EDGE_FIXED_RATE}/s offered`]: row(edgeFixedRun),
+      [`edge → core, ${edgeFixedRate}/s offered`]: row(edgeFixedRun),
+      "naive (textbook API), flat out": row(naiveRun.result),
     });
     console.log("CPU during the flat-out runs, % of one core:");
     console.table(report.cpu_percent_of_one_core);
