@@ -4,7 +4,6 @@
  * the answer, then the completion under the key once the answer is on its way.
  */
 import type { Context } from "hono";
-import { createHash } from "node:crypto";
 import type { Config, Region } from "../shared/config.ts";
 import { callCore, type CoreAnswer } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
@@ -135,7 +134,8 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     return {
       userId,
       idempotencyKey,
-      fingerprint: createHash("sha256").update(`POST /v1/orders\n${productId}\n${quantity}`).digest("base64"),
+      // The whole validated request, short enough to keep as it is.
+      fingerprint: `POST /v1/orders ${productId} ${quantity}`,
       token: crypto.randomUUID(),
       orderId: deriveOrderId(edge.orderIdSecret, userId, idempotencyKey),
       productId,

@@ -11,9 +11,11 @@ export interface RedisOptions {
   commandTimeoutMs?: number;
   /** Keep reconnecting in the background (services) or fail at once (probes, tools). */
   reconnect?: boolean;
+  /** Write the commands issued in one tick together (one socket write for many requests). */
+  autoPipelining?: boolean;
 }
 
-export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect = true }: RedisOptions = {}): Redis {
+export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect = true, autoPipelining = false }: RedisOptions = {}): Redis {
   const redis = new Redis(url, {
     connectTimeout: 2_000,
     commandTimeout: commandTimeoutMs,
@@ -21,6 +23,7 @@ export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect 
     enableOfflineQueue: reconnect,
     retryStrategy: reconnect ? (attempt) => Math.min(attempt * 100, 2_000) : () => null,
     lazyConnect: !reconnect,
+    enableAutoPipelining: autoPipelining,
   });
   // Failures reach callers through their commands; without a listener ioredis also prints
   // every failed reconnect attempt.

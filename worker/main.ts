@@ -1,5 +1,6 @@
 /**
- * A region's worker: consumes the region's order topic and applies it to PostgreSQL.
+ * A region's worker: consumes the region's order topic and applies it to PostgreSQL, and gives
+ * the buyers homed in the region their allowance back when an order of theirs ends unsold.
  *   bun worker/main.ts --region us-east
  */
 import { loadConfig } from "../shared/config.ts";
@@ -9,7 +10,9 @@ import { logger, onShutdown, regionFromArgs, untilConnected } from "../shared/pr
 import { connectDatabase } from "../db/client.ts";
 import { createWorkerApp } from "./http.ts";
 import { workerMetrics } from "./metrics.ts";
-import { batchHandler } from "./worker.ts";
+import { connectRedis } from "../shared/redis.ts";
+import { allowanceHandler } from "./allowance.ts";
+import { batchHandler, untilApplied } from "./worker.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
@@ -18,6 +21,7 @@ const kafka = { brokers: config.kafka.brokers, clientId: `flux-gate-worker-${reg
 
 const groupId = `flux-gate-worker.${region.id}`;
 const { sql, db } = connectDatabase(config.postgres.url);
+const redis = connectRedis(region.redisUrl);
 const registry = createRegistry("worker", region.id);
 const lag = lagReader(kafka, groupId, region.kafkaTopic);
 const metrics = workerMetrics(registry, lag.read);
@@ -32,6 +36,7 @@ const server = Bun.serve({
     ready: async () => ({
       kafka: consuming && (await lag.read().then(() => true, () => false)),
       postgres: await sql`select 1`.then(() => true, () => false),
+      redis: await redis.ping().then((r) => r === "PONG", () => false),
     }),
   }).fetch,
 });
@@ -55,12 +60,30 @@ await consumer.run(
   }),
   config.kafka.partitions,
 );
+
+// Buyers homed here get their allowance back when an order of theirs ends unsold, in any region.
+// A group new to the cluster starts at the end of the topics: what ended before it existed
+// belongs to sales it never counted.
+const allowanceGroup = `flux-gate-allowance.${region.id}`;
+const regionIds = config.regions.map((r) => r.id);
+const releaseAllowances = allowanceHandler({ redis, region: region.id, regionIds });
+const allowance = await untilConnected(
+  "joining the allowance group",
+  () => connectConsumer({ ...kafka, groupId: allowanceGroup, topics: config.regions.map((r) => r.kafkaTopic), fromBeginning: false }),
+  log,
+);
+await allowance.run(
+  (batch, context) => untilApplied(context, (error, attempt) => log.warn("allowances not given back, retrying", { attempt, error: String(error) }), () => releaseAllowances(batch)),
+  config.kafka.partitions,
+);
 consuming = true;
-log.info("consuming", { topic: region.kafkaTopic, metrics: `${region.workerUrl}/metrics` });
+log.info("consuming", { topic: region.kafkaTopic, allowances: config.regions.map((r) => r.kafkaTopic), metrics: `${region.workerUrl}/metrics` });
 
 onShutdown(async () => {
   await server.stop();
   await consumer.disconnect();
+  await allowance.disconnect();
+  redis.disconnect();
   await lag.close();
   await producer.disconnect();
   await sql.end({ timeout: 2 });

@@ -21,21 +21,28 @@ export interface WorkerOptions {
 const MAX_BACKOFF_MS = 5_000;
 
 export function batchHandler({ db, producer, deadLetterTopic, onRetry = () => {}, onApplied = () => {} }: WorkerOptions) {
-  return async (batch: IncomingMessage[], { heartbeat }: BatchContext): Promise<void> => {
+  return async (batch: IncomingMessage[], context: BatchContext): Promise<void> => {
     const started = performance.now();
     const { events, poison } = decode(batch);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const refused = await persist(db, events);
-        const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
-        await deadLetter(producer, deadLetterTopic, rejected);
-        onApplied({ size: batch.length, applied: events.length - refused.length, deadLettered: rejected.length, seconds: (performance.now() - started) / 1000 });
-        return;
-      } catch (error) {
-        onRetry(error, attempt);
-        await Bun.sleep(Math.min(100 * 2 ** attempt, MAX_BACKOFF_MS));
-        await heartbeat().catch(() => {});
-      }
-    }
+    await untilApplied(context, onRetry, async () => {
+      const refused = await persist(db, events);
+      const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
+      await deadLetter(producer, deadLetterTopic, rejected);
+      onApplied({ size: batch.length, applied: events.length - refused.length, deadLettered: rejected.length, seconds: (performance.now() - started) / 1000 });
+    });
   };
+}
+
+/** Runs `apply` until it succeeds, backing off and keeping the group membership alive meanwhile. */
+export async function untilApplied({ heartbeat }: BatchContext, onRetry: (error: unknown, attempt: number) => void, apply: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await apply();
+      return;
+    } catch (error) {
+      onRetry(error, attempt);
+      await Bun.sleep(Math.min(100 * 2 ** attempt, MAX_BACKOFF_MS));
+      await heartbeat().catch(() => {});
+    }
+  }
 }

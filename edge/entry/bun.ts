@@ -2,10 +2,10 @@
 import { loadConfig } from "../../shared/config.ts";
 import { createEdgeApp } from "../app.ts";
 import { backgroundWork } from "../background.ts";
-import { respHomeRedis } from "../home/resp.ts";
+import { bunHomeRedis } from "../home/bun-resp.ts";
 
 const config = loadConfig();
-const app = createEdgeApp(config, { connect: respHomeRedis });
+const app = createEdgeApp(config, { connect: bunHomeRedis });
 const background = backgroundWork();
 const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: (request) => app.fetch(request, {}, background.context) });
 console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", component: "edge", message: "listening", url: `http://127.0.0.1:${server.port}` }));

@@ -9,7 +9,7 @@ import { ScriptHashes } from "../../shared/script-flags.ts";
 import { isNoScript, type HomeRedisConnector, type ScriptArg } from "./home.ts";
 
 export const respHomeRedis: HomeRedisConnector = (region, timeoutMs) => {
-  const redis = connectRedis(region.redisUrl, { commandTimeoutMs: timeoutMs });
+  const redis = connectRedis(region.redisUrl, { commandTimeoutMs: timeoutMs, autoPipelining: true });
   const flags = new ScriptHashes();
   const call = (command: ScriptArg[]) => {
     const sent = flags.rewrite(command);

@@ -3,7 +3,7 @@
  * `RateLimit-Policy` headers and `Retry-After` on 429. `rateLimiter` is the decision, used by the
  * order route inside its admission round trip; `rateLimit` is the same as a middleware.
  *
- * Fails open: if Redis does not answer within `timeoutMs`, the request goes through. The
+ * Fails open: if Redis does not answer within `timeoutMs`, or fails, the request goes through. The
  * regional core sheds load on its own (503), so an outage of the limiter's Redis costs
  * fairness, not safety; failing closed would turn it into a full outage.
  */
@@ -40,7 +40,10 @@ export function rateLimiter(policy: string, setting: RateLimitSetting, timeoutMs
   const policyHeader = `"${policy}";q=${setting.requests};w=${setting.windowSeconds}`;
 
   return async (client: Upstash, identifier: string): Promise<Verdict> => {
-    const { success, remaining, reset } = await limiterFor(client).limit(identifier);
+    // The library fails open on its timeout; a failing connection is let through the same way.
+    const { success, remaining, reset } = await limiterFor(client)
+      .limit(identifier)
+      .catch(() => ({ success: true, remaining: setting.requests, reset: Date.now() }));
     const resetSeconds = Math.max(0, Math.ceil((reset - Date.now()) / 1000));
     const headers = { "RateLimit-Policy": policyHeader, RateLimit: `"${policy}";r=${Math.max(0, remaining)};t=${resetSeconds}` };
     return {

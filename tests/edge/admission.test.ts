@@ -1,0 +1,40 @@
+/** The admission step's pure parts: the script's replies, retry order, homes, key names. */
+import { describe, expect, test } from "bun:test";
+import { parseAdmission } from "../../edge/admission/admission.ts";
+import { resumeOrder } from "../../edge/regions.ts";
+import { homeRegion } from "../../shared/home-region.ts";
+import { buyerKeys } from "../../shared/keys.ts";
+
+describe("admission", () => {
+  test("the script's replies become values", () => {
+    expect(parseAdmission(["new"])).toEqual({ kind: "new" });
+    expect(parseAdmission(["replay", "202", "application/json", '{"a":1}'])).toEqual({ kind: "replay", status: 202, contentType: "application/json", body: '{"a":1}' });
+    expect(parseAdmission(["in_flight", 1200])).toEqual({ kind: "in_flight", retryAfterMs: 1200 });
+    expect(parseAdmission(["resume", "us-east,eu-west", 40_000])).toEqual({ kind: "resume", tried: ["us-east", "eu-west"], sinceSentMs: 40_000 });
+    expect(parseAdmission(["limit", 3])).toEqual({ kind: "limit", counted: 3 });
+    expect(() => parseAdmission(["bogus"])).toThrow("the admission script answered");
+  });
+
+  test("a retry asks the last region tried first, then the untried ones, never the ones that refused", () => {
+    expect(resumeOrder(["us-east"], ["eu-west", "us-east", "ap-south"])).toEqual(["us-east", "eu-west", "ap-south"]);
+    expect(resumeOrder(["us-east", "eu-west"], ["us-east", "eu-west", "ap-south"])).toEqual(["eu-west", "ap-south"]);
+    expect(resumeOrder(["gone"], ["us-east"])).toEqual(["us-east"]);
+  });
+
+  test("a buyer's home is stable and buyers spread evenly over the regions", () => {
+    const regions = ["us-east", "eu-west", "ap-south"];
+    expect(homeRegion("alice", regions)).toBe(homeRegion("alice", regions));
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 30_000; i++) counts.set(homeRegion(`user-${i}`, regions), (counts.get(homeRegion(`user-${i}`, regions)) ?? 0) + 1);
+    for (const region of regions) expect(counts.get(region)!).toBeWithin(9_000, 11_000);
+  });
+
+  test("no user id and key can reach another buyer's record", () => {
+    expect(buyerKeys("alice").idempotency("x:1")).not.toBe(buyerKeys("alice:x").idempotency("1"));
+    expect(buyerKeys("a").idempotency("b:c")).not.toBe(buyerKeys("a:b").idempotency("c"));
+    // One hash tag per buyer: every key of one buyer lives in one Redis Cluster slot.
+    const tag = (key: string) => /\{[^}]*\}/.exec(key)![0];
+    const keys = buyerKeys("ann");
+    expect(new Set([tag(keys.idempotency("k}{x")), tag(keys.allowance("p-1")), tag(keys.orders)]).size).toBe(1);
+  });
+});

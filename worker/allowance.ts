@@ -1,0 +1,38 @@
+/**
+ * Gives buyers their allowance back when an order ends unsold. One consumer group per home
+ * region reads every region's order topic and acts on the buyers homed here: an expired or
+ * cancelled order stops counting against the buyer's per-user limit. Removing the order's entry
+ * by id makes a replayed event change nothing, and never gives back more than was taken.
+ * (A cancel through the edge gives it back at once; this is the path for expiries.)
+ */
+import { homeRegion } from "../shared/home-region.ts";
+import type { IncomingMessage } from "../shared/kafka.ts";
+import { buyerKeys } from "../shared/keys.ts";
+import type { Redis } from "../shared/redis.ts";
+import { decode } from "./plan.ts";
+
+export interface Release {
+  key: string;
+  orderId: string;
+}
+
+/** The allowance entries a batch of order events gives back in `region`. Pure. */
+export function planReleases(messages: IncomingMessage[], region: string, regionIds: readonly string[]): Release[] {
+  return decode(messages)
+    .events.map(({ event }) => event)
+    .filter((e) => (e.type === "expired" || e.type === "cancelled") && homeRegion(e.userId, regionIds) === region)
+    .map((e) => ({ key: buyerKeys(e.userId).allowance(e.productId), orderId: e.orderId }));
+}
+
+/** Applies a batch; throws if Redis did not take all of it, so the batch comes again. */
+export function allowanceHandler({ redis, region, regionIds }: { redis: Redis; region: string; regionIds: readonly string[] }) {
+  return async (batch: IncomingMessage[]): Promise<number> => {
+    const releases = planReleases(batch, region, regionIds);
+    if (releases.length === 0) return 0;
+    const pipeline = redis.pipeline();
+    for (const { key, orderId } of releases) pipeline.hdel(key, orderId);
+    const failed = ((await pipeline.exec()) ?? []).find(([error]) => error);
+    if (failed) throw failed[0];
+    return releases.length;
+  };
+}
