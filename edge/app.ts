@@ -15,7 +15,7 @@ import { callCore, type CoreAnswer } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import { describeIssues, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
-import type { HomeRedisConnector } from "./home/home.ts";
+import type { HomeRedisTransport } from "./home/home.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
 import { idempotencyKey, type IdempotencyKeyVariables } from "./middleware/idempotency-key/index.ts";
 import { rateLimit, rateLimiter } from "./middleware/rate-limit/index.ts";
@@ -82,18 +82,15 @@ const routes = {
 
 export interface EdgeDeps {
   /** How this runtime reaches a region's Redis: RESP over TCP (Bun, Deno) or REST (Workers). */
-  connect: HomeRedisConnector;
+  redis: HomeRedisTransport;
 }
 
-export function createEdgeApp(config: Config, { connect }: EdgeDeps) {
-  requireSecrets(config, [
-    "FLUX_GATE_ORDER_ID_SECRET",
-    ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), regionVariable("REDIS_REST_TOKEN", r.id)]),
-  ]);
+export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
+  requireSecrets(config, ["FLUX_GATE_ORDER_ID_SECRET", ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(r.id)])]);
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));
-  const homes = homesFor(config, connect);
+  const homes = homesFor(config, redis);
   const redisOf = (regionId: string) => homes.get(regionId)!.redis;
   const log = (fields: Record<string, unknown>) => console.error(JSON.stringify({ time: new Date().toISOString(), component: "edge", ...fields }));
   const askCore = (region: Region, method: string, path: string) => callCore(region, method, path, undefined, edge.coreTimeoutMs);

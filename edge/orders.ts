@@ -10,7 +10,7 @@ import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
 import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
 import { admissionStore, type Admission, type AdmissionRequest, type AdmissionStore, type Completion, type StoredAnswer } from "./admission/admission.ts";
-import type { HomeRedis } from "./home/home.ts";
+import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
 import { withRateLimitHeaders, type RateLimiter } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
@@ -69,11 +69,11 @@ export function leaseMs(config: Config): number {
   return config.regions.length * (config.edge.coreTimeoutMs + config.edge.redisTimeoutMs) + 2 * config.edge.redisTimeoutMs + 1_000;
 }
 
-export function homesFor(config: Config, connect: (region: Region, timeoutMs: number) => HomeRedis): Map<string, Home> {
+export function homesFor(config: Config, transport: HomeRedisTransport): Map<string, Home> {
   const settings = { leaseMs: leaseMs(config), keepSeconds: KEEP_SECONDS };
   return new Map(
     config.regions.map((region) => {
-      const redis = connect(region, config.edge.redisTimeoutMs);
+      const redis = transport.connect(region, config.edge.redisTimeoutMs);
       return [region.id, { redis, admission: admissionStore(redis, settings) }];
     }),
   );

@@ -5,7 +5,7 @@ import { backgroundWork } from "../background.ts";
 import { bunHomeRedis } from "../home/bun-resp.ts";
 
 const config = loadConfig();
-const app = createEdgeApp(config, { connect: bunHomeRedis });
+const app = createEdgeApp(config, { redis: bunHomeRedis });
 const background = backgroundWork();
 const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: (request) => app.fetch(request, {}, background.context) });
 console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", component: "edge", message: "listening", url: `http://127.0.0.1:${server.port}` }));

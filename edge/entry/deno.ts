@@ -14,7 +14,7 @@ declare const Deno: {
 };
 
 const config = loadConfig(Deno.env.toObject(), Deno.cwd());
-const app = createEdgeApp(config, { connect: respHomeRedis });
+const app = createEdgeApp(config, { redis: respHomeRedis });
 const background = backgroundWork();
 const server = Deno.serve(
   {

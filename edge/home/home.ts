@@ -29,7 +29,11 @@ export interface HomeRedis {
 }
 
 /** How an edge reaches a region's Redis: one client per region for the app's life. */
-export type HomeRedisConnector = (region: Region, timeoutMs: number) => HomeRedis;
+export interface HomeRedisTransport {
+  connect(region: Region, timeoutMs: number): HomeRedis;
+  /** The secrets it reads per region, which production refuses to run without. */
+  secrets(regionId: string): string[];
+}
 
 /** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
 export const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");

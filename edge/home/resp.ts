@@ -1,32 +1,39 @@
 /**
- * RESP over TCP (ioredis), for the Bun and Deno edges. Commands of concurrent requests share one
- * connection per region, written back to back without waiting for each other, so the admission
- * script and the rate limit of one order cost one round trip.
+ * RESP over TCP, for the Bun and Deno edges: ioredis here (Deno), Bun's own client in
+ * bun-resp.ts. Commands of concurrent requests share one connection per region, written back to
+ * back without waiting for each other, so the admission script and the rate limit of one order
+ * cost one round trip.
  */
 import type { Redis as Upstash } from "@upstash/redis";
 import { connectRedis } from "../../shared/redis.ts";
 import { ScriptHashes } from "../../shared/script-flags.ts";
-import { isNoScript, type HomeRedisConnector, type ScriptArg } from "./home.ts";
+import { isNoScript, type HomeRedis, type HomeRedisTransport, type ScriptArg } from "./home.ts";
 
-export const respHomeRedis: HomeRedisConnector = (region, timeoutMs) => {
-  const redis = connectRedis(region.redisUrl, { commandTimeoutMs: timeoutMs, autoPipelining: true });
+/** A HomeRedis over any RESP client's "send one command" (which keeps the deadline). */
+export function overResp(send: (command: ScriptArg[]) => Promise<unknown>, close: () => void): HomeRedis {
+  // @upstash/ratelimit's scripts carry a shebang flag Redis 7.0 refuses; see script-flags.ts.
   const flags = new ScriptHashes();
-  const call = (command: ScriptArg[]) => {
-    const sent = flags.rewrite(command);
-    return redis.call(String(sent[0]), ...sent.slice(1));
-  };
+  const call = (command: ScriptArg[]) => send(flags.rewrite(command));
   const evalsha = (sha: string, keys: string[], args: ScriptArg[]) => call(["EVALSHA", sha, keys.length, ...keys, ...args]);
   const evalSource = (source: string, keys: string[], args: ScriptArg[]) => call(["EVAL", source, keys.length, ...keys, ...args]);
-
   return {
     run: (script, keys, args) => evalsha(script.sha, keys, args).catch((error: unknown) => (isNoScript(error) ? evalSource(script.source, keys, args) : Promise.reject(error))),
-    hget: (key, field) => redis.hget(key, field),
-    hdel: (key, field) => redis.hdel(key, field),
-    ping: () => redis.ping().then((r) => r === "PONG", () => false),
+    hget: (key, field) => call(["HGET", key, field]) as Promise<string | null>,
+    hdel: (key, field) => call(["HDEL", key, field]) as Promise<number>,
+    ping: () => call(["PING"]).then((r) => r === "PONG", () => false),
     // @upstash/ratelimit's sliding window (analytics off) calls evalsha, then eval on NOSCRIPT,
     // and nothing else: that much of the Upstash client is all it needs
     // (tests/edge/home-redis.test.ts checks it decides as it does through REST).
     ratelimit: { evalsha, eval: evalSource } as unknown as Upstash,
-    close: () => redis.disconnect(),
+    close,
   };
+}
+
+export const respHomeRedis: HomeRedisTransport = {
+  connect(region, timeoutMs) {
+    const redis = connectRedis(region.redisUrl, { commandTimeoutMs: timeoutMs, autoPipelining: true });
+    return overResp(([name, ...args]) => redis.call(String(name), ...args), () => redis.disconnect());
+  },
+  // A password, if any, is part of REDIS_URL_<REGION>.
+  secrets: () => [],
 };

@@ -4,27 +4,31 @@
  * concurrent requests into one HTTP request; every HTTP request has the edge's deadline.
  */
 import { Redis as Upstash } from "@upstash/redis";
-import { isNoScript, type HomeRedisConnector } from "./home.ts";
+import { regionVariable } from "../../shared/config.ts";
+import { isNoScript, type HomeRedisTransport } from "./home.ts";
 
-export const restHomeRedis: HomeRedisConnector = (region, timeoutMs) => {
-  const redis = new Upstash({
-    url: region.redisRestUrl,
-    token: region.redisRestToken,
-    enableTelemetry: false,
-    enableAutoPipelining: true,
-    // Replies as Redis gives them: a stored answer is text, not JSON to be parsed on the way.
-    automaticDeserialization: false,
-    // A retry would double the deadline: the buyer gets a fast 503 and retries with the same key.
-    retry: false,
-    signal: () => AbortSignal.timeout(timeoutMs),
-  });
-  return {
-    run: (script, keys, args) =>
-      redis.evalsha(script.sha, keys, args).catch((error: unknown) => (isNoScript(error) ? redis.eval(script.source, keys, args) : Promise.reject(error))),
-    hget: (key, field) => redis.hget<string>(key, field).then((v) => (v === null ? null : String(v))),
-    hdel: (key, field) => redis.hdel(key, field),
-    ping: () => redis.ping().then((r) => r === "PONG", () => false),
-    ratelimit: redis,
-    close: () => {},
-  };
+export const restHomeRedis: HomeRedisTransport = {
+  connect(region, timeoutMs) {
+    const redis = new Upstash({
+      url: region.redisRestUrl,
+      token: region.redisRestToken,
+      enableTelemetry: false,
+      enableAutoPipelining: true,
+      // Replies as Redis gives them: a stored answer is text, not JSON to be parsed on the way.
+      automaticDeserialization: false,
+      // A retry would double the deadline: the buyer gets a fast 503 and retries with the same key.
+      retry: false,
+      signal: () => AbortSignal.timeout(timeoutMs),
+    });
+    return {
+      run: (script, keys, args) =>
+        redis.evalsha(script.sha, keys, args).catch((error: unknown) => (isNoScript(error) ? redis.eval(script.source, keys, args) : Promise.reject(error))),
+      hget: (key, field) => redis.hget<string>(key, field).then((v) => (v === null ? null : String(v))),
+      hdel: (key, field) => redis.hdel(key, field),
+      ping: () => redis.ping().then((r) => r === "PONG", () => false),
+      ratelimit: redis,
+      close: () => {},
+    };
+  },
+  secrets: (regionId) => [regionVariable("REDIS_REST_TOKEN", regionId)],
 };

@@ -5,7 +5,7 @@
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createEdgeApp } from "../../edge/app.ts";
 import { backgroundWork } from "../../edge/background.ts";
-import type { HomeRedisConnector } from "../../edge/home/home.ts";
+import type { HomeRedisTransport } from "../../edge/home/home.ts";
 import { respHomeRedis } from "../../edge/home/resp.ts";
 import { loadConfig, regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -39,8 +39,8 @@ export function edgeEnv(gateways: Env, overrides: Env = {}): Env {
 }
 
 /** An edge app; its Redis over RESP, as on Bun and Deno, unless given the REST client (Workers). */
-export function edgeApp(env: Env, connect: HomeRedisConnector = respHomeRedis) {
-  return createEdgeApp(loadConfig(env), { connect });
+export function edgeApp(env: Env, redis: HomeRedisTransport = respHomeRedis) {
+  return createEdgeApp(loadConfig(env), { redis });
 }
 
 /** How a test reaches an edge: in-process (`app.request`) or over HTTP, whatever the runtime. */

@@ -1,0 +1,86 @@
+/**
+ * The three ways an edge reaches a buyer's home region (ioredis and Bun's client over RESP, the
+ * Upstash REST protocol through the gateway) run the same scripts on the same keys and decide
+ * alike: an edge of each kind can serve one deployment.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { admissionStore, type AdmissionRequest } from "../../edge/admission/admission.ts";
+import { bunHomeRedis } from "../../edge/home/bun-resp.ts";
+import type { HomeRedis } from "../../edge/home/home.ts";
+import { respHomeRedis } from "../../edge/home/resp.ts";
+import { restHomeRedis } from "../../edge/home/rest.ts";
+import { rateLimiter } from "../../edge/middleware/rate-limit/index.ts";
+import { regionVariable } from "../../shared/config.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { config, uniqueName } from "../helpers.ts";
+import { startGateways } from "./harness.ts";
+
+const region = config.regions[0]!;
+const gateways = startGateways();
+const restRegion = { ...region, redisRestUrl: gateways.env[regionVariable("REDIS_REST_URL", region.id)]! };
+const transports: [string, HomeRedis][] = [
+  ["ioredis (Deno)", respHomeRedis.connect(region, 1_000)],
+  ["Bun's client (Bun)", bunHomeRedis.connect(region, 1_000)],
+  ["REST (Workers)", restHomeRedis.connect(restRegion, 1_000)],
+];
+const admin = connectRedis(region.redisUrl);
+
+function request(overrides: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  return {
+    userId: uniqueName("u"),
+    idempotencyKey: uniqueName("k"),
+    fingerprint: "POST /v1/orders p 1",
+    token: crypto.randomUUID(),
+    orderId: crypto.randomUUID(),
+    productId: "p",
+    quantity: 1,
+    perUserLimit: 2,
+    firstRegion: region.id,
+    allowanceExpiresAt: Date.now() + 60_000,
+    ...overrides,
+  };
+}
+
+describe("home-region transports", () => {
+  afterAll(() => {
+    for (const [, t] of transports) t.close();
+    admin.disconnect();
+    gateways.stop();
+  });
+
+  test.each(transports)("%s: claim, in flight, complete, replay; the limit counts across keys", async (_, redis) => {
+    const store = admissionStore(redis, { leaseMs: 5_000, keepSeconds: 60 });
+    const first = request();
+    expect(await store.admit(first)).toEqual({ kind: "new" });
+    expect(await store.admit({ ...first, token: crypto.randomUUID() })).toMatchObject({ kind: "in_flight" });
+    expect(await store.admit({ ...first, fingerprint: "POST /v1/orders p 2" })).toEqual({ kind: "reused" });
+    await store.complete(first, { outcome: "served", answer: { status: 202, contentType: "application/json", body: '{"orderId":"x"}' }, region: region.id });
+    expect(await store.admit({ ...first, token: crypto.randomUUID() })).toEqual({ kind: "replay", status: 202, contentType: "application/json", body: '{"orderId":"x"}' });
+    expect(await store.servedAt(first.userId, first.orderId)).toEqual({ region: region.id, productId: "p" });
+
+    const second = request({ userId: first.userId, quantity: 2, orderId: crypto.randomUUID() });
+    expect(await store.admit(second)).toEqual({ kind: "limit", counted: 1 });
+    await store.releaseAllowance(first.userId, "p", first.orderId);
+    expect(await store.admit(second)).toEqual({ kind: "new" });
+  });
+
+  test.each(transports)("%s: scripts survive Redis forgetting them", async (_, redis) => {
+    await admin.script("FLUSH");
+    const store = admissionStore(redis, { leaseMs: 5_000, keepSeconds: 60 });
+    expect(await store.admit(request())).toEqual({ kind: "new" });
+    const verdict = await rateLimiter("flush-test", { requests: 5, windowSeconds: 10 })(redis.ratelimit, uniqueName("id"));
+    expect(verdict.success).toBe(true);
+    expect(verdict.headers.RateLimit).toMatch(/r=4;/);
+  });
+
+  test("@upstash/ratelimit decides the same through every transport, counting in one window", async () => {
+    const limiter = rateLimiter("shared", { requests: 4, windowSeconds: 10 });
+    const identifier = uniqueName("client");
+    const decisions = [];
+    for (let i = 0; i < 6; i++) {
+      const [name, redis] = transports[i % transports.length]!;
+      decisions.push([name, (await limiter(redis.ratelimit, identifier)).success]);
+    }
+    expect(decisions.map(([, ok]) => ok)).toEqual([true, true, true, true, false, false]);
+  });
+});
