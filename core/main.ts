@@ -5,6 +5,7 @@
 import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
 import { connectProducer } from "../shared/kafka.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { bunRedis } from "../shared/bun-redis.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { connectDatabase } from "../db/client.ts";
 import { createRegistry } from "../shared/metrics.ts";
@@ -22,7 +23,8 @@ const log = logger("core", region.id);
 
 const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
 const { sql, db } = connectDatabase(config.postgres.url);
-const store = new RegionStore(redis, region.id, config.core.outboxLimit);
+const requestPath = bunRedis(region.redisUrl, config.core.redisTimeoutMs);
+const store = new RegionStore(redis, region.id, config.core.outboxLimit, requestPath.send);
 const registry = createRegistry("core", region.id);
 const metrics = coreMetrics(registry, store);
 
@@ -53,6 +55,7 @@ onShutdown(async () => {
   await sweeper.stop();
   await relay.stop();
   redis.disconnect();
+  requestPath.close();
   await sql.end({ timeout: 2 });
   log.info("stopped");
 });

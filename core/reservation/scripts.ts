@@ -1,8 +1,10 @@
 /**
- * The Lua scripts beside this file, bound to a Redis connection. ioredis runs each one with
- * EVALSHA and falls back to EVAL when Redis answers NOSCRIPT (after a restart or a flush).
+ * The Lua scripts beside this file, bound to a Redis connection: ioredis's, or any RESP client's
+ * `send` (Bun's own, on the request path). Each runs with EVALSHA and falls back to EVAL when
+ * Redis answers NOSCRIPT (after a restart or a flush).
  */
 import { readFileSync } from "node:fs";
+import { luaScript, runScript, type RespSend } from "../../shared/lua.ts";
 import type { Redis } from "../../shared/redis.ts";
 
 const read = (name: string) => readFileSync(new URL(`./${name}.lua`, import.meta.url), "utf8");
@@ -35,4 +37,12 @@ export function scriptsFor(redis: Redis): Scripts {
   scripts = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, call(name as ScriptName)])) as Scripts;
   bound.set(redis, scripts);
   return scripts;
+}
+
+const sources = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, luaScript(scriptSource(name as ScriptName))]));
+
+export function respScripts(send: RespSend): Scripts {
+  return Object.fromEntries(
+    Object.keys(SCRIPTS).map((name) => [name, (keys: string[], args: (string | number)[]) => runScript(send, sources[name]!, keys, args) as Promise<Reply>]),
+  ) as Scripts;
 }

@@ -6,7 +6,8 @@ import type { OrderStatus } from "../../shared/events.ts";
 import { orderKey, orderProductKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import type { Redis } from "../../shared/redis.ts";
-import { scriptsFor, type Scripts } from "./scripts.ts";
+import type { RespSend } from "../../shared/lua.ts";
+import { respScripts, scriptsFor, type Scripts } from "./scripts.ts";
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ProblemCode; status?: OrderStatus };
 
@@ -80,13 +81,23 @@ const expiry = (raw: unknown) => (raw === "" || raw === null || raw === undefine
 
 export class RegionStore {
   private readonly scripts: Scripts;
+  private readonly noteProduct: (orderId: string, productId: string) => Promise<unknown>;
 
+  /**
+   * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
+   * the reservation path instead (the core passes Bun's own client: README, Measured).
+   */
   constructor(
     readonly redis: Redis,
     readonly region: string,
     private readonly outboxLimit: number,
+    requestPath?: RespSend,
   ) {
-    this.scripts = scriptsFor(redis);
+    this.scripts = requestPath ? respScripts(requestPath) : scriptsFor(redis);
+    const key = (orderId: string) => orderProductKey(region, orderId);
+    this.noteProduct = requestPath
+      ? (orderId, productId) => requestPath(["SET", key(orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS])
+      : (orderId, productId) => redis.set(key(orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS);
   }
 
   private keys(productId: string) {
@@ -111,7 +122,7 @@ export class RegionStore {
     const replayed = reply[3] === 1;
     if (!replayed) {
       // A cache for lookups by id alone; PostgreSQL answers when it is missing.
-      await this.redis.set(orderProductKey(this.region, orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS);
+      await this.noteProduct(orderId, productId);
     }
     return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed } };
   }

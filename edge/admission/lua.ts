@@ -47,8 +47,7 @@ end
 if counted + quantity > limit then return { 'limit', counted } end
 
 redis.call('HSET', allowance, order_id, quantity)
-local expire_at = tonumber(ARGV[9])
-if redis.call('PTTL', allowance) < expire_at - now then redis.call('PEXPIREAT', allowance, expire_at) end
+redis.call('PEXPIREAT', allowance, ARGV[9], 'NX')
 redis.call('HSET', record, 'fp', fp, 'state', 'pending', 'token', token, 'lease', now + lease_ms, 'tried', ARGV[8], 'sent', now)
 redis.call('EXPIRE', record, keep)
 return { 'new' }`;

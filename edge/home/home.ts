@@ -5,17 +5,10 @@
  * can serve one deployment.
  */
 import type { Redis as Upstash } from "@upstash/redis";
-import { sha1 } from "../../shared/script-flags.ts";
 import type { Region } from "../../shared/config.ts";
+import type { LuaScript, RespArg } from "../../shared/lua.ts";
 
-export interface LuaScript {
-  source: string;
-  sha: string;
-}
-
-export const luaScript = (source: string): LuaScript => ({ source, sha: sha1(source) });
-
-export type ScriptArg = string | number;
+export type ScriptArg = RespArg;
 
 export interface HomeRedis {
   /** EVALSHA, and EVAL when Redis does not know the script yet (after a restart or a flush). */
@@ -34,6 +27,3 @@ export interface HomeRedisTransport {
   /** The secrets it reads per region, which production refuses to run without. */
   secrets(regionId: string): string[];
 }
-
-/** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
-export const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");

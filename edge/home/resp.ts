@@ -6,18 +6,19 @@
  */
 import type { Redis as Upstash } from "@upstash/redis";
 import { connectRedis } from "../../shared/redis.ts";
+import { runScript, type RespSend } from "../../shared/lua.ts";
 import { ScriptHashes } from "../../shared/script-flags.ts";
-import { isNoScript, type HomeRedis, type HomeRedisTransport, type ScriptArg } from "./home.ts";
+import type { HomeRedis, HomeRedisTransport, ScriptArg } from "./home.ts";
 
 /** A HomeRedis over any RESP client's "send one command" (which keeps the deadline). */
-export function overResp(send: (command: ScriptArg[]) => Promise<unknown>, close: () => void): HomeRedis {
+export function overResp(send: RespSend, close: () => void): HomeRedis {
   // @upstash/ratelimit's scripts carry a shebang flag Redis 7.0 refuses; see script-flags.ts.
   const flags = new ScriptHashes();
-  const call = (command: ScriptArg[]) => send(flags.rewrite(command));
+  const call: RespSend = (command) => send(flags.rewrite(command));
   const evalsha = (sha: string, keys: string[], args: ScriptArg[]) => call(["EVALSHA", sha, keys.length, ...keys, ...args]);
   const evalSource = (source: string, keys: string[], args: ScriptArg[]) => call(["EVAL", source, keys.length, ...keys, ...args]);
   return {
-    run: (script, keys, args) => evalsha(script.sha, keys, args).catch((error: unknown) => (isNoScript(error) ? evalSource(script.source, keys, args) : Promise.reject(error))),
+    run: (script, keys, args) => runScript(call, script, keys, args),
     hget: (key, field) => call(["HGET", key, field]) as Promise<string | null>,
     hdel: (key, field) => call(["HDEL", key, field]) as Promise<number>,
     ping: () => call(["PING"]).then((r) => r === "PONG", () => false),

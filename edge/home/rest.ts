@@ -5,7 +5,8 @@
  */
 import { Redis as Upstash } from "@upstash/redis";
 import { regionVariable } from "../../shared/config.ts";
-import { isNoScript, type HomeRedisTransport } from "./home.ts";
+import { isNoScript } from "../../shared/lua.ts";
+import type { HomeRedisTransport } from "./home.ts";
 
 export const restHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {

@@ -1,0 +1,25 @@
+/**
+ * Redis over RESP with Bun's own client, for the hot paths that run on Bun (the edge's admission,
+ * the core's reservation): its socket writes cost a fraction of node:net's, which ioredis goes
+ * through under Bun, and it pipelines concurrent commands by itself. Every command has a
+ * deadline, as ioredis's `commandTimeout` gives the rest of the code.
+ */
+import { RedisClient } from "bun";
+import type { RespSend } from "./lua.ts";
+
+export function bunRedis(url: string, timeoutMs: number): { send: RespSend; close(): void } {
+  // Commands wait for a (re)connection in the client's queue, each within its own deadline;
+  // reconnecting never gives up while the process runs.
+  const client = new RedisClient(url, { connectionTimeout: timeoutMs, autoReconnect: true, maxRetries: 4_294_967_295 });
+  client.connect().catch(() => {});
+  return {
+    send([name, ...args]) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      return Promise.race([client.send(String(name), args.map(String)), deadline]).finally(() => clearTimeout(timer));
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Lua scripts by hash, over any client that sends one RESP command at a time: the same on every
+ * runtime (Workers bundle this too).
+ */
+import { sha1 } from "./script-flags.ts";
+
+export type RespArg = string | number;
+/** Sends one command, its name first; rejects past the deadline. */
+export type RespSend = (command: RespArg[]) => Promise<unknown>;
+
+export interface LuaScript {
+  source: string;
+  sha: string;
+}
+
+export const luaScript = (source: string): LuaScript => ({ source, sha: sha1(source) });
+
+/** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
+export const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");
+
+/** EVALSHA, and EVAL when Redis does not know the script yet (after a restart or a flush). */
+export function runScript(send: RespSend, script: LuaScript, keys: string[], args: RespArg[]): Promise<unknown> {
+  return send(["EVALSHA", script.sha, keys.length, ...keys, ...args]).catch((error: unknown) =>
+    isNoScript(error) ? send(["EVAL", script.source, keys.length, ...keys, ...args]) : Promise.reject(error),
+  );
+}
+
