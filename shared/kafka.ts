@@ -85,10 +85,13 @@ const uuidPartitioner = () => {
  */
 const MESSAGES_PER_REQUEST = 250;
 
-export async function connectProducer(options: KafkaOptions): Promise<IdempotentProducer> {
+/**
+ * `idempotent: false` is kafkajs's default producer (acks = all still, but no sequence numbers
+ * and no limit on requests in flight): only the benchmark's textbook comparator uses it.
+ */
+export async function connectProducer(options: KafkaOptions, { idempotent = true } = {}): Promise<IdempotentProducer> {
   const producer: Producer = client(options).producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
+    ...(idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {}),
     createPartitioner: uuidPartitioner,
   });
   await producer.connect();

@@ -47,6 +47,18 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
       expect(await stockIn(send, home, productId)).toBe(4);
     });
 
+    test("the per-user limit counts every region: a second region refuses what the first used up", async () => {
+      const productId = await createProduct({ units: { [home]: 10, [away]: 10 }, perUserLimit: 2 });
+      const user = uniqueName("limited");
+      const buy = (region: string) => order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": region } });
+      expect((await buy(home)).status).toBe(202);
+      expect((await buy(away)).status).toBe(202);
+      const third = await buy(away);
+      expect(third.status).toBe(409);
+      expect(await third.json()).toMatchObject({ code: "user_limit_exceeded" });
+      expect(await stockIn(send, away, productId)).toBe(9);
+    });
+
     test("sold out in the nearest region: the next region serves, with the origin kept", async () => {
       const productId = await createProduct({ units: { [home]: 1, [away]: 5 } });
       await order(send, { user: "gus", key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
