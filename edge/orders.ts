@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import type { Config, Region } from "../shared/config.ts";
-import { callCore, type CoreAnswer } from "../shared/core-client.ts";
+import { callCore, type CoreAnswer, type SaleTerms } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
 import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
@@ -14,7 +14,7 @@ import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
 import { withRateLimitHeaders, type RateLimiter } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
-import type { SaleTerms, TermsLookup } from "./sale-terms.ts";
+import type { TermsLookup } from "./sale-terms.ts";
 
 /**
  * After a region was asked and did not answer, a copy of that request may still reach it until

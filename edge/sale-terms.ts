@@ -5,17 +5,9 @@
  * the edges within TERMS_TTL_MS; each core keeps checking its own region's count meanwhile.
  */
 import type { Region } from "../shared/config.ts";
-import type { CoreAnswer } from "../shared/core-client.ts";
+import type { CoreAnswer, SaleTerms } from "../shared/core-client.ts";
 
 export const TERMS_TTL_MS = 5_000;
-
-export interface SaleTerms {
-  startsAt: string;
-  endsAt: string;
-  paused: boolean;
-  perUserLimit: number;
-  maxPerOrder: number;
-}
 
 /** `undefined`: on sale in no region; `unavailable`: no region answered. */
 export type TermsLookup = SaleTerms | undefined | "unavailable";

@@ -6,6 +6,15 @@
 import type { Region } from "./config.ts";
 import { signRequest } from "./signing.ts";
 
+/** What a core tells of a sale (`GET /v1/products/:id`): the edge counts each buyer's units against `perUserLimit`. */
+export interface SaleTerms {
+  startsAt: string;
+  endsAt: string;
+  paused: boolean;
+  perUserLimit: number;
+  maxPerOrder: number;
+}
+
 export type CoreAnswer =
   | { kind: "answer"; status: number; body: Record<string, unknown> }
   | { kind: "timeout" }

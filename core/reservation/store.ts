@@ -2,6 +2,7 @@
  * A region's live inventory in its Redis: typed calls over the Lua scripts beside this file.
  * Outcomes are values, not exceptions: a sold-out product is an answer, not a failure.
  */
+import type { SaleTerms } from "../../shared/core-client.ts";
 import type { OrderStatus } from "../../shared/events.ts";
 import { orderKey, orderProductKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
@@ -48,15 +49,6 @@ export interface SaleRules {
   maxPerOrder: number;
   holdSeconds: number;
   paused: boolean;
-}
-
-/** What the core tells the edge of a sale: the edge counts each buyer's units against `perUserLimit`. */
-export interface SaleTerms {
-  startsAt: string;
-  endsAt: string;
-  paused: boolean;
-  perUserLimit: number;
-  maxPerOrder: number;
 }
 
 export interface Stock {

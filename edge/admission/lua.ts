@@ -71,7 +71,7 @@ return 1`;
 /**
  * Ends a request's hold on its key.
  * KEYS: record, allowance, orders
- * ARGV: token, outcome, order id, keep s, status, content type, body, region, product id
+ * ARGV: token, outcome, order id, keep s (for the orders note), status, content type, body, region, product id
  *   served     a region holds the order: store the answer, note where it is served
  *   refused    no region holds it: store the answer, give the allowance back
  *   unsettled  a region may hold it (5xx, timeout): let go of the lease, keep the allowance;
@@ -97,7 +97,6 @@ if outcome == 'served' then
   redis.call('HSET', orders, order_id, ARGV[8] .. ' ' .. ARGV[9])
   redis.call('EXPIRE', orders, keep)
 end
-redis.call('HSET', record, 'state', 'done', 'status', ARGV[5], 'type', ARGV[6], 'body', ARGV[7])
-redis.call('HDEL', record, 'token', 'lease')
-redis.call('EXPIRE', record, keep)
+-- The record keeps the expiry its claim gave it: a day from the first try.
+redis.call('HSET', record, 'state', 'done', 'lease', 0, 'status', ARGV[5], 'type', ARGV[6], 'body', ARGV[7])
 return 1`;
