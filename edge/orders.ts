@@ -25,6 +25,9 @@ export const UNCERTAIN_WINDOW_MS = MAX_SKEW_MS + 5_000;
 
 /** How long a finished request is remembered (the draft asks for at least 24 h). */
 const KEEP_SECONDS = 86_400;
+/** How long after its sale a buyer's allowance is kept: late cancels and expiries still find it. */
+const ALLOWANCE_GRACE_MS = 86_400_000;
+const BACKGROUND_TRIES = 3;
 
 export interface Home {
   redis: HomeRedis;
@@ -39,7 +42,15 @@ export interface OrderDeps {
   log: (fields: Record<string, unknown>) => void;
 }
 
-type Placed = { answer: CoreAnswer; region: Region; completion: Completion["outcome"]; retryAfterSeconds?: number };
+/** How asking the regions ended. */
+type Attempt =
+  | { kind: "served" | "refused"; answer: Extract<CoreAnswer, { kind: "answer" }> }
+  /** No answer, a 5xx, or a refused signature: the region may hold the order (or did nothing). */
+  | { kind: "unsettled"; answer: CoreAnswer }
+  /** A refusal from the region that may still receive an earlier try of this order. */
+  | { kind: "uncertain"; restoreSent: number }
+  /** Another request took the key over (this one ran past its lease). */
+  | { kind: "lost" };
 
 const unavailable = (detail: string, retryAfterSeconds?: number) =>
   problemResponse(problem("unavailable", detail), retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {});
@@ -49,18 +60,13 @@ function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>)
   return { status, contentType: status >= 400 ? PROBLEM_CONTENT_TYPE : "application/json", body: JSON.stringify(body) };
 }
 
-function completionOf({ answer, region, completion }: Placed): Completion {
-  if (completion === "unsettled" || answer.kind !== "answer") return { outcome: "unsettled" };
-  if (completion === "served") return { outcome: "served", answer: storedAnswer(answer), region: String(answer.body.region ?? region.id) };
-  return { outcome: "refused", answer: storedAnswer(answer) };
-}
-
 function fromCore(answer: CoreAnswer): Response {
-  if (answer.kind === "answer") {
+  if (answer.kind === "answer" && answer.status !== 401) {
     const { status, contentType, body } = storedAnswer(answer);
     return new Response(body, { status, headers: { "Content-Type": contentType } });
   }
-  const detail = answer.kind === "timeout" ? "the region did not answer in time" : "the region cannot be reached";
+  // A 401 from a core is about this edge's signature (secret or clock), not the buyer's.
+  const detail = answer.kind === "timeout" ? "the region did not answer in time" : answer.kind === "answer" ? "the region refused this edge's signature" : "the region cannot be reached";
   return unavailable(`${detail}; retry with the same Idempotency-Key`);
 }
 
@@ -86,29 +92,44 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
   const home = (userId: string) => homes.get(homeRegion(userId, regionIds))!;
   const ask = (c: Context, region: Region, method: string, path: string, body?: unknown) =>
     callCore(region, method, path, body, edge.coreTimeoutMs, { requestId: c.get("requestId") });
-  const inBackground = (c: Context, what: string, work: Promise<unknown>) =>
-    c.executionCtx.waitUntil(work.catch((error: unknown) => log({ level: "error", requestId: c.get("requestId"), message: `${what} failed`, error: String(error) })));
+  /** After the answer: tried three times (each of these calls is idempotent), then logged. */
+  const inBackground = (c: Context, what: string, work: () => Promise<unknown>) =>
+    c.executionCtx.waitUntil(
+      (async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await work();
+          } catch (error) {
+            if (attempt === BACKGROUND_TRIES) return log({ level: "error", requestId: c.get("requestId"), message: `${what} failed`, error: String(error) });
+            await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));
+          }
+        }
+      })(),
+    );
 
   /** Asks the regions in turn; the first definitive answer ends it. */
-  async function reserve(c: Context, request: AdmissionRequest, admission: Extract<Admission, { kind: "new" | "resume" }>, preferred: Region[]): Promise<Placed | "lost"> {
+  async function reserve(c: Context, request: AdmissionRequest, admission: Extract<Admission, { kind: "new" | "resume" }>, preferred: Region[]): Promise<Attempt> {
     const { admission: store } = home(request.userId);
-    const reservation = { orderId: request.orderId, userId: request.userId, productId: request.productId, quantity: request.quantity, originRegion: preferred[0]!.id };
+    // The buyer's origin is where the first try began, whichever region a retry prefers.
+    const originRegion = (admission.kind === "resume" && admission.tried[0]) || preferred[0]!.id;
+    const reservation = { orderId: request.orderId, userId: request.userId, productId: request.productId, quantity: request.quantity, originRegion };
     const candidates = admission.kind === "new" ? preferred : resumeOrder(admission.tried, preferred.map((r) => r.id)).map((id) => byId.get(id)!);
-    let placed: Placed | undefined;
+    let refusal: Attempt | undefined;
     for (const [i, region] of candidates.entries()) {
       // A new admission named its first region already; every other region is named first.
-      if ((admission.kind === "resume" || i > 0) && !(await store.tryRegion(request, region.id))) return "lost";
-      const answer = await ask(c, region, "POST", "/v1/reservations", reservation);
-      if (edge.testHalt === "core-answered") await new Promise(() => {});
-      if (answer.kind !== "answer" || answer.status >= 500) return { answer, region, completion: "unsettled" };
-      if (answer.status === 202) return { answer, region, completion: "served" };
-      placed = { answer, region, completion: "refused" };
-      // A refusal from a region that may still receive an earlier copy of this order is not final.
-      const uncertain = admission.kind === "resume" && i === 0 && admission.sinceSentMs < UNCERTAIN_WINDOW_MS;
-      if (uncertain) return { answer: { kind: "timeout" }, region, completion: "unsettled", retryAfterSeconds: Math.ceil(UNCERTAIN_WINDOW_MS / 1000) };
+      const named = admission.kind === "new" && i === 0 ? admission.now : await store.tryRegion(request, region.id).catch(() => undefined);
+      if (named === undefined) return { kind: "unsettled", answer: { kind: "timeout" } };
+      if (named === 0) return { kind: "lost" };
+      // The core reserves nothing past this (Redis's clock), however late the request runs there.
+      const answer = await ask(c, region, "POST", "/v1/reservations", { ...reservation, notAfter: named + MAX_SKEW_MS });
+      if (answer.kind !== "answer" || answer.status >= 500 || answer.status === 401) return { kind: "unsettled", answer };
+      if (answer.status === 202) return { kind: "served", answer };
+      // Answered, so this try will not reserve later; an earlier one may, until its deadline.
+      if (admission.kind === "resume" && i === 0 && admission.now - admission.sent < UNCERTAIN_WINDOW_MS) return { kind: "uncertain", restoreSent: admission.sent };
+      refusal = { kind: "refused", answer };
       if (!SPILLOVER_CODES.has(String(answer.body.code))) break;
     }
-    return placed ?? { answer: { kind: "answer", status: 409, body: problem("sold_out", "no region has units left") }, region: preferred[0]!, completion: "refused" };
+    return refusal ?? { kind: "refused", answer: { kind: "answer", status: 409, body: problem("sold_out", "no region has units left") } };
   }
 
   async function place(c: Context, productId: string, quantity: number, preferred: Region[]): Promise<Response> {
@@ -116,6 +137,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     const sale = await terms.get(productId, preferred);
     if (sale === "unavailable") return unavailable("no region answered for the product");
     if (!sale) return problemResponse(problem("unknown_product", `${productId} is not on sale in any region`));
+    if (quantity < 1 || quantity > sale.maxPerOrder) return problemResponse(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
     const { redis, admission: store } = home(userId);
     const request = admissionRequest(userId, c.get("idempotencyKey"), productId, quantity, sale, preferred[0]!.id);
     const [verdict, admission] = await Promise.all([userLimiter(redis.ratelimit, userId), store.admit(request).catch((error: unknown) => error as Error)]);
@@ -124,7 +146,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
       return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
     }
     if (!verdict.success) {
-      if (admission.kind === "new" || admission.kind === "resume") inBackground(c, "rate-limited admission", store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }));
+      if (admission.kind === "new" || admission.kind === "resume") inBackground(c, "rate-limited admission", () => store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }));
       return verdict.refusal();
     }
     return withRateLimitHeaders(await admitted(c, request, admission, preferred), verdict);
@@ -142,7 +164,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
       quantity,
       perUserLimit: sale.perUserLimit,
       firstRegion,
-      allowanceExpiresAt: Date.parse(sale.endsAt) + KEEP_SECONDS * 1000,
+      allowanceExpiresAt: Date.parse(sale.endsAt) + ALLOWANCE_GRACE_MS,
     };
   }
 
@@ -157,16 +179,25 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
       case "limit":
         return problemResponse(problem("user_limit_exceeded", `${admission.counted} of at most ${request.perUserLimit} units are yours already, across all regions`));
     }
-    const placed = await reserve(c, request, admission, preferred);
-    if (placed === "lost") return problemResponse(problem("idempotency_key_in_use", "another request with this key took over"), { "Retry-After": "1" });
-    if (placed.retryAfterSeconds) {
-      inBackground(c, "completion", home(request.userId).admission.complete(request, { outcome: "unsettled" }));
-      return unavailable("the region asked before has not settled this order yet; retry with the same Idempotency-Key", placed.retryAfterSeconds);
+    const attempt = await reserve(c, request, admission, preferred);
+    if (edge.testHalt === "core-answered") await new Promise(() => {});
+    const complete = (completion: Completion) => inBackground(c, "completion", () => home(request.userId).admission.complete(request, completion));
+    switch (attempt.kind) {
+      case "lost":
+        return problemResponse(problem("idempotency_key_in_use", "another request with this key took over"), { "Retry-After": "1" });
+      case "uncertain":
+        complete({ outcome: "unsettled", restoreSent: attempt.restoreSent });
+        return unavailable("the region asked before has not settled this order yet; retry with the same Idempotency-Key", Math.ceil(UNCERTAIN_WINDOW_MS / 1000));
+      case "unsettled":
+        complete({ outcome: "unsettled" });
+        return fromCore(attempt.answer);
+      case "served":
+        complete({ outcome: "served", answer: storedAnswer(attempt.answer), region: String(attempt.answer.body.region) });
+        return fromCore(attempt.answer);
+      case "refused":
+        complete({ outcome: "refused", answer: storedAnswer(attempt.answer) });
+        return fromCore(attempt.answer);
     }
-    const { answer } = placed;
-    if (answer.kind === "answer" && answer.status === 202) answer.body = { ...answer.body, originRegion: preferred[0]!.id };
-    inBackground(c, "completion", home(request.userId).admission.complete(request, completionOf(placed)));
-    return fromCore(answer);
   }
 
   /** The caller's order, from the region that serves it: the home region's note, else the cores' own word. */
@@ -196,7 +227,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
     const userId: string = c.get("userId");
     // The units count against the buyer's limit no more; the allowance consumer would also see it, later.
-    inBackground(c, "allowance release", home(userId).admission.releaseAllowance(userId, String(found.order.productId), id));
+    inBackground(c, "allowance release", () => home(userId).admission.releaseAllowance(userId, String(found.order.productId), id));
     return { order: { ...found.order, ...answer.body } };
   }
 

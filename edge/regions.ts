@@ -18,8 +18,8 @@ export function regionOrder(
   return [...new Set(preferred)];
 }
 
-/** Refusals after which another region may still serve the order: units ran out here. */
-export const SPILLOVER_CODES = new Set(["sold_out", "insufficient_stock"]);
+/** Refusals after which another region may still serve the order: no units (left) here. */
+export const SPILLOVER_CODES = new Set(["sold_out", "insufficient_stock", "unknown_product"]);
 
 /**
  * Where a retry of an unsettled order goes: the last region tried first (the only one that may

@@ -8,8 +8,9 @@ import { RedisClient } from "bun";
 import type { RespSend } from "./lua.ts";
 
 export function bunRedis(url: string, timeoutMs: number): { send: RespSend; close(): void } {
-  // Commands wait for a (re)connection in the client's queue, each within its own deadline;
-  // reconnecting never gives up while the process runs.
+  // Commands wait for a (re)connection in the client's queue; the caller's wait for each is
+  // bounded (a command may still run after its caller gave up: the reservation carries a
+  // deadline of its own for that). Reconnecting never gives up while the process runs.
   const client = new RedisClient(url, { connectionTimeout: timeoutMs, autoReconnect: true, maxRetries: 4_294_967_295 });
   client.connect().catch(() => {});
   return {

@@ -16,12 +16,18 @@ export interface LuaScript {
 export const luaScript = (source: string): LuaScript => ({ source, sha: sha1(source) });
 
 /** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
-export const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");
+const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");
 
-/** EVALSHA, and EVAL when Redis does not know the script yet (after a restart or a flush). */
+/** `bySha()`, then `bySource()` if Redis does not know the script yet (after a restart or a flush). */
+export function evalWithFallback<T>(bySha: () => Promise<T>, bySource: () => Promise<T>): Promise<T> {
+  return bySha().catch((error: unknown) => (isNoScript(error) ? bySource() : Promise.reject(error)));
+}
+
+/** EVALSHA, and EVAL when Redis does not know the script yet. */
 export function runScript(send: RespSend, script: LuaScript, keys: string[], args: RespArg[]): Promise<unknown> {
-  return send(["EVALSHA", script.sha, keys.length, ...keys, ...args]).catch((error: unknown) =>
-    isNoScript(error) ? send(["EVAL", script.source, keys.length, ...keys, ...args]) : Promise.reject(error),
+  return evalWithFallback(
+    () => send(["EVALSHA", script.sha, keys.length, ...keys, ...args]),
+    () => send(["EVAL", script.source, keys.length, ...keys, ...args]),
   );
 }
 

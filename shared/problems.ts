@@ -31,6 +31,7 @@ export const PROBLEMS = {
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used for a different request" },
   rate_limited: { status: 429, title: "Too many requests from this client; retry after the indicated time" },
   overloaded: { status: 503, title: "The region is shedding load; retry after the indicated time" },
+  request_expired: { status: 503, title: "The reservation reached the region after its deadline; nothing was reserved" },
   unavailable: { status: 503, title: "A dependency did not answer in time; retry after the indicated time" },
 } as const satisfies Record<string, { status: number; title: string }>;
 

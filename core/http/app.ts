@@ -34,6 +34,7 @@ const reservationSchema = z.strictObject({
   productId: z.string().regex(PRODUCT_ID),
   quantity: z.int(),
   originRegion: z.string().min(1).max(32),
+  notAfter: z.int().positive().optional(),
 });
 
 const allocationChangeSchema = z.strictObject({
@@ -105,7 +106,7 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     const outcome = await store.reserve(parsed.data);
     metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
     if (!outcome.ok) return refusal(outcome);
-    return c.json({ ...stateBody(outcome.value), region: store.region, replayed: outcome.value.replayed }, 202);
+    return c.json({ ...stateBody(outcome.value), region: store.region, originRegion: outcome.value.originRegion, replayed: outcome.value.replayed }, 202);
   });
 
   /** The product an order belongs to: Redis while it is live, PostgreSQL afterwards. */

@@ -1,18 +1,20 @@
 -- Reserves units for one order, atomically. Idempotent by order id: a known id gets its
--- first outcome back and changes nothing.
+-- first outcome back and changes nothing. A request that runs after its deadline (`not after`,
+-- ms; 0 for none) reserves nothing: the edge may already have let another region serve it.
 -- KEYS: product, users, holds, outbox, order
--- ARGV: order id, user id, quantity, origin region, outbox limit
--- Returns {'ok', status, expiresAt, replayed} or {'err', code}.
+-- ARGV: order id, user id, quantity, origin region, outbox limit, not after
+-- Returns {'ok', status, expiresAt, replayed, origin} or {'err', code}.
 local order_id, user_id, origin = ARGV[1], ARGV[2], ARGV[4]
-local quantity, outbox_limit = tonumber(ARGV[3]), tonumber(ARGV[5])
+local quantity, outbox_limit, not_after = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 local existing = load_order(KEYS[5])
-if existing then return { 'ok', existing.status, existing.expiresAt, 1 } end
+if existing then return { 'ok', existing.status, existing.expiresAt, 1, existing.origin } end
 
+local now = now_ms()
+if not_after > 0 and now > not_after then return { 'err', 'request_expired' } end
 local p = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'paused', 'maxPerOrder', 'perUserLimit', 'holdMs',
   'available', 'region', 'productId')
 if not p[1] then return { 'err', 'unknown_product' } end
-local now = now_ms()
 if p[3] == '1' then return { 'err', 'sale_paused' } end
 if now < tonumber(p[1]) then return { 'err', 'sale_not_started' } end
 if now >= tonumber(p[2]) then return { 'err', 'sale_ended' } end
@@ -41,4 +43,4 @@ redis.call('HINCRBY', KEYS[2], user_id, quantity)
 redis.call('HSET', KEYS[5], 'product', order.product, 'region', order.region, 'origin', origin, 'user', user_id,
   'qty', quantity, 'status', order.status, 'reservedAt', now, 'expiresAt', order.expiresAt)
 append_event(KEYS[4], order_id, order, now)
-return { 'ok', order.status, tostring(order.expiresAt), 0 }
+return { 'ok', order.status, tostring(order.expiresAt), 0, origin }

@@ -18,6 +18,8 @@ export interface ReservationRequest {
   productId: string;
   quantity: number;
   originRegion: string;
+  /** Reserve nothing if this runs later (ms since the epoch, Redis's clock). */
+  notAfter?: number;
 }
 
 export interface OrderState {
@@ -30,6 +32,8 @@ export interface OrderState {
 export interface Reservation extends OrderState {
   /** True when this order id was reserved before: nothing changed, this is the first outcome. */
   replayed: boolean;
+  /** The region the buyer came from, as the order was first reserved. */
+  originRegion: string;
 }
 
 export interface OrderRecord extends OrderState {
@@ -102,13 +106,14 @@ export class RegionStore {
   }
 
   async reserve(request: ReservationRequest): Promise<Outcome<Reservation>> {
-    const { orderId, userId, productId, quantity, originRegion } = request;
+    const { orderId, userId, productId, quantity, originRegion, notAfter = 0 } = request;
     const reply = await this.scripts.reserve(this.orderScriptKeys(productId, orderId), [
       orderId,
       userId,
       quantity,
       originRegion,
       this.outboxLimit,
+      notAfter,
     ]);
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     const replayed = reply[3] === 1;
@@ -116,7 +121,7 @@ export class RegionStore {
       // A cache for lookups by id alone; PostgreSQL answers when it is missing.
       await this.noteProduct(orderId, productId);
     }
-    return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed } };
+    return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed, originRegion: String(reply[4]) } };
   }
 
   confirm(productId: string, orderId: string): Promise<Outcome<OrderState>> {

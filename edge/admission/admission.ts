@@ -11,10 +11,13 @@ import { ADMIT, COMPLETE, TRY_REGION } from "./lua.ts";
 const scripts = { admit: luaScript(ADMIT), tryRegion: luaScript(TRY_REGION), complete: luaScript(COMPLETE) };
 
 export type Admission =
-  /** A new intent: the key is ours, the allowance taken, the first region named. */
-  | { kind: "new" }
-  /** An intent whose last try ended without an answer: ask `tried`'s last region first. */
-  | { kind: "resume"; tried: string[]; sinceSentMs: number }
+  /** A new intent: the key is ours, the allowance taken, the first region named at `now`. */
+  | { kind: "new"; now: number }
+  /**
+   * An intent whose last try ended without an answer: ask `tried`'s last region first. It was
+   * last sent a request at `sent` (Redis's clock, as `now`).
+   */
+  | { kind: "resume"; tried: string[]; sent: number; now: number }
   | { kind: "replay"; status: number; contentType: string; body: string }
   | { kind: "in_flight"; retryAfterMs: number }
   | { kind: "reused" }
@@ -26,10 +29,11 @@ export function parseAdmission(reply: unknown): Admission {
   const [kind, a, b, c] = reply as [string, unknown, unknown, unknown];
   switch (kind) {
     case "new":
+      return { kind, now: Number(a) };
     case "reused":
       return { kind };
     case "resume":
-      return { kind, tried: String(a ?? "").split(",").filter(Boolean), sinceSentMs: Number(b) };
+      return { kind, tried: String(a ?? "").split(",").filter(Boolean), sent: Number(b), now: Number(c) };
     case "replay":
       return { kind, status: Number(a), contentType: String(b), body: String(c) };
     case "in_flight":
@@ -61,7 +65,8 @@ export interface AdmissionRequest {
 export type Completion =
   | { outcome: "served"; answer: StoredAnswer; region: string }
   | { outcome: "refused"; answer: StoredAnswer }
-  | { outcome: "unsettled" }
+  /** `restoreSent`: the last send was answered, so the one before it is what may still arrive. */
+  | { outcome: "unsettled"; restoreSent?: number }
   | { outcome: "forget" };
 
 export interface StoredAnswer {
@@ -89,9 +94,9 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
       return parseAdmission(reply);
     },
 
-    /** False when another request took the key over (this one ran past its lease). */
-    async tryRegion(r: AdmissionRequest, region: string): Promise<boolean> {
-      return Number(await redis.run(scripts.tryRegion, [buyerKeys(r.userId).idempotency(r.idempotencyKey)], [r.token, region])) === 1;
+    /** When the region was named (Redis's clock), or 0 when another request took the key over. */
+    async tryRegion(r: AdmissionRequest, region: string): Promise<number> {
+      return Number(await redis.run(scripts.tryRegion, [buyerKeys(r.userId).idempotency(r.idempotencyKey)], [r.token, region]));
     },
 
     async complete(r: AdmissionRequest, completion: Completion): Promise<void> {
@@ -100,7 +105,18 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
       await redis.run(
         scripts.complete,
         [keys.idempotency(r.idempotencyKey), keys.allowance(r.productId), keys.orders],
-        [r.token, completion.outcome, r.orderId, keepSeconds, answer.status, answer.contentType, answer.body, "region" in completion ? completion.region : "", r.productId],
+        [
+          r.token,
+          completion.outcome,
+          r.orderId,
+          keepSeconds,
+          answer.status,
+          answer.contentType,
+          answer.body,
+          "region" in completion ? completion.region : "",
+          r.productId,
+          "restoreSent" in completion ? (completion.restoreSent ?? "") : "",
+        ],
       );
     },
 

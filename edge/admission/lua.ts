@@ -21,8 +21,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * KEYS: record, allowance
  * ARGV: fingerprint, token, lease ms, keep s, order id, quantity, per-user limit, first region,
  *       allowance expiry (ms since the epoch)
- * Returns {'new'} | {'replay', status, type, body} | {'in_flight', ms left} | {'reused'} |
- *         {'resume', tried, ms since sent} | {'limit', units already counted}
+ * Returns {'new', now} | {'replay', status, type, body} | {'in_flight', ms left} | {'reused'} |
+ *         {'resume', tried, sent, now} | {'limit', units already counted}
  */
 export const ADMIT = `${NOW}
 local record, allowance = KEYS[1], KEYS[2]
@@ -31,14 +31,16 @@ local r = redis.call('HMGET', record, 'fp', 'state', 'lease', 'tried', 'sent', '
 if r[1] then
   if r[1] ~= fp then return { 'reused' } end
   if r[2] == 'done' then return { 'replay', r[6], r[7], r[8] } end
-  local lease = tonumber(r[3])
+  local lease = tonumber(r[3]) or 0
   if lease > now then return { 'in_flight', lease - now } end
   -- The request that held it finished without an answer (5xx, timeout) or died: take over.
   redis.call('HSET', record, 'token', token, 'lease', now + lease_ms)
-  return { 'resume', r[4], now - tonumber(r[5]) }
+  return { 'resume', r[4] or '', tonumber(r[5]) or 0, now }
 end
 
 local order_id, quantity, limit = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+-- A negative quantity would lower what the other orders count: never here.
+if quantity < 1 then return redis.error_reply('ERR quantity must be at least 1') end
 local counted = 0
 local held = redis.call('HGETALL', allowance)
 for i = 1, #held, 2 do
@@ -47,16 +49,19 @@ end
 if counted + quantity > limit then return { 'limit', counted } end
 
 redis.call('HSET', allowance, order_id, quantity)
+-- Set the first time; later only moved later (a sale the admin extended).
 redis.call('PEXPIREAT', allowance, ARGV[9], 'NX')
+redis.call('PEXPIREAT', allowance, ARGV[9], 'GT')
 redis.call('HSET', record, 'fp', fp, 'state', 'pending', 'token', token, 'lease', now + lease_ms, 'tried', ARGV[8], 'sent', now)
 redis.call('EXPIRE', record, keep)
-return { 'new' }`;
+return { 'new', now }`;
 
 /**
  * Names the region about to be asked, before it is asked (a region asked again moves to the end).
  * KEYS: record
  * ARGV: token, region
- * Returns 1, or 0 when another request holds the lease now.
+ * Returns the time it was named (the request must not reserve past it + MAX_SKEW_MS), or 0 when
+ * another request holds the lease now.
  */
 export const TRY_REGION = `${NOW}
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
@@ -66,18 +71,21 @@ for region in string.gmatch(redis.call('HGET', KEYS[1], 'tried') or '', '[^,]+')
 end
 tried[#tried + 1] = ARGV[2]
 redis.call('HSET', KEYS[1], 'tried', table.concat(tried, ','), 'sent', now)
-return 1`;
+return now`;
 
 /**
  * Ends a request's hold on its key.
  * KEYS: record, allowance, orders
- * ARGV: token, outcome, order id, keep s (for the orders note), status, content type, body, region, product id
+ * ARGV: token, outcome, order id, keep s (for the orders note), status, content type, body, region,
+ *       product id, sent to restore (unsettled; empty to keep)
  *   served     a region holds the order: store the answer, note where it is served
  *   refused    no region holds it: store the answer, give the allowance back
  *   unsettled  a region may hold it (5xx, timeout): let go of the lease, keep the allowance;
- *              a retry asks that region first
+ *              a retry asks that region first. A re-ask that the region answered cannot reserve
+ *              later, so its send time is taken back (`sent` to restore).
  *   forget     nothing was asked of any region (rate limited): as if the request never came
- * Returns 1, or 0 when another request holds the lease now (it will answer instead).
+ * Returns 1, or 0 when another request holds the lease now (this request's answer may then
+ * differ from the one stored: only after a pause longer than the lease).
  */
 export const COMPLETE = `
 local record, allowance, orders = KEYS[1], KEYS[2], KEYS[3]
@@ -85,6 +93,7 @@ if redis.call('HGET', record, 'token') ~= ARGV[1] then return 0 end
 local outcome, order_id, keep = ARGV[2], ARGV[3], tonumber(ARGV[4])
 if outcome == 'unsettled' then
   redis.call('HSET', record, 'lease', 0)
+  if ARGV[10] ~= '' then redis.call('HSET', record, 'sent', ARGV[10]) end
   return 1
 end
 if outcome == 'forget' then

@@ -1,5 +1,5 @@
 /**
- * RESP with Bun's own Redis client (shared/resp.ts), for the Bun edge: on Bun about 1.5 × the
+ * RESP with Bun's own Redis client (shared/bun-redis.ts), for the Bun edge: on Bun about 1.5 × the
  * orders per second of ioredis (README, Measured).
  */
 import { bunRedis } from "../../shared/bun-redis.ts";

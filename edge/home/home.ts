@@ -8,11 +8,9 @@ import type { Redis as Upstash } from "@upstash/redis";
 import type { Region } from "../../shared/config.ts";
 import type { LuaScript, RespArg } from "../../shared/lua.ts";
 
-export type ScriptArg = RespArg;
-
 export interface HomeRedis {
   /** EVALSHA, and EVAL when Redis does not know the script yet (after a restart or a flush). */
-  run(script: LuaScript, keys: string[], args: ScriptArg[]): Promise<unknown>;
+  run(script: LuaScript, keys: string[], args: RespArg[]): Promise<unknown>;
   hget(key: string, field: string): Promise<string | null>;
   hdel(key: string, field: string): Promise<number>;
   ping(): Promise<boolean>;

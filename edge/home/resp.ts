@@ -6,17 +6,17 @@
  */
 import type { Redis as Upstash } from "@upstash/redis";
 import { connectRedis } from "../../shared/redis.ts";
-import { runScript, type RespSend } from "../../shared/lua.ts";
+import { runScript, type RespArg, type RespSend } from "../../shared/lua.ts";
 import { ScriptHashes } from "../../shared/script-flags.ts";
-import type { HomeRedis, HomeRedisTransport, ScriptArg } from "./home.ts";
+import type { HomeRedis, HomeRedisTransport } from "./home.ts";
 
 /** A HomeRedis over any RESP client's "send one command" (which keeps the deadline). */
 export function overResp(send: RespSend, close: () => void): HomeRedis {
   // @upstash/ratelimit's scripts carry a shebang flag Redis 7.0 refuses; see script-flags.ts.
   const flags = new ScriptHashes();
   const call: RespSend = (command) => send(flags.rewrite(command));
-  const evalsha = (sha: string, keys: string[], args: ScriptArg[]) => call(["EVALSHA", sha, keys.length, ...keys, ...args]);
-  const evalSource = (source: string, keys: string[], args: ScriptArg[]) => call(["EVAL", source, keys.length, ...keys, ...args]);
+  const evalsha = (sha: string, keys: string[], args: RespArg[]) => call(["EVALSHA", sha, keys.length, ...keys, ...args]);
+  const evalSource = (source: string, keys: string[], args: RespArg[]) => call(["EVAL", source, keys.length, ...keys, ...args]);
   return {
     run: (script, keys, args) => runScript(call, script, keys, args),
     hget: (key, field) => call(["HGET", key, field]) as Promise<string | null>,

@@ -5,7 +5,7 @@
  */
 import { Redis as Upstash } from "@upstash/redis";
 import { regionVariable } from "../../shared/config.ts";
-import { isNoScript } from "../../shared/lua.ts";
+import { evalWithFallback } from "../../shared/lua.ts";
 import type { HomeRedisTransport } from "./home.ts";
 
 export const restHomeRedis: HomeRedisTransport = {
@@ -22,8 +22,7 @@ export const restHomeRedis: HomeRedisTransport = {
       signal: () => AbortSignal.timeout(timeoutMs),
     });
     return {
-      run: (script, keys, args) =>
-        redis.evalsha(script.sha, keys, args).catch((error: unknown) => (isNoScript(error) ? redis.eval(script.source, keys, args) : Promise.reject(error))),
+      run: (script, keys, args) => evalWithFallback(() => redis.evalsha(script.sha, keys, args), () => redis.eval(script.source, keys, args)),
       hget: (key, field) => redis.hget<string>(key, field).then((v) => (v === null ? null : String(v))),
       hdel: (key, field) => redis.hdel(key, field),
       ping: () => redis.ping().then((r) => r === "PONG", () => false),

@@ -59,6 +59,17 @@ describe("reserve", () => {
     expect(await redis.xlen(productKeys(region.id, sale.productId).outbox)).toBe(1);
   });
 
+  test("a request that runs past its deadline reserves nothing; a known order id still gets its first outcome", async () => {
+    const { store, sale } = await activeProduct(10);
+    const late = { userId: "fay", productId: sale.productId, quantity: 1, originRegion: region.id, notAfter: Date.now() - 1_000 };
+    expect(await store.reserve({ ...late, orderId: crypto.randomUUID() })).toEqual({ ok: false, code: "request_expired" });
+    expect(await store.stock(sale.productId)).toMatchObject({ available: 10, held: 0 });
+    const orderId = crypto.randomUUID();
+    const first = await store.reserve({ ...late, orderId, notAfter: Date.now() + 30_000 });
+    expect(first).toMatchObject({ ok: true, value: { replayed: false, originRegion: region.id } });
+    expect(await store.reserve({ ...late, orderId })).toMatchObject({ ok: true, value: { replayed: true } });
+  });
+
   test("a product with hold time 0 sells at once", async () => {
     const { store, sale, reserve } = await activeProduct(5, { holdSeconds: 0 });
     expect(await reserve("carol")).toMatchObject({ ok: true, value: { status: "confirmed", expiresAt: null } });

@@ -7,10 +7,10 @@ import { buyerKeys } from "../../shared/keys.ts";
 
 describe("admission", () => {
   test("the script's replies become values", () => {
-    expect(parseAdmission(["new"])).toEqual({ kind: "new" });
+    expect(parseAdmission(["new", 1_700_000_000_000])).toEqual({ kind: "new", now: 1_700_000_000_000 });
     expect(parseAdmission(["replay", "202", "application/json", '{"a":1}'])).toEqual({ kind: "replay", status: 202, contentType: "application/json", body: '{"a":1}' });
     expect(parseAdmission(["in_flight", 1200])).toEqual({ kind: "in_flight", retryAfterMs: 1200 });
-    expect(parseAdmission(["resume", "us-east,eu-west", 40_000])).toEqual({ kind: "resume", tried: ["us-east", "eu-west"], sinceSentMs: 40_000 });
+    expect(parseAdmission(["resume", "us-east,eu-west", 1_000, 41_000])).toEqual({ kind: "resume", tried: ["us-east", "eu-west"], sent: 1_000, now: 41_000 });
     expect(parseAdmission(["limit", 3])).toEqual({ kind: "limit", counted: 3 });
     expect(() => parseAdmission(["bogus"])).toThrow("the admission script answered");
   });
