@@ -193,6 +193,19 @@ export function lagReader(options: KafkaOptions, groupId: string, topic: string)
   };
 }
 
+/** The broker's own word on topics: each one's partition count, or absent if it has none. */
+export async function topicPartitions(options: KafkaOptions, names: string[]): Promise<Record<string, number>> {
+  const admin = client(options).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const { topics } = await admin.fetchTopicMetadata({ topics: names.filter((n) => existing.has(n)) });
+    return Object.fromEntries(topics.map((t) => [t.name, t.partitions.length]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** True when the cluster answers a metadata request. */
 export async function kafkaIsReady(options: KafkaOptions): Promise<boolean> {
   const admin = client({ ...options, requestTimeoutMs: 2_000 }).admin({ retry: { retries: 0 } });
