@@ -8,6 +8,7 @@ import { postgresRecords } from "../../core/records.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
+import { bunRedis } from "../../shared/bun-redis.ts";
 import { signRequest } from "../../shared/signing.ts";
 import { config, uniqueName } from "../helpers.ts";
 
@@ -174,14 +175,19 @@ describe("bad input gets the documented error and reserves nothing", () => {
 });
 
 describe("an unreachable Redis", () => {
-  test("gets 503 with Retry-After within the command deadline, not a hang", async () => {
+  const requestPaths = [
+    ["ioredis", () => undefined],
+    ["Bun's client on the request path, as the core runs", (url: string) => bunRedis(url, 300)],
+  ] as const;
+  test.each(requestPaths)("gets 503 with Retry-After within the command deadline, not a hang (%s)", async (_, requestPath) => {
     // Accepts connections and never answers: the worst kind of unreachable.
     const sockets: Socket[] = [];
     const blackhole = createServer((socket) => void sockets.push(socket)).listen(0, "127.0.0.1");
     await new Promise((resolve) => blackhole.once("listening", resolve));
     const port = (blackhole.address() as { port: number }).port;
     const silent = connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
-    const stuck = createCoreApp({ store: new RegionStore(silent, REGION, 1_000), records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
+    const path = requestPath(`redis://127.0.0.1:${port}`);
+    const stuck = createCoreApp({ store: new RegionStore(silent, REGION, 1_000, path?.send), records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
 
     const body = reservation("any-product");
     const t0 = performance.now();
@@ -190,13 +196,15 @@ describe("an unreachable Redis", () => {
       headers: signRequest(SECRET, "POST", "/v1/reservations", body),
       body,
     });
-    expect(performance.now() - t0).toBeLessThan(3_000);
+    // The deadline is 300 ms; what is more is the test's own machinery on a busy machine.
+    expect(performance.now() - t0).toBeLessThan(1_000);
     await expectProblem(response, 503, "unavailable");
     expect(response.headers.get("retry-after")).toBe("1");
     const ready = await stuck.request("/ready");
     expect(ready.status).toBe(503);
 
     silent.disconnect();
+    path?.close();
     for (const s of sockets) s.destroy();
     blackhole.close();
   });

@@ -146,7 +146,7 @@ describe("buyers' state in their home region", () => {
     expect(b.body.orderId).not.toBe(a.body.orderId);
   });
 
-  describe("a home region that does not answer costs its own buyers a fast 503, and nobody else anything", () => {
+  describe("a home region that does not answer costs its own buyers a fast 503 (admission fails closed, the rate limit open), and nobody else anything", () => {
     const cases = [
       ["RESP (Bun, Deno)", (port: number) => ({ [regionVariable("REDIS_URL", west)]: `redis://127.0.0.1:${port}` }), undefined],
       ["REST (Workers)", (port: number) => ({ [regionVariable("REDIS_REST_URL", west)]: `http://127.0.0.1:${port}` }), restHomeRedis],
@@ -166,6 +166,13 @@ describe("buyers' state in their home region", () => {
         expect(homedWest.ms).toBeLessThan(1_000);
         expect(homedEast).toMatchObject({ status: 202, body: { region: east } });
         expect(await stockIn(send, east, productId)).toBe(9);
+        // The per-IP limit counts in the IP's home region: stalled, it lets the request through.
+        let ip = "";
+        for (let i = 1; homeRegion(ip, regionIds) !== west || !ip; i++) ip = `198.51.100.${i}`;
+        const t0 = performance.now();
+        const availability = await stuck(`/v1/products/${productId}`, { headers: { "X-Forwarded-For": ip } });
+        expect(availability.status).toBe(200);
+        expect(performance.now() - t0).toBeLessThan(1_000);
       } finally {
         stalled.close();
       }

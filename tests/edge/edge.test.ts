@@ -8,9 +8,14 @@ import { createServer, type Socket } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { regionVariable } from "../../shared/config.ts";
 import { buyerKeys } from "../../shared/keys.ts";
+import { homeRegion } from "../../shared/home-region.ts";
+import { regionById } from "../../shared/config.ts";
+import { waitUntil } from "../../stack/process.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { createProduct, pooled, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { createProduct, pooled, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+
+const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
 import { edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
 
@@ -56,12 +61,76 @@ describe("edge, in-process", () => {
     const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
     const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
 
+    const t0 = performance.now();
     const response = await order(stuck, { user: "ivy", key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+    // The deadline is 300 ms; what is more is the admission round trip and a busy machine.
+    expect(performance.now() - t0).toBeLessThan(1_000);
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
+    expect(await response.json()).toMatchObject({ code: "unavailable" });
     expect(await stockIn(send, away, productId)).toBe(5);
     for (const s of sockets) s.destroy();
     blackhole.close();
+  });
+
+  test("a second request with a key whose first is still at the core gets 409 with Retry-After; then the first's answer", async () => {
+    // A core that takes 800 ms to answer: the first request is still in flight when the second comes.
+    const slow = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        await Bun.sleep(800);
+        const url = new URL(request.url);
+        return fetch(testRegion(home).coreUrl + url.pathname + url.search, { method: request.method, headers: request.headers, body: request.method === "GET" ? undefined : await request.text() });
+      },
+    });
+    try {
+      const slowEdge = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${slow.port}` }));
+      const productId = await createProduct({ units: { [home]: 10 } });
+      const request = { user: uniqueName("patient"), key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } };
+      const first = order(slowEdge, request);
+      await Bun.sleep(200);
+      const second = await order(slowEdge, request);
+      expect(second.status).toBe(409);
+      expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(await second.json()).toMatchObject({ code: "idempotency_key_in_use" });
+      const firstBody = (await (await first).json()) as { orderId: string };
+      let third = await order(slowEdge, request);
+      // The completion follows the answer: until it lands the key may still read as in flight.
+      for (let i = 0; i < 20 && third.status === 409; i++) third = (await Bun.sleep(50), await order(slowEdge, request));
+      expect(third.headers.get("idempotent-replayed")).toBe("true");
+      expect(await third.json()).toMatchObject({ orderId: firstBody.orderId });
+      expect(await stockIn(send, home, productId)).toBe(9);
+    } finally {
+      slow.stop(true);
+    }
+  });
+
+  test("a 503 is not stored under the key: a retry asks again and gets the order, which the key then keeps for a day", async () => {
+    const sockets: Socket[] = [];
+    const blackhole = createServer((s) => void sockets.push(s)).listen(0, "127.0.0.1");
+    await new Promise((r) => blackhole.once("listening", r));
+    const port = (blackhole.address() as { port: number }).port;
+    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
+    // On sale in both regions: the stuck edge learns the sale's terms from the other one.
+    const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
+    const user = uniqueName("retrier");
+    const key = uniqueName("k");
+    const request = { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": home } };
+    expect((await order(stuck, request)).status).toBe(503);
+    for (const s of sockets) s.destroy();
+    blackhole.close();
+
+    const record = connectRedis(configuredRegion(homeRegion(user, config.regions.map((r) => r.id))).redisUrl);
+    const recordKey = buyerKeys(user).idempotency(key);
+    await waitUntil(async () => (await record.hget(recordKey, "lease")) === "0", 5_000, 20);
+    expect(await record.hget(recordKey, "state")).toBe("pending");
+    const retry = await order(send, request);
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+    await waitUntil(async () => (await record.hget(recordKey, "state")) === "done", 5_000, 20);
+    expect(await record.ttl(recordKey)).toBeGreaterThan(86_000);
+    record.disconnect();
   });
 
   test("a client over its limit gets 429 with the IETF headers; another client is unaffected", async () => {
