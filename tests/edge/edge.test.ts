@@ -13,7 +13,7 @@ import { regionById } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { createProduct, pooled, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { createProduct, pooled, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
@@ -160,6 +160,14 @@ describe("edge, in-process", () => {
     expect((await limited(`/v1/products/${uniqueName("any")}`, { headers: { "X-Forwarded-For": "198.51.100.7" } })).status).toBe(404);
   });
 
+  test("on Cloudflare the per-IP limit counts CF-Connecting-IP, not the X-Forwarded-For a client writes", async () => {
+    const limited = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/10s" }));
+    const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await limited(`/v1/products/${uniqueName("any")}`, { headers: { "CF-Connecting-IP": ip, "X-Forwarded-For": `192.0.2.${i}` } })).status);
+    expect(statuses).toEqual([404, 404, 429]);
+  });
+
   describe("JWT identity", () => {
     const secret = "edge-test-jwt-secret-of-enough-length";
     const jwtSend = inProcess(edgeApp({ ...env, FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWT_SECRET: secret }));
@@ -171,6 +179,19 @@ describe("edge, in-process", () => {
     test("a valid token's sub is the user; X-User-Id is ignored without development mode", async () => {
       expect((await lookup(await sign({ sub: "zoe", exp: inAMinute() }))).status).toBe(404);
       expect((await jwtSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { "X-User-Id": "zoe" } })).status).toBe(401);
+    });
+
+    test("the token's sub becomes the order's user in PostgreSQL, whatever X-User-Id says", async () => {
+      const productId = await createProduct({ units: { [home]: 5 } });
+      const sub = uniqueName("jwt-buyer");
+      const response = await jwtSend("/v1/orders", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${await sign({ sub, exp: inAMinute() })}`, "X-User-Id": "mallory", "Idempotency-Key": uniqueName("k"), "X-Region": home, "Content-Type": "application/json" },
+        body: JSON.stringify({ productId, quantity: 1 }),
+      });
+      expect(response.status).toBe(202);
+      const { orderId } = (await response.json()) as { orderId: string };
+      expect((await waitForOrders(productId, [orderId], 30_000))[0]).toMatchObject({ id: orderId, userId: sub });
     });
 
     test.each([

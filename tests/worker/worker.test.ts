@@ -98,6 +98,23 @@ describe("worker", () => {
     60_000,
   );
 
+  test("a status only moves forward: a stale reserved after a committed confirmed changes nothing, and each status has one event row", async () => {
+    const productId = await aProduct();
+    const key = uniqueName("forward"); // one key: one partition, delivered in this order
+    const order = reserved(productId);
+    const confirmed = { ...order, type: "confirmed" as const, expiresAt: null, at: order.at + 1 };
+    await publish(key, [JSON.stringify(order), JSON.stringify(confirmed)]);
+    await waitUntil(async () => (await ordersById([order.orderId]))[0]?.status === "confirmed", 30_000);
+
+    // A later batch redelivers the first event (at least once), then a marker to wait for.
+    const marker = reserved(productId);
+    await publish(key, [JSON.stringify(order), JSON.stringify(marker)]);
+    await waitForOrders(productId, [marker.orderId], 30_000);
+    expect((await ordersById([order.orderId]))[0]).toMatchObject({ status: "confirmed" });
+    const events = await database.db.select().from(orderEvents).where(eq(orderEvents.orderId, order.orderId));
+    expect(events.map((e) => e.type).sort()).toEqual(["confirmed", "reserved"]);
+  }, 60_000);
+
   test.if(!config.postgres.external)(
     "waits out a PostgreSQL outage, then catches up without losing or doubling an event",
     async () => {

@@ -1,0 +1,33 @@
+/**
+ * Production refuses to run on development secrets: real processes, started as an operator
+ * would start them, exit at once naming each secret they lack, and never listen.
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "../..");
+const SECRETS = /^(CORE_SECRET_|CORE_ADMIN_SECRET_|REDIS_REST_TOKEN_|FLUX_GATE_ORDER_ID_SECRET|FLUX_GATE_ADMIN_TOKENS|FLUX_GATE_DEV_IDENTITY)/;
+
+function startInProduction(argv: string[], extra: Record<string, string>) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRETS.test(name))) as Record<string, string>;
+  const run = Bun.spawnSync([process.execPath, ...argv.map((a, i) => (i === 0 ? join(ROOT, a) : a))], {
+    env: { ...env, FLUX_GATE_ENV: "production", ...extra },
+    stdin: "ignore",
+    timeout: 20_000,
+  });
+  return { code: run.exitCode, output: run.stdout.toString() + run.stderr.toString() };
+}
+
+describe("a production process without its secrets", () => {
+  test("a core exits naming its two secrets", () => {
+    const { code, output } = startInProduction(["core/main.ts", "--region", "us-east"], { FLUX_GATE_CORE_PORT: "18901" });
+    expect(code).not.toBe(0);
+    expect(output).toContain("CORE_SECRET_US_EAST, CORE_ADMIN_SECRET_US_EAST must be set in production");
+  });
+
+  test("the Bun edge exits naming its order-id key and every core secret, and no REST token (it speaks RESP)", () => {
+    const { code, output } = startInProduction(["edge/entry/bun.ts"], { FLUX_GATE_EDGE_PORT: "18902", FLUX_GATE_JWT_SECRET: "a-jwt-secret-for-this-test-only-000" });
+    expect(code).not.toBe(0);
+    expect(output).toContain("FLUX_GATE_ORDER_ID_SECRET, CORE_SECRET_US_EAST, CORE_SECRET_EU_WEST must be set in production");
+  });
+});
