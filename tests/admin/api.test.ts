@@ -117,6 +117,30 @@ describe("admin API", () => {
     await expectVerified(id);
   });
 
+  test("GET /v1/me names the token's holder and scopes; no token is 401", async () => {
+    expect(await (await ops("GET", "/v1/me")).json()).toEqual({ name: "ops", scopes: ["global"] });
+    expect(await (await eu("GET", "/v1/me")).json()).toEqual({ name: "eu-ops", scopes: ["region:eu-west"] });
+    await expectProblem(await as(undefined)("GET", "/v1/me"), 401, "unauthenticated");
+  });
+
+  test("the transfer list is the ledger, newest first, cut at limit, and a region token sees its own side's moves only", async () => {
+    const id = await newProduct();
+    const moves = [
+      { from: "us-east", to: "eu-west", units: 1 },
+      { from: "pool", to: "us-east", units: 2 },
+      { from: "eu-west", to: "pool", units: 3 },
+    ];
+    for (const move of moves) expect((await ops("POST", "/v1/transfers", { productId: id, ...move })).status).toBe(201);
+    const list = async (call: typeof ops, query: string) => ((await (await call("GET", `/v1/transfers?productId=${id}${query}`)).json()) as { transfers: { from: string; to: string; units: number }[] }).transfers;
+    // After the two claims that allocated the new product (planned together, so in either order).
+    const all = (await list(ops, "")).map((t) => `${t.from}>${t.to}:${t.units}`);
+    expect(all.slice(0, 3)).toEqual(["eu-west>pool:3", "pool>us-east:2", "us-east>eu-west:1"]);
+    expect(all.slice(3).sort()).toEqual(["pool>eu-west:30", "pool>us-east:60"]);
+    expect((await list(ops, "&limit=2")).map((t) => t.units)).toEqual([3, 2]);
+    expect((await list(us, "")).map((t) => t.units)).toEqual([2, 1, 60]);
+    await expectProblem(await ops("GET", "/v1/transfers?limit=0"), 400, "invalid_request");
+  });
+
   test("region admins claim from the pool and release available units of their own region", async () => {
     const id = await newProduct();
     const claimed = await eu("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 8 });

@@ -122,6 +122,21 @@ describe("reservations", () => {
     });
   });
 
+  test("a full outbox sheds load over HTTP: 503 overloaded with Retry-After, nothing reserved", async () => {
+    const productId = await product(10);
+    const tight = createCoreApp({ store: new RegionStore(redis, REGION, 2), records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
+    const reserve = () => {
+      const body = reservation(productId);
+      return tight.request("/v1/reservations", { method: "POST", headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) }, body });
+    };
+    expect((await reserve()).status).toBe(202);
+    expect((await reserve()).status).toBe(202);
+    const shed = await reserve();
+    await expectProblem(shed, 503, "overloaded");
+    expect(shed.headers.get("retry-after")).toBe("1");
+    expect(await store.stock(productId)).toMatchObject({ available: 8, held: 2 });
+  });
+
   test("an unknown order is 404 problem+json", async () => {
     await expectProblem(await signed("GET", `/v1/orders/${crypto.randomUUID()}`), 404, "not_found");
     await expectProblem(await signed("POST", `/v1/orders/not-a-uuid/cancel`), 404, "not_found");

@@ -13,7 +13,7 @@ import { regionById } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { createProduct, pooled, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { coreClient, createProduct, pooled, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
@@ -104,6 +104,50 @@ describe("edge, in-process", () => {
     } finally {
       slow.stop(true);
     }
+  });
+
+  describe("only a definitive none-left moves an order to another region", () => {
+    // A core whose every reservation gets one answer; what it is asked otherwise it passes on.
+    const cannedCore = (status: number, code: string) =>
+      Bun.serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        async fetch(request) {
+          const url = new URL(request.url);
+          if (url.pathname === "/v1/reservations") return Response.json({ status, code }, { status });
+          return fetch(testRegion(home).coreUrl + url.pathname, { method: request.method, headers: request.headers });
+        },
+      });
+    test.each([
+      [409, "user_limit_exceeded"],
+      [409, "sale_paused"],
+      [503, "overloaded"],
+      [500, "internal"],
+    ])("the nearest region answering %d %s: the buyer gets it, the next region keeps its stock", async (status, code) => {
+      const core = cannedCore(status, code);
+      try {
+        const edgeWith = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${core.port}` }));
+        const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
+        const response = await order(edgeWith, { user: uniqueName("stay"), key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+        expect(response.status).toBe(status);
+        expect(await response.json()).toMatchObject({ code });
+        expect(await stockIn(send, away, productId)).toBe(5);
+      } finally {
+        core.stop(true);
+      }
+    });
+  });
+
+  test("availability is cached for its stated second, then read again", async () => {
+    const productId = await createProduct({ units: { [home]: 5 } });
+    const first = await send(`/v1/products/${productId}`);
+    expect(first.headers.get("cache-control")).toBe("public, max-age=1");
+    expect(((await first.json()) as { available: number }).available).toBe(5);
+    expect((await coreClient(home).reserve({ userId: uniqueName("direct"), productId, quantity: 1 })).status).toBe(202);
+    // Within the second the first answer stands, though the region has one unit less.
+    expect(((await (await send(`/v1/products/${productId}`)).json()) as { available: number }).available).toBe(5);
+    await Bun.sleep(1_050);
+    expect(((await (await send(`/v1/products/${productId}`)).json()) as { available: number }).available).toBe(4);
   });
 
   test("a 503 is not stored under the key: a retry asks again and gets the order, which the key then keeps for a day", async () => {
