@@ -72,11 +72,23 @@ describe("admin dashboard in Chromium", () => {
     await waitForText(page, `${productId}-us-east-sold`, "15");
     await waitForText(page, `${productId}-us-east-held`, "25");
     expect(await cell("us-east", "available").textContent()).toBe("260");
-    // The rate is computed from two readings a second apart; the queues come from /metrics.
-    const rate = Number(await page.getByTestId("rate-us-east").textContent());
-    const accepted = Number((await page.getByTestId("accepted-us-east").textContent())!.replaceAll(",", ""));
-    expect(Number.isFinite(rate)).toBe(true);
-    expect(accepted).toBeGreaterThanOrEqual(40);
+    // The rate is computed from two readings a second apart: it moves while orders flow, and
+    // falls back to 0 when they stop; the count then matches the admin API's own figure.
+    let flowing = true;
+    const flow = (async () => {
+      for (let i = 0; flowing; i++) {
+        await core.reserve({ userId: `flow-${i}`, productId, quantity: 1 });
+        await Bun.sleep(25);
+      }
+    })();
+    await waitForText(page, "rate-us-east", (text) => Number(text) > 0);
+    flowing = false;
+    await flow;
+    await waitForText(page, "rate-us-east", "0.0");
+    const stats = (await (await fetch(`${testAdminUrl}/v1/stats`, { headers: { Authorization: `Bearer ${DEVELOPMENT_ADMIN_TOKEN}` } })).json()) as { regions: { region: string; ordersAccepted: number }[] };
+    const accepted = stats.regions.find((r) => r.region === "us-east")!.ordersAccepted;
+    expect(accepted).toBeGreaterThan(40);
+    await waitForText(page, "accepted-us-east", (text) => Number(text.replaceAll(",", "")) === accepted);
     expect(await page.getByTestId("lag-us-east").textContent()).toMatch(/^\d[\d,]*$/);
     expect(await page.getByTestId("outbox-us-east").textContent()).toMatch(/^\d[\d,]*$/);
     await shot("dashboard.png");
@@ -100,14 +112,18 @@ describe("admin dashboard in Chromium", () => {
   }, 30_000);
 });
 
-/** Waits for an element's text to be `value`, or to contain it (the page refreshes every second). */
-async function waitForText(page: Page, testId: string, value: string, { partial = false } = {}): Promise<void> {
+/**
+ * Waits for an element's text to be `value`, to contain it, or to pass it when it is a test
+ * (the page refreshes every second).
+ */
+async function waitForText(page: Page, testId: string, value: string | ((text: string) => boolean), { partial = false } = {}): Promise<void> {
   const deadline = Date.now() + 15_000;
+  const matches = (text: string) => (typeof value === "function" ? value(text) : partial ? text.includes(value) : text === value);
   let text: string | null = null;
   while (Date.now() < deadline) {
     text = await page.getByTestId(testId).textContent({ timeout: 1_000 }).catch(() => null);
-    if (text !== null && (partial ? text.includes(value) : text === value)) return;
+    if (text !== null && matches(text)) return;
     await Bun.sleep(100);
   }
-  throw new Error(`${testId} shows ${JSON.stringify(text)}, not ${partial ? "something with " : ""}${JSON.stringify(value)}`);
+  throw new Error(`${testId} shows ${JSON.stringify(text)}, not ${typeof value === "function" ? "what the test wants" : `${partial ? "something with " : ""}${JSON.stringify(value)}`}`);
 }
