@@ -4,7 +4,7 @@
  * edge/entry/workers.ts). Each places orders all the way through to PostgreSQL.
  */
 import { afterAll, beforeAll, describe } from "bun:test";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { regionVariable } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
@@ -48,13 +48,20 @@ const RUNTIMES = [
       String(port),
       ...Object.entries(bindings).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
-    env: () => ({ WRANGLER_SEND_METRICS: "false" }),
-    // wrangler dev, offline, gives every request its placeholder `cf` object, country US.
-    cfCountry: "US",
+    // Miniflare reads each request's `cf` object from this file: a country that is neither the
+    // header the test sends nor the fallback, so only `cf.country` can pick eu-west.
+    env: () => ({ WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_PATH: cfFile() }),
+    cfCountry: "DE",
   },
 ];
 
 const edges: ReturnType<typeof Bun.spawn>[] = [];
+
+function cfFile(): string {
+  const path = join(config.home, "test-workerd-cf.json");
+  writeFileSync(path, JSON.stringify({ country: "DE", colo: "FRA", continent: "EU", timezone: "Europe/Berlin", httpProtocol: "HTTP/1.1" }));
+  return path;
+}
 
 describe("edge runtimes", () => {
   withCoresAndWorkers(config.regions.map((r) => r.id));
