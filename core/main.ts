@@ -43,6 +43,7 @@ const app = createCoreApp({
   secret: region.coreSecret,
   adminSecret: region.coreAdminSecret,
   maxBodyBytes: config.core.maxBodyBytes,
+  testHalt: config.core.testHalt,
   ready: relay.healthy,
   metrics: { registry, reservation: metrics.reservation },
 });

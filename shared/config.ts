@@ -73,6 +73,8 @@ export interface Config {
     sweepIntervalMs: number;
     /** Largest request body the core reads. */
     maxBodyBytes: number;
+    /** Crash tests only: an allocation change applied in Redis is never answered (the test kills the core there). */
+    testHalt?: "allocation-applied";
   };
   admin: {
     port: number;
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       redisTimeoutMs: positiveInt(env, "FLUX_GATE_REDIS_TIMEOUT_MS", 1_000),
       sweepIntervalMs: positiveInt(env, "FLUX_GATE_SWEEP_INTERVAL_MS", 250),
       maxBodyBytes: positiveInt(env, "FLUX_GATE_MAX_BODY_BYTES", 4_096),
+      testHalt: testHalt(env, "FLUX_GATE_TEST_CORE_HALT", ["allocation-applied"] as const),
     },
     admin: adminSettings(env, regionIds, defaultedSecrets),
     edge: edgeSettings(env, mode, regionIds),
@@ -305,14 +308,16 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Conf
     },
     coreTimeoutMs: positiveInt(env, "FLUX_GATE_CORE_TIMEOUT_MS", 2_000),
     redisTimeoutMs: positiveInt(env, "FLUX_GATE_EDGE_REDIS_TIMEOUT_MS", 500),
-    testHalt: edgeTestHalt(env.FLUX_GATE_TEST_EDGE_HALT),
+    testHalt: testHalt(env, "FLUX_GATE_TEST_EDGE_HALT", ["core-answered"] as const),
     countryRegions: parseCountryRegions(env.FLUX_GATE_COUNTRY_REGIONS ?? defaultCountryRegions(regionIds), regionIds),
   };
 }
 
-function edgeTestHalt(value: string | undefined): Config["edge"]["testHalt"] {
-  if (value === undefined || value === "core-answered") return value;
-  throw new ConfigError(`FLUX_GATE_TEST_EDGE_HALT must be "core-answered", not "${value}"`);
+/** A crash test's stopping point for one component: unset, or one of `steps`. */
+function testHalt<const S extends string>(env: Env, name: string, steps: readonly S[]): S | undefined {
+  const value = env[name];
+  if (value === undefined || (steps as readonly string[]).includes(value)) return value as S | undefined;
+  throw new ConfigError(`${name} must be one of ${steps.join(", ")}, not "${value}"`);
 }
 
 /**

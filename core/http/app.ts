@@ -26,6 +26,8 @@ export interface CoreDeps {
   ready?: () => boolean;
   /** Prometheus registry served at /metrics; the reservation outcomes are counted into it. */
   metrics?: { registry: Registry; reservation(outcome: string): void };
+  /** Crash tests only (FLUX_GATE_TEST_CORE_HALT). */
+  testHalt?: "allocation-applied";
 }
 
 const reservationSchema = z.strictObject({
@@ -70,7 +72,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 const isUuid = (id: string) => z.uuid().safeParse(id).success;
 
-export function createCoreApp({ store, records, secret, adminSecret, maxBodyBytes, ready = () => true, metrics }: CoreDeps) {
+export function createCoreApp({ store, records, secret, adminSecret, maxBodyBytes, ready = () => true, metrics, testHalt }: CoreDeps) {
   const app = new Hono();
 
   app.use(requestId());
@@ -156,6 +158,7 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     if (!parsed.success) return fail("invalid_request", describeIssues(parsed.error.issues));
     if (!PRODUCT_ID.test(id)) return fail("unknown_product", `no product ${id}`);
     const outcome = await store.allocate(id, parsed.data.changeId, parsed.data.units);
+    if (testHalt === "allocation-applied") await new Promise(() => {});
     if (!outcome.ok) return refusal(outcome);
     return c.json({ productId: id, region: store.region, ...outcome.value });
   });

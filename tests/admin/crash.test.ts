@@ -9,6 +9,8 @@ import { eq } from "drizzle-orm";
 import type { Transfer } from "../../admin/inventory/ledger.ts";
 import { STEPS, type Step } from "../../admin/inventory/moves.ts";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
+import { productKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
 import { inventoryTransfers } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../stack/verify/verify.ts";
@@ -99,6 +101,34 @@ describe("a transfer killed at any step completes exactly once", () => {
     [FROM, "pending"],
     [TO, "released"],
   ] as const) {
+    test(
+      `${down}'s core applies its step of the transfer, then dies with -9 before answering: a new core replays it, and the transfer completes once`,
+      async () => {
+        const productId = await createProduct({ units: { [FROM]: 50, [TO]: 50 } });
+        await cores[down]!.kill();
+        cores[down] = await startCore(down, { FLUX_GATE_TEST_CORE_HALT: "allocation-applied" });
+        admin = await startAdmin({ FLUX_GATE_TRANSFER_RESUME_MS: "200" });
+        try {
+          const transferId = crypto.randomUUID();
+          const answer = await requestTransfer(transferId, productId);
+          expect(answer?.status).toBe(202);
+          expect(await answer!.json()).toMatchObject({ transferId, state });
+          // The change reached the region's Redis; the answer never left the core.
+          const change = `${transferId}/${down === FROM ? "release" : "claim"}`;
+          const redis = connectRedis(config.regions.find((r) => r.id === down)!.redisUrl);
+          expect(await redis.hget(productKeys(down, productId).allocationChanges, change)).toBe(String(down === FROM ? -UNITS : UNITS));
+          redis.disconnect();
+          await cores[down]!.kill("SIGKILL");
+          cores[down] = await startCore(down);
+          await expectCompletedOnce(productId, transferId);
+        } finally {
+          await admin.kill();
+          admin = undefined;
+        }
+      },
+      60_000,
+    );
+
     test(
       `${down}'s core killed with -9: the transfer waits ${state}, then completes when the core is back`,
       async () => {
