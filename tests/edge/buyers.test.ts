@@ -6,7 +6,6 @@
  * between the core's answer and the completion. Real cores, workers, Redis, Kafka, PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { deriveOrderId } from "../../edge/order-id.ts";
 import { restHomeRedis } from "../../edge/home/rest.ts";
@@ -18,7 +17,7 @@ import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
 import { createProduct, ordersOf, testLog, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
-import { edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
+import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
 
 const regionById = (id: string) => configuredRegion(config, id);
 
@@ -37,20 +36,6 @@ function userHomedIn(region: string, prefix = "buyer"): string {
 }
 
 const placed = async (response: Response) => ({ status: response.status, replayed: response.headers.get("idempotent-replayed"), body: (await response.json()) as Record<string, unknown> });
-
-/** A TCP server that accepts connections and never answers: a stalled Redis or gateway. */
-async function blackhole(): Promise<{ port: number; close(): void }> {
-  const sockets: Socket[] = [];
-  const server: Server = createServer((s) => void sockets.push(s)).listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  return {
-    port: (server.address() as { port: number }).port,
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 async function expectClean(productId: string) {
   const result = await verify(config, { productIds: [productId], settleMs: 30_000 });

@@ -4,7 +4,6 @@
  * rate limits, JWTs, an edge restart).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createServer, type Socket } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { regionVariable } from "../../shared/config.ts";
 import { buyerKeys } from "../../shared/keys.ts";
@@ -17,7 +16,7 @@ import { coreClient, createProduct, pooled, testRegion, waitForOrders, withCores
 
 const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
-import { edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
+import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
 
 const [home, away] = [config.regions[0]!.id, config.regions[1]!.id];
 const gateways = startGateways();
@@ -54,11 +53,8 @@ describe("edge, in-process", () => {
   });
 
   test("the nearest region timing out: no spillover, 503 with Retry-After", async () => {
-    const sockets: Socket[] = [];
-    const blackhole = createServer((s) => void sockets.push(s)).listen(0, "127.0.0.1");
-    await new Promise((r) => blackhole.once("listening", r));
-    const port = (blackhole.address() as { port: number }).port;
-    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
+    const stalled = await blackhole();
+    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${stalled.port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
     const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
 
     const t0 = performance.now();
@@ -69,8 +65,7 @@ describe("edge, in-process", () => {
     expect(response.headers.get("retry-after")).toBe("1");
     expect(await response.json()).toMatchObject({ code: "unavailable" });
     expect(await stockIn(send, away, productId)).toBe(5);
-    for (const s of sockets) s.destroy();
-    blackhole.close();
+    stalled.close();
   });
 
   test("a second request with a key whose first is still at the core gets 409 with Retry-After; then the first's answer", async () => {
@@ -151,19 +146,15 @@ describe("edge, in-process", () => {
   });
 
   test("a 503 is not stored under the key: a retry asks again and gets the order, which the key then keeps for a day", async () => {
-    const sockets: Socket[] = [];
-    const blackhole = createServer((s) => void sockets.push(s)).listen(0, "127.0.0.1");
-    await new Promise((r) => blackhole.once("listening", r));
-    const port = (blackhole.address() as { port: number }).port;
-    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
+    const stalled = await blackhole();
+    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${stalled.port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
     // On sale in both regions: the stuck edge learns the sale's terms from the other one.
     const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
     const user = uniqueName("retrier");
     const key = uniqueName("k");
     const request = { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": home } };
     expect((await order(stuck, request)).status).toBe(503);
-    for (const s of sockets) s.destroy();
-    blackhole.close();
+    stalled.close();
 
     const record = connectRedis(configuredRegion(homeRegion(user, config.regions.map((r) => r.id))).redisUrl);
     const recordKey = buyerKeys(user).idempotency(key);

@@ -3,6 +3,7 @@
  * the Workers edge), and an edge app built from a configuration that points at them.
  */
 import { createGatewayApp } from "../../gateway/app.ts";
+import { createServer, type Server, type Socket } from "node:net";
 import { createEdgeApp } from "../../edge/app.ts";
 import { backgroundWork } from "../../edge/background.ts";
 import type { HomeRedisTransport } from "../../edge/home/home.ts";
@@ -66,4 +67,18 @@ export function order(send: Send, { user, key, body, headers = {} }: { user: str
 export async function stockIn(send: Send, region: string, productId: string): Promise<number | undefined> {
   const body = (await (await send(`/v1/products/${productId}`)).json()) as { regions: Record<string, { available: number }> };
   return body.regions[region]?.available;
+}
+
+/** A TCP server that accepts connections and never answers: a stalled core, Redis or gateway. */
+export async function blackhole(): Promise<{ port: number; close(): void }> {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((s) => void sockets.push(s)).listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
