@@ -31,6 +31,18 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
       }
     },
   });
+  // Redis under `noeviction` refuses writes past maxmemory: how close it is, scraped from INFO.
+  const memory = { used: "flux_gate_redis_used_memory_bytes", max: "flux_gate_redis_maxmemory_bytes" } as const;
+  for (const [field, name] of Object.entries(memory) as [keyof typeof memory, string][]) {
+    new Gauge({
+      name,
+      help: field === "used" ? "Bytes the region's Redis uses" : "The region's Redis maxmemory in bytes (0: no limit)",
+      registers,
+      async collect() {
+        this.set(await store.memory().then((m) => m[field], () => Number.NaN));
+      },
+    });
+  }
   const publish = secondsHistogram(registry, "flux_gate_relay_publish_duration_seconds", "One relay round's Kafka send, until every broker acknowledged it");
   const published = new Counter({ name: "flux_gate_relay_published_total", help: "Order events the relay published to Kafka", registers });
   const expired = new Counter({ name: "flux_gate_holds_expired_total", help: "Holds the sweeper expired", registers });

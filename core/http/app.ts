@@ -9,7 +9,7 @@ import { z } from "zod";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
-import type { OrderRecord, OrderState, Outcome, RegionStore } from "../reservation/store.ts";
+import { isOutOfMemory, type OrderRecord, type OrderState, type Outcome, type RegionStore } from "../reservation/store.ts";
 import type { Registry } from "prom-client";
 import { metricsResponse, requestTiming } from "../../shared/metrics.ts";
 import { requireSignature } from "./signature.ts";
@@ -80,9 +80,18 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     app.use(requestTiming(metrics.registry));
     app.get("/metrics", () => metricsResponse(metrics.registry));
   }
+  let memoryLoggedAt = 0;
   app.onError((error, c) => {
-    // Anything that reaches here is a dependency that failed or did not answer in time (Redis,
-    // PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
+    // A full Redis (noeviction) refuses every write: a refusal with a name, logged once a minute.
+    if (isOutOfMemory(error)) {
+      if (Date.now() - memoryLoggedAt > 60_000) {
+        memoryLoggedAt = Date.now();
+        console.error(JSON.stringify({ level: "error", path: c.req.path, message: "Redis is out of memory (maxmemory): writes are refused", error: String(error) }));
+      }
+      return fail("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes");
+    }
+    // Anything else that reaches here is a dependency that failed or did not answer in time
+    // (Redis, PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
     console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) }));
     return fail("unavailable", "a dependency of the core did not answer in time");
   });

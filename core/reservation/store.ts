@@ -73,6 +73,14 @@ export const stockOf = ([allocated, available, held, sold]: unknown[]): Stock =>
   sold: Number(sold),
 });
 
+/** `INFO`'s `field:value` lines as a record. Pure. */
+export function parseInfo(text: string): Record<string, string> {
+  return Object.fromEntries(text.split(/\r?\n/).filter((line) => line.includes(":") && !line.startsWith("#")).map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)]));
+}
+
+/** Redis's refusal of a write past `maxmemory` under `noeviction`. */
+export const isOutOfMemory = (error: unknown) => String(error).includes("OOM command not allowed");
+
 const expiry = (raw: unknown) => (raw === "" || raw === null || raw === undefined ? null : Number(raw));
 
 export class RegionStore {
@@ -200,6 +208,12 @@ export class RegionStore {
       perUserLimit: Number(perUserLimit),
       maxPerOrder: Number(maxPerOrder),
     };
+  }
+
+  /** The region's Redis memory in bytes: what it uses, and its `maxmemory` (0: no limit). */
+  async memory(): Promise<{ used: number; max: number }> {
+    const info = parseInfo(await this.redis.info("memory"));
+    return { used: Number(info.used_memory), max: Number(info.maxmemory) };
   }
 
   /** The products active in this region: what the relay and the sweeper walk. */

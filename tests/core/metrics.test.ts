@@ -13,6 +13,7 @@ describe("core metrics", () => {
     metrics.reservation("sold_out");
     const samples = readSamples(await registry.metrics());
     expect(samples.find((s) => s.name === "flux_gate_outbox_depth")?.value).toBeNaN();
+    expect(samples.find((s) => s.name === "flux_gate_redis_used_memory_bytes")?.value).toBeNaN();
     expect(samples.find((s) => s.name === "flux_gate_reservations_total")).toMatchObject({ labels: { outcome: "sold_out", component: "core", region: "test" }, value: 1 });
     unreachable.disconnect();
   });

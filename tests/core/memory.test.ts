@@ -1,0 +1,77 @@
+/**
+ * A region's Redis that is full: its memory is a metric, and a reservation refused for memory
+ * gets a refusal that says so (503 overloaded), not a bare "unavailable". A Redis of the test's
+ * own, so that filling it costs no other test anything.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer } from "node:net";
+import { createCoreApp } from "../../core/http/app.ts";
+import { coreMetrics } from "../../core/metrics.ts";
+import type { Records } from "../../core/records.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
+import { bunRedis } from "../../shared/bun-redis.ts";
+import { createRegistry, readSamples } from "../../shared/metrics.ts";
+import { connectRedis, redisIsReady } from "../../shared/redis.ts";
+import { signRequest } from "../../shared/signing.ts";
+import { waitUntil } from "../../stack/process.ts";
+
+const REGION = "test-memory";
+const SECRET = "test-memory-secret";
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe("a full Redis", () => {
+  let server: ReturnType<typeof Bun.spawn>;
+  let url: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    server = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], { stdout: "ignore", stderr: "ignore" });
+    expect(await waitUntil(() => redisIsReady(url), 10_000, 50)).toBe(true);
+  });
+  afterAll(async () => {
+    server.kill();
+    await server.exited;
+  });
+
+  test("is a metric, and a reservation it refuses is 503 overloaded saying why; with room again, orders flow", async () => {
+    const redis = connectRedis(url);
+    const requestPath = bunRedis(url, 1_000);
+    const store = new RegionStore(redis, REGION, 1_000, requestPath.send);
+    const productId = "memory-test";
+    await store.activate({ productId, startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), perUserLimit: 10, maxPerOrder: 1, holdSeconds: 600, paused: false });
+    expect(await store.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
+    const records: Records = { rules: async () => undefined, order: async () => undefined };
+    const registry = createRegistry("core", REGION);
+    coreMetrics(registry, store);
+    const app = createCoreApp({ store, records, secret: SECRET, adminSecret: SECRET, maxBodyBytes: 4_096, metrics: { registry, reservation: () => {} } });
+    const reserve = () => {
+      const body = JSON.stringify({ orderId: crypto.randomUUID(), userId: crypto.randomUUID(), productId, quantity: 1, originRegion: REGION });
+      return app.request("/v1/reservations", { method: "POST", headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) }, body });
+    };
+    const gauge = async (name: string) => readSamples(await registry.metrics()).find((s) => s.name === name)?.value;
+
+    expect((await reserve()).status).toBe(202);
+    expect(await gauge("flux_gate_redis_used_memory_bytes")).toBeGreaterThan(100_000);
+    expect(await gauge("flux_gate_redis_maxmemory_bytes")).toBe(0);
+
+    await redis.config("SET", "maxmemory", "1");
+    const refused = await reserve();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(await refused.json()).toMatchObject({ code: "overloaded", detail: expect.stringContaining("out of memory") });
+    expect(await gauge("flux_gate_redis_maxmemory_bytes")).toBe(1);
+    expect(await store.stock(productId)).toMatchObject({ available: 9, held: 1 });
+
+    await redis.config("SET", "maxmemory", "0");
+    expect((await reserve()).status).toBe(202);
+    redis.disconnect();
+    requestPath.close();
+  });
+});
