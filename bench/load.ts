@@ -7,7 +7,10 @@ import { signRequest } from "../shared/signing.ts";
 
 export interface LoadOptions {
   url: string;
+  /** How long to run; with `amount`, the most it may take. */
   seconds: number;
+  /** Stop after this many requests instead. */
+  amount?: number;
   connections: number;
   /** Offered requests per second; omitted: as fast as the server answers. */
   rate?: number;
@@ -26,11 +29,15 @@ export interface LoadResult {
 
 const USERS = 100_000;
 
-/** A reservation as the edge sends it to a core: signed, with its own order id. */
-export function coreReservation(secret: string, productId: string, region: string) {
+/**
+ * A reservation as the edge sends it to a core: signed, with its own order id; request `i`
+ * goes to product `i mod products` for buyer `i mod users`.
+ */
+export function coreReservation(secret: string, products: string[], region: string, users = USERS) {
   return (i: number) => {
     const path = "/v1/reservations";
-    const body = JSON.stringify({ orderId: crypto.randomUUID(), userId: `bench-user-${i % USERS}`, productId, quantity: 1, originRegion: region });
+    const productId = products[i % products.length];
+    const body = JSON.stringify({ orderId: crypto.randomUUID(), userId: `bench-user-${i % users}`, productId, quantity: 1, originRegion: region });
     return { path, body, headers: { "content-type": "application/json", ...signRequest(secret, "POST", path, body) } };
   };
 }
@@ -51,6 +58,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     method: "POST",
     connections: options.connections,
     duration: options.seconds,
+    ...(options.amount ? { amount: options.amount } : {}),
     ...(options.rate ? { overallRate: options.rate } : {}),
     requests: [
       {
@@ -61,5 +69,5 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
     ],
   });
-  return { rps: result["2xx"] / options.seconds, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return { rps: result["2xx"] / (options.amount ? result.duration : options.seconds), p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }

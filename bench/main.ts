@@ -1,8 +1,12 @@
 /**
  * `npm run bench [-- --json] [-- --seconds N]`: the core's reservation throughput and latency
- * against a bare baseline measured in the same run, the edge's orders against a naive
- * comparator (bench/naive-server.ts: the issue's textbook API, one process awaiting rate limit,
- * idempotency, stock and an acks=all Kafka send in turn), and the worker's persistence rate.
+ * against a bare baseline measured in the same run (one product, and 1,000 products at once),
+ * the edge's orders against a naive comparator (bench/naive-server.ts: the issue's textbook
+ * API, one process awaiting rate limit, idempotency, stock and an acks=all Kafka send in turn),
+ * the worker's persistence rate, and Redis's bytes per live and per ended order (bench/memory.ts).
+ *
+ * `npm run bench -- --soak [--orders N]`: instead, N orders (1,000,000) through one core with a
+ * short retention, Redis's memory after every tenth of them.
  *
  * Uses the running stack, or brings one up (and stops what it started). The benchmark runs in
  * a region of its own, `bench`, with a Redis of its own that is started fresh and deleted at
@@ -11,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { count, eq } from "drizzle-orm";
+import { count, inArray } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
 import { orders, products } from "../db/schema.ts";
 import { regionCores } from "../admin/inventory/cores.ts";
@@ -27,16 +31,28 @@ import { stackPaths } from "../stack/services/service.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { measureCpu } from "./cpu.ts";
 import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts";
+import { memoryPerOrder, soak, type MemoryBench } from "./memory.ts";
 
 const { values: flags } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { json: { type: "boolean", default: false }, seconds: { type: "string", default: "10" } },
+  options: {
+    json: { type: "boolean", default: false },
+    seconds: { type: "string", default: "10" },
+    soak: { type: "boolean", default: false },
+    orders: { type: "string", default: "1000000" },
+  },
 });
 const SECONDS = Number(flags.seconds);
 const CONNECTIONS = 100;
-const FIXED_RATE = 10_000;
-/** The edge's latency run offers this share of the baseline's throughput measured in the run. */
+/** The latency runs offer these shares of the baseline's throughput measured in the run. */
+const CORE_FIXED_SHARE = 0.4;
 const EDGE_FIXED_SHARE = 0.15;
+/** Products on sale at once in the many-products run. */
+const MANY_PRODUCTS = 1_000;
+/** Orders of each kind in the memory run. */
+const MEMORY_ORDERS = 50_000;
+/** A retention short enough for the memory runs (the default is 15 minutes). */
+const SHORT_RETENTION = { FLUX_GATE_ORDER_RETENTION_MS: "2000", FLUX_GATE_RETENTION_INTERVAL_MS: "500" };
 const ROOT = join(import.meta.dir, "..");
 const progress = (message: string) => console.error(`bench: ${message}`);
 
@@ -82,27 +98,98 @@ await ensureTopics({ brokers: config.kafka.brokers, clientId: "bench" }, [region
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);
-const productId = `bench-${Date.now().toString(36)}`;
-await db.insert(products).values({
-  id: productId,
-  name: "Benchmark product",
-  totalUnits: 1_000_000_000,
-  startsAt: new Date(Date.now() - 60_000),
-  endsAt: new Date(Date.now() + 3_600_000),
-  perUserLimit: 1_000_000,
-  maxPerOrder: 10,
-  holdSeconds: 600,
+const admin = productService(db, [REGION], { ledger: transferLedger(db), cores: regionCores([region]) });
+const runId = Date.now().toString(36);
+let productCount = 0;
+
+/** Products on sale for the next hour, in PostgreSQL; `allocateProducts` gives them units in the bench region. */
+async function insertProducts(count: number, holdSeconds: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => `bench-${runId}-${productCount++}`);
+  const startsAt = new Date(Date.now() - 60_000);
+  const endsAt = new Date(Date.now() + 3_600_000);
+  const rows = ids.map((id) => ({ id, name: "Benchmark product", totalUnits: 1_000_000_000, startsAt, endsAt, perUserLimit: 1_000_000, maxPerOrder: 10, holdSeconds }));
+  for (let i = 0; i < rows.length; i += 500) await db.insert(products).values(rows.slice(i, i + 500));
+  return ids;
+}
+
+/** Through the admin's ledger, as an admin would: the region's core must be running. */
+async function allocateProducts(ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 20) {
+    await Promise.all(
+      ids.slice(i, i + 20).map(async (id) => {
+        const allocated = await admin.setAllocations(id, { [REGION]: 1_000_000_000 }, "bench");
+        if (!allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed")) throw new Error(`allocating ${id} failed: ${JSON.stringify(allocated)}`);
+      }),
+    );
+  }
+}
+
+const stored = async (ids: string[]) => (await db.select({ n: count() }).from(orders).where(inArray(orders.productId, ids)))[0]!.n;
+
+async function startCore(env: Record<string, string> = {}) {
+  const core = spawn(["core/main.ts", "--region", REGION], env);
+  children.push(core);
+  await waitUntil(() => fetch(`${region.coreUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
+  return core;
+}
+
+const memoryBench = (): MemoryBench => ({
+  redis,
+  region: REGION,
+  coreUrl: region.coreUrl,
+  coreSecret: region.coreSecret,
+  connections: CONNECTIONS,
+  progress,
+  async newProduct(holdSeconds) {
+    const ids = await insertProducts(1, holdSeconds);
+    await allocateProducts(ids);
+    return ids[0]!;
+  },
+  stored: (id) => stored([id]),
 });
 
 const children: ReturnType<typeof spawn>[] = [];
 let report: Record<string, unknown> = {};
+let rows: Record<string, ReturnType<typeof row>> = {};
 try {
+  if (flags.soak) {
+    const total = Number(flags.orders);
+    progress(`soak: ${total.toLocaleString("en")} orders through one core, retention ${SHORT_RETENTION.FLUX_GATE_ORDER_RETENTION_MS} ms, a worker persisting them`);
+    await startCore(SHORT_RETENTION);
+    children.push(spawn(["worker/main.ts", "--region", REGION]));
+    const samples = await soak(memoryBench(), total, Math.max(1, Math.round(total / 10)));
+    report = {
+      soak_orders: total,
+      redis_used_mb_after_first_tenth: samples[0]!.usedMb,
+      redis_used_mb: samples.at(-1)!.usedMb,
+      redis_used_growth: Number((samples.at(-1)!.usedMb / samples[0]!.usedMb).toFixed(2)),
+      samples,
+    };
+    if (!flags.json) console.table(samples);
+  } else {
+    await throughputAndMemory();
+  }
+} finally {
+  for (const child of children) child.kill();
+  await Promise.all(children.map((c) => c.exited));
+  redis.disconnect();
+  await sql.end();
+  await benchRedis.stop();
+  rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
+  await stackDown(base, started);
+}
+if (flags.json) console.log(JSON.stringify({ seconds: SECONDS, cores: navigator.hardwareConcurrency, ...report }, null, 2));
+else if (!flags.soak) printReport();
+progress(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+async function throughputAndMemory() {
+  const [productId] = await insertProducts(1, 600);
   const shared = {
     redis: livePid(stackPaths(config).pid(`redis-${REGION}`), "redis-server")!,
     kafka: livePid(stackPaths(config).pid("kafka"), "kafka.Kafka") ?? 0,
     "load generator": process.pid,
   };
-  const load = { connections: CONNECTIONS, request: coreReservation(region.coreSecret, productId, REGION) };
+  const load = { connections: CONNECTIONS, request: coreReservation(region.coreSecret, [productId!], REGION) };
 
   progress("baseline: bare Bun.serve + Hono + one EVALSHA");
   const baseline = spawn(["bench/baseline-server.ts", String(BASELINE_PORT), region.redisUrl]);
@@ -112,6 +199,7 @@ try {
   await runLoad({ ...load, url: baselineUrl, seconds: 2 });
   const baselineRun = await measureCpu({ server: baseline.pid, ...shared }, () => runLoad({ ...load, url: baselineUrl, seconds: SECONDS }));
   baseline.kill();
+  const coreFixedRate = Math.max(1, Math.round(CORE_FIXED_SHARE * baselineRun.result.rps));
   const edgeFixedRate = Math.max(1, Math.round(EDGE_FIXED_SHARE * baselineRun.result.rps));
 
   progress("naive: the textbook API (Bun.serve + Hono, rate limit → idempotency → Lua → Kafka acks=all → idempotency), each step awaited");
@@ -119,24 +207,27 @@ try {
   children.push(naive);
   const naiveUrl = `http://127.0.0.1:${NAIVE_PORT}`;
   await waitUntil(() => fetch(naiveUrl).then(() => true, () => false), 15_000, 100);
-  const naiveLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: naiveUrl };
+  const naiveLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: naiveUrl };
   await runLoad({ ...naiveLoad, seconds: 2 });
   const naiveRun = await measureCpu({ server: naive.pid, ...shared }, () => runLoad({ ...naiveLoad, seconds: SECONDS }));
   naive.kill();
   await naive.exited;
 
   progress("core: HTTP → signature → validation → Lua → outbox → 202, with the relay publishing to Kafka");
-  const core = spawn(["core/main.ts", "--region", REGION]);
-  children.push(core);
-  await waitUntil(() => fetch(`${region.coreUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
-  const admin = productService(db, [REGION], { ledger: transferLedger(db), cores: regionCores([region]) });
-  const allocated = await admin.setAllocations(productId, { [REGION]: 1_000_000_000 }, "bench");
-  if (!allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed")) throw new Error(`allocating the bench product failed: ${JSON.stringify(allocated)}`);
+  let core = await startCore();
+  await allocateProducts([productId!]);
   await runLoad({ ...load, url: region.coreUrl, seconds: 2 });
   const coreRun = await measureCpu({ server: core.pid, ...shared }, () => runLoad({ ...load, url: region.coreUrl, seconds: SECONDS }));
-  progress(`core: latency at ${FIXED_RATE.toLocaleString("en")} offered requests/s`);
-  const fixedRun = await runLoad({ ...load, url: region.coreUrl, seconds: SECONDS, rate: FIXED_RATE });
+  progress(`core: latency at ${coreFixedRate.toLocaleString("en")} offered requests/s (${CORE_FIXED_SHARE} × the baseline's rate)`);
+  const fixedRun = await runLoad({ ...load, url: region.coreUrl, seconds: SECONDS, rate: coreFixedRate });
   const coreRssMb = peakRssMb(core.pid);
+
+  progress(`core: ${MANY_PRODUCTS.toLocaleString("en")} products on sale, every one taking orders`);
+  const many = await insertProducts(MANY_PRODUCTS, 600);
+  await allocateProducts(many);
+  const manyLoad = { connections: CONNECTIONS, url: region.coreUrl, request: coreReservation(region.coreSecret, many, REGION) };
+  await runLoad({ ...manyLoad, seconds: 2 });
+  const manyRun = await runLoad({ ...manyLoad, seconds: SECONDS });
 
   progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
   // An edge that knows the bench region only, so its idempotency records and rate-limit
@@ -153,39 +244,65 @@ try {
   children.push(gateway, edge);
   const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
   await waitUntil(() => fetch(`${edgeUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
-  const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: edgeUrl };
+  const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: edgeUrl };
   await runLoad({ ...edgeLoad, seconds: 2 });
   const edgeRun = await measureCpu({ edge: edge.pid, gateway: gateway.pid, core: core.pid, ...shared }, () => runLoad({ ...edgeLoad, seconds: SECONDS }));
   progress(`edge: latency at ${edgeFixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`);
   const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: edgeFixedRate });
+  edge.kill();
+  gateway.kill();
 
-  progress("relay: waiting for the outbox to drain into Kafka");
-  const outbox = productKeys(REGION, productId).outbox;
-  const relayLag = await redis.xlen(outbox);
-  await waitUntil(async () => (await redis.xlen(outbox)) === 0, 300_000, 200);
+  progress("relay: waiting for the outboxes to drain into Kafka");
+  const all = [productId!, ...many];
+  const outboxes = all.map((id) => productKeys(REGION, id).outbox);
+  const waiting = async () => {
+    const pipeline = redis.pipeline();
+    for (const key of outboxes) pipeline.xlen(key);
+    return ((await pipeline.exec()) ?? []).reduce((sum, [, n]) => sum + Number(n), 0);
+  };
+  const relayLag = await waiting();
+  await waitUntil(async () => (await waiting()) === 0, 300_000, 200);
 
   progress("worker: persisting the run's orders from Kafka into PostgreSQL");
-  const reserved = Number(await redis.hget(productKeys(REGION, productId).product, "held"));
-  const stored = async () => (await db.select({ n: count() }).from(orders).where(eq(orders.productId, productId)))[0]!.n;
+  const held = redis.pipeline();
+  for (const id of all) held.hget(productKeys(REGION, id).product, "held");
+  const reserved = ((await held.exec()) ?? []).reduce((sum, [, n]) => sum + Number(n), 0);
   children.push(spawn(["worker/main.ts", "--region", REGION]));
   let firstAt = 0;
   let firstCount = 0;
   await waitUntil(async () => {
-    const n = await stored();
+    const n = await stored(all);
     if (n > 0 && firstAt === 0) [firstAt, firstCount] = [performance.now(), n];
     return n >= reserved;
   }, 600_000, 100);
   const workerSeconds = (performance.now() - firstAt) / 1000;
 
-  const row = (r: LoadResult) => ({ "2xx/s": Math.round(r.rps), "p50 ms": r.p50, "p99 ms": r.p99, non2xx: r.non2xx, errors: r.errors });
+  progress("memory: a core with a short retention, so that ended orders leave Redis during the run");
+  core.kill();
+  await core.exited;
+  core = await startCore(SHORT_RETENTION);
+  const memory = await memoryPerOrder(memoryBench(), MEMORY_ORDERS);
+
+  rows = {
+    baseline: row(baselineRun.result),
+    "core, flat out": row(coreRun.result),
+    [`core, ${coreFixedRate}/s offered`]: row(fixedRun),
+    [`core, ${MANY_PRODUCTS} products, flat out`]: row(manyRun),
+    "edge → core, flat out": row(edgeRun.result),
+    [`edge → core, ${edgeFixedRate}/s offered`]: row(edgeFixedRun),
+    "naive (textbook API), flat out": row(naiveRun.result),
+  };
   report = {
     core_rps: Math.round(coreRun.result.rps),
     baseline_rps: Math.round(baselineRun.result.rps),
     core_vs_baseline: Number((coreRun.result.rps / baselineRun.result.rps).toFixed(3)),
     core_p50_ms: fixedRun.p50,
     core_p99_ms: fixedRun.p99,
+    core_fixed_rate_offered: coreFixedRate,
     core_fixed_rate_rps: Math.round(fixedRun.rps),
     core_peak_rss_mb: coreRssMb,
+    core_rps_1000_products: Math.round(manyRun.rps),
+    core_1000_products_vs_one: Number((manyRun.rps / coreRun.result.rps).toFixed(3)),
     edge_rps: Math.round(edgeRun.result.rps),
     edge_p50_ms: edgeFixedRun.p50,
     edge_p99_ms: edgeFixedRun.p99,
@@ -199,31 +316,20 @@ try {
     relay_lag_at_end: relayLag,
     worker_orders_per_s: Math.round((reserved - firstCount) / Math.max(workerSeconds, 0.001)),
     orders_persisted: reserved,
+    ...memory,
     cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu, naive: naiveRun.cpu, edge: edgeRun.cpu },
   };
-  if (!flags.json) {
-    console.log(`\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`);
-    console.table({
-      baseline: row(baselineRun.result),
-      "core, flat out": row(coreRun.result),
-      [`core, ${FIXED_RATE}/s offered`]: row(fixedRun),
-      "edge → core, flat out": row(edgeRun.result),
-      [`edge → core, ${edgeFixedRate}/s offered`]: row(edgeFixedRun),
-      "naive (textbook API), flat out": row(naiveRun.result),
-    });
-    console.log("CPU during the flat-out runs, % of one core:");
-    console.table(report.cpu_percent_of_one_core);
-    const { cpu_percent_of_one_core: _, ...figures } = report;
-    console.table(figures);
-  }
-} finally {
-  for (const child of children) child.kill();
-  await Promise.all(children.map((c) => c.exited));
-  redis.disconnect();
-  await sql.end();
-  await benchRedis.stop();
-  rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
-  await stackDown(base, started);
 }
-if (flags.json) console.log(JSON.stringify({ seconds: SECONDS, cores: navigator.hardwareConcurrency, ...report }, null, 2));
-progress(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+function row(r: LoadResult) {
+  return { "2xx/s": Math.round(r.rps), "p50 ms": r.p50, "p99 ms": r.p99, non2xx: r.non2xx, errors: r.errors };
+}
+
+function printReport() {
+  console.log(`\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`);
+  console.table(rows);
+  console.log("CPU during the flat-out runs, % of one core:");
+  console.table(report.cpu_percent_of_one_core);
+  const { cpu_percent_of_one_core: _, ...figures } = report;
+  console.table(figures);
+}

@@ -1,5 +1,5 @@
 /**
- * A region's core process: the HTTP API, the outbox relay and the expiry sweeper.
+ * A region's core process: the HTTP API, the outbox relay, the expiry sweeper and the retention sweep.
  *   bun core/main.ts --region us-east
  */
 import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
@@ -14,6 +14,7 @@ import { coreMetrics } from "./metrics.ts";
 import { postgresRecords } from "./records.ts";
 import { startRelay } from "./relay/relay.ts";
 import { RegionStore } from "./reservation/store.ts";
+import { startRetention } from "./retention/retention.ts";
 import { startSweeper } from "./sweeper/sweeper.ts";
 
 const config = loadConfig();
@@ -36,10 +37,19 @@ const relay = startRelay({
   onPublished: metrics.published,
 });
 const sweeper = startSweeper(store, config.core.sweepIntervalMs, (error) => log.warn("sweeper failed", { error: String(error) }), metrics.expired);
+const records = postgresRecords(db);
+const retention = startRetention({
+  store,
+  records,
+  retentionMs: config.core.retentionMs,
+  intervalMs: config.core.retentionIntervalMs,
+  onError: (error) => log.warn("retention sweep failed, retrying", { error: String(error) }),
+  onPass: metrics.forgotten,
+});
 
 const app = createCoreApp({
   store,
-  records: postgresRecords(db),
+  records,
   secret: region.coreSecret,
   adminSecret: region.coreAdminSecret,
   maxBodyBytes: config.core.maxBodyBytes,
@@ -54,6 +64,7 @@ onShutdown(async () => {
   log.info("shutting down: finishing requests in flight, then flushing the outbox");
   await server.stop();
   await sweeper.stop();
+  await retention.stop();
   await relay.stop();
   redis.disconnect();
   requestPath.close();

@@ -46,6 +46,12 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
   const publish = secondsHistogram(registry, "flux_gate_relay_publish_duration_seconds", "One relay round's Kafka send, until every broker acknowledged it");
   const published = new Counter({ name: "flux_gate_relay_published_total", help: "Order events the relay published to Kafka", registers });
   const expired = new Counter({ name: "flux_gate_holds_expired_total", help: "Holds the sweeper expired", registers });
+  const forgotten = new Counter({
+    name: "flux_gate_retention_forgotten_total",
+    help: "What the retention sweep removed from Redis: ended orders PostgreSQL holds (a tombstone stays), settled allocation change ids",
+    labelNames: ["kind"],
+    registers,
+  });
 
   return {
     reservation: (outcome: string) => reservations.inc({ outcome }),
@@ -54,5 +60,9 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
       publish.observe(seconds);
     },
     expired: (count: number) => count > 0 && expired.inc(count),
+    forgotten(orders: number, changes: number) {
+      forgotten.inc({ kind: "order" }, orders);
+      forgotten.inc({ kind: "allocation_change" }, changes);
+    },
   };
 }

@@ -1,13 +1,18 @@
-/** What the core reads from PostgreSQL, the system of record: sale rules and settled orders. */
-import { eq } from "drizzle-orm";
+/** What the core reads from PostgreSQL, the system of record: sale rules, orders, the transfer ledger. */
+import { eq, inArray } from "drizzle-orm";
+import { transferOfChange } from "../shared/allocation-changes.ts";
 import type { Database } from "../db/client.ts";
-import { orders, products } from "../db/schema.ts";
-import type { OrderRecord, SaleRules } from "./reservation/store.ts";
+import { inventoryTransfers, orders, products } from "../db/schema.ts";
+import type { OrderRecord, SaleRules, StoredOrder } from "./reservation/store.ts";
 
 export interface Records {
   /** A product's sale rules. */
   rules(productId: string): Promise<SaleRules | undefined>;
   order(orderId: string): Promise<OrderRecord | undefined>;
+  /** The orders among `orderIds` that PostgreSQL holds, with the status it holds. */
+  storedOrders(orderIds: string[]): Promise<StoredOrder[]>;
+  /** The change ids among `changeIds` whose transfer the ledger has settled (completed or failed). */
+  settledChanges(changeIds: string[]): Promise<string[]>;
 }
 
 export function postgresRecords(db: Database): Records {
@@ -33,6 +38,19 @@ export function postgresRecords(db: Database): Records {
         reservedAt: row.reservedAt.getTime(),
         expiresAt: row.expiresAt?.getTime() ?? null,
       };
+    },
+
+    async storedOrders(orderIds) {
+      if (orderIds.length === 0) return [];
+      return db.select({ orderId: orders.id, status: orders.status }).from(orders).where(inArray(orders.id, orderIds));
+    },
+
+    async settledChanges(changeIds) {
+      const transferIds = [...new Set(changeIds.map(transferOfChange).filter((id) => id !== undefined))];
+      if (transferIds.length === 0) return [];
+      const rows = await db.select({ id: inventoryTransfers.id, state: inventoryTransfers.state }).from(inventoryTransfers).where(inArray(inventoryTransfers.id, transferIds));
+      const settled = new Set(rows.filter((r) => r.state === "completed" || r.state === "failed").map((r) => r.id));
+      return changeIds.filter((id) => settled.has(transferOfChange(id)!));
     },
   };
 }

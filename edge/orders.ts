@@ -4,7 +4,7 @@
  * the answer, then the completion under the key once the answer is on its way.
  */
 import type { Context } from "hono";
-import type { Config, Region } from "../shared/config.ts";
+import { IDEMPOTENCY_WINDOW_MS, type Config, type Region } from "../shared/config.ts";
 import { callCore, type CoreAnswer, type SaleTerms } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
@@ -23,8 +23,8 @@ import type { TermsLookup } from "./sale-terms.ts";
  */
 export const UNCERTAIN_WINDOW_MS = MAX_SKEW_MS + 5_000;
 
-/** How long a finished request is remembered (the draft asks for at least 24 h). */
-const KEEP_SECONDS = 86_400;
+/** How long a finished request is remembered. */
+const KEEP_SECONDS = IDEMPOTENCY_WINDOW_MS / 1000;
 /** How long after its sale a buyer's allowance is kept: late cancels and expiries still find it. */
 const ALLOWANCE_GRACE_MS = 86_400_000;
 const BACKGROUND_TRIES = 3;

@@ -71,6 +71,10 @@ export interface Config {
     redisTimeoutMs: number;
     /** How often the sweeper expires holds past their hold time. */
     sweepIntervalMs: number;
+    /** How long an ended order stays in Redis once PostgreSQL holds it (then a tombstone remains). */
+    retentionMs: number;
+    /** Pause between two passes of the retention sweep. */
+    retentionIntervalMs: number;
     /** Largest request body the core reads. */
     maxBodyBytes: number;
     /** Crash tests only: an allocation change applied in Redis is never answered (the test kills the core there). */
@@ -131,6 +135,11 @@ type Env = Record<string, string | undefined>;
 const REGION_ID = /^[a-z][a-z0-9-]{0,30}$/;
 export const DEFAULT_REGIONS = ["us-east", "eu-west"];
 export const DATABASE_NAME = "fluxgate";
+/**
+ * How long a request's Idempotency-Key is remembered at the edge, and so how long a core keeps
+ * the outcome of an order it has forgotten (a tombstone): a retry within it never reserves twice.
+ */
+export const IDEMPOTENCY_WINDOW_MS = 86_400_000;
 
 /** `("REDIS_URL", "us-east")` → `REDIS_URL_US_EAST`. */
 export function regionVariable(prefix: string, regionId: string): string {
@@ -227,6 +236,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       outboxLimit: positiveInt(env, "FLUX_GATE_OUTBOX_LIMIT", 100_000),
       redisTimeoutMs: positiveInt(env, "FLUX_GATE_REDIS_TIMEOUT_MS", 1_000),
       sweepIntervalMs: positiveInt(env, "FLUX_GATE_SWEEP_INTERVAL_MS", 250),
+      retentionMs: positiveInt(env, "FLUX_GATE_ORDER_RETENTION_MS", 900_000),
+      retentionIntervalMs: positiveInt(env, "FLUX_GATE_RETENTION_INTERVAL_MS", 5_000),
       maxBodyBytes: positiveInt(env, "FLUX_GATE_MAX_BODY_BYTES", 4_096),
       testHalt: testHalt(env, "FLUX_GATE_TEST_CORE_HALT", ["allocation-applied"] as const),
     },

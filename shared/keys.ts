@@ -19,6 +19,12 @@ export interface ProductKeys {
   orderPrefix: string;
   /** Hash: allocation change id → units it moved (or `refused`), so a retried change applies once. */
   allocationChanges: string;
+  /** Sorted set: allocation change id → when it was applied (ms): what the retention sweep walks. */
+  allocationChangeTimes: string;
+  /** Sorted set: ended order id → when it ended (ms): what the retention sweep walks. */
+  ended: string;
+  /** Prefix of the tombstone strings of forgotten orders; the Lua scripts append `<generation>:<shard>`. */
+  tombstonePrefix: string;
 }
 
 export function productKeys(region: string, productId: string): ProductKeys {
@@ -30,6 +36,9 @@ export function productKeys(region: string, productId: string): ProductKeys {
     outbox: `fg:${tag}:outbox`,
     orderPrefix: `fg:${tag}:order:`,
     allocationChanges: `fg:${tag}:allocation-changes`,
+    allocationChangeTimes: `fg:${tag}:allocation-change-times`,
+    ended: `fg:${tag}:ended`,
+    tombstonePrefix: `fg:${tag}:tombstones:`,
   };
 }
 
@@ -40,6 +49,14 @@ export function orderKey(region: string, productId: string, orderId: string): st
 /** Set of the product ids active in a region: what the relay and the sweeper walk. */
 export function regionProductsKey(region: string): string {
   return `fg:{${region}}:products`;
+}
+
+/**
+ * Set of the product ids whose outbox has entries the relay has not seen yet. Added to after
+ * a script wrote to an empty outbox (a script may touch one slot only, so not from inside it).
+ */
+export function outboxPendingKey(region: string): string {
+  return `fg:{${region}}:outbox-pending`;
 }
 
 /** Order id → product id, so an order can be found by its id alone. */

@@ -1,9 +1,38 @@
-/** What the test files share: the configuration the stack runs with, and unique names. */
+/** What the test files share: the configuration the stack runs with, unique names, a Redis of a test's own. */
+import { createServer } from "node:net";
 import { loadConfig } from "../shared/config.ts";
+import { redisIsReady } from "../shared/redis.ts";
+import { waitUntil } from "../stack/process.ts";
 
 export const config = loadConfig();
 
 /** A name no earlier test run used, so runs against a warm stack never see old data. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/**
+ * A Redis of the test's own (no persistence, noeviction), for tests that change server-wide
+ * settings or read server-wide counters, which would disturb or be disturbed by other tests.
+ */
+export async function ownRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  const server = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], { stdout: "ignore", stderr: "ignore" });
+  if (!(await waitUntil(() => redisIsReady(url), 10_000, 50))) throw new Error(`redis-server on port ${port} did not come up`);
+  return {
+    url,
+    async stop() {
+      server.kill();
+      await server.exited;
+    },
+  };
 }

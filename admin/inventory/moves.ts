@@ -4,6 +4,7 @@
  * records a step before the next starts, so a driver that dies anywhere leaves a state from
  * which any other driver finishes the move exactly once.
  */
+import { allocationChangeId } from "../../shared/allocation-changes.ts";
 import { ConfigError } from "../../shared/config.ts";
 import type { AllocationOutcome, Cores } from "./cores.ts";
 import type { Transfer, TransferLedger } from "./ledger.ts";
@@ -22,8 +23,8 @@ export interface MoveDeps {
   afterStep?: (step: Step, transfer: Transfer) => Promise<void>;
 }
 
-export const releaseChange = (t: Transfer) => `${t.id}/release`;
-export const claimChange = (t: Transfer) => `${t.id}/claim`;
+export const releaseChange = (t: Transfer) => allocationChangeId(t.id, "release");
+export const claimChange = (t: Transfer) => allocationChangeId(t.id, "claim");
 
 /** Takes the move as far as it goes: completed or failed, unless a core is out of reach (throws). */
 export async function drive(deps: MoveDeps, transfer: Transfer): Promise<Transfer> {

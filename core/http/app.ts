@@ -30,8 +30,11 @@ export interface CoreDeps {
   testHalt?: "allocation-applied";
 }
 
+/** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
+const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
+
 const reservationSchema = z.strictObject({
-  orderId: z.uuid(),
+  orderId: orderIdSchema,
   userId: z.string().min(1).max(128),
   productId: z.string().regex(PRODUCT_ID),
   quantity: z.int(),
@@ -70,7 +73,8 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-const isUuid = (id: string) => z.uuid().safeParse(id).success;
+/** The route's order id in lower case, or undefined if it is not a UUID. */
+const orderIdParam = (c: Context) => orderIdSchema.safeParse(c.req.param("id")).data;
 
 export function createCoreApp({ store, records, secret, adminSecret, maxBodyBytes, ready = () => true, metrics, testHalt }: CoreDeps) {
   const app = new Hono();
@@ -117,7 +121,9 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     const outcome = await store.reserve(parsed.data);
     metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
     if (!outcome.ok) return refusal(outcome);
-    return c.json({ ...stateBody(outcome.value), region: store.region, originRegion: outcome.value.originRegion, replayed: outcome.value.replayed }, 202);
+    // A forgotten order's tombstone keeps its outcome only; PostgreSQL has the rest.
+    const originRegion = outcome.value.originRegion || (await records.order(parsed.data.orderId))?.originRegion;
+    return c.json({ ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed }, 202);
   });
 
   /** The product an order belongs to: Redis while it is live, PostgreSQL afterwards. */
@@ -126,8 +132,8 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
   }
 
   app.get("/v1/orders/:id", async (c) => {
-    const id = c.req.param("id");
-    if (!isUuid(id)) return fail("not_found", "order ids are UUIDs");
+    const id = orderIdParam(c);
+    if (!id) return fail("not_found", "order ids are UUIDs");
     const productId = await store.productOf(id);
     const order = (productId && (await store.order(productId, id))) || (await records.order(id));
     return order ? c.json(orderBody(order)) : fail("not_found", `no order ${id} in ${store.region}`);
@@ -135,9 +141,9 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
 
   for (const action of ["confirm", "cancel"] as const) {
     app.post(`/v1/orders/:id/${action}`, async (c) => {
-      const id = c.req.param("id");
-      const productId = isUuid(id) ? await productOf(id) : undefined;
-      if (!productId) return fail("not_found", `no order ${id} in ${store.region}`);
+      const id = orderIdParam(c);
+      const productId = id ? await productOf(id) : undefined;
+      if (!id || !productId) return fail("not_found", `no order ${c.req.param("id")} in ${store.region}`);
       const outcome = await store[action](productId, id);
       if (!outcome.ok) return refusal(outcome);
       return c.json(stateBody(outcome.value));

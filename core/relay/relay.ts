@@ -3,6 +3,11 @@
  * An entry is deleted only after Kafka acknowledged it (idempotent producer, acks=all), so a
  * crash at any point republishes from the first undeleted entry: at least once, in order per
  * product stream, and the worker ignores what it has already applied.
+ *
+ * It reads only the outboxes that may hold entries: those the region's pending set names (a
+ * script that wrote to an empty outbox has its caller add the product) and those it has not
+ * seen empty since. A walk over every product at the start and every `walkIntervalMs` finds
+ * what a core that died between a script and its note left behind.
  */
 import { productKeys } from "../../shared/keys.ts";
 import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
@@ -23,6 +28,8 @@ export interface RelayOptions {
   onError?: (error: unknown) => void;
   /** After each send Kafka acknowledged: how many events, in how many seconds. */
   onPublished?: (messages: number, seconds: number) => void;
+  /** Pause between two walks over every product of the region. */
+  walkIntervalMs?: number;
 }
 
 export interface Relay {
@@ -39,34 +46,63 @@ function toMessage(fields: string[]): OutgoingMessage {
   return { key: field("order"), value: field("event") };
 }
 
-export function startRelay({ store, topic, connect, batchSize = 1_000, lingerMs = 20, onError = () => {}, onPublished = () => {} }: RelayOptions): Relay {
+export function startRelay({
+  store,
+  topic,
+  connect,
+  batchSize = 1_000,
+  lingerMs = 20,
+  walkIntervalMs = 10_000,
+  onError = () => {},
+  onPublished = () => {},
+}: RelayOptions): Relay {
   let producer: IdempotentProducer | undefined;
   let running = true;
   let healthy = false;
   let backoffMs = 0;
+  /** Products whose outbox this relay has not yet seen empty. */
+  const active = new Set<string>();
+  let walkedAt = Number.NEGATIVE_INFINITY;
 
-  /** Publishes one round across the region's products; returns the most it moved from one stream. */
+  /** Publishes one round across the active outboxes; returns the most it moved from one stream. */
   async function round(): Promise<number> {
     producer ??= await connect();
-    const products = await store.products();
-    if (products.length === 0) return 0;
+    const walk = performance.now() - walkedAt >= walkIntervalMs;
+    // Taken before the streams are read: an entry written after this read is noted again.
+    for (const product of await store.takePendingOutboxes()) active.add(product);
+    if (walk) {
+      for (const product of await store.products()) active.add(product);
+      walkedAt = performance.now();
+    }
+    if (active.size === 0) return 0;
+    const products = [...active];
     const outboxes = products.map((product) => productKeys(store.region, product).outbox);
-    const pipeline = store.redis.pipeline();
-    for (const key of outboxes) pipeline.xrange(key, "-", "+", "COUNT", batchSize);
-    const results = (await pipeline.exec()) ?? [];
-    const streams = outboxes
-      .map((key, i) => ({ key, entries: (results[i]?.[1] ?? []) as StreamEntry[] }))
-      .filter((s) => s.entries.length > 0);
-    if (streams.length === 0) return 0;
+    const read = store.redis.pipeline();
+    for (const key of outboxes) read.xrange(key, "-", "+", "COUNT", batchSize);
+    const results = (await read.exec()) ?? [];
+    const streams = outboxes.map((key, i) => ({ key, product: products[i]!, entries: (results[i]?.[1] ?? []) as StreamEntry[] }));
+    const full = streams.filter((s) => s.entries.length > 0);
 
-    const messages = streams.flatMap((s) => s.entries.map(([, fields]) => toMessage(fields)));
-    const started = performance.now();
-    await producer.send(topic, messages);
-    onPublished(messages.length, (performance.now() - started) / 1000);
+    if (full.length > 0) {
+      const messages = full.flatMap((s) => s.entries.map(([, fields]) => toMessage(fields)));
+      const started = performance.now();
+      await producer.send(topic, messages);
+      onPublished(messages.length, (performance.now() - started) / 1000);
+    }
+    // Deleted what Kafka has, then asked what is left: a stream seen empty here is noted
+    // again by the next script that writes to it.
     const trim = store.redis.pipeline();
-    for (const s of streams) trim.xdel(s.key, ...s.entries.map(([id]) => id));
-    await trim.exec();
-    return Math.max(...streams.map((s) => s.entries.length));
+    for (const s of streams) {
+      if (s.entries.length > 0) trim.xdel(s.key, ...s.entries.map(([id]) => id));
+      trim.xlen(s.key);
+    }
+    const replies = (await trim.exec()) ?? [];
+    let at = 0;
+    for (const s of streams) {
+      if (s.entries.length > 0) at++; // XDEL's reply
+      if (Number(replies[at++]?.[1]) === 0) active.delete(s.product);
+    }
+    return Math.max(0, ...full.map((s) => s.entries.length));
   }
 
   const loop = (async () => {

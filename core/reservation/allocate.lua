@@ -2,14 +2,19 @@
 -- a retry of the same change, even after a crash, changes nothing and answers `replayed` with
 -- the counters as they are now. Only available units leave; held and sold ones never do. A
 -- refused release is remembered, so a change refused once cannot succeed later under a
--- second driver of the same transfer.
--- KEYS: product, allocation changes
+-- second driver of the same transfer. Each change id is kept with the time it came (ms, in
+-- allocation change times) until the retention sweep sees the ledger settled it.
+-- KEYS: product, allocation changes, allocation change times
 -- ARGV: change id, units
 -- Returns {'ok', allocated, available, held, sold, replayed} or {'err', code}.
 local change, units = ARGV[1], tonumber(ARGV[2])
+local function remember(value)
+  redis.call('HSET', KEYS[2], change, value)
+  redis.call('ZADD', KEYS[3], now_ms(), change)
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   -- A claim may come back once the admin has activated the product here; a release may not.
-  if units < 0 then redis.call('HSET', KEYS[2], change, 'refused') end
+  if units < 0 then remember('refused') end
   return { 'err', 'unknown_product' }
 end
 
@@ -23,10 +28,10 @@ if previous == 'refused' then return { 'err', 'insufficient_available' } end
 if previous then return counters(1) end
 
 if units < 0 and tonumber(redis.call('HGET', KEYS[1], 'available')) < -units then
-  redis.call('HSET', KEYS[2], change, 'refused')
+  remember('refused')
   return { 'err', 'insufficient_available' }
 end
 redis.call('HINCRBY', KEYS[1], 'allocated', units)
 redis.call('HINCRBY', KEYS[1], 'available', units)
-redis.call('HSET', KEYS[2], change, units)
+remember(units)
 return counters(0)

@@ -1,16 +1,21 @@
 -- Reserves units for one order, atomically. Idempotent by order id: a known id gets its
--- first outcome back and changes nothing. A request that runs after its deadline (`not after`,
--- ms; 0 for none) reserves nothing: the edge may already have let another region serve it.
--- KEYS: product, users, holds, outbox, order
--- ARGV: order id, user id, quantity, origin region, outbox limit, not after
--- Returns {'ok', status, expiresAt, replayed, origin} or {'err', code}.
+-- outcome back and changes nothing, also once the order is forgotten (its tombstone answers;
+-- the origin is then ''). A request that runs after its deadline (`not after`, ms; 0 for none)
+-- reserves nothing: the edge may already have let another region serve it.
+-- KEYS: product, users, holds, outbox, ended, order
+-- ARGV: order id, user id, quantity, origin region, outbox limit, not after, order key prefix,
+--       tombstone prefix, tombstone generation ms
+-- Returns {'ok', status, expiresAt, replayed, origin, outbox was empty} or {'err', code}.
 local order_id, user_id, origin = ARGV[1], ARGV[2], ARGV[4]
 local quantity, outbox_limit, not_after = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local keys = product_keys()
 
-local existing = load_order(KEYS[5])
-if existing then return { 'ok', existing.status, existing.expiresAt, 1, existing.origin } end
-
+local existing = load_order(KEYS[6])
+if existing then return { 'ok', existing.status, existing.expiresAt, 1, existing.origin, 0 } end
 local now = now_ms()
+local ended = tombstone(keys, order_id, now)
+if ended then return { 'ok', ended, '', 1, '', 0 } end
+
 if not_after > 0 and now > not_after then return { 'err', 'request_expired' } end
 local p = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'paused', 'maxPerOrder', 'perUserLimit', 'holdMs',
   'available', 'region', 'productId')
@@ -26,7 +31,8 @@ local available = tonumber(p[7])
 if available <= 0 then return { 'err', 'sold_out' } end
 if available < quantity then return { 'err', 'insufficient_stock' } end
 -- Last: only an order that would be written is turned away for a full outbox.
-if redis.call('XLEN', KEYS[4]) >= outbox_limit then return { 'err', 'overloaded' } end
+local waiting = redis.call('XLEN', KEYS[4])
+if waiting >= outbox_limit then return { 'err', 'overloaded' } end
 
 local hold_ms = tonumber(p[6])
 local order = { product = p[9], region = p[8], origin = origin, user = user_id, qty = quantity, reservedAt = now }
@@ -38,9 +44,11 @@ if hold_ms > 0 then
 else
   order.status, order.expiresAt = 'confirmed', ''
   redis.call('HINCRBY', KEYS[1], 'sold', quantity)
+  mark_ended(keys, order_id, now)
 end
 redis.call('HINCRBY', KEYS[2], user_id, quantity)
-redis.call('HSET', KEYS[5], 'product', order.product, 'region', order.region, 'origin', origin, 'user', user_id,
+redis.call('HSET', KEYS[6], 'product', order.product, 'region', order.region, 'origin', origin, 'user', user_id,
   'qty', quantity, 'status', order.status, 'reservedAt', now, 'expiresAt', order.expiresAt)
 append_event(KEYS[4], order_id, order, now)
-return { 'ok', order.status, tostring(order.expiresAt), 0, origin }
+-- The caller tells the relay about an outbox that was empty (outboxPendingKey, shared/keys.ts).
+return { 'ok', order.status, tostring(order.expiresAt), 0, origin, waiting == 0 and 1 or 0 }

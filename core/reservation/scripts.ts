@@ -11,14 +11,12 @@ const read = (name: string) => readFileSync(new URL(`./${name}.lua`, import.meta
 const common = read("common");
 
 /** Name → number of KEYS. */
-const SCRIPTS = { reserve: 5, confirm: 5, cancel: 5, expire: 4, activate: 1, allocate: 2 } as const;
+const SCRIPTS = { reserve: 6, confirm: 6, cancel: 6, expire: 5, forget: 5, activate: 1, allocate: 3 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
-/** The scripts that work on orders share the helpers in common.lua. */
-const ORDER_SCRIPTS: readonly ScriptName[] = ["reserve", "confirm", "cancel", "expire"];
 
-/** One script's source as Redis receives it. */
+/** One script's source as Redis receives it: all but activate share the helpers in common.lua. */
 function scriptSource(name: ScriptName): string {
-  return ORDER_SCRIPTS.includes(name) ? `${common}\n${read(name)}` : read(name);
+  return name === "activate" ? read(name) : `${common}\n${read(name)}`;
 }
 
 type Reply = (string | number | null)[];

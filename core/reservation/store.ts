@@ -4,7 +4,8 @@
  */
 import type { SaleTerms } from "../../shared/core-client.ts";
 import type { OrderStatus } from "../../shared/events.ts";
-import { orderKey, orderProductKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
+import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
+import { orderKey, orderProductKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import type { Redis } from "../../shared/redis.ts";
 import type { RespSend } from "../../shared/lua.ts";
@@ -62,8 +63,11 @@ export interface Stock {
   sold: number;
 }
 
-/** Days an order id keeps pointing at its product in Redis; after that PostgreSQL answers. */
-const ORDER_DIRECTORY_TTL_SECONDS = 30 * 24 * 3600;
+/**
+ * How long an order id keeps pointing at its product in Redis if the retention sweep never
+ * removes it (a crash between its two steps); PostgreSQL answers once it is gone.
+ */
+const ORDER_DIRECTORY_TTL_SECONDS = 24 * 3600;
 
 /** Counters as Redis and the core's JSON give them (strings or numbers), as numbers. */
 export const stockOf = ([allocated, available, held, sold]: unknown[]): Stock => ({
@@ -83,9 +87,16 @@ export const isOutOfMemory = (error: unknown) => String(error).includes("OOM com
 
 const expiry = (raw: unknown) => (raw === "" || raw === null || raw === undefined ? null : Number(raw));
 
+/** An ended order as the retention sweep offers it: its id and the status PostgreSQL holds. */
+export interface StoredOrder {
+  orderId: string;
+  status: OrderStatus;
+}
+
 export class RegionStore {
   private readonly scripts: Scripts;
   private readonly noteProduct: (orderId: string, productId: string) => Promise<unknown>;
+  private readonly notePending: (productId: string) => Promise<unknown>;
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
@@ -102,15 +113,28 @@ export class RegionStore {
     this.noteProduct = requestPath
       ? (orderId, productId) => requestPath(["SET", key(orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS])
       : (orderId, productId) => redis.set(key(orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS);
+    const pending = outboxPendingKey(region);
+    this.notePending = requestPath ? (productId) => requestPath(["SADD", pending, productId]) : (productId) => redis.sadd(pending, productId);
   }
 
   private keys(productId: string) {
     return productKeys(this.region, productId);
   }
 
-  private orderScriptKeys(productId: string, orderId: string): string[] {
+  /** KEYS 1–5 of every order script (common.lua). */
+  private productScriptKeys(productId: string): string[] {
     const k = this.keys(productId);
-    return [k.product, k.users, k.holds, k.outbox, orderKey(this.region, productId, orderId)];
+    return [k.product, k.users, k.holds, k.outbox, k.ended];
+  }
+
+  private orderScriptKeys(productId: string, orderId: string): string[] {
+    return [...this.productScriptKeys(productId), orderKey(this.region, productId, orderId)];
+  }
+
+  /** The last three ARGV of every order script (common.lua). */
+  private scriptTail(productId: string): (string | number)[] {
+    const k = this.keys(productId);
+    return [k.orderPrefix, k.tombstonePrefix, IDEMPOTENCY_WINDOW_MS];
   }
 
   async reserve(request: ReservationRequest): Promise<Outcome<Reservation>> {
@@ -122,12 +146,14 @@ export class RegionStore {
       originRegion,
       this.outboxLimit,
       notAfter,
+      ...this.scriptTail(productId),
     ]);
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     const replayed = reply[3] === 1;
     if (!replayed) {
-      // A cache for lookups by id alone; PostgreSQL answers when it is missing.
-      await this.noteProduct(orderId, productId);
+      // A cache for lookups by id alone (PostgreSQL answers when it is missing), and the relay's
+      // cue when this order's event is the only one waiting.
+      await Promise.all([this.noteProduct(orderId, productId), reply[5] === 1 && this.notePending(productId)]);
     }
     return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed, originRegion: String(reply[4]) } };
   }
@@ -141,18 +167,53 @@ export class RegionStore {
   }
 
   private async settle(script: "confirm" | "cancel", productId: string, orderId: string): Promise<Outcome<OrderState>> {
-    const keys = this.orderScriptKeys(productId, orderId);
-    const reply = await this.scripts[script](keys, [orderId, this.keys(productId).orderPrefix]);
+    const reply = await this.scripts[script](this.orderScriptKeys(productId, orderId), [orderId, ...this.scriptTail(productId)]);
     if (reply[0] !== "ok") {
       return { ok: false, code: reply[1] as ProblemCode, ...(reply[2] ? { status: reply[2] as OrderStatus } : {}) };
     }
+    await this.notePending(productId);
     return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]) } };
   }
 
   /** Expires holds past their time, at most `limit`; returns how many it expired. */
   async expireDue(productId: string, limit: number): Promise<number> {
+    const expired = Number(await this.scripts.expire(this.productScriptKeys(productId), [limit, ...this.scriptTail(productId)]));
+    if (expired > 0) await this.notePending(productId);
+    return expired;
+  }
+
+  /** Ended orders (confirmed, cancelled, expired) that ended before `cutoff` (ms), at most `limit`. */
+  endedBefore(productId: string, cutoff: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys(productId).ended, "-inf", cutoff, "LIMIT", 0, limit);
+  }
+
+  /**
+   * Removes ended orders whose status PostgreSQL holds, leaving a tombstone of each (its
+   * outcome, for IDEMPOTENCY_WINDOW_MS at least); returns the ids forgotten.
+   */
+  async forget(productId: string, stored: StoredOrder[]): Promise<string[]> {
+    if (stored.length === 0) return [];
+    const reply = await this.scripts.forget(this.productScriptKeys(productId), [...stored.flatMap((o) => [o.orderId, o.status]), ...this.scriptTail(productId)]);
+    const forgotten = reply.map(String);
+    if (forgotten.length > 0) await this.redis.del(...forgotten.map((id) => orderProductKey(this.region, id)));
+    return forgotten;
+  }
+
+  /** Allocation change ids applied before `cutoff` (ms), at most `limit`. */
+  changesBefore(productId: string, cutoff: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys(productId).allocationChangeTimes, "-inf", cutoff, "LIMIT", 0, limit);
+  }
+
+  /** Forgets allocation change ids the transfer ledger has settled: no driver retries them. */
+  async forgetChanges(productId: string, changeIds: string[]): Promise<void> {
+    if (changeIds.length === 0) return;
     const k = this.keys(productId);
-    return Number(await this.scripts.expire([k.product, k.users, k.holds, k.outbox], [limit, k.orderPrefix]));
+    await this.redis.pipeline().hdel(k.allocationChanges, ...changeIds).zrem(k.allocationChangeTimes, ...changeIds).exec();
+  }
+
+  /** Takes the products whose outbox may have entries the relay has not seen (outboxPendingKey). */
+  takePendingOutboxes(): Promise<string[]> {
+    return this.redis.spop(outboxPendingKey(this.region), 100_000);
   }
 
   /** Loads or refreshes a product's rules; the product joins the region with no units yet. */
@@ -180,7 +241,7 @@ export class RegionStore {
    */
   async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
     const k = this.keys(productId);
-    const reply = await this.scripts.allocate([k.product, k.allocationChanges], [changeId, units]);
+    const reply = await this.scripts.allocate([k.product, k.allocationChanges, k.allocationChangeTimes], [changeId, units]);
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1 } };
   }

@@ -4,41 +4,27 @@
  * own, so that filling it costs no other test anything.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createServer } from "node:net";
 import { createCoreApp } from "../../core/http/app.ts";
 import { coreMetrics } from "../../core/metrics.ts";
 import type { Records } from "../../core/records.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
 import { bunRedis } from "../../shared/bun-redis.ts";
 import { createRegistry, readSamples } from "../../shared/metrics.ts";
-import { connectRedis, redisIsReady } from "../../shared/redis.ts";
+import { connectRedis } from "../../shared/redis.ts";
 import { signRequest } from "../../shared/signing.ts";
-import { waitUntil } from "../../stack/process.ts";
+import { ownRedis } from "../helpers.ts";
 
 const REGION = "test-memory";
 const SECRET = "test-memory-secret";
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await new Promise((r) => server.once("listening", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 describe("a full Redis", () => {
-  let server: ReturnType<typeof Bun.spawn>;
+  let server: Awaited<ReturnType<typeof ownRedis>>;
   let url: string;
   beforeAll(async () => {
-    const port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    server = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], { stdout: "ignore", stderr: "ignore" });
-    expect(await waitUntil(() => redisIsReady(url), 10_000, 50)).toBe(true);
+    server = await ownRedis();
+    url = server.url;
   });
-  afterAll(async () => {
-    server.kill();
-    await server.exited;
-  });
+  afterAll(() => server.stop());
 
   test("is a metric, and a reservation it refuses is 503 overloaded saying why; with room again, orders flow", async () => {
     const redis = connectRedis(url);
@@ -47,7 +33,7 @@ describe("a full Redis", () => {
     const productId = "memory-test";
     await store.activate({ productId, startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), perUserLimit: 10, maxPerOrder: 1, holdSeconds: 600, paused: false });
     expect(await store.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
-    const records: Records = { rules: async () => undefined, order: async () => undefined };
+    const records: Records = { rules: async () => undefined, order: async () => undefined, storedOrders: async () => [], settledChanges: async () => [] };
     const registry = createRegistry("core", REGION);
     coreMetrics(registry, store);
     const app = createCoreApp({ store, records, secret: SECRET, adminSecret: SECRET, maxBodyBytes: 4_096, metrics: { registry, reservation: () => {} } });

@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
 import { orderEventSchema } from "../../shared/events.ts";
-import { productKeys } from "../../shared/keys.ts";
+import { outboxPendingKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
 
@@ -68,6 +68,20 @@ describe("reserve", () => {
     const first = await store.reserve({ ...late, orderId, notAfter: Date.now() + 30_000 });
     expect(first).toMatchObject({ ok: true, value: { replayed: false, originRegion: region.id } });
     expect(await store.reserve({ ...late, orderId })).toMatchObject({ ok: true, value: { replayed: true } });
+  });
+
+  test("an order written to an empty outbox notes its product for the relay; later confirms and cancels note it again", async () => {
+    const { store, sale, reserve } = await activeProduct(10);
+    const pending = outboxPendingKey(region.id);
+    await redis.srem(pending, sale.productId);
+    const first = await reserve("nora");
+    expect(await redis.sismember(pending, sale.productId)).toBe(1);
+    // The relay took the note; the outbox is not empty, so the next order needs none.
+    await redis.srem(pending, sale.productId);
+    await reserve("nora");
+    expect(await redis.sismember(pending, sale.productId)).toBe(0);
+    await store.confirm(sale.productId, first.ok ? first.value.orderId : "");
+    expect(await redis.sismember(pending, sale.productId)).toBe(1);
   });
 
   test("a product with hold time 0 sells at once", async () => {

@@ -1,0 +1,87 @@
+/**
+ * The retention sweep keeps a region's Redis bounded. An order that ended (confirmed, cancelled,
+ * expired) more than `retentionMs` ago and that PostgreSQL holds leaves Redis, a tombstone
+ * keeping its outcome for the idempotency window (forget.lua); an allocation change id leaves
+ * once it is as old and the ledger has settled its transfer. Small batches, one script each,
+ * so the region's requests never wait behind it; any number of cores may sweep side by side.
+ */
+import type { Records } from "../records.ts";
+import type { RegionStore } from "../reservation/store.ts";
+
+export interface RetentionOptions {
+  store: RegionStore;
+  records: Records;
+  /** How long an ended order stays in Redis after it ended (ms). */
+  retentionMs: number;
+  /** Pause between passes (ms). */
+  intervalMs: number;
+  /** Orders per PostgreSQL query and per script. */
+  batchSize?: number;
+  onError?: (error: unknown) => void;
+  /** After each pass: the orders and allocation change ids it forgot. */
+  onPass?: (orders: number, changes: number) => void;
+}
+
+export interface Retention {
+  /** One pass over every product of the region; returns the orders and change ids forgotten. */
+  sweep(): Promise<{ orders: number; changes: number }>;
+  stop(): Promise<void>;
+}
+
+export function startRetention({ store, records, retentionMs, intervalMs, batchSize = 200, onError = () => {}, onPass = () => {} }: RetentionOptions): Retention {
+  async function forgetOrders(productId: string, cutoff: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const ended = await store.endedBefore(productId, cutoff, batchSize);
+      if (ended.length === 0) return total;
+      const forgotten = (await store.forget(productId, await records.storedOrders(ended))).length;
+      total += forgotten;
+      // Stop at orders PostgreSQL does not hold yet: the next pass tries them again.
+      if (forgotten === 0 || ended.length < batchSize) return total;
+    }
+  }
+
+  async function forgetChanges(productId: string, cutoff: number): Promise<number> {
+    const old = await store.changesBefore(productId, cutoff, batchSize);
+    const settled = old.length > 0 ? await records.settledChanges(old) : [];
+    await store.forgetChanges(productId, settled);
+    return settled.length;
+  }
+
+  async function sweep() {
+    const cutoff = Date.now() - retentionMs;
+    let orders = 0;
+    let changes = 0;
+    for (const productId of await store.products()) {
+      orders += await forgetOrders(productId, cutoff);
+      changes += await forgetChanges(productId, cutoff);
+    }
+    return { orders, changes };
+  }
+
+  let running = true;
+  let wake: () => void = () => {};
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { orders, changes } = await sweep();
+        onPass(orders, changes);
+      } catch (error) {
+        onError(error);
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, intervalMs);
+      });
+    }
+  })();
+
+  return {
+    sweep,
+    async stop() {
+      running = false;
+      wake();
+      await loop;
+    },
+  };
+}
