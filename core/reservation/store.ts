@@ -175,11 +175,14 @@ export class RegionStore {
     return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]) } };
   }
 
-  /** Expires holds past their time, at most `limit`; returns how many it expired. */
-  async expireDue(productId: string, limit: number): Promise<number> {
-    const expired = Number(await this.scripts.expire(this.productScriptKeys(productId), [limit, ...this.scriptTail(productId)]));
+  /**
+   * Expires holds past their time, at most `limit`; returns how many it expired, and when the
+   * next may fall due (ms; undefined while the product takes no holds).
+   */
+  async expireDue(productId: string, limit: number): Promise<{ expired: number; nextDueAt?: number }> {
+    const [expired, nextDueAt] = (await this.scripts.expire(this.productScriptKeys(productId), [limit, ...this.scriptTail(productId)])).map(Number) as [number, number];
     if (expired > 0) await this.notePending(productId);
-    return expired;
+    return { expired, ...(nextDueAt >= 0 ? { nextDueAt } : {}) };
   }
 
   /** Ended orders (confirmed, cancelled, expired) that ended before `cutoff` (ms), at most `limit`. */

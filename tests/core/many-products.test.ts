@@ -1,11 +1,13 @@
 /**
- * The outbox relay with 1,000 products on sale, against a Redis of the test's own (its command
- * counters are the evidence) and the real Kafka: it reads only the outboxes that changed, and
- * its walk over every product finds an entry no one noted (a core that died between its script
- * and its note).
+ * A region with 1,000 products on sale, against a Redis of the test's own (its command
+ * counters are the evidence) and the real Kafka. The outbox relay reads only the outboxes that
+ * changed, and its walk over every product finds an entry no one noted (a core that died
+ * between its script and its note); the expiry sweeper looks only at products whose holds may
+ * be due.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startRelay, type Relay } from "../../core/relay/relay.ts";
+import { startSweeper } from "../../core/sweeper/sweeper.ts";
 import { parseInfo, RegionStore } from "../../core/reservation/store.ts";
 import { connectProducer, ensureTopics } from "../../shared/kafka.ts";
 import { productKeys } from "../../shared/keys.ts";
@@ -17,7 +19,9 @@ const REGION = "test-relay";
 const PRODUCTS = 1_000;
 const kafka = { brokers: config.kafka.brokers, clientId: "test-relay" };
 
-describe("the relay with 1,000 products", () => {
+const calls = async (redis: Redis, command: string) => Number(parseInfo(await redis.info("commandstats"))[`cmdstat_${command}`]?.match(/calls=(\d+)/)?.[1] ?? 0);
+
+describe("1,000 products on sale", () => {
   let server: Awaited<ReturnType<typeof ownRedis>>;
   let redis: Redis;
   let store: RegionStore;
@@ -47,7 +51,7 @@ describe("the relay with 1,000 products", () => {
     await server.stop();
   }, 30_000);
 
-  test("publishes an order from each of them, then reads only the outboxes that change", async () => {
+  test("the relay publishes an order from each of them, then reads only the outboxes that change", async () => {
     expect((await Promise.all(products.map(reserve))).every((r) => r.ok)).toBe(true);
     expect(await waitUntil(async () => published === PRODUCTS && (await outboxesEmpty()), 30_000, 100)).toBe(true);
 
@@ -61,17 +65,37 @@ describe("the relay with 1,000 products", () => {
     }
     expect(placed).toBeGreaterThan(200);
     expect(await waitUntil(async () => published === PRODUCTS + placed && (await outboxesEmpty()), 30_000, 100)).toBe(true);
-    const reads = Number(parseInfo(await redis.info("commandstats")).cmdstat_xrange?.match(/calls=(\d+)/)?.[1] ?? 0);
+    const reads = await calls(redis, "xrange");
     // Rounds every ~20 ms read the one changing outbox; the walks (every 500 ms) read all
     // 1,000. Walking every product each round, as the relay did before, would be ≥ 50,000.
     expect(reads).toBeGreaterThan(0);
     expect(reads).toBeLessThan(6 * PRODUCTS);
   }, 60_000);
 
-  test("finds an entry that no one noted on its next walk", async () => {
+  test("the relay finds an entry that no one noted on its next walk", async () => {
     const before = published;
     const outbox = productKeys(REGION, products[500]!).outbox;
     await redis.xadd(outbox, "*", "order", crypto.randomUUID(), "event", "{}");
     expect(await waitUntil(async () => published === before + 1 && (await redis.xlen(outbox)) === 0, 5_000, 50)).toBe(true);
+  }, 30_000);
+
+  test("the sweeper looks again only at products whose holds may be due, and still expires them on time", async () => {
+    const sweeper = startSweeper(store, 3_600_000);
+    // Every product holds an order for 10 minutes: after one look at each, none is due.
+    expect(await sweeper.sweep()).toBe(0);
+    await redis.config("RESETSTAT");
+    for (let i = 0; i < 10; i++) expect(await sweeper.sweep()).toBe(0);
+    expect(await calls(redis, "evalsha")).toBe(0);
+
+    const quick = "relay-quick";
+    await store.activate({ productId: quick, startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), perUserLimit: 10, maxPerOrder: 1, holdSeconds: 1, paused: false });
+    await store.allocate(quick, "initial", 10);
+    expect(await sweeper.sweep()).toBe(0);
+    await reserve(quick);
+    await Bun.sleep(1_100);
+    expect(await sweeper.sweep()).toBe(1);
+    expect(await store.stock(quick)).toMatchObject({ available: 10, held: 0 });
+    expect(await calls(redis, "evalsha")).toBeLessThan(20);
+    await sweeper.stop();
   }, 30_000);
 });
