@@ -5,6 +5,7 @@
  * API, one process awaiting rate limit, idempotency, stock and an acks=all Kafka send in turn),
  * the worker's persistence rate, and Redis's bytes per live and per ended order (bench/memory.ts).
  *
+ * `npm run bench -- --core-only`: the baseline and the core's runs alone (a faster loop).
  * `npm run bench -- --soak [--orders N]`: instead, N orders (1,000,000) through one core with a
  * short retention, Redis's memory after every tenth of them.
  *
@@ -13,8 +14,8 @@
  * the end, so no run measures the leftovers of another.
  */
 import { parseArgs } from "node:util";
-import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { count, inArray } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
 import { orders, products } from "../db/schema.ts";
@@ -31,7 +32,8 @@ import { stackPaths } from "../stack/services/service.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { measureCpu } from "./cpu.ts";
 import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts";
-import { memoryPerOrder, soak, type MemoryBench } from "./memory.ts";
+import { lineChartSvg } from "./chart.ts";
+import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts";
 
 const { values: flags } = parseArgs({
   args: Bun.argv.slice(2),
@@ -39,6 +41,7 @@ const { values: flags } = parseArgs({
     json: { type: "boolean", default: false },
     seconds: { type: "string", default: "10" },
     soak: { type: "boolean", default: false },
+    "core-only": { type: "boolean", default: false },
     orders: { type: "string", default: "1000000" },
   },
 });
@@ -53,6 +56,8 @@ const MANY_PRODUCTS = 1_000;
 const MEMORY_ORDERS = 50_000;
 /** A retention short enough for the memory runs (the default is 15 minutes). */
 const SHORT_RETENTION = { FLUX_GATE_ORDER_RETENTION_MS: "2000", FLUX_GATE_RETENTION_INTERVAL_MS: "500" };
+/** The soak's: the last ten seconds of orders (tens of thousands) stay live in Redis, the rest leave tombstones. */
+const SOAK_RETENTION = { FLUX_GATE_ORDER_RETENTION_MS: "10000", FLUX_GATE_RETENTION_INTERVAL_MS: "1000" };
 const ROOT = join(import.meta.dir, "..");
 const progress = (message: string) => console.error(`bench: ${message}`);
 
@@ -154,17 +159,31 @@ let rows: Record<string, ReturnType<typeof row>> = {};
 try {
   if (flags.soak) {
     const total = Number(flags.orders);
-    progress(`soak: ${total.toLocaleString("en")} orders through one core, retention ${SHORT_RETENTION.FLUX_GATE_ORDER_RETENTION_MS} ms, a worker persisting them`);
-    await startCore(SHORT_RETENTION);
+    progress(`soak: ${total.toLocaleString("en")} orders through one core, retention ${SOAK_RETENTION.FLUX_GATE_ORDER_RETENTION_MS} ms, a worker persisting them`);
+    await startCore(SOAK_RETENTION);
     children.push(spawn(["worker/main.ts", "--region", REGION]));
+    const baselineMb = Number(((await usedMemory(redis)) / 2 ** 20).toFixed(1));
     const samples = await soak(memoryBench(), total, Math.max(1, Math.round(total / 10)));
     report = {
       soak_orders: total,
+      redis_used_mb_at_start: baselineMb,
       redis_used_mb_after_first_tenth: samples[0]!.usedMb,
       redis_used_mb: samples.at(-1)!.usedMb,
       redis_used_growth: Number((samples.at(-1)!.usedMb / samples[0]!.usedMb).toFixed(2)),
       samples,
     };
+    const chart = join(config.home, "bench", "soak-memory.svg");
+    mkdirSync(dirname(chart), { recursive: true });
+    writeFileSync(
+      chart,
+      lineChartSvg({
+        title: `Redis memory over ${total.toLocaleString("en")} orders (retention ${Number(SOAK_RETENTION.FLUX_GATE_ORDER_RETENTION_MS) / 1000} s)`,
+        xLabel: "orders placed",
+        yLabel: "used_memory, MB",
+        points: [{ x: 0, y: baselineMb }, ...samples.map((s) => ({ x: s.orders, y: s.usedMb }))],
+      }),
+    );
+    progress(`soak: the memory curve is in ${chart}`);
     if (!flags.json) console.table(samples);
   } else {
     await throughputAndMemory();
@@ -202,17 +221,6 @@ async function throughputAndMemory() {
   const coreFixedRate = Math.max(1, Math.round(CORE_FIXED_SHARE * baselineRun.result.rps));
   const edgeFixedRate = Math.max(1, Math.round(EDGE_FIXED_SHARE * baselineRun.result.rps));
 
-  progress("naive: the textbook API (Bun.serve + Hono, rate limit → idempotency → Lua → Kafka acks=all → idempotency), each step awaited");
-  const naive = spawn(["bench/naive-server.ts", String(NAIVE_PORT), region.redisUrl, config.kafka.brokers.join(","), NAIVE_TOPIC]);
-  children.push(naive);
-  const naiveUrl = `http://127.0.0.1:${NAIVE_PORT}`;
-  await waitUntil(() => fetch(naiveUrl).then(() => true, () => false), 15_000, 100);
-  const naiveLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: naiveUrl };
-  await runLoad({ ...naiveLoad, seconds: 2 });
-  const naiveRun = await measureCpu({ server: naive.pid, ...shared }, () => runLoad({ ...naiveLoad, seconds: SECONDS }));
-  naive.kill();
-  await naive.exited;
-
   progress("core: HTTP → signature → validation → Lua → outbox → 202, with the relay publishing to Kafka");
   let core = await startCore();
   await allocateProducts([productId!]);
@@ -228,6 +236,39 @@ async function throughputAndMemory() {
   const manyLoad = { connections: CONNECTIONS, url: region.coreUrl, request: coreReservation(region.coreSecret, many, REGION) };
   await runLoad({ ...manyLoad, seconds: 2 });
   const manyRun = await runLoad({ ...manyLoad, seconds: SECONDS });
+
+  rows = {
+    baseline: row(baselineRun.result),
+    "core, flat out": row(coreRun.result),
+    [`core, ${coreFixedRate}/s offered`]: row(fixedRun),
+    [`core, ${MANY_PRODUCTS} products, flat out`]: row(manyRun),
+  };
+  report = {
+    core_rps: Math.round(coreRun.result.rps),
+    baseline_rps: Math.round(baselineRun.result.rps),
+    core_vs_baseline: Number((coreRun.result.rps / baselineRun.result.rps).toFixed(3)),
+    core_p50_ms: fixedRun.p50,
+    core_p99_ms: fixedRun.p99,
+    core_fixed_rate_offered: coreFixedRate,
+    core_fixed_rate_rps: Math.round(fixedRun.rps),
+    core_peak_rss_mb: coreRssMb,
+    core_rps_1000_products: Math.round(manyRun.rps),
+    core_1000_products_vs_one: Number((manyRun.rps / coreRun.result.rps).toFixed(3)),
+    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu },
+  };
+  if (flags["core-only"]) return;
+
+  progress("naive: the textbook API (Bun.serve + Hono, rate limit → idempotency → Lua → Kafka acks=all → idempotency), each step awaited");
+  const naive = spawn(["bench/naive-server.ts", String(NAIVE_PORT), region.redisUrl, config.kafka.brokers.join(","), NAIVE_TOPIC]);
+  children.push(naive);
+  const naiveUrl = `http://127.0.0.1:${NAIVE_PORT}`;
+  await waitUntil(() => fetch(naiveUrl).then(() => true, () => false), 15_000, 100);
+  const naiveLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: naiveUrl };
+  await runLoad({ ...naiveLoad, seconds: 2 });
+  const naiveRun = await measureCpu({ server: naive.pid, ...shared }, () => runLoad({ ...naiveLoad, seconds: SECONDS }));
+  naive.kill();
+  await naive.exited;
+
 
   progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
   // An edge that knows the bench region only, so its idempotency records and rate-limit
@@ -283,26 +324,14 @@ async function throughputAndMemory() {
   core = await startCore(SHORT_RETENTION);
   const memory = await memoryPerOrder(memoryBench(), MEMORY_ORDERS);
 
-  rows = {
-    baseline: row(baselineRun.result),
-    "core, flat out": row(coreRun.result),
-    [`core, ${coreFixedRate}/s offered`]: row(fixedRun),
-    [`core, ${MANY_PRODUCTS} products, flat out`]: row(manyRun),
+  Object.assign(rows, {
     "edge → core, flat out": row(edgeRun.result),
     [`edge → core, ${edgeFixedRate}/s offered`]: row(edgeFixedRun),
     "naive (textbook API), flat out": row(naiveRun.result),
-  };
+  });
+  const { cpu_percent_of_one_core: cpu, ...coreFigures } = report;
   report = {
-    core_rps: Math.round(coreRun.result.rps),
-    baseline_rps: Math.round(baselineRun.result.rps),
-    core_vs_baseline: Number((coreRun.result.rps / baselineRun.result.rps).toFixed(3)),
-    core_p50_ms: fixedRun.p50,
-    core_p99_ms: fixedRun.p99,
-    core_fixed_rate_offered: coreFixedRate,
-    core_fixed_rate_rps: Math.round(fixedRun.rps),
-    core_peak_rss_mb: coreRssMb,
-    core_rps_1000_products: Math.round(manyRun.rps),
-    core_1000_products_vs_one: Number((manyRun.rps / coreRun.result.rps).toFixed(3)),
+    ...coreFigures,
     edge_rps: Math.round(edgeRun.result.rps),
     edge_p50_ms: edgeFixedRun.p50,
     edge_p99_ms: edgeFixedRun.p99,
@@ -317,7 +346,7 @@ async function throughputAndMemory() {
     worker_orders_per_s: Math.round((reserved - firstCount) / Math.max(workerSeconds, 0.001)),
     orders_persisted: reserved,
     ...memory,
-    cpu_percent_of_one_core: { baseline: baselineRun.cpu, core: coreRun.cpu, naive: naiveRun.cpu, edge: edgeRun.cpu },
+    cpu_percent_of_one_core: { ...(cpu as object), naive: naiveRun.cpu, edge: edgeRun.cpu },
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { IDEMPOTENCY_WINDOW_MS, type Config, type Region } from "../shared/config.ts";
-import { callCore, type CoreAnswer, type SaleTerms } from "../shared/core-client.ts";
+import { callCore, coreOrderPath, type CoreAnswer, type SaleTerms } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
 import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
@@ -206,16 +206,20 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     const noted = await home(userId).admission.servedAt(userId, id).catch(() => undefined);
     const asked = new Set<string>();
     const candidates = [...(noted && byId.has(noted.region) ? [byId.get(noted.region)!] : []), ...preferred];
+    /** Region → the order's product, where known: the core finds a live order by it. */
+    const products = new Map(noted ? [[noted.region, noted.productId]] : []);
     for (const region of candidates) {
       if (asked.has(region.id)) continue;
       asked.add(region.id);
-      const answer = await ask(c, region, "GET", `/v1/orders/${id}`);
+      const answer = await ask(c, region, "GET", coreOrderPath(id, { productId: products.get(region.id) }));
       if (answer.kind !== "answer") return fromCore(answer);
       if (answer.status !== 200 || answer.body.userId !== userId) continue;
       // A region may know another region's order from PostgreSQL: the one that serves it has it live.
       const holder = byId.get(String(answer.body.region)) ?? region;
-      if (holder.id !== region.id && !asked.has(holder.id)) candidates.push(holder);
-      else return { region: holder, order: answer.body };
+      if (holder.id !== region.id && !asked.has(holder.id)) {
+        products.set(holder.id, String(answer.body.productId));
+        candidates.push(holder);
+      } else return { region: holder, order: answer.body };
     }
     return problemResponse(problem("not_found", `no order ${id}`));
   }
@@ -223,7 +227,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
   async function cancel(c: Context, id: string, preferred: Region[]): Promise<{ order: Record<string, unknown> } | Response> {
     const found = await find(c, id, preferred);
     if (found instanceof Response) return found;
-    const answer = await ask(c, found.region, "POST", `/v1/orders/${id}/cancel`);
+    const answer = await ask(c, found.region, "POST", coreOrderPath(id, { productId: String(found.order.productId), action: "cancel" }));
     if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
     const userId: string = c.get("userId");
     // The units count against the buyer's limit no more; the allowance consumer would also see it, later.

@@ -15,6 +15,14 @@ export interface SaleTerms {
   maxPerOrder: number;
 }
 
+/**
+ * A core's path for an order: `productId`, when the caller knows it, lets the core find a live
+ * order in Redis; without it the core looks the order up in PostgreSQL.
+ */
+export function coreOrderPath(orderId: string, { productId, action }: { productId?: string; action?: "confirm" | "cancel" } = {}): string {
+  return `/v1/orders/${encodeURIComponent(orderId)}${action ? `/${action}` : ""}${productId ? `?productId=${encodeURIComponent(productId)}` : ""}`;
+}
+
 export type CoreAnswer =
   | { kind: "answer"; status: number; body: Record<string, unknown> }
   | { kind: "timeout" }

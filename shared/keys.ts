@@ -59,11 +59,6 @@ export function outboxPendingKey(region: string): string {
   return `fg:{${region}}:outbox-pending`;
 }
 
-/** Order id → product id, so an order can be found by its id alone. */
-export function orderProductKey(region: string, orderId: string): string {
-  return `fg:${region}:order-product:${orderId}`;
-}
-
 /** A part of a key that a client chose, length first: `alice:x` + `1` never reads as `alice` + `x:1`. */
 const clientPart = (value: string) => `${value.length}:${value}`;
 

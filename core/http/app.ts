@@ -126,15 +126,21 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     return c.json({ ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed }, 202);
   });
 
-  /** The product an order belongs to: Redis while it is live, PostgreSQL afterwards. */
-  async function productOf(orderId: string): Promise<string | undefined> {
-    return (await store.productOf(orderId)) ?? (await records.order(orderId))?.productId;
+  /**
+   * The product an order belongs to: the caller's word (`?productId=`; the edge notes it when
+   * the order is placed), else PostgreSQL's, which has the order once the worker stored it.
+   */
+  async function productOf(c: Context, orderId: string): Promise<string | undefined> {
+    const named = c.req.query("productId");
+    if (named !== undefined) return PRODUCT_ID.test(named) ? named : undefined;
+    return (await records.order(orderId))?.productId;
   }
 
   app.get("/v1/orders/:id", async (c) => {
     const id = orderIdParam(c);
     if (!id) return fail("not_found", "order ids are UUIDs");
-    const productId = await store.productOf(id);
+    const productId = await productOf(c, id);
+    // Redis has a live order's latest state; PostgreSQL has it once forgotten there.
     const order = (productId && (await store.order(productId, id))) || (await records.order(id));
     return order ? c.json(orderBody(order)) : fail("not_found", `no order ${id} in ${store.region}`);
   });
@@ -142,7 +148,7 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
   for (const action of ["confirm", "cancel"] as const) {
     app.post(`/v1/orders/:id/${action}`, async (c) => {
       const id = orderIdParam(c);
-      const productId = id ? await productOf(id) : undefined;
+      const productId = id ? await productOf(c, id) : undefined;
       if (!id || !productId) return fail("not_found", `no order ${c.req.param("id")} in ${store.region}`);
       const outcome = await store[action](productId, id);
       if (!outcome.ok) return refusal(outcome);

@@ -9,7 +9,6 @@
  * seen empty since. A walk over every product at the start and every `walkIntervalMs` finds
  * what a core that died between a script and its note left behind.
  */
-import { productKeys } from "../../shared/keys.ts";
 import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
 import type { RegionStore } from "../reservation/store.ts";
 
@@ -39,7 +38,11 @@ export interface Relay {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-type StreamEntry = [id: string, fields: string[]];
+/** The smallest stream id after `id` (`<ms>-<seq>`). Pure. */
+export function nextStreamId(id: string): string {
+  const [ms, seq] = id.split("-");
+  return `${ms}-${BigInt(seq!) + 1n}`;
+}
 
 function toMessage(fields: string[]): OutgoingMessage {
   const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
@@ -76,11 +79,8 @@ export function startRelay({
     }
     if (active.size === 0) return 0;
     const products = [...active];
-    const outboxes = products.map((product) => productKeys(store.region, product).outbox);
-    const read = store.redis.pipeline();
-    for (const key of outboxes) read.xrange(key, "-", "+", "COUNT", batchSize);
-    const results = (await read.exec()) ?? [];
-    const streams = outboxes.map((key, i) => ({ key, product: products[i]!, entries: (results[i]?.[1] ?? []) as StreamEntry[] }));
+    const read = await store.outboxEntries(products, batchSize);
+    const streams = products.map((product, i) => ({ product, entries: read[i]! }));
     const full = streams.filter((s) => s.entries.length > 0);
 
     if (full.length > 0) {
@@ -89,19 +89,12 @@ export function startRelay({
       await producer.send(topic, messages);
       onPublished(messages.length, (performance.now() - started) / 1000);
     }
-    // Deleted what Kafka has, then asked what is left: a stream seen empty here is noted
+    // Trims what Kafka has (every entry below the next id: ids only grow, and a range read
+    // from the start holds all of them; whole stream nodes go at once, where XDEL leaves them
+    // until their last entry goes), then asks what is left: a stream seen empty here is noted
     // again by the next script that writes to it.
-    const trim = store.redis.pipeline();
-    for (const s of streams) {
-      if (s.entries.length > 0) trim.xdel(s.key, ...s.entries.map(([id]) => id));
-      trim.xlen(s.key);
-    }
-    const replies = (await trim.exec()) ?? [];
-    let at = 0;
-    for (const s of streams) {
-      if (s.entries.length > 0) at++; // XDEL's reply
-      if (Number(replies[at++]?.[1]) === 0) active.delete(s.product);
-    }
+    const left = await store.trimOutboxes(streams.map((s) => ({ productId: s.product, below: s.entries.length > 0 ? nextStreamId(s.entries.at(-1)![0]) : undefined })));
+    streams.forEach((s, i) => left[i] === 0 && active.delete(s.product));
     return Math.max(0, ...full.map((s) => s.entries.length));
   }
 

@@ -52,20 +52,23 @@ local TOMBSTONE_SIZE = 17
 local TOMBSTONE_LETTER = { confirmed = 'C', cancelled = 'X', expired = 'E' }
 local TOMBSTONE_STATUS = { C = 'confirmed', X = 'cancelled', E = 'expired' }
 
--- The tombstone string of an order id in a generation, and the id's 16 bytes.
-local function tombstone_place(keys, order_id, generation)
-  local hex = string.lower(string.gsub(order_id, '-', ''))
-  local bytes = struct.pack('>I4I4I4I4', tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16),
-    tonumber(string.sub(hex, 17, 24), 16), tonumber(string.sub(hex, 25, 32), 16))
-  return keys.tombstone_prefix .. generation .. ':' .. string.sub(hex, 1, 3), bytes
+-- The id's tombstone shard (its first three hex digits) and its 16 bytes.
+local function tombstone_id(order_id)
+  local hex = string.lower((string.gsub(order_id, '-', '')))
+  return string.sub(hex, 1, 3), struct.pack('>I4I4I4I4', tonumber(string.sub(hex, 1, 8), 16),
+    tonumber(string.sub(hex, 9, 16), 16), tonumber(string.sub(hex, 17, 24), 16), tonumber(string.sub(hex, 25, 32), 16))
+end
+
+local function tombstone_key(keys, generation, shard)
+  return keys.tombstone_prefix .. generation .. ':' .. shard
 end
 
 -- The outcome a tombstone keeps for the order (this generation or the one before), or nil.
 local function tombstone(keys, order_id, now)
+  local shard, bytes = tombstone_id(order_id)
   local generation = math.floor(now / keys.generation_ms)
   for g = generation, generation - 1, -1 do
-    local key, bytes = tombstone_place(keys, order_id, g)
-    local records = redis.call('GET', key)
+    local records = redis.call('GET', tombstone_key(keys, g, shard))
     local at = records and string.find(records, bytes, 1, true)
     -- Only a match at a record's start counts: 16 bytes may also straddle two records.
     while at and (at - 1) % TOMBSTONE_SIZE ~= 0 do at = string.find(records, bytes, at + 1, true) end
@@ -81,7 +84,8 @@ local function write_tombstones(keys, ended, now)
   local generation = math.floor(now / keys.generation_ms)
   local added = {}
   for _, order in ipairs(ended) do
-    local key, bytes = tombstone_place(keys, order[1], generation)
+    local shard, bytes = tombstone_id(order[1])
+    local key = tombstone_key(keys, generation, shard)
     added[key] = (added[key] or '') .. bytes .. TOMBSTONE_LETTER[order[2]]
   end
   for key, records in pairs(added) do

@@ -5,7 +5,7 @@
 import type { SaleTerms } from "../../shared/core-client.ts";
 import type { OrderStatus } from "../../shared/events.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
-import { orderKey, orderProductKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
+import { orderKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import type { Redis } from "../../shared/redis.ts";
 import type { RespSend } from "../../shared/lua.ts";
@@ -63,11 +63,6 @@ export interface Stock {
   sold: number;
 }
 
-/**
- * How long an order id keeps pointing at its product in Redis if the retention sweep never
- * removes it (a crash between its two steps); PostgreSQL answers once it is gone.
- */
-const ORDER_DIRECTORY_TTL_SECONDS = 24 * 3600;
 
 /** Counters as Redis and the core's JSON give them (strings or numbers), as numbers. */
 export const stockOf = ([allocated, available, held, sold]: unknown[]): Stock => ({
@@ -93,9 +88,13 @@ export interface StoredOrder {
   status: OrderStatus;
 }
 
+/** An outbox entry as Redis gives it: its id, then its fields and values in turn. */
+export type OutboxEntry = [id: string, fields: string[]];
+
 export class RegionStore {
   private readonly scripts: Scripts;
-  private readonly noteProduct: (orderId: string, productId: string) => Promise<unknown>;
+  /** The reservation path's client (Bun's own) where there is one, else ioredis. */
+  private readonly command: RespSend;
   private readonly notePending: (productId: string) => Promise<unknown>;
 
   /**
@@ -109,12 +108,8 @@ export class RegionStore {
     requestPath?: RespSend,
   ) {
     this.scripts = requestPath ? respScripts(requestPath) : scriptsFor(redis);
-    const key = (orderId: string) => orderProductKey(region, orderId);
-    this.noteProduct = requestPath
-      ? (orderId, productId) => requestPath(["SET", key(orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS])
-      : (orderId, productId) => redis.set(key(orderId), productId, "EX", ORDER_DIRECTORY_TTL_SECONDS);
-    const pending = outboxPendingKey(region);
-    this.notePending = requestPath ? (productId) => requestPath(["SADD", pending, productId]) : (productId) => redis.sadd(pending, productId);
+    this.command = requestPath ?? (([name, ...args]) => redis.call(String(name), ...args));
+    this.notePending = (productId) => this.command(["SADD", outboxPendingKey(region), productId]);
   }
 
   private keys(productId: string) {
@@ -150,11 +145,8 @@ export class RegionStore {
     ]);
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     const replayed = reply[3] === 1;
-    if (!replayed) {
-      // A cache for lookups by id alone (PostgreSQL answers when it is missing), and the relay's
-      // cue when this order's event is the only one waiting.
-      await Promise.all([this.noteProduct(orderId, productId), reply[5] === 1 && this.notePending(productId)]);
-    }
+    // The relay's cue when this order's event is the only one waiting.
+    if (reply[5] === 1) await this.notePending(productId);
     return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed, originRegion: String(reply[4]) } };
   }
 
@@ -191,20 +183,33 @@ export class RegionStore {
   }
 
   /**
+   * The region's products with orders that ended, or allocation changes that came, before
+   * `cutoff` (ms): at most `limit` of each per product, in one round trip for all products.
+   */
+  async retained(cutoff: number, limit: number): Promise<{ productId: string; ended: string[]; changeIds: string[] }[]> {
+    const products = await this.products();
+    const pipeline = this.redis.pipeline();
+    for (const productId of products) {
+      const k = this.keys(productId);
+      pipeline.zrangebyscore(k.ended, "-inf", cutoff, "LIMIT", 0, limit).zrangebyscore(k.allocationChangeTimes, "-inf", cutoff, "LIMIT", 0, limit);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const ids = (i: number) => {
+      const [error, value] = replies[i] ?? [new Error("no reply")];
+      if (error) throw error;
+      return value as string[];
+    };
+    return products.map((productId, i) => ({ productId, ended: ids(2 * i), changeIds: ids(2 * i + 1) })).filter((p) => p.ended.length > 0 || p.changeIds.length > 0);
+  }
+
+  /**
    * Removes ended orders whose status PostgreSQL holds, leaving a tombstone of each (its
    * outcome, for IDEMPOTENCY_WINDOW_MS at least); returns the ids forgotten.
    */
   async forget(productId: string, stored: StoredOrder[]): Promise<string[]> {
     if (stored.length === 0) return [];
     const reply = await this.scripts.forget(this.productScriptKeys(productId), [...stored.flatMap((o) => [o.orderId, o.status]), ...this.scriptTail(productId)]);
-    const forgotten = reply.map(String);
-    if (forgotten.length > 0) await this.redis.del(...forgotten.map((id) => orderProductKey(this.region, id)));
-    return forgotten;
-  }
-
-  /** Allocation change ids applied before `cutoff` (ms), at most `limit`. */
-  changesBefore(productId: string, cutoff: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys(productId).allocationChangeTimes, "-inf", cutoff, "LIMIT", 0, limit);
+    return reply.map(String);
   }
 
   /** Forgets allocation change ids the transfer ledger has settled: no driver retries them. */
@@ -215,8 +220,27 @@ export class RegionStore {
   }
 
   /** Takes the products whose outbox may have entries the relay has not seen (outboxPendingKey). */
-  takePendingOutboxes(): Promise<string[]> {
-    return this.redis.spop(outboxPendingKey(this.region), 100_000);
+  async takePendingOutboxes(): Promise<string[]> {
+    return (await this.command(["SPOP", outboxPendingKey(this.region), 100_000])) as string[];
+  }
+
+  /** The oldest `count` entries of each product's outbox. */
+  outboxEntries(products: string[], count: number): Promise<OutboxEntry[][]> {
+    return Promise.all(products.map((p) => this.command(["XRANGE", this.keys(p).outbox, "-", "+", "COUNT", count]) as Promise<OutboxEntry[]>));
+  }
+
+  /**
+   * Removes each product's outbox entries below `below` (a stream id; none if undefined) and
+   * returns how many entries each outbox holds after.
+   */
+  trimOutboxes(trims: { productId: string; below?: string }[]): Promise<number[]> {
+    return Promise.all(
+      trims.map(async ({ productId, below }) => {
+        const outbox = this.keys(productId).outbox;
+        const [, length] = await Promise.all([below && this.command(["XTRIM", outbox, "MINID", below]), this.command(["XLEN", outbox])]);
+        return Number(length);
+      }),
+    );
   }
 
   /** Loads or refreshes a product's rules; the product joins the region with no units yet. */
@@ -283,11 +307,6 @@ export class RegionStore {
   /** The products active in this region: what the relay and the sweeper walk. */
   products(): Promise<string[]> {
     return this.redis.smembers(regionProductsKey(this.region));
-  }
-
-  /** The product an order belongs to, if Redis still knows it. */
-  async productOf(orderId: string): Promise<string | undefined> {
-    return (await this.redis.get(orderProductKey(this.region, orderId))) ?? undefined;
   }
 
   async order(productId: string, orderId: string): Promise<OrderRecord | undefined> {

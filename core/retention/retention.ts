@@ -29,21 +29,20 @@ export interface Retention {
 }
 
 export function startRetention({ store, records, retentionMs, intervalMs, batchSize = 200, onError = () => {}, onPass = () => {} }: RetentionOptions): Retention {
-  async function forgetOrders(productId: string, cutoff: number): Promise<number> {
+  async function forgetOrders(productId: string, cutoff: number, ended: string[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const ended = await store.endedBefore(productId, cutoff, batchSize);
       if (ended.length === 0) return total;
       const forgotten = (await store.forget(productId, await records.storedOrders(ended))).length;
       total += forgotten;
       // Stop at orders PostgreSQL does not hold yet: the next pass tries them again.
       if (forgotten === 0 || ended.length < batchSize) return total;
+      ended = await store.endedBefore(productId, cutoff, batchSize);
     }
   }
 
-  async function forgetChanges(productId: string, cutoff: number): Promise<number> {
-    const old = await store.changesBefore(productId, cutoff, batchSize);
-    const settled = old.length > 0 ? await records.settledChanges(old) : [];
+  async function forgetChanges(productId: string, changes: string[]): Promise<number> {
+    const settled = await records.settledChanges(changes);
     await store.forgetChanges(productId, settled);
     return settled.length;
   }
@@ -52,9 +51,10 @@ export function startRetention({ store, records, retentionMs, intervalMs, batchS
     const cutoff = Date.now() - retentionMs;
     let orders = 0;
     let changes = 0;
-    for (const productId of await store.products()) {
-      orders += await forgetOrders(productId, cutoff);
-      changes += await forgetChanges(productId, cutoff);
+    // One round trip finds the products with anything to forget; most have nothing.
+    for (const { productId, ended, changeIds } of await store.retained(cutoff, batchSize)) {
+      orders += await forgetOrders(productId, cutoff, ended);
+      if (changeIds.length > 0) changes += await forgetChanges(productId, changeIds);
     }
     return { orders, changes };
   }

@@ -88,15 +88,16 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
       const keys = buyerKeys(r.userId);
       const reply = await redis.run(
         scripts.admit,
-        [keys.idempotency(r.idempotencyKey), keys.allowance(r.productId)],
-        [r.fingerprint, r.token, leaseMs, keepSeconds, r.orderId, r.quantity, r.perUserLimit, r.firstRegion, r.allowanceExpiresAt],
+        [keys.idempotency(r.idempotencyKey), keys.allowance(r.productId), keys.orders],
+        [r.fingerprint, r.token, leaseMs, keepSeconds, r.orderId, r.quantity, r.perUserLimit, r.firstRegion, r.allowanceExpiresAt, r.productId],
       );
       return parseAdmission(reply);
     },
 
     /** When the region was named (Redis's clock), or 0 when another request took the key over. */
     async tryRegion(r: AdmissionRequest, region: string): Promise<number> {
-      return Number(await redis.run(scripts.tryRegion, [buyerKeys(r.userId).idempotency(r.idempotencyKey)], [r.token, region]));
+      const keys = buyerKeys(r.userId);
+      return Number(await redis.run(scripts.tryRegion, [keys.idempotency(r.idempotencyKey), keys.orders], [r.token, region, r.orderId, r.productId, keepSeconds]));
     },
 
     async complete(r: AdmissionRequest, completion: Completion): Promise<void> {

@@ -17,15 +17,17 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * Claims an Idempotency-Key and takes the buyer's allowance for the product, atomically.
- * KEYS: record, allowance
+ * Claims an Idempotency-Key and takes the buyer's allowance for the product, atomically; notes
+ * where the order is about to be served (the region named first), so that it can be found by
+ * its id before any core has answered.
+ * KEYS: record, allowance, orders
  * ARGV: fingerprint, token, lease ms, keep s, order id, quantity, per-user limit, first region,
- *       allowance expiry (ms since the epoch)
+ *       allowance expiry (ms since the epoch), product id
  * Returns {'new', now} | {'replay', status, type, body} | {'in_flight', ms left} | {'reused'} |
  *         {'resume', tried, sent, now} | {'limit', units already counted}
  */
 export const ADMIT = `${NOW}
-local record, allowance = KEYS[1], KEYS[2]
+local record, allowance, orders = KEYS[1], KEYS[2], KEYS[3]
 local fp, token, lease_ms, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local r = redis.call('HMGET', record, 'fp', 'state', 'lease', 'tried', 'sent', 'status', 'type', 'body')
 if r[1] then
@@ -54,12 +56,15 @@ redis.call('PEXPIREAT', allowance, ARGV[9], 'NX')
 redis.call('PEXPIREAT', allowance, ARGV[9], 'GT')
 redis.call('HSET', record, 'fp', fp, 'state', 'pending', 'token', token, 'lease', now + lease_ms, 'tried', ARGV[8], 'sent', now)
 redis.call('EXPIRE', record, keep)
+redis.call('HSET', orders, order_id, ARGV[8] .. ' ' .. ARGV[10])
+redis.call('EXPIRE', orders, keep)
 return { 'new', now }`;
 
 /**
- * Names the region about to be asked, before it is asked (a region asked again moves to the end).
- * KEYS: record
- * ARGV: token, region
+ * Names the region about to be asked, before it is asked (a region asked again moves to the end),
+ * in the record and in the note of where the order is served.
+ * KEYS: record, orders
+ * ARGV: token, region, order id, product id, keep s (for the orders note)
  * Returns the time it was named (the request must not reserve past it + MAX_SKEW_MS), or 0 when
  * another request holds the lease now.
  */
@@ -71,6 +76,8 @@ for region in string.gmatch(redis.call('HGET', KEYS[1], 'tried') or '', '[^,]+')
 end
 tried[#tried + 1] = ARGV[2]
 redis.call('HSET', KEYS[1], 'tried', table.concat(tried, ','), 'sent', now)
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[2] .. ' ' .. ARGV[4])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
 return now`;
 
 /**
@@ -79,7 +86,7 @@ return now`;
  * ARGV: token, outcome, order id, keep s (for the orders note), status, content type, body, region,
  *       product id, sent to restore (unsettled; empty to keep)
  *   served     a region holds the order: store the answer, note where it is served
- *   refused    no region holds it: store the answer, give the allowance back
+ *   refused    no region holds it: store the answer, give the allowance back, drop the note
  *   unsettled  a region may hold it (5xx, timeout): let go of the lease, keep the allowance;
  *              a retry asks that region first. A re-ask that the region answered cannot reserve
  *              later, so its send time is taken back (`sent` to restore).
@@ -99,9 +106,13 @@ end
 if outcome == 'forget' then
   redis.call('DEL', record)
   redis.call('HDEL', allowance, order_id)
+  redis.call('HDEL', orders, order_id)
   return 1
 end
-if outcome == 'refused' then redis.call('HDEL', allowance, order_id) end
+if outcome == 'refused' then
+  redis.call('HDEL', allowance, order_id)
+  redis.call('HDEL', orders, order_id)
+end
 if outcome == 'served' then
   redis.call('HSET', orders, order_id, ARGV[8] .. ' ' .. ARGV[9])
   redis.call('EXPIRE', orders, keep)

@@ -12,6 +12,7 @@ import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config } from "../helpers.ts";
 import { adminServices, coreClient, createProduct, database, startAdmin, startCore, startWorker, testAdminUrl, type Child } from "../pipeline/harness.ts";
+import { coreOrderPath } from "../../shared/core-client.ts";
 
 const REGIONS = ["us-east", "eu-west"] as const;
 const SECONDS = 30;
@@ -53,8 +54,8 @@ describe("a busy 30 seconds", () => {
           } else {
             outcomes.reserved++;
             const roll = Math.random();
-            if (roll < 0.4 && (await core.call("POST", `/v1/orders/${orderId}/confirm`)).status === 200) outcomes.confirmed++;
-            else if (roll < 0.7 && (await core.call("POST", `/v1/orders/${orderId}/cancel`)).status === 200) outcomes.cancelled++;
+            if (roll < 0.4 && (await core.call("POST", coreOrderPath(orderId, { productId, action: "confirm" }))).status === 200) outcomes.confirmed++;
+            else if (roll < 0.7 && (await core.call("POST", coreOrderPath(orderId, { productId, action: "cancel" }))).status === 200) outcomes.cancelled++;
             // The rest are left to expire.
           }
           await Bun.sleep(20);

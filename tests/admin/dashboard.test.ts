@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
 import { coreClient, createProduct, pooled, startAdmin, startCore, startWorker, testAdminUrl, testRegion, untilHealthy, type Child } from "../pipeline/harness.ts";
+import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
 /** Set to a folder to keep the screenshots (the README's come from here). */
@@ -68,7 +69,7 @@ describe("admin dashboard in Chromium", () => {
       await core.reserve({ orderId, userId: `dash-${i}`, productId, quantity: 1 });
       return orderId;
     });
-    for (const id of orders.slice(0, 15)) await core.call("POST", `/v1/orders/${id}/confirm`);
+    for (const id of orders.slice(0, 15)) await core.call("POST", coreOrderPath(id, { productId, action: "confirm" }));
     await waitForText(page, `${productId}-us-east-sold`, "15");
     await waitForText(page, `${productId}-us-east-held`, "25");
     expect(await cell("us-east", "available").textContent()).toBe("260");

@@ -11,6 +11,7 @@ import { connectRedis } from "../../shared/redis.ts";
 import { bunRedis } from "../../shared/bun-redis.ts";
 import { signRequest } from "../../shared/signing.ts";
 import { config, uniqueName } from "../helpers.ts";
+import { coreOrderPath } from "../../shared/core-client.ts";
 
 const REGION = "test-http";
 const SECRET = "test-secret";
@@ -84,13 +85,15 @@ describe("reservations", () => {
     const body = reservation(productId);
     const { orderId } = JSON.parse(body);
     await signed("POST", "/v1/reservations", body);
-    const found = await signed("GET", `/v1/orders/${orderId}`);
+    const found = await signed("GET", coreOrderPath(orderId, { productId }));
     expect(await found.json()).toMatchObject({ orderId, productId, userId: "buyer", quantity: 1, status: "reserved" });
-    expect((await signed("POST", `/v1/orders/${orderId}/confirm`)).status).toBe(200);
-    const twice = await signed("POST", `/v1/orders/${orderId}/confirm`);
+    // By its id alone the core asks PostgreSQL, which has the order once the worker stored it.
+    await expectProblem(await signed("GET", coreOrderPath(orderId)), 404, "not_found");
+    expect((await signed("POST", coreOrderPath(orderId, { productId, action: "confirm" }))).status).toBe(200);
+    const twice = await signed("POST", coreOrderPath(orderId, { productId, action: "confirm" }));
     expect(await twice.json()).toMatchObject({ orderId, status: "confirmed" });
     expect(await store.stock(productId)).toMatchObject({ available: 9, held: 0, sold: 1 });
-    await expectProblem(await signed("POST", `/v1/orders/${orderId}/cancel`), 409, "order_not_reserved");
+    await expectProblem(await signed("POST", coreOrderPath(orderId, { productId, action: "cancel" })), 409, "order_not_reserved");
   });
 
   test("an order Redis no longer knows is read from PostgreSQL", async () => {

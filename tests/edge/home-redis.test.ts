@@ -66,6 +66,18 @@ describe("home-region transports", () => {
     expect(store.admit(request({ userId: first.userId, quantity: -5, orderId: crypto.randomUUID() }))).rejects.toThrow("quantity must be at least 1");
   });
 
+  test.each(transports)("%s: the order is noted where it is about to be served before any core answers; a refusal drops the note", async (_, redis) => {
+    const store = admissionStore(redis, { leaseMs: 5_000, keepSeconds: 60 });
+    const order = request({ productId: "noted" });
+    expect(await store.servedAt(order.userId, order.orderId)).toBeUndefined();
+    await store.admit(order);
+    expect(await store.servedAt(order.userId, order.orderId)).toEqual({ region: region.id, productId: "noted" });
+    await store.tryRegion(order, "eu-west");
+    expect(await store.servedAt(order.userId, order.orderId)).toEqual({ region: "eu-west", productId: "noted" });
+    await store.complete(order, { outcome: "refused", answer: { status: 409, contentType: "application/problem+json", body: "{}" } });
+    expect(await store.servedAt(order.userId, order.orderId)).toBeUndefined();
+  });
+
   test.each(transports)("%s: a retry that takes over a lapsed key learns the regions tried and when", async (_, redis) => {
     const store = admissionStore(redis, { leaseMs: 1, keepSeconds: 60 });
     const first = request();

@@ -6,11 +6,12 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { orderKey, orderProductKey, productKeys } from "../../shared/keys.ts";
+import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config } from "../helpers.ts";
 import { coreClient, createProduct, ordersById, pooled, startCore, startWorker, testRegion, untilHealthy, waitForOrders, type Child } from "./harness.ts";
+import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CLI = join(import.meta.dir, "../../stack/cli.ts");
 const region = config.regions[0]!.id;
@@ -44,15 +45,13 @@ describe("the retention sweep", () => {
       return { userId: `r-${i}`, orderId: ((await response.json()) as { orderId: string }).orderId };
     });
     const [confirmed, cancelled, live] = [placed.slice(0, 10), placed.slice(10, 15), placed.slice(15)];
-    for (const { orderId } of confirmed) expect((await core.call("POST", `/v1/orders/${orderId}/confirm`)).status).toBe(200);
-    for (const { orderId } of cancelled) expect((await core.call("POST", `/v1/orders/${orderId}/cancel`)).status).toBe(200);
+    for (const { orderId } of confirmed) expect((await core.call("POST", coreOrderPath(orderId, { productId, action: "confirm" }))).status).toBe(200);
+    for (const { orderId } of cancelled) expect((await core.call("POST", coreOrderPath(orderId, { productId, action: "cancel" }))).status).toBe(200);
 
     const ended = [...confirmed, ...cancelled];
     expect(await waitUntil(async () => (await Promise.all(ended.map((o) => inRedis(productId, o.orderId)))).every((present) => !present), 30_000, 100)).toBe(true);
     for (const { orderId } of live) expect(await inRedis(productId, orderId)).toBe(true);
     expect(await redis.zcard(productKeys(region, productId).ended)).toBe(0);
-    // The order → product note goes with the order.
-    expect(await redis.exists(...ended.map((o) => orderProductKey(region, o.orderId)))).toBe(0);
     // The ledger's transfer (pool → region) is settled: its change id leaves too.
     expect(await waitUntil(async () => (await redis.hlen(productKeys(region, productId).allocationChanges)) === 0, 10_000, 100)).toBe(true);
     expect(await redis.zcard(productKeys(region, productId).allocationChangeTimes)).toBe(0);
@@ -67,8 +66,8 @@ describe("the retention sweep", () => {
         expect(await seen.json()).toMatchObject({ orderId, status, userId });
       }
     }
-    expect((await core.call("POST", `/v1/orders/${confirmed[0]!.orderId}/confirm`)).status).toBe(200);
-    expect((await core.call("POST", `/v1/orders/${confirmed[0]!.orderId}/cancel`)).status).toBe(409);
+    expect((await core.call("POST", coreOrderPath(confirmed[0]!.orderId, { productId, action: "confirm" }))).status).toBe(200);
+    expect((await core.call("POST", coreOrderPath(confirmed[0]!.orderId, { productId, action: "cancel" }))).status).toBe(409);
     expect(await redis.hmget(productKeys(region, productId).product, "available", "held", "sold")).toEqual(stock);
     expect(stock).toEqual(["25", "15", "10"]);
     verifyClean(productId);

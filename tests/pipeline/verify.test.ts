@@ -5,6 +5,7 @@ import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config } from "../helpers.ts";
 import { coreClient, createProduct, pooled, withCoresAndWorkers } from "./harness.ts";
+import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CLI = join(import.meta.dir, "../../stack/cli.ts");
 const region = config.regions[0]!.id;
@@ -24,8 +25,8 @@ describe("flux-gate verify", () => {
       const response = await core.reserve({ userId: `v-${i}`, productId, quantity: 1 });
       return ((await response.json()) as { orderId: string }).orderId;
     });
-    for (const id of orders.slice(0, 10)) await core.call("POST", `/v1/orders/${id}/confirm`);
-    for (const id of orders.slice(10, 15)) await core.call("POST", `/v1/orders/${id}/cancel`);
+    for (const id of orders.slice(0, 10)) await core.call("POST", coreOrderPath(id, { productId, action: "confirm" }));
+    for (const id of orders.slice(10, 15)) await core.call("POST", coreOrderPath(id, { productId, action: "cancel" }));
 
     const clean = verifyCli("--product", productId, "--json", "--settle", "30");
     expect(clean.code).toBe(0);

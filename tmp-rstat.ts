@@ -1,0 +1,17 @@
+import { RegionStore } from "./core/reservation/store.ts";
+import { connectRedis } from "./shared/redis.ts";
+import { bunRedis } from "./shared/bun-redis.ts";
+const url = "redis://127.0.0.1:6399";
+const redis = connectRedis(url);
+const rp = bunRedis(url, 1000);
+const store = new RegionStore(redis, "x", 1e9, rp.send);
+await store.activate({ productId: "p", startsAt: new Date(Date.now() - 6e4), endsAt: new Date(Date.now() + 3.6e6), perUserLimit: 1e6, maxPerOrder: 10, holdSeconds: Number(process.env.HOLD ?? 600), paused: false });
+await store.allocate("p", "i", 1e9);
+await redis.config("RESETSTAT");
+const N = 50000;
+const t0 = performance.now();
+for (let i = 0; i < N; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => store.reserve({ orderId: crypto.randomUUID(), userId: `u${(i + j) % 100000}`, productId: "p", quantity: 1, originRegion: "x" })));
+console.log("ms", performance.now() - t0);
+const stats = (await redis.info("commandstats")).split("\n").filter((l) => l.startsWith("cmdstat"));
+console.log(stats.join("\n"));
+redis.disconnect(); rp.close();
