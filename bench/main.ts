@@ -23,7 +23,7 @@ import { regionCores } from "../admin/inventory/cores.ts";
 import { transferLedger } from "../admin/inventory/ledger.ts";
 import { productService } from "../admin/inventory/products.ts";
 import { loadConfig, regionById, regionVariable } from "../shared/config.ts";
-import { ensureTopics } from "../shared/kafka.ts";
+import { consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { livePid, waitUntil } from "../stack/process.ts";
@@ -99,7 +99,12 @@ const benchRedis = redisService(config, region);
 await benchRedis.stop();
 rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
 await benchRedis.start(() => {});
-await ensureTopics({ brokers: config.kafka.brokers, clientId: "bench" }, [region.kafkaTopic, region.deadLetterTopic, NAIVE_TOPIC].map((name) => ({ name, partitions: config.kafka.partitions })));
+const kafka = { brokers: config.kafka.brokers, clientId: "bench" };
+await ensureTopics(kafka, [region.kafkaTopic, region.deadLetterTopic, NAIVE_TOPIC].map((name) => ({ name, partitions: config.kafka.partitions })));
+// The worker reads this run's orders only: earlier runs (a --core-only one starts no worker) may have left some.
+const groups = consumerGroups(REGION);
+await skipToEnd(kafka, groups.worker, [region.kafkaTopic]);
+await skipToEnd(kafka, groups.allowance, config.regions.map((r) => r.kafkaTopic));
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);

@@ -144,6 +144,27 @@ export async function connectConsumer(
   };
 }
 
+/** A region's consumer groups: the worker that persists its orders, and the allowance consumer of buyers homed there. */
+export const consumerGroups = (regionId: string) => ({ worker: `flux-gate-worker.${regionId}`, allowance: `flux-gate-allowance.${regionId}` });
+
+/**
+ * Moves a consumer group to the end of `topics`, skipping what it has not read: for the bench,
+ * whose region's topic may hold what earlier runs left. The group must have no member running.
+ */
+export async function skipToEnd(options: KafkaOptions, groupId: string, topics: string[]): Promise<void> {
+  const admin = client(options).admin();
+  await admin.connect();
+  try {
+    // resetOffsets would commit -1 ("latest"), which a group reads as no commit at all.
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId, topic, partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })) });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Creates the topics that do not exist yet; existing ones are left as they are. */
 export async function ensureTopics(
   options: KafkaOptions,

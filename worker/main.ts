@@ -4,7 +4,7 @@
  *   bun worker/main.ts --region us-east
  */
 import { loadConfig } from "../shared/config.ts";
-import { connectConsumer, connectProducer, lagReader } from "../shared/kafka.ts";
+import { connectConsumer, connectProducer, consumerGroups, lagReader } from "../shared/kafka.ts";
 import { createRegistry } from "../shared/metrics.ts";
 import { logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
@@ -19,7 +19,7 @@ const region = regionFromArgs(config);
 const log = logger("worker", region.id);
 const kafka = { brokers: config.kafka.brokers, clientId: `flux-gate-worker-${region.id}` };
 
-const groupId = `flux-gate-worker.${region.id}`;
+const { worker: groupId, allowance: allowanceGroup } = consumerGroups(region.id);
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);
 const registry = createRegistry("worker", region.id);
@@ -64,7 +64,6 @@ await consumer.run(
 // Buyers homed here get their allowance back when an order of theirs ends unsold, in any region.
 // A group new to the cluster starts at the end of the topics: what ended before it existed
 // belongs to sales it never counted.
-const allowanceGroup = `flux-gate-allowance.${region.id}`;
 const regionIds = config.regions.map((r) => r.id);
 const releaseAllowances = allowanceHandler({ redis, region: region.id, regionIds });
 const allowance = await untilConnected(

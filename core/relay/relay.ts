@@ -89,12 +89,13 @@ export function startRelay({
       await producer.send(topic, messages);
       onPublished(messages.length, (performance.now() - started) / 1000);
     }
-    // Trims what Kafka has (every entry below the next id: ids only grow, and a range read
-    // from the start holds all of them; whole stream nodes go at once, where XDEL leaves them
-    // until their last entry goes), then asks what is left: a stream seen empty here is noted
-    // again by the next script that writes to it.
-    const left = await store.trimOutboxes(streams.map((s) => ({ productId: s.product, below: s.entries.length > 0 ? nextStreamId(s.entries.at(-1)![0]) : undefined })));
-    streams.forEach((s, i) => left[i] === 0 && active.delete(s.product));
+    // A stream read empty is noted again by the next script that writes to it. Of the others,
+    // trims what Kafka has (every entry below the next id: ids only grow, and a range read from
+    // the start holds all of them; whole stream nodes go at once, where XDEL leaves them until
+    // their last entry goes), then asks what is left.
+    for (const s of streams) if (s.entries.length === 0) active.delete(s.product);
+    const left = await store.trimOutboxes(full.map((s) => ({ productId: s.product, below: nextStreamId(s.entries.at(-1)![0]) })));
+    full.forEach((s, i) => left[i] === 0 && active.delete(s.product));
     return Math.max(0, ...full.map((s) => s.entries.length));
   }
 

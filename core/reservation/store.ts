@@ -229,15 +229,12 @@ export class RegionStore {
     return Promise.all(products.map((p) => this.command(["XRANGE", this.keys(p).outbox, "-", "+", "COUNT", count]) as Promise<OutboxEntry[]>));
   }
 
-  /**
-   * Removes each product's outbox entries below `below` (a stream id; none if undefined) and
-   * returns how many entries each outbox holds after.
-   */
-  trimOutboxes(trims: { productId: string; below?: string }[]): Promise<number[]> {
+  /** Removes each product's outbox entries below `below` (a stream id); returns how many each holds after. */
+  trimOutboxes(trims: { productId: string; below: string }[]): Promise<number[]> {
     return Promise.all(
       trims.map(async ({ productId, below }) => {
         const outbox = this.keys(productId).outbox;
-        const [, length] = await Promise.all([below && this.command(["XTRIM", outbox, "MINID", below]), this.command(["XLEN", outbox])]);
+        const [, length] = await Promise.all([this.command(["XTRIM", outbox, "MINID", below]), this.command(["XLEN", outbox])]);
         return Number(length);
       }),
     );
