@@ -1,5 +1,6 @@
-/** What the test files share: the configuration the stack runs with, unique names, a Redis of a test's own. */
+/** What the test files share: the configuration the stack runs with, unique names, sale rules, a Redis of a test's own. */
 import { createServer } from "node:net";
+import type { SaleRules } from "../core/reservation/store.ts";
 import { loadConfig } from "../shared/config.ts";
 import { redisIsReady } from "../shared/redis.ts";
 import { waitUntil } from "../stack/process.ts";
@@ -9,6 +10,20 @@ export const config = loadConfig();
 /** A name no earlier test run used, so runs against a warm stack never see old data. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A sale running from a minute ago for an hour, under a unique product id. */
+export function saleRules(prefix: string, overrides: Partial<SaleRules> = {}): SaleRules {
+  return {
+    productId: uniqueName(prefix),
+    startsAt: new Date(Date.now() - 60_000),
+    endsAt: new Date(Date.now() + 3_600_000),
+    perUserLimit: 100,
+    maxPerOrder: 5,
+    holdSeconds: 600,
+    paused: false,
+    ...overrides,
+  };
 }
 
 async function freePort(): Promise<number> {

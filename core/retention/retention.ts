@@ -5,6 +5,7 @@
  * once it is as old and the ledger has settled its transfer. Small batches, one script each,
  * so the region's requests never wait behind it; any number of cores may sweep side by side.
  */
+import { repeat } from "../../shared/repeat.ts";
 import type { Records } from "../records.ts";
 import type { RegionStore } from "../reservation/store.ts";
 
@@ -59,29 +60,17 @@ export function startRetention({ store, records, retentionMs, intervalMs, batchS
     return { orders, changes };
   }
 
-  let running = true;
-  let wake: () => void = () => {};
-  const loop = (async () => {
-    while (running) {
-      try {
-        const { orders, changes } = await sweep();
-        onPass(orders, changes);
-      } catch (error) {
-        onError(error);
-      }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, intervalMs);
-      });
+  const loop = repeat(intervalMs, async () => {
+    try {
+      const { orders, changes } = await sweep();
+      onPass(orders, changes);
+    } catch (error) {
+      onError(error);
     }
-  })();
+  });
 
   return {
     sweep,
-    async stop() {
-      running = false;
-      wake();
-      await loop;
-    },
+    stop: loop.stop,
   };
 }

@@ -1,11 +1,11 @@
 /** Confirm, cancel and expiry on real Redis: units go back exactly once, whoever races. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
 import { startSweeper } from "../../core/sweeper/sweeper.ts";
 import { orderEventSchema, type OrderEvent } from "../../shared/events.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, saleRules } from "../helpers.ts";
 
 // A region id of its own: no core relays these outboxes.
 const REGION = "test-lifecycle";
@@ -13,15 +13,7 @@ const redis = connectRedis(config.regions[0]!.redisUrl);
 afterAll(() => redis.disconnect());
 
 async function sale(units: number, holdSeconds: number) {
-  const rules: SaleRules = {
-    productId: uniqueName("life"),
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 100,
-    maxPerOrder: 5,
-    holdSeconds,
-    paused: false,
-  };
+  const rules = saleRules("life", { holdSeconds });
   const store = new RegionStore(redis, REGION, 100_000);
   await store.activate(rules);
   await store.allocate(rules.productId, "initial", units);

@@ -4,25 +4,14 @@ import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
 import { orderEventSchema } from "../../shared/events.ts";
 import { outboxPendingKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, saleRules, uniqueName } from "../helpers.ts";
 
 // A region id of its own: no core relays these outboxes, so nothing reaches Kafka.
 const region = { ...config.regions[0]!, id: "test-lua" };
 const redis = connectRedis(region.redisUrl);
 afterAll(() => redis.disconnect());
 
-function rules(overrides: Partial<SaleRules> = {}): SaleRules {
-  return {
-    productId: uniqueName("lua"),
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 3,
-    maxPerOrder: 2,
-    holdSeconds: 600,
-    paused: false,
-    ...overrides,
-  };
-}
+const rules = (overrides: Partial<SaleRules> = {}) => saleRules("lua", { perUserLimit: 3, maxPerOrder: 2, ...overrides });
 
 async function activeProduct(units: number, overrides: Partial<SaleRules> = {}, outboxLimit = 1_000) {
   const sale = rules(overrides);

@@ -9,7 +9,7 @@ import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, saleRules } from "../helpers.ts";
 
 // A region id of its own: no core relays these outboxes or sweeps these orders.
 const region = { ...config.regions[0]!, id: "test-retention" };
@@ -17,16 +17,7 @@ const redis = connectRedis(region.redisUrl);
 afterAll(() => redis.disconnect());
 
 async function activeProduct(units: number, overrides: Partial<SaleRules> = {}) {
-  const sale: SaleRules = {
-    productId: uniqueName("ret"),
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 100,
-    maxPerOrder: 5,
-    holdSeconds: 600,
-    paused: false,
-    ...overrides,
-  };
+  const sale = saleRules("ret", overrides);
   const store = new RegionStore(redis, region.id, 100_000);
   await store.activate(sale);
   expect(await store.allocate(sale.productId, "initial", units)).toMatchObject({ ok: true });
