@@ -15,6 +15,7 @@ import { callCore, type CoreAnswer } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import { describeIssues, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import { clientAddress } from "./client-address.ts";
 import type { HomeRedisTransport } from "./home/home.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
 import { idempotencyKey, type IdempotencyKeyVariables } from "./middleware/idempotency-key/index.ts";
@@ -79,6 +80,17 @@ const routes = {
     },
   }),
 };
+
+/** How long the edge keeps a product's availability, and a product's absence from every region. */
+const AVAILABILITY_TTL_MS = 1_000;
+const UNKNOWN_TTL_MS = 5_000;
+const MAX_CACHED = 10_000;
+
+/** What a runtime's entry passes with each request (Hono's `env`). */
+export interface EdgeEnv {
+  /** The socket's peer address (Bun, Deno); Workers use CF-Connecting-IP. */
+  clientAddress?: string;
+}
 
 export interface EdgeDeps {
   /** How this runtime reaches a region's Redis: RESP over TCP (Bun, Deno) or REST (Workers). */
@@ -145,8 +157,15 @@ export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
     await next();
   });
   // Unauthenticated traffic is counted per IP, in the IP's home region; a client with an
-  // identity is counted as itself, in its own.
-  const clientIp = (c: Context) => c.req.header("CF-Connecting-IP") ?? c.req.header("X-Forwarded-For")?.split(",")[0]?.trim() ?? "unknown";
+  // identity is counted as itself, in its own. The runtime's entry passes the socket's peer.
+  const clientIp = (c: Context) =>
+    clientAddress({
+      onCloudflare: (c.req.raw as Request & { cf?: unknown }).cf !== undefined,
+      cfConnectingIp: c.req.header("CF-Connecting-IP"),
+      forwardedFor: c.req.header("X-Forwarded-For"),
+      socket: (c.env as EdgeEnv | undefined)?.clientAddress,
+      trustedProxies: edge.trustedProxies,
+    });
   app.use("/v1/products/*", rateLimit({ limiter: rateLimiter("ip", edge.rateLimit.ip), redis: (c) => redisOf(homeRegion(clientIp(c), regionIds)).ratelimit, identify: clientIp }));
   app.use("/v1/orders/*", identity(edge));
   // Placing an order counts in its admission round trip; looking one up or cancelling, here
@@ -171,11 +190,24 @@ export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
     return (cancelled instanceof Response ? cancelled : c.json(publicOrder(cancelled.order), 200)) as never;
   });
 
-  const availability = new Map<string, { at: number; body: Record<string, unknown> }>();
+  /**
+   * Availability per product, and "on sale nowhere", each kept a moment: a crowd polling one
+   * product, or asking for ones that do not exist, costs the cores one fan-out per product and
+   * moment. Bounded: past MAX_CACHED products the oldest entry goes (a Map keeps insertion order).
+   */
+  const availability = new Map<string, { until: number; body?: Record<string, unknown> }>();
+  const remember = (id: string, ttlMs: number, body?: Record<string, unknown>) => {
+    availability.delete(id);
+    availability.set(id, { until: Date.now() + ttlMs, body });
+    if (availability.size > MAX_CACHED) availability.delete(availability.keys().next().value!);
+  };
+  const unknownProduct = (id: string) => problemResponse(problem("unknown_product", `${id} is not on sale in any region`), { "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}` });
   app.openapi(routes.product, async (c) => {
     const id = c.req.valid("param").id;
     const cached = availability.get(id);
-    if (cached && Date.now() - cached.at < 1_000) return c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" });
+    if (cached && cached.until > Date.now()) {
+      return (cached.body ? c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(id)) as never;
+    }
     const answers = await Promise.all(config.regions.map((r) => askCore(r, "GET", `/v1/products/${id}`)));
     const regions: Record<string, { available: number; held: number; sold: number }> = {};
     for (const [i, answer] of answers.entries()) {
@@ -186,7 +218,9 @@ export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
     }
     if (Object.keys(regions).length === 0) {
       const failed = answers.find((a) => a.kind !== "answer" || a.body.code !== "unknown_product");
-      return (failed ? orders.fromCore(failed) : problemResponse(problem("unknown_product", `${id} is not on sale in any region`))) as never;
+      if (failed) return orders.fromCore(failed) as never;
+      remember(id, UNKNOWN_TTL_MS);
+      return unknownProduct(id) as never;
     }
     const sale = answers.find((a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200)!.body;
     const body = {
@@ -197,7 +231,7 @@ export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
       available: Object.values(regions).reduce((n, r) => n + r.available, 0),
       regions,
     };
-    availability.set(id, { at: Date.now(), body });
+    remember(id, AVAILABILITY_TTL_MS, body);
     return c.json(body, 200, { "Cache-Control": "public, max-age=1" }) as never;
   });
 

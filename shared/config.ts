@@ -97,6 +97,11 @@ export interface Config {
     /** HS256 secret for client JWTs, or a JWKS URL for asymmetric ones. */
     jwtSecret?: string;
     jwksUrl?: string;
+    /** The `aud` and `iss` a client JWT must carry, when set. */
+    jwtAudience?: string;
+    jwtIssuer?: string;
+    /** Proxies in front of the edge whose X-Forwarded-For entries are believed (0: the socket's peer is the client). */
+    trustedProxies: number;
     /** Key for deriving order ids from (client, Idempotency-Key). */
     orderIdSecret: string;
     rateLimit: { user: RateLimitSetting; ip: RateLimitSetting };
@@ -135,6 +140,8 @@ type Env = Record<string, string | undefined>;
 const REGION_ID = /^[a-z][a-z0-9-]{0,30}$/;
 export const DEFAULT_REGIONS = ["us-east", "eu-west"];
 export const DATABASE_NAME = "fluxgate";
+/** The shortest secret production accepts. */
+export const MIN_SECRET_BYTES = 32;
 /**
  * How long a request's Idempotency-Key is remembered at the edge, and so how long a core keeps
  * the outcome of an order it has forgotten (a tombstone): a retry within it never reserves twice.
@@ -307,11 +314,24 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Conf
   if (trustUserHeader && mode === "production") {
     throw new ConfigError("FLUX_GATE_DEV_IDENTITY trusts X-User-Id and is refused in production");
   }
+  if (mode === "production") {
+    // A short HMAC key can be searched for; an identity provider's keys sign for many services.
+    if (env.FLUX_GATE_JWT_SECRET !== undefined && new TextEncoder().encode(env.FLUX_GATE_JWT_SECRET).length < MIN_SECRET_BYTES) {
+      throw new ConfigError(`FLUX_GATE_JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes in production`);
+    }
+    const unset = ["FLUX_GATE_JWT_AUDIENCE", "FLUX_GATE_JWT_ISSUER"].filter((name) => !env[name]);
+    if (env.FLUX_GATE_JWKS_URL && unset.length > 0) {
+      throw new ConfigError(`${unset.join(" and ")} must be set in production with FLUX_GATE_JWKS_URL: its keys also sign tokens meant for other services`);
+    }
+  }
   return {
     port: port(env, "FLUX_GATE_EDGE_PORT", 8080),
     trustUserHeader,
     jwtSecret: env.FLUX_GATE_JWT_SECRET,
     jwksUrl: env.FLUX_GATE_JWKS_URL,
+    jwtAudience: env.FLUX_GATE_JWT_AUDIENCE || undefined,
+    jwtIssuer: env.FLUX_GATE_JWT_ISSUER || undefined,
+    trustedProxies: wholeNumber(env, "FLUX_GATE_TRUSTED_PROXIES", 0),
     orderIdSecret: env.FLUX_GATE_ORDER_ID_SECRET ?? "development-only-order-id-secret",
     rateLimit: {
       user: parseRateLimit("FLUX_GATE_RATE_LIMIT_USER", env.FLUX_GATE_RATE_LIMIT_USER ?? "20/10s"),
@@ -389,11 +409,15 @@ function list(value: string | undefined): string[] | undefined {
 }
 
 function positiveInt(env: Env, name: string, fallback: number): number {
+  return wholeNumber(env, name, fallback, 1);
+}
+
+function wholeNumber(env: Env, name: string, fallback: number, min = 0): number {
   const raw = env[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new ConfigError(`${name} must be a positive whole number, not "${raw}"`);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be a ${min > 0 ? "positive " : ""}whole number, not "${raw}"`);
   }
   return value;
 }

@@ -7,7 +7,7 @@ import { bunHomeRedis } from "../home/bun-resp.ts";
 const config = loadConfig();
 const app = createEdgeApp(config, { redis: bunHomeRedis });
 const background = backgroundWork();
-const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: (request) => app.fetch(request, {}, background.context) });
+const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: (request, bun) => app.fetch(request, { clientAddress: bun.requestIP(request)?.address }, background.context) });
 console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", component: "edge", message: "listening", url: `http://127.0.0.1:${server.port}` }));
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

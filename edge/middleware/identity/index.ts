@@ -1,6 +1,8 @@
 /**
  * Who the client is: the `sub` of a verified JWT, or, in an explicit development mode only,
- * the `X-User-Id` header. A user id in a request body is never read.
+ * the `X-User-Id` header. A user id in a request body is never read. A token must expire
+ * (`exp`; one without would be a password forever) and, when configured, name this service
+ * (`aud`) and its issuer (`iss`): an identity provider signs tokens for other services too.
  */
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
@@ -12,7 +14,12 @@ export interface IdentityOptions {
   trustUserHeader: boolean;
   jwtSecret?: string;
   jwksUrl?: string;
+  jwtAudience?: string;
+  jwtIssuer?: string;
 }
+
+/** Seconds a token's times may be off: clocks between the identity provider and the edge drift. */
+export const CLOCK_LEEWAY_SECONDS = 30;
 
 /** What a user id may look like: it becomes part of Redis keys and log lines. */
 const USER_ID = /^[A-Za-z0-9._:@|-]{1,128}$/;
@@ -38,7 +45,13 @@ export function identity(options: IdentityOptions): MiddlewareHandler<{ Variable
       const header = c.req.header("Authorization") ?? "";
       if (!header.startsWith("Bearer ")) return deny("send a JWT as Authorization: Bearer <token>");
       try {
-        const { payload } = await jwtVerify(header.slice(7), key as Uint8Array, { algorithms });
+        const { payload } = await jwtVerify(header.slice(7), key as Uint8Array, {
+          algorithms,
+          requiredClaims: ["exp"],
+          audience: options.jwtAudience,
+          issuer: options.jwtIssuer,
+          clockTolerance: CLOCK_LEEWAY_SECONDS,
+        });
         userId = typeof payload.sub === "string" ? payload.sub : undefined;
       } catch (error) {
         return deny(`the token is not valid: ${(error as { code?: string }).code ?? "ERR_JWT_INVALID"}`);

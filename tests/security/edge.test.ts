@@ -1,0 +1,96 @@
+/**
+ * Attacks on the edge's trust in what a client sends (issue 11), each a test that the edge
+ * before it failed: tokens that never expire or were minted for another service, a per-IP limit
+ * dodged with made-up X-Forwarded-For addresses, and a flood of unknown product ids fanning out
+ * to every core.
+ */
+import { describe, expect, test } from "bun:test";
+import { SignJWT } from "jose";
+import { clientAddress } from "../../edge/client-address.ts";
+import { ConfigError, loadConfig } from "../../shared/config.ts";
+import { readSamples } from "../../shared/metrics.ts";
+import { config, uniqueName } from "../helpers.ts";
+import { edgeApp, edgeEnv, inProcess } from "../edge/harness.ts";
+import { testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+
+const regionIds = config.regions.map((r) => r.id);
+// Redis over RESP: no REST gateways needed.
+const env = edgeEnv({});
+
+describe("the edge under attack", () => {
+  withCoresAndWorkers(regionIds);
+
+  describe("identity", () => {
+    const secret = "security-test-jwt-secret-of-32-bytes+";
+    const send = inProcess(edgeApp({ ...env, FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWT_SECRET: secret, FLUX_GATE_JWT_AUDIENCE: "flux-gate", FLUX_GATE_JWT_ISSUER: "https://id.example" }));
+    const now = () => Math.floor(Date.now() / 1000);
+    const token = (claims: Record<string, unknown>) => new SignJWT({ sub: "zoe", aud: "flux-gate", iss: "https://id.example", exp: now() + 60, ...claims }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
+    const lookup = async (claims: Record<string, unknown>) => (await send(`/v1/orders/${crypto.randomUUID()}`, { headers: { Authorization: `Bearer ${await token(claims)}` } })).status;
+
+    test("a token for this service from its issuer is taken (404: no such order), also just past its expiry within the clock leeway", async () => {
+      expect(await lookup({})).toBe(404);
+      expect(await lookup({ exp: now() - 10 })).toBe(404);
+    });
+
+    test.each([
+      ["without exp", { exp: undefined }],
+      ["expired a minute ago", { exp: now() - 60 }],
+      ["for another service", { aud: "billing" }],
+      ["without an audience", { aud: undefined }],
+      ["from another issuer", { iss: "https://evil.example" }],
+    ])("a token %s is 401", async (_, claims) => {
+      expect(await lookup(claims)).toBe(401);
+    });
+
+    test("production refuses a short JWT secret, and a JWKS without an audience and an issuer, naming them", () => {
+      const production = { ...env, FLUX_GATE_ENV: "production", FLUX_GATE_DEV_IDENTITY: undefined };
+      expect(() => loadConfig({ ...production, FLUX_GATE_JWT_SECRET: "short" })).toThrow(new ConfigError("FLUX_GATE_JWT_SECRET must be at least 32 bytes in production"));
+      expect(() => loadConfig({ ...production, FLUX_GATE_JWKS_URL: "https://id.example/jwks.json", FLUX_GATE_JWT_ISSUER: "https://id.example" })).toThrow("FLUX_GATE_JWT_AUDIENCE must be set in production with FLUX_GATE_JWKS_URL");
+    });
+  });
+
+  describe("the client's address", () => {
+    test("is the socket's peer by default, whatever X-Forwarded-For says; behind proxies, the entry the first appended; on Cloudflare, CF-Connecting-IP", () => {
+      const socket = "198.51.100.9";
+      expect(clientAddress({ onCloudflare: false, forwardedFor: "203.0.113.1", socket, trustedProxies: 0 })).toBe(socket);
+      expect(clientAddress({ onCloudflare: false, forwardedFor: "1.1.1.1, 203.0.113.1", socket, trustedProxies: 1 })).toBe("203.0.113.1");
+      expect(clientAddress({ onCloudflare: false, forwardedFor: "1.1.1.1, 203.0.113.1, 10.0.0.2", socket, trustedProxies: 2 })).toBe("203.0.113.1");
+      expect(clientAddress({ onCloudflare: false, socket, trustedProxies: 1 })).toBe(socket);
+      expect(clientAddress({ onCloudflare: true, cfConnectingIp: "203.0.113.7", forwardedFor: "1.1.1.1", socket, trustedProxies: 0 })).toBe("203.0.113.7");
+    });
+
+    test("200 requests with 200 made-up X-Forwarded-For addresses from one socket share one window", async () => {
+      const app = edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "5/10s" });
+      const socket = `203.0.113.${Math.floor(Math.random() * 250)}`;
+      let limited = 0;
+      for (let i = 0; i < 200; i++) {
+        const response = await app.request(`/v1/products/${uniqueName("any")}`, { headers: { "X-Forwarded-For": `192.0.2.${i % 250}` } }, { clientAddress: socket });
+        if (response.status === 429) limited++;
+      }
+      expect(limited).toBe(195);
+    });
+  });
+
+  describe("unknown products", () => {
+    test("asked for again within a few seconds, are answered by the edge without asking the cores", async () => {
+      const send = inProcess(edgeApp(env));
+      const productAsks = async () => {
+        const counts = await Promise.all(
+          regionIds.map(async (id) => {
+            const samples = readSamples(await (await fetch(`${testRegion(id).coreUrl}/metrics`)).text());
+            return samples.filter((s) => s.name === "flux_gate_http_request_duration_seconds_count" && s.labels.route === "/v1/products/:id").reduce((n, s) => n + s.value, 0);
+          }),
+        );
+        return counts.reduce((a, b) => a + b, 0);
+      };
+      const id = uniqueName("nowhere");
+      const before = await productAsks();
+      for (let i = 0; i < 5; i++) {
+        const response = await send(`/v1/products/${id}`);
+        expect(response.status).toBe(404);
+        expect(await response.json()).toMatchObject({ code: "unknown_product" });
+      }
+      expect(await productAsks()).toBe(before + regionIds.length);
+    });
+  });
+});
