@@ -62,6 +62,8 @@ const ROOT = join(import.meta.dir, "..");
 const progress = (message: string) => console.error(`bench: ${message}`);
 
 const REGION = "bench";
+// The bench runs on the local stack's development defaults.
+process.env.FLUX_GATE_ENV ??= "development";
 const base = loadConfig();
 const benchEnv = {
   ...process.env,

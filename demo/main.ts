@@ -100,6 +100,8 @@ async function main(): Promise<number> {
   const buyers = count("buyers", flags.buyers!);
   const units = count("units", flags.units!);
   const concurrency = count("concurrency", flags.concurrency!);
+  // A demo on the local stack's defaults, as npm start runs it.
+  process.env.FLUX_GATE_ENV ??= "development";
   const config = loadConfig();
   const restore = await ensureSystem(config);
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });

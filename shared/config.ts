@@ -49,6 +49,8 @@ export interface Config {
   mode: "development" | "production";
   /** Secrets that fell back to their development default; see `requireSecrets`. */
   defaultedSecrets: Set<string>;
+  /** Secrets given shorter than MIN_SECRET_BYTES: refused in production like missing ones. */
+  shortSecrets: Set<string>;
   /** Data, logs and pid files of the local stack. */
   home: string;
   /** Where every Flux-Gate server binds: loopback locally, 0.0.0.0 in a container. */
@@ -160,7 +162,10 @@ export function kafkaTopicFor(regionId: string): string {
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
-  const mode = env.FLUX_GATE_ENV ?? "development";
+  // Production unless told otherwise: a process started by hand (a unit file, a container)
+  // must not run on the well-known development secrets without a word. npm start, the tests,
+  // the demo and the bench say development.
+  const mode = env.FLUX_GATE_ENV ?? "production";
   if (mode !== "development" && mode !== "production") {
     throw new ConfigError(`FLUX_GATE_ENV must be "development" or "production", not "${mode}"`);
   }
@@ -175,7 +180,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
 
   const defaultedSecrets = new Set<string>();
-  if (!env.FLUX_GATE_ORDER_ID_SECRET) defaultedSecrets.add("FLUX_GATE_ORDER_ID_SECRET");
+  const shortSecrets = new Set<string>();
+  /** A secret from the environment; noted if it is missing (a default stands in) or short. */
+  const secret = (name: string): string | undefined => {
+    const value = env[name] || undefined;
+    if (value === undefined) defaultedSecrets.add(name);
+    else if (new TextEncoder().encode(value).length < MIN_SECRET_BYTES) shortSecrets.add(name);
+    return value;
+  };
+  const orderIdSecret = secret("FLUX_GATE_ORDER_ID_SECRET");
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
   const firstGatewayPort = port(env, "FLUX_GATE_GATEWAY_PORT", 8201);
@@ -184,12 +197,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const redisPort = firstRedisPort + index;
     const corePort = firstCorePort + index;
     const external = env[redisUrlVariable(id)];
-    const secret = env[regionVariable("CORE_SECRET", id)];
-    const adminSecret = env[regionVariable("CORE_ADMIN_SECRET", id)];
-    if (!adminSecret) defaultedSecrets.add(regionVariable("CORE_ADMIN_SECRET", id));
-    const restToken = env[regionVariable("REDIS_REST_TOKEN", id)];
-    if (!secret) defaultedSecrets.add(regionVariable("CORE_SECRET", id));
-    if (!restToken) defaultedSecrets.add(regionVariable("REDIS_REST_TOKEN", id));
+    const coreSecret = secret(regionVariable("CORE_SECRET", id));
+    const adminSecret = secret(regionVariable("CORE_ADMIN_SECRET", id));
+    const restToken = secret(regionVariable("REDIS_REST_TOKEN", id));
     const gatewayPort = firstGatewayPort + index;
     return {
       id,
@@ -200,7 +210,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       deadLetterTopic: `${kafkaTopicFor(id)}.dead-letter`,
       corePort,
       coreUrl: env[regionVariable("CORE_URL", id)] ?? `http://127.0.0.1:${corePort}`,
-      coreSecret: secret ?? `development-only-core-secret-${id}`,
+      coreSecret: coreSecret ?? `development-only-core-secret-${id}`,
       coreAdminSecret: adminSecret ?? `development-only-core-admin-secret-${id}`,
       gatewayPort,
       redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${gatewayPort}`,
@@ -222,6 +232,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   return {
     mode,
     defaultedSecrets,
+    shortSecrets,
     home: resolve(cwd, env.FLUX_GATE_HOME ?? ".flux-gate"),
     listenHost: env.FLUX_GATE_LISTEN_HOST ?? "127.0.0.1",
     regions,
@@ -249,7 +260,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       testHalt: testHalt(env, "FLUX_GATE_TEST_CORE_HALT", ["allocation-applied"] as const),
     },
     admin: adminSettings(env, regionIds, defaultedSecrets),
-    edge: edgeSettings(env, mode, regionIds),
+    edge: edgeSettings(env, mode, regionIds, orderIdSecret),
   };
 }
 
@@ -309,7 +320,7 @@ export function parseAdminTokens(value: string, regionIds: string[]): AdminToken
   return tokens;
 }
 
-function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Config["edge"] {
+function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[], orderIdSecret: string | undefined): Config["edge"] {
   const trustUserHeader = env.FLUX_GATE_DEV_IDENTITY === "1";
   if (trustUserHeader && mode === "production") {
     throw new ConfigError("FLUX_GATE_DEV_IDENTITY trusts X-User-Id and is refused in production");
@@ -332,7 +343,7 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[]): Conf
     jwtAudience: env.FLUX_GATE_JWT_AUDIENCE || undefined,
     jwtIssuer: env.FLUX_GATE_JWT_ISSUER || undefined,
     trustedProxies: wholeNumber(env, "FLUX_GATE_TRUSTED_PROXIES", 0),
-    orderIdSecret: env.FLUX_GATE_ORDER_ID_SECRET ?? "development-only-order-id-secret",
+    orderIdSecret: orderIdSecret ?? "development-only-order-id-secret",
     rateLimit: {
       user: parseRateLimit("FLUX_GATE_RATE_LIMIT_USER", env.FLUX_GATE_RATE_LIMIT_USER ?? "20/10s"),
       ip: parseRateLimit("FLUX_GATE_RATE_LIMIT_IP", env.FLUX_GATE_RATE_LIMIT_IP ?? "60/10s"),
@@ -358,7 +369,12 @@ function testHalt<const S extends string>(env: Env, name: string, steps: readonl
 export function requireSecrets(config: Config, names: string[]): void {
   if (config.mode !== "production") return;
   const missing = names.filter((name) => config.defaultedSecrets.has(name));
-  if (missing.length > 0) throw new ConfigError(`${missing.join(", ")} must be set in production`);
+  const short = names.filter((name) => config.shortSecrets.has(name));
+  const problems = [
+    ...(missing.length > 0 ? [`${missing.join(", ")} must be set in production`] : []),
+    ...(short.length > 0 ? [`${short.join(", ")} must be at least ${MIN_SECRET_BYTES} bytes`] : []),
+  ];
+  if (problems.length > 0) throw new ConfigError(`${problems.join("; ")} (FLUX_GATE_ENV=development runs on local defaults)`);
 }
 
 export function regionById(config: Config, id: string): Region {

@@ -88,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  // `npm start` runs the whole system on local defaults (FLUX_GATE_ENV unset means production).
+  if (command === "run") process.env.FLUX_GATE_ENV ??= "development";
   const config = loadConfig();
   switch (command) {
     case "stack up": {

@@ -7,6 +7,8 @@ import { afterAll } from "bun:test";
 import { loadConfig } from "../shared/config.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 
+// The tests run on the local stack's development defaults; a test that wants production says so.
+process.env.FLUX_GATE_ENV ??= "development";
 const config = loadConfig();
 const t0 = performance.now();
 const { started } = await stackUp(config, (service, message) => console.error(`  stack: ${service} ${message}`));

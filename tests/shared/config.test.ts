@@ -44,14 +44,16 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  test("production refuses development secrets where a component needs them, and the dev identity", () => {
-    const production = loadConfig({ FLUX_GATE_ENV: "production", CORE_SECRET_US_EAST: "s3cret" });
+  test("production is the default; it refuses missing and short secrets where a component needs them, naming each, and the dev identity", () => {
+    const long = "a-secret-of-thirty-two-bytes-000";
+    const production = loadConfig({ CORE_SECRET_US_EAST: long, CORE_ADMIN_SECRET_US_EAST: "s3cret" });
+    expect(production.mode).toBe("production");
     expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST"])).not.toThrow();
-    expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST", "CORE_SECRET_EU_WEST", "FLUX_GATE_ORDER_ID_SECRET"])).toThrow(
-      "CORE_SECRET_EU_WEST, FLUX_GATE_ORDER_ID_SECRET must be set in production",
+    expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST", "CORE_ADMIN_SECRET_US_EAST", "CORE_SECRET_EU_WEST", "FLUX_GATE_ORDER_ID_SECRET"])).toThrow(
+      "CORE_SECRET_EU_WEST, FLUX_GATE_ORDER_ID_SECRET must be set in production; CORE_ADMIN_SECRET_US_EAST must be at least 32 bytes (FLUX_GATE_ENV=development runs on local defaults)",
     );
-    expect(() => requireSecrets(loadConfig({}), ["CORE_SECRET_EU_WEST"])).not.toThrow();
-    expect(() => loadConfig({ FLUX_GATE_ENV: "production", FLUX_GATE_DEV_IDENTITY: "1" })).toThrow(/refused in production/);
+    expect(() => requireSecrets(loadConfig({ FLUX_GATE_ENV: "development" }), ["CORE_SECRET_EU_WEST"])).not.toThrow();
+    expect(() => loadConfig({ FLUX_GATE_DEV_IDENTITY: "1" })).toThrow(/refused in production/);
   });
 
   test("rate limits and country preferences are parsed and checked", () => {

@@ -8,10 +8,11 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "../..");
 const SECRETS = /^(CORE_SECRET_|CORE_ADMIN_SECRET_|REDIS_REST_TOKEN_|FLUX_GATE_ORDER_ID_SECRET|FLUX_GATE_ADMIN_TOKENS|FLUX_GATE_DEV_IDENTITY)/;
 
-function startInProduction(argv: string[], extra: Record<string, string>) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRETS.test(name))) as Record<string, string>;
+/** `mode` undefined: FLUX_GATE_ENV not set at all, as in a unit file that never heard of it. */
+function startInProduction(argv: string[], extra: Record<string, string>, mode: string | undefined = "production") {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRETS.test(name) && name !== "FLUX_GATE_ENV")) as Record<string, string>;
   const run = Bun.spawnSync([process.execPath, ...argv.map((a, i) => (i === 0 ? join(ROOT, a) : a))], {
-    env: { ...env, FLUX_GATE_ENV: "production", ...extra },
+    env: { ...env, ...(mode ? { FLUX_GATE_ENV: mode } : {}), ...extra },
     stdin: "ignore",
     timeout: 20_000,
   });
@@ -23,6 +24,12 @@ describe("a production process without its secrets", () => {
     const { code, output } = startInProduction(["core/main.ts", "--region", "us-east"], { FLUX_GATE_CORE_PORT: "18901" });
     expect(code).not.toBe(0);
     expect(output).toContain("CORE_SECRET_US_EAST, CORE_ADMIN_SECRET_US_EAST must be set in production");
+  });
+
+  test("with FLUX_GATE_ENV not set at all it is production: a core exits naming a missing and a short secret", () => {
+    const { code, output } = startInProduction(["core/main.ts", "--region", "us-east"], { FLUX_GATE_CORE_PORT: "18903", CORE_ADMIN_SECRET_US_EAST: "short" }, undefined);
+    expect(code).not.toBe(0);
+    expect(output).toContain("CORE_SECRET_US_EAST must be set in production; CORE_ADMIN_SECRET_US_EAST must be at least 32 bytes");
   });
 
   test("the Bun edge exits naming its order-id key and every core secret, and no REST token (it speaks RESP)", () => {
