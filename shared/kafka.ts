@@ -3,11 +3,24 @@
  * replacing kafkajs (e.g. with @platformatic/kafka) means rewriting this file alone.
  *
  * kafkajs 2.2.4 is unmaintained but works on Bun against Kafka 4.x, idempotent producer and
- * consumer groups included (see tests/smoke/kafka.test.ts). Its one known wart here: Bun prints
- * a harmless TimeoutNegativeWarning once per process, because kafkajs's request queue arms an
- * idle throttle timer with a negative delay (which timers clamp to 1 ms, as kafkajs intends).
+ * consumer groups included (see tests/smoke/kafka.test.ts), with one fix applied below.
  */
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from "kafkajs";
+import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
+
+/**
+ * kafkajs's request queue re-arms its throttle check forever on an idle connection: with no
+ * throttle, "when" is -1 minus now, a negative delay that timers run after 1 ms, so every broker
+ * connection wakes a thousand times a second (3.6% of a core for one idle producer here) and the
+ * process prints TimeoutNegativeWarning (tulios/kafkajs#1751, unfixed upstream). The check is
+ * armed only when a request waits or a throttle ends later; `push` arms it when one starts to
+ * wait, as upstream's proposed fix does.
+ */
+const scheduleCheck = RequestQueue.prototype.scheduleCheckPendingRequests;
+RequestQueue.prototype.scheduleCheckPendingRequests = function (this: InstanceType<typeof RequestQueue>) {
+  if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
+  scheduleCheck.call(this);
+};
 
 export interface OutgoingMessage {
   key: string;

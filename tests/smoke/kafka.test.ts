@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
 import { connectConsumer, connectProducer, ensureTopics, topicPartitions, type GroupConsumer, type IncomingMessage } from "../../shared/kafka.ts";
 import { config, uniqueName } from "../helpers.ts";
 
@@ -52,3 +53,11 @@ test(
   },
   60_000,
 );
+
+test("an idle connection does not re-arm kafkajs's throttle timer with a negative delay (no TimeoutNegativeWarning)", async () => {
+  const topic = uniqueName("smoke-idle");
+  await ensureTopics({ brokers, clientId: "smoke" }, [{ name: topic, partitions: 1 }]);
+  const child = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures/idle-producer.ts"), brokers.join(","), topic], { stdin: "ignore", timeout: 30_000 });
+  expect(child.exitCode).toBe(0);
+  expect(child.stderr.toString()).not.toContain("TimeoutNegativeWarning");
+}, 40_000);
