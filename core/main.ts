@@ -2,7 +2,7 @@
  * A region's core process: the HTTP API, the outbox relay, the expiry sweeper and the retention sweep.
  *   bun core/main.ts --region us-east
  */
-import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
+import { loadConfig, redisUserSecrets, regionVariable, requireSecrets } from "../shared/config.ts";
 import { connectProducer } from "../shared/kafka.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { bunRedis } from "../shared/bun-redis.ts";
@@ -19,12 +19,12 @@ import { startSweeper } from "./sweeper/sweeper.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
-requireSecrets(config, [regionVariable("CORE_SECRET", region.id), regionVariable("CORE_ADMIN_SECRET", region.id)]);
+requireSecrets(config, [regionVariable("CORE_SECRET", region.id), regionVariable("CORE_ADMIN_SECRET", region.id), ...redisUserSecrets(config, "core")]);
 const log = logger("core", region.id);
 
-const redis = connectRedis(region.redisUrl, { commandTimeoutMs: config.core.redisTimeoutMs });
+const redis = connectRedis(region.redisUrlFor.core, { commandTimeoutMs: config.core.redisTimeoutMs });
 const { sql, db } = connectDatabase(config.postgres.url);
-const requestPath = bunRedis(region.redisUrl, config.core.redisTimeoutMs);
+const requestPath = bunRedis(region.redisUrlFor.core, config.core.redisTimeoutMs);
 const store = new RegionStore(redis, region.id, config.core.outboxLimit, requestPath.send);
 const registry = createRegistry("core", region.id);
 const metrics = coreMetrics(registry, store);

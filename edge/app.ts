@@ -98,7 +98,7 @@ export interface EdgeDeps {
 }
 
 export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
-  requireSecrets(config, ["FLUX_GATE_ORDER_ID_SECRET", ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(r.id)])]);
+  requireSecrets(config, ["FLUX_GATE_ORDER_ID_SECRET", ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)])]);
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));

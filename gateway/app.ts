@@ -1,16 +1,19 @@
 /**
  * A region's Redis behind the Upstash REST protocol, so the edge reaches it with
  * `@upstash/redis` wherever it runs (as Upstash's own serverless-redis-http does):
- * `POST /` one command, `POST /pipeline` many, `POST /multi-exec` many in a transaction.
- * Redis errors pass through verbatim: the clients look for `NOSCRIPT` in them.
+ * `POST /` one command, `POST /pipeline` many, `POST /multi-exec` many in a transaction, and the
+ * path form (`GET /set/key/value`, `POST /set/key` with the value as the body, `?EX=100`).
+ * Redis errors pass through verbatim: the clients look for `NOSCRIPT` in them. A token runs only
+ * what its allow-list grants (gateway/allow-list.ts).
  */
 import { Hono, type Context } from "hono";
 import type { Registry } from "prom-client";
 import { metricsResponse, requestTiming } from "../shared/metrics.ts";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "../shared/redis.ts";
-import { encodeReply, isCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
+import { encodeReply, isCommand, pathCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
 import { ScriptHashes } from "../shared/script-flags.ts";
+import type { AllowList } from "./allow-list.ts";
 
 type Result = { result: unknown } | { error: string };
 
@@ -19,7 +22,7 @@ const MAX_BODY_BYTES = 1_048_576;
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-export function createGatewayApp({ redis, token, registry }: { redis: Redis; token: string; registry?: Registry }) {
+export function createGatewayApp({ redis, token, allow, registry }: { redis: Redis; token: string; allow: AllowList; registry?: Registry }) {
   const app = new Hono();
   const scripts = new ScriptHashes();
   const base64 = (c: Context) => c.req.header("Upstash-Encoding")?.toLowerCase() === "base64";
@@ -44,6 +47,7 @@ export function createGatewayApp({ redis, token, registry }: { redis: Redis; tok
   // Upper case on purpose: ioredis reshapes some replies (HGETALL into an object) by the
   // lower-case command name; the REST protocol wants Redis's replies as they are.
   const name = (command: Command) => String(command[0]).toUpperCase();
+  const refused = (command: Command) => refusal(command) ?? allow(command);
   async function run(command: Command): Promise<Reply> {
     const sent = scripts.rewrite(command);
     return scripts.answer(command, await redis.callBuffer(name(sent), ...sent.slice(1))) as Reply;
@@ -65,16 +69,20 @@ export function createGatewayApp({ redis, token, registry }: { redis: Redis; tok
   });
   app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `ERR request body over ${MAX_BODY_BYTES} bytes` }, 413) }));
 
-  app.post("/", async (c) => {
-    const command = await body(c);
-    if (!isCommand(command)) return fail(c, 400, "ERR the body must be a JSON array: a command and its arguments");
-    const refused = refusal(command);
-    if (refused) return fail(c, 400, refused);
+  async function single(c: Context, command: Command) {
+    const why = refused(command);
+    if (why) return fail(c, 400, why);
     try {
       return c.json({ result: encodeReply(await run(command), base64(c)) });
     } catch (error) {
       return fail(c, 400, errorText(error));
     }
+  }
+
+  app.post("/", async (c) => {
+    const command = await body(c);
+    if (!isCommand(command)) return fail(c, 400, "ERR the body must be a JSON array: a command and its arguments");
+    return single(c, command);
   });
 
   app.post("/pipeline", async (c) => {
@@ -82,8 +90,8 @@ export function createGatewayApp({ redis, token, registry }: { redis: Redis; tok
     if (typeof list === "string") return fail(c, 400, list);
     const results: Result[] = await Promise.all(
       list.map(async (command) => {
-        const refused = refusal(command);
-        if (refused) return { error: refused };
+        const why = refused(command);
+        if (why) return { error: why };
         // One connection keeps the commands in order; they need not wait for each other.
         return run(command).then(
           (reply) => ({ result: encodeReply(reply, base64(c)) }),
@@ -97,8 +105,8 @@ export function createGatewayApp({ redis, token, registry }: { redis: Redis; tok
   app.post("/multi-exec", async (c) => {
     const list = await commands(c);
     if (typeof list === "string") return fail(c, 400, list);
-    const refused = list.map(refusal).find(Boolean);
-    if (refused) return fail(c, 400, refused);
+    const why = list.map(refused).find(Boolean);
+    if (why) return fail(c, 400, why);
     const transaction = redis.multi();
     for (const command of list) {
       const sent = scripts.rewrite(command);
@@ -115,6 +123,14 @@ export function createGatewayApp({ redis, token, registry }: { redis: Redis; tok
       return fail(c, 400, errorText(error));
     }
   });
+
+  // Registered last: `/pipeline` and `/multi-exec` are routes, not commands.
+  const pathForm = async (c: Context) => {
+    const command = await pathCommand(c.req.raw);
+    return command ? single(c, command) : fail(c, 400, "ERR the path must name a command: /<command>/<argument>/…");
+  };
+  app.get("/*", pathForm);
+  app.post("/*", pathForm);
 
   return app;
 }

@@ -28,6 +28,23 @@ export function refusal(command: Command): string | undefined {
   return undefined;
 }
 
+/**
+ * The REST API's path form as a command: the path's segments, then a POST's body (the value, as
+ * Upstash documents it), then each query parameter as a name and a value (`?EX=100`).
+ */
+export async function pathCommand(request: Request): Promise<Command | undefined> {
+  const url = new URL(request.url);
+  let parts: string[];
+  try {
+    parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+  if (parts.length === 0) return undefined;
+  const value = request.method === "POST" ? await request.text() : "";
+  return [...parts, ...(value === "" ? [] : [value]), ...[...url.searchParams].flat()];
+}
+
 export type Reply = Buffer | string | number | bigint | null | Reply[];
 
 /**

@@ -6,11 +6,14 @@
  * in the environment is "external": the local stack uses it and starts nothing of that kind.
  */
 import { resolve } from "node:path";
+import { REDIS_COMPONENTS, redisPasswordVariable, urlAs, type RedisComponent } from "./redis-users.ts";
 
 export interface Region {
   id: string;
-  /** Redis over TCP, for the region's core. */
+  /** Redis over TCP as its operator: the stack's tools, `verify`, the tests. */
   redisUrl: string;
+  /** Redis as each component reaches it: its own user (deploy/redis/users.acl), unless FLUX_GATE_REDIS_USERS=off. */
+  redisUrlFor: Record<RedisComponent, string>;
   /** Set when REDIS_URL_<REGION> points at a Redis the stack does not run. */
   redisExternal: boolean;
   /** Port of the stack's own Redis for this region (unused when external). */
@@ -56,7 +59,12 @@ export interface Config {
   /** Where every Flux-Gate server binds: loopback locally, 0.0.0.0 in a container. */
   listenHost: string;
   regions: Region[];
-  redis: { appendFsync: AppendFsync };
+  redis: {
+    appendFsync: AppendFsync;
+    /** Each component connects as its own Redis user; off for a Redis without ACLs. */
+    users: boolean;
+    passwords: Record<RedisComponent, string>;
+  };
   postgres: { url: string; external: boolean; port: number };
   kafka: {
     brokers: string[];
@@ -189,6 +197,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     return value;
   };
   const orderIdSecret = secret("FLUX_GATE_ORDER_ID_SECRET");
+  const redisUsers = onOff(env, "FLUX_GATE_REDIS_USERS", true);
+  const redisPasswords = Object.fromEntries(
+    REDIS_COMPONENTS.map((c) => [c, secret(redisPasswordVariable(c)) ?? `development-only-redis-password-${c}`]),
+  ) as Record<RedisComponent, string>;
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
   const firstGatewayPort = port(env, "FLUX_GATE_GATEWAY_PORT", 8201);
@@ -201,10 +213,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const adminSecret = secret(regionVariable("CORE_ADMIN_SECRET", id));
     const restToken = secret(regionVariable("REDIS_REST_TOKEN", id));
     const gatewayPort = firstGatewayPort + index;
+    const redisUrl = external ?? `redis://127.0.0.1:${redisPort}`;
     return {
       id,
       redisPort,
-      redisUrl: external ?? `redis://127.0.0.1:${redisPort}`,
+      redisUrl,
+      redisUrlFor: Object.fromEntries(
+        REDIS_COMPONENTS.map((c) => [c, redisUsers ? urlAs(redisUrl, c, redisPasswords[c]) : redisUrl]),
+      ) as Record<RedisComponent, string>,
       redisExternal: external !== undefined,
       kafkaTopic: kafkaTopicFor(id),
       deadLetterTopic: `${kafkaTopicFor(id)}.dead-letter`,
@@ -236,7 +252,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     home: resolve(cwd, env.FLUX_GATE_HOME ?? ".flux-gate"),
     listenHost: env.FLUX_GATE_LISTEN_HOST ?? "127.0.0.1",
     regions,
-    redis: { appendFsync },
+    redis: { appendFsync, users: redisUsers, passwords: redisPasswords },
     postgres: {
       url: env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:${postgresPort}/${DATABASE_NAME}`,
       external: env.DATABASE_URL !== undefined,
@@ -368,6 +384,7 @@ function testHalt<const S extends string>(env: Env, name: string, steps: readonl
  */
 export function requireSecrets(config: Config, names: string[]): void {
   if (config.mode !== "production") return;
+  names = [...new Set(names)];
   const missing = names.filter((name) => config.defaultedSecrets.has(name));
   const short = names.filter((name) => config.shortSecrets.has(name));
   const problems = [
@@ -375,6 +392,11 @@ export function requireSecrets(config: Config, names: string[]): void {
     ...(short.length > 0 ? [`${short.join(", ")} must be at least ${MIN_SECRET_BYTES} bytes`] : []),
   ];
   if (problems.length > 0) throw new ConfigError(`${problems.join("; ")} (FLUX_GATE_ENV=development runs on local defaults)`);
+}
+
+/** The password of a component's own Redis user, when components connect as their own users. */
+export function redisUserSecrets(config: Config, component: RedisComponent): string[] {
+  return config.redis.users ? [redisPasswordVariable(component)] : [];
 }
 
 export function regionById(config: Config, id: string): Region {
@@ -422,6 +444,13 @@ function defaultCountryRegions(regionIds: string[]): string {
 function list(value: string | undefined): string[] | undefined {
   const items = value?.split(",").map((s) => s.trim()).filter(Boolean);
   return items && items.length > 0 ? items : undefined;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined) return fallback;
+  if (value === "on" || value === "off") return value === "on";
+  throw new ConfigError(`${name} must be "on" or "off", not "${value}"`);
 }
 
 function positiveInt(env: Env, name: string, fallback: number): number {

@@ -28,7 +28,9 @@ export function requestTiming(registry: Registry): MiddlewareHandler {
   return async (c, next) => {
     const stop = histogram.startTimer();
     await next();
-    stop({ route: routePath(c, -1), method: c.req.method, status: String(c.res.status) });
+    // The route whose handler ran last (the one that answered), not the last one matched: a
+    // catch-all such as the gateway's path form matches every path.
+    stop({ route: routePath(c), method: c.req.method, status: String(c.res.status) });
   };
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 /** `flux-gate`: the local stack and the tools around it. `flux-gate help` lists the commands. */
 import { parseArgs } from "node:util";
-import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, redactUrl, type Config } from "../shared/config.ts";
+import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, redactUrl, regionById, requireSecrets, type Config } from "../shared/config.ts";
+import { REDIS_COMPONENTS, redisPasswordVariable, setUserCommands, userRules } from "../shared/redis-users.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
 import { appEndpoints, appStatus, startApps, stopApps } from "./apps.ts";
@@ -22,6 +23,10 @@ const USAGE = `usage: flux-gate <command>
   verify [--json] [--product ID]… [--settle SECONDS]
                          check that no unit was created or lost: PostgreSQL against each
                          region's Redis; exits 1 naming each drift
+  redis users --region ID
+                         the region's Redis users (deploy/redis/users.acl) as ACL SETUSER
+                         commands with the configured passwords hashed, for a Redis the stack
+                         does not run: pipe into redis-cli
   run                    stack up, plus a gateway, core and worker per region, the admin API
                          and the edge, and the demo product, in the foreground (npm start);
                          Ctrl-C stops what it started
@@ -81,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       help: { type: "boolean", short: "h", default: false },
       product: { type: "string", multiple: true },
       settle: { type: "string", default: "10" },
+      region: { type: "string" },
     },
   });
   const command = positionals.join(" ");
@@ -134,6 +140,13 @@ async function main(argv: string[]): Promise<void> {
       }
       else for (const d of result.drifts) console.log(`drift: ${d.productId}${d.region ? ` in ${d.region}` : ""}: ${d.message}`);
       if (result.drifts.length > 0) process.exitCode = 1;
+      return;
+    }
+    case "redis users": {
+      if (!values.region) throw new UsageError("redis users needs --region ID");
+      const region = regionById(config, values.region);
+      requireSecrets(config, REDIS_COMPONENTS.map(redisPasswordVariable));
+      for (const line of setUserCommands(userRules(), region.id, config.redis.passwords)) console.log(line.join(" "));
       return;
     }
     default:

@@ -3,7 +3,7 @@
  * the buyers homed in the region their allowance back when an order of theirs ends unsold.
  *   bun worker/main.ts --region us-east
  */
-import { loadConfig } from "../shared/config.ts";
+import { loadConfig, redisUserSecrets, requireSecrets } from "../shared/config.ts";
 import { connectConsumer, connectProducer, consumerGroups, lagReader } from "../shared/kafka.ts";
 import { createRegistry } from "../shared/metrics.ts";
 import { logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
@@ -16,12 +16,13 @@ import { batchHandler, untilApplied } from "./worker.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
+requireSecrets(config, redisUserSecrets(config, "worker"));
 const log = logger("worker", region.id);
 const kafka = { brokers: config.kafka.brokers, clientId: `flux-gate-worker-${region.id}` };
 
 const { worker: groupId, allowance: allowanceGroup } = consumerGroups(region.id);
 const { sql, db } = connectDatabase(config.postgres.url);
-const redis = connectRedis(region.redisUrl);
+const redis = connectRedis(region.redisUrlFor.worker);
 const registry = createRegistry("worker", region.id);
 const lag = lagReader(kafka, groupId, region.kafkaTopic);
 const metrics = workerMetrics(registry, lag.read);

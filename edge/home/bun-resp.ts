@@ -8,7 +8,7 @@ import { overResp, respHomeRedis } from "./resp.ts";
 
 export const bunHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {
-    const { send, close } = bunRedis(region.redisUrl, timeoutMs);
+    const { send, close } = bunRedis(region.redisUrlFor.edge, timeoutMs);
     return overResp(send, close);
   },
   secrets: respHomeRedis.secrets,

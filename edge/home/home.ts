@@ -5,7 +5,7 @@
  * can serve one deployment.
  */
 import type { Redis as Upstash } from "@upstash/redis";
-import type { Region } from "../../shared/config.ts";
+import type { Config, Region } from "../../shared/config.ts";
 import type { LuaScript, RespArg } from "../../shared/lua.ts";
 
 export interface HomeRedis {
@@ -23,5 +23,5 @@ export interface HomeRedis {
 export interface HomeRedisTransport {
   connect(region: Region, timeoutMs: number): HomeRedis;
   /** The secrets it reads per region, which production refuses to run without. */
-  secrets(regionId: string): string[];
+  secrets(config: Config, regionId: string): string[];
 }

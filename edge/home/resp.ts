@@ -5,6 +5,7 @@
  * cost one round trip.
  */
 import type { Redis as Upstash } from "@upstash/redis";
+import { redisUserSecrets } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { runScript, type RespArg, type RespSend } from "../../shared/lua.ts";
 import { ScriptHashes } from "../../shared/script-flags.ts";
@@ -32,9 +33,8 @@ export function overResp(send: RespSend, close: () => void): HomeRedis {
 
 export const respHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {
-    const redis = connectRedis(region.redisUrl, { commandTimeoutMs: timeoutMs, autoPipelining: true });
+    const redis = connectRedis(region.redisUrlFor.edge, { commandTimeoutMs: timeoutMs, autoPipelining: true });
     return overResp(([name, ...args]) => redis.call(String(name), ...args), () => redis.disconnect());
   },
-  // A password, if any, is part of REDIS_URL_<REGION>.
-  secrets: () => [],
+  secrets: (config) => redisUserSecrets(config, "edge"),
 };

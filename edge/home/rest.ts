@@ -30,5 +30,5 @@ export const restHomeRedis: HomeRedisTransport = {
       close: () => {},
     };
   },
-  secrets: (regionId) => [regionVariable("REDIS_REST_TOKEN", regionId)],
+  secrets: (_config, regionId) => [regionVariable("REDIS_REST_TOKEN", regionId)],
 };

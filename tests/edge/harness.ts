@@ -2,6 +2,7 @@
  * An edge under test: real core and worker processes, real REST gateways in this process (for
  * the Workers edge), and an edge app built from a configuration that points at them.
  */
+import { edgeAllowList } from "../../gateway/allow-list.ts";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createServer, type Server, type Socket } from "node:net";
 import { createEdgeApp } from "../../edge/app.ts";
@@ -18,8 +19,8 @@ export type Env = Record<string, string | undefined>;
 /** One gateway per region, in this process. */
 export function startGateways() {
   const servers = config.regions.map((region) => {
-    const redis = connectRedis(region.redisUrl);
-    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createGatewayApp({ redis, token: region.redisRestToken }).fetch });
+    const redis = connectRedis(region.redisUrlFor.edge);
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createGatewayApp({ redis, token: region.redisRestToken, allow: edgeAllowList(region.id) }).fetch });
     return { region, redis, server };
   });
   const env: Env = Object.fromEntries(servers.map(({ region, server }) => [regionVariable("REDIS_REST_URL", region.id), `http://127.0.0.1:${server.port}`]));

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis as Upstash } from "@upstash/redis";
+import { allowEverything } from "../../gateway/allow-list.ts";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createRegistry, readSamples, total } from "../../shared/metrics.ts";
 import { encodeReply, tokenMatches } from "../../gateway/protocol.ts";
@@ -14,7 +15,7 @@ import { config, uniqueName } from "../helpers.ts";
 
 const TOKEN = "conformance-token";
 const redis = connectRedis(config.regions[0]!.redisUrl);
-const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createGatewayApp({ redis, token: TOKEN }).fetch });
+const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createGatewayApp({ redis, token: TOKEN, allow: allowEverything }).fetch });
 const url = `http://127.0.0.1:${server.port}`;
 const client = (options: { token?: string; base64?: boolean } = {}) =>
   new Upstash({
@@ -105,6 +106,32 @@ describe("@upstash/redis through the gateway", () => {
   });
 });
 
+describe("the REST API's path form, as Upstash documents it", () => {
+  const call = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${url}${path}`, { ...init, headers: { Authorization: `Bearer ${TOKEN}` } });
+    return [response.status, await response.json()];
+  };
+
+  test("GET /set/key/value, /get/key; segments are URL-decoded", async () => {
+    const k = key("path/with slash");
+    expect(await call(`/set/${encodeURIComponent(k)}/${encodeURIComponent("héllo wörld")}`)).toEqual([200, { result: "OK" }]);
+    expect(await call(`/get/${encodeURIComponent(k)}`)).toEqual([200, { result: "héllo wörld" }]);
+    expect(await upstash.get(k)).toBe("héllo wörld");
+  });
+
+  test("POST /set/key takes the value from the body; query parameters follow as name and value", async () => {
+    const k = key("body");
+    expect(await call(`/set/${encodeURIComponent(k)}?EX=100`, { method: "POST", body: "a value / with ?&= in it" })).toEqual([200, { result: "OK" }]);
+    expect(await upstash.get(k)).toBe("a value / with ?&= in it");
+    expect(await upstash.ttl(k)).toBeGreaterThan(90);
+  });
+
+  test("the token is required, and Redis's errors come back in the same shape", async () => {
+    expect((await fetch(`${url}/get/x`)).status).toBe(401);
+    expect(await call(`/incr/${encodeURIComponent(key("n"))}/too/many`)).toEqual([400, { error: "ERR wrong number of arguments for 'incr' command" }]);
+  });
+});
+
 describe("@upstash/ratelimit through the gateway", () => {
   test("a sliding window limits one client and leaves another alone", async () => {
     const limiter = new Ratelimit({ redis: upstash, limiter: Ratelimit.slidingWindow(3, "10 s"), prefix: uniqueName("rl"), analytics: false });
@@ -148,7 +175,7 @@ describe("protocol", () => {
 describe("probes and metrics", () => {
   test("/ready pings Redis; /metrics times each route, without the token", async () => {
     const registry = createRegistry("gateway", "test");
-    const app = createGatewayApp({ redis, token: TOKEN, registry });
+    const app = createGatewayApp({ redis, token: TOKEN, allow: allowEverything, registry });
     expect(await (await app.request("/ready")).json()).toEqual({ status: "ready", redis: true });
     await app.request("/pipeline", { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify([["PING"]]) });
     const metrics = await app.request("/metrics");
