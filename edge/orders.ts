@@ -60,13 +60,15 @@ function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>)
   return { status, contentType: status >= 400 ? PROBLEM_CONTENT_TYPE : "application/json", body: JSON.stringify(body) };
 }
 
+/** A 401 or 403 from a core is about this edge (its signature, its clock, a proxy between), not the buyer. */
+const refusesTheEdge = (answer: CoreAnswer) => answer.kind === "answer" && (answer.status === 401 || answer.status === 403);
+
 function fromCore(answer: CoreAnswer): Response {
-  if (answer.kind === "answer" && answer.status !== 401) {
+  if (answer.kind === "answer" && !refusesTheEdge(answer)) {
     const { status, contentType, body } = storedAnswer(answer);
     return new Response(body, { status, headers: { "Content-Type": contentType } });
   }
-  // A 401 from a core is about this edge's signature (secret or clock), not the buyer's.
-  const detail = answer.kind === "timeout" ? "the region did not answer in time" : answer.kind === "answer" ? "the region refused this edge's signature" : "the region cannot be reached";
+  const detail = answer.kind === "timeout" ? "the region did not answer in time" : answer.kind === "answer" ? "the region refused this edge" : "the region cannot be reached";
   return unavailable(`${detail}; retry with the same Idempotency-Key`);
 }
 
@@ -122,7 +124,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
       if (named === 0) return { kind: "lost" };
       // The core reserves nothing past this (Redis's clock), however late the request runs there.
       const answer = await ask(c, region, "POST", "/v1/reservations", { ...reservation, notAfter: named + MAX_SKEW_MS });
-      if (answer.kind !== "answer" || answer.status >= 500 || answer.status === 401) return { kind: "unsettled", answer };
+      if (answer.kind !== "answer" || answer.status >= 500 || refusesTheEdge(answer)) return { kind: "unsettled", answer };
       if (answer.status === 202) return { kind: "served", answer };
       // Answered, so this try will not reserve later; an earlier one may, until its deadline.
       if (admission.kind === "resume" && i === 0 && admission.now - admission.sent < UNCERTAIN_WINDOW_MS) return { kind: "uncertain", restoreSent: admission.sent };

@@ -4,14 +4,15 @@
  * dodged with made-up X-Forwarded-For addresses, and a flood of unknown product ids fanning out
  * to every core.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { clientAddress } from "../../edge/client-address.ts";
-import { ConfigError, loadConfig } from "../../shared/config.ts";
+import { ConfigError, loadConfig, regionVariable } from "../../shared/config.ts";
+import { problem, problemResponse } from "../../shared/problems.ts";
 import { readSamples } from "../../shared/metrics.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { edgeApp, edgeEnv, inProcess } from "../edge/harness.ts";
-import { testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { edgeApp, edgeEnv, inProcess, order } from "../edge/harness.ts";
+import { createProduct, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const regionIds = config.regions.map((r) => r.id);
 // Redis over RESP: no REST gateways needed.
@@ -68,6 +69,43 @@ describe("the edge under attack", () => {
         if (response.status === 429) limited++;
       }
       expect(limited).toBe(195);
+    });
+  });
+
+  describe("a core that refuses the edge itself", () => {
+    // A 401 or 403 between edge and core is about the edge (its secret, its clock, a proxy in
+    // between), not the buyer: answered 503 and never kept as the key's answer. A proxy in front
+    // of each core passes everything on but refuses reservations with `refusing`'s status.
+    let refusing = 0;
+    const proxies = regionIds.map((id) =>
+      Bun.serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        fetch: (request) => {
+          const url = new URL(request.url);
+          if (request.method === "POST" && url.pathname === "/v1/reservations") {
+            return problemResponse(problem(refusing === 401 ? "unauthorized" : "forbidden", "refused in front of the core"));
+          }
+          return fetch(`${testRegion(id).coreUrl}${url.pathname}${url.search}`, { method: request.method, headers: request.headers, body: request.body });
+        },
+      }),
+    );
+    afterAll(() => proxies.forEach((p) => p.stop(true)));
+    const throughProxies = Object.fromEntries(regionIds.map((id, i) => [regionVariable("CORE_URL", id), `http://127.0.0.1:${proxies[i]!.port}`]));
+
+    test.each([401, 403])("a %d is a 503, and the same key later reserves", async (status) => {
+      refusing = status;
+      const productId = await createProduct({ units: Object.fromEntries(regionIds.map((id) => [id, 5])) });
+      const attempt = { user: uniqueName("buyer"), key: crypto.randomUUID(), body: { productId, quantity: 1 } };
+      const refused = await order(inProcess(edgeApp({ ...env, ...throughProxies })), attempt);
+      expect([refused.status, ((await refused.json()) as { code: string }).code]).toEqual([503, "unavailable"]);
+      let retried = await order(inProcess(edgeApp(env)), attempt);
+      // The completion of the first try runs in the background: until it lands the key is in use.
+      for (let i = 0; i < 20 && retried.status === 409; i++) {
+        await Bun.sleep(100);
+        retried = await order(inProcess(edgeApp(env)), attempt);
+      }
+      expect(retried.status).toBe(202);
     });
   });
 
