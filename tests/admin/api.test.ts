@@ -4,14 +4,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { desc, eq } from "drizzle-orm";
-import { tokenChecker } from "../../admin/access/tokens.ts";
-import { regionStats } from "../../admin/dashboard/stats.ts";
-import { createAdminApp } from "../../admin/http/app.ts";
 import { drive } from "../../admin/inventory/moves.ts";
 import { adminAudit, allocations, inventoryTransfers } from "../../db/schema.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { adminServices, coreClient, database, pooled, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { adminApp, adminServices, coreClient, database, pooled, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const REGIONS = ["us-east", "eu-west"];
 const TOKENS = {
@@ -19,20 +16,11 @@ const TOKENS = {
   eu: "test-eu-west-token-0123456789",
   us: "test-us-east-token-0123456789",
 };
-const { products, ledger } = adminServices(REGIONS);
-const app = createAdminApp({
-  db: database.db,
-  products,
-  ledger,
-  regionIds: REGIONS,
-  authenticate: tokenChecker([
-    { name: "ops", scopes: ["global"], token: TOKENS.ops },
-    { name: "eu-ops", scopes: ["region:eu-west"], token: TOKENS.eu },
-    { name: "us-ops", scopes: ["region:us-east"], token: TOKENS.us },
-  ]),
-  stats: regionStats(REGIONS.map((r) => testRegion(r))),
-  log: () => {},
-});
+const { app, ledger } = adminApp(REGIONS, [
+  { name: "ops", scopes: ["global"], token: TOKENS.ops },
+  { name: "eu-ops", scopes: ["region:eu-west"], token: TOKENS.eu },
+  { name: "us-ops", scopes: ["region:us-east"], token: TOKENS.us },
+]);
 
 function as(token: string | undefined) {
   return (method: string, path: string, body?: unknown) =>

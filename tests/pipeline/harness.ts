@@ -11,7 +11,10 @@ import { orders, products } from "../../db/schema.ts";
 import { regionCores } from "../../admin/inventory/cores.ts";
 import { transferLedger } from "../../admin/inventory/ledger.ts";
 import { productService } from "../../admin/inventory/products.ts";
-import { regionById, type Region } from "../../shared/config.ts";
+import { regionById, type AdminToken, type Region } from "../../shared/config.ts";
+import { tokenChecker } from "../../admin/access/tokens.ts";
+import { regionStats } from "../../admin/dashboard/stats.ts";
+import { createAdminApp } from "../../admin/http/app.ts";
 import { signRequest } from "../../shared/signing.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config, uniqueName } from "../helpers.ts";
@@ -146,6 +149,21 @@ export function adminServices(regionIds: string[]) {
   const ledger = transferLedger(database.db);
   const moves = { ledger, cores: regionCores(regionIds.map((id) => testRegion(id))) };
   return { ledger, moves, products: productService(database.db, regionIds, moves) };
+}
+
+/** The admin API in-process over the test cores of `regionIds`, taking `tokens`, logging nothing. */
+export function adminApp(regionIds: string[], tokens: AdminToken[]) {
+  const { products, ledger } = adminServices(regionIds);
+  const app = createAdminApp({
+    db: database.db,
+    products,
+    ledger,
+    regionIds,
+    authenticate: tokenChecker(tokens),
+    stats: regionStats(regionIds.map((r) => testRegion(r))),
+    log: () => {},
+  });
+  return { app, ledger };
 }
 
 /**
