@@ -3,7 +3,8 @@
  * (deploy/redis/users.acl): the gateway refuses the rest before it reaches Redis, in the REST
  * protocol's error shape, and holds on a Redis without ACLs too. Pure but for reading the rules.
  */
-import { rulesIn, userRules } from "../shared/redis-users.ts";
+import { userRules } from "../shared/redis-acl.ts";
+import { rulesIn } from "../shared/redis-users.ts";
 import type { Command } from "./protocol.ts";
 
 /** Why a command is refused, or undefined when the token may run it. */

@@ -1,10 +1,9 @@
 /**
- * One Redis user per component, each with only the keys and commands it uses: the rules live in
- * deploy/redis/users.acl; this module reads them and renders them for a region (the stack's
- * aclfile, `ACL SETUSER` for a Redis the stack does not run, the URL a component connects with).
+ * One Redis user per component, each with only the keys and commands it uses (the rules are in
+ * deploy/redis/users.acl, read by shared/redis-acl.ts): names, passwords' variables, the URL a
+ * component connects with, the rules parsed. Pure and runtime-neutral: the Workers edge's
+ * configuration imports it.
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 
 export const REDIS_COMPONENTS = ["edge", "core", "worker"] as const;
 export type RedisComponent = (typeof REDIS_COMPONENTS)[number];
@@ -38,33 +37,9 @@ export function parseUserRules(text: string): UserRules {
   ) as UserRules;
 }
 
-let committed: UserRules | undefined;
-/** The committed rules (deploy/redis/users.acl), read once. */
-export function userRules(): UserRules {
-  committed ??= parseUserRules(readFileSync(new URL("../deploy/redis/users.acl", import.meta.url), "utf8"));
-  return committed;
-}
-
 /** A component's rules in `region`, the placeholder filled in. */
 export function rulesIn(rules: UserRules, component: RedisComponent, region: string): string[] {
   return rules[component].map((rule) => rule.replaceAll(REGION_PLACEHOLDER, region));
-}
-
-/** Redis takes a password as its SHA-256 (`#<hex>`), so no file or command holds it in clear. */
-const passwordRule = (password: string) => `#${createHash("sha256").update(password).digest("hex")}`;
-
-/**
- * The aclfile of a region's Redis: the default user as Redis starts it (the operator's tools;
- * docs/security.md says how to close it off in production), then one user per component.
- */
-export function aclFile(rules: UserRules, region: string, passwords: Record<RedisComponent, string>): string {
-  const users = REDIS_COMPONENTS.map((c) => ["user", redisUserName(c), "on", passwordRule(passwords[c]), ...rulesIn(rules, c, region)].join(" "));
-  return ["user default on nopass ~* &* +@all", ...users, ""].join("\n");
-}
-
-/** The same users as `ACL SETUSER` commands, for a Redis someone else runs. */
-export function setUserCommands(rules: UserRules, region: string, passwords: Record<RedisComponent, string>): string[][] {
-  return REDIS_COMPONENTS.map((c) => ["ACL", "SETUSER", redisUserName(c), "reset", "on", passwordRule(passwords[c]), ...rulesIn(rules, c, region)]);
 }
 
 /** `url` with the component's user and password in place of whatever it carried. */

@@ -2,7 +2,8 @@
 /** `flux-gate`: the local stack and the tools around it. `flux-gate help` lists the commands. */
 import { parseArgs } from "node:util";
 import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, redactUrl, regionById, requireSecrets, type Config } from "../shared/config.ts";
-import { REDIS_COMPONENTS, redisPasswordVariable, setUserCommands, userRules } from "../shared/redis-users.ts";
+import { setUserCommands, userRules } from "../shared/redis-acl.ts";
+import { REDIS_COMPONENTS, redisPasswordVariable } from "../shared/redis-users.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
 import { appEndpoints, appStatus, startApps, stopApps } from "./apps.ts";

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { redisUrlVariable, type Config, type Region } from "../../shared/config.ts";
 import { redisIsReady } from "../../shared/redis.ts";
-import { aclFile, userRules } from "../../shared/redis-users.ts";
+import { aclFile, userRules } from "../../shared/redis-acl.ts";
 import { StackError, findBinary, livePid, requireFreePort, run, tail, terminate, waitUntil } from "../process.ts";
 import { stackPaths, type Service } from "./service.ts";
 

@@ -9,7 +9,8 @@ import { allowList, commandKeys, edgeAllowList } from "../../gateway/allow-list.
 import { createGatewayApp } from "../../gateway/app.ts";
 import { buyerKeys, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { aclFile, parseUserRules, setUserCommands, urlAs, userRules } from "../../shared/redis-users.ts";
+import { aclFile, setUserCommands, userRules } from "../../shared/redis-acl.ts";
+import { parseUserRules, urlAs } from "../../shared/redis-users.ts";
 import { config, uniqueName } from "../helpers.ts";
 
 const region = config.regions[0]!;
