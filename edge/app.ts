@@ -6,6 +6,7 @@
  * answer, and the completion under the Idempotency-Key after it.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -95,9 +96,14 @@ export interface EdgeEnv {
 export interface EdgeDeps {
   /** How this runtime reaches a region's Redis: RESP over TCP (Bun, Deno) or REST (Workers). */
   redis: HomeRedisTransport;
+  /**
+   * Adds request timing and /metrics (the Bun edge: shared/metrics.ts `instrument`). Injected,
+   * so the Workers bundle carries no prom-client; Workers have Cloudflare's analytics.
+   */
+  instrument?: (app: Hono<any, any, any>) => void;
 }
 
-export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
+export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   requireSecrets(config, ["FLUX_GATE_ORDER_ID_SECRET", ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)])]);
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
@@ -130,6 +136,7 @@ export function createEdgeApp(config: Config, { redis }: EdgeDeps) {
     await next();
     c.res.headers.set("X-Request-Id", c.get("requestId"));
   });
+  instrument?.(app);
   app.onError((error, c) => {
     // Hono's own 4xx (the JSON validator's "Malformed JSON in request body") are the client's.
     if (error instanceof HTTPException && error.status < 500) return problemResponse(problem("invalid_request", error.message));

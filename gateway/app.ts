@@ -8,7 +8,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { Registry } from "prom-client";
-import { metricsResponse, requestTiming } from "../shared/metrics.ts";
+import { instrument } from "../shared/metrics.ts";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "../shared/redis.ts";
 import { encodeReply, isCommand, pathCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
@@ -53,10 +53,7 @@ export function createGatewayApp({ redis, token, allow, registry }: { redis: Red
     return scripts.answer(command, await redis.callBuffer(name(sent), ...sent.slice(1))) as Reply;
   }
 
-  if (registry) {
-    app.use(requestTiming(registry));
-    app.get("/metrics", () => metricsResponse(registry));
-  }
+  if (registry) instrument(app, registry);
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", async (c) => {
     const redisUp = await redis.ping().then((r) => r === "PONG", () => false);

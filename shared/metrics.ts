@@ -3,16 +3,17 @@
  * component and region, served as text at `/metrics`. Each component names its own metrics
  * beside its code (core/metrics.ts, worker/metrics.ts); the HTTP timing is shared.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Hono, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** Seconds: from half a millisecond, where a reservation lives, to a few seconds. */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-export function createRegistry(component: string, region: string): Registry {
+/** `region` is left out for a process that serves every region (the edge). */
+export function createRegistry(component: string, region?: string): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ component, region });
+  registry.setDefaultLabels(region ? { component, region } : { component });
   collectDefaultMetrics({ register: registry, prefix: "flux_gate_" });
   return registry;
 }
@@ -32,6 +33,31 @@ export function requestTiming(registry: Registry): MiddlewareHandler {
     // catch-all such as the gateway's path form matches every path.
     stop({ route: routePath(c), method: c.req.method, status: String(c.res.status) });
   };
+}
+
+/**
+ * `flux_gate_ready`: 1 while the app's own /ready answers 200, else 0, read at each scrape, so
+ * an alert sees exactly what a load balancer's probe sees.
+ */
+export function readinessGauge(registry: Registry, app: { request(path: string): Response | Promise<Response> }): void {
+  new Gauge({
+    name: "flux_gate_ready",
+    help: "1 while the process's /ready answers 200 (it can serve), else 0",
+    registers: [registry],
+    async collect() {
+      this.set((await app.request("/ready")).ok ? 1 : 0);
+    },
+  });
+}
+
+/**
+ * What every process's app gets: each request timed, `/metrics`, and `flux_gate_ready`. Call it
+ * before the app's routes (Hono runs middleware in the order it was added).
+ */
+export function instrument(app: Hono<any, any, any>, registry: Registry): void {
+  app.use(requestTiming(registry));
+  app.get("/metrics", () => metricsResponse(registry));
+  readinessGauge(registry, app);
 }
 
 export async function metricsResponse(registry: Registry): Promise<Response> {
@@ -69,4 +95,47 @@ export function total(samples: Sample[], name: string, where: Record<string, str
   return samples
     .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
     .reduce((n, s) => n + s.value, 0);
+}
+
+/** A histogram's cumulative buckets: upper bound (seconds, `Infinity` last) → observations at or under it. */
+export type Buckets = [le: number, count: number][];
+
+/** The `_bucket` series of histogram `name` whose labels include `where`, summed over the rest (status, …). */
+export function histogramBuckets(samples: Sample[], name: string, where: Record<string, string> = {}): Buckets {
+  const byBound = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== `${name}_bucket` || !Object.entries(where).every(([k, v]) => s.labels[k] === v)) continue;
+    const le = s.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+    byBound.set(le, (byBound.get(le) ?? 0) + s.value);
+  }
+  return [...byBound].sort(([a], [b]) => a - b);
+}
+
+/** What was observed between two readings of the same histogram (`earlier` may be empty: a restart). Pure. */
+export function bucketsSince(earlier: Buckets, later: Buckets): Buckets {
+  const before = new Map(earlier);
+  const delta = later.map(([le, count]): [number, number] => [le, count - (before.get(le) ?? 0)]);
+  // A counter that went down is a process that restarted: everything it counted is new.
+  return delta.some(([, count]) => count < 0) ? later : delta;
+}
+
+/**
+ * The q-quantile of a histogram, interpolated inside its bucket as Prometheus's
+ * `histogram_quantile` does; null with no observations. Pure.
+ */
+export function histogramQuantile(q: number, buckets: Buckets): number | null {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total <= 0) return null;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Number.POSITIVE_INFINITY) return lower;
+      return lower + ((le - lower) * (rank - below)) / Math.max(count - below, Number.MIN_VALUE);
+    }
+    lower = le;
+    below = count;
+  }
+  return lower;
 }

@@ -11,7 +11,7 @@ import { describeIssues, problem, problemResponse, type ProblemCode } from "../.
 import type { Records } from "../records.ts";
 import { isOutOfMemory, type OrderRecord, type OrderState, type Outcome, type RegionStore } from "../reservation/store.ts";
 import type { Registry } from "prom-client";
-import { metricsResponse, requestTiming } from "../../shared/metrics.ts";
+import { instrument } from "../../shared/metrics.ts";
 import { requireSignature } from "./signature.ts";
 
 export interface CoreDeps {
@@ -81,8 +81,7 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
 
   app.use(requestId());
   if (metrics) {
-    app.use(requestTiming(metrics.registry));
-    app.get("/metrics", () => metricsResponse(metrics.registry));
+    instrument(app, metrics.registry);
   }
   let memoryLoggedAt = 0;
   app.onError((error, c) => {

@@ -5,7 +5,7 @@
 import { edgeAllowList } from "../../gateway/allow-list.ts";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createServer, type Server, type Socket } from "node:net";
-import { createEdgeApp } from "../../edge/app.ts";
+import { createEdgeApp, type EdgeDeps } from "../../edge/app.ts";
 import { backgroundWork } from "../../edge/background.ts";
 import type { HomeRedisTransport } from "../../edge/home/home.ts";
 import { respHomeRedis } from "../../edge/home/resp.ts";
@@ -41,8 +41,8 @@ export function edgeEnv(gateways: Env, overrides: Env = {}): Env {
 }
 
 /** An edge app; its Redis over RESP, as on Bun and Deno, unless given the REST client (Workers). */
-export function edgeApp(env: Env, redis: HomeRedisTransport = respHomeRedis) {
-  return createEdgeApp(loadConfig(env), { redis });
+export function edgeApp(env: Env, redis: HomeRedisTransport = respHomeRedis, instrument?: EdgeDeps["instrument"]) {
+  return createEdgeApp(loadConfig(env), { redis, instrument });
 }
 
 /** How a test reaches an edge: in-process (`app.request`) or over HTTP, whatever the runtime. */
