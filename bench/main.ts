@@ -290,7 +290,7 @@ async function throughputAndMemory() {
     [regionVariable("REDIS_URL", REGION)]: region.redisUrl,
   });
   children.push(gateway, edge);
-  const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
+  const edgeUrl = config.edge.url;
   await waitUntil(() => fetch(`${edgeUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
   const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: edgeUrl };
   await runLoad({ ...edgeLoad, seconds: 2 });

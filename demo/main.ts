@@ -10,7 +10,7 @@ import { SignJWT } from "jose";
 import { connectDatabase } from "../db/client.ts";
 import { orders } from "../db/schema.ts";
 import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from "../shared/config.ts";
-import { answersHealth, appEndpoints, startApps, stopApps, type App } from "../stack/apps.ts";
+import { answersHealth, appEndpoints, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
 import { StackError, waitUntil } from "../stack/process.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { verify } from "../stack/verify/verify.ts";
@@ -18,20 +18,38 @@ import { runBuyers } from "./buyers.ts";
 import { progressLine, quantile, type Tally } from "./progress.ts";
 import { formatReport, integrity, regionsReport, type DemoReport, type StoredOrder } from "./report.ts";
 
-const { values: flags } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    buyers: { type: "string", default: "3000" },
-    units: { type: "string", default: "1000" },
-    concurrency: { type: "string", default: "64" },
-    "per-address": { type: "string", default: "4" },
-    json: { type: "boolean", default: false },
-  },
-});
+const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --per-address K --json]
+
+  --buyers N         buyers, each with a user id of their own (3000)
+  --units M          units of the sale's product, spread across the regions (1000)
+  --concurrency C    buyers in flight at once (64)
+  --per-address K    buyers sharing one client address (4)
+  --json             the report as JSON`;
+
+/** A mistake on the command line: the usage and exit 2, as \`flux-gate\` answers one. */
+class UsageError extends Error {}
+
+function readFlags() {
+  try {
+    return parseArgs({
+      args: Bun.argv.slice(2),
+      options: {
+        buyers: { type: "string", default: "3000" },
+        units: { type: "string", default: "1000" },
+        concurrency: { type: "string", default: "64" },
+        "per-address": { type: "string", default: "4" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 function count(name: string, raw: string): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`--${name} takes a positive whole number, not "${raw}"`);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} takes a positive whole number, not "${raw}"`);
   return n;
 }
 
@@ -45,17 +63,20 @@ async function ensureSystem(config: Config): Promise<() => Promise<void>> {
     return async () => {};
   }
   say("no running system found: starting the stack and the apps (npm start does this for good)");
+  const run = claimRun(config);
   const { started } = await stackUp(config, (service, message) => say(`${service} ${message}`));
   let apps: App[] = [];
   try {
-    apps = await startApps(config, (name, message) => say(`${name} ${message}`));
+    apps = await startApps(config, run, (name, message) => say(`${name} ${message}`));
   } catch (error) {
     await stackDown(config, started);
+    run.release();
     throw error;
   }
   return async () => {
     await stopApps(apps);
     await stackDown(config, started);
+    run.release();
   };
 }
 
@@ -186,10 +207,19 @@ async function main(): Promise<number> {
 const SOLD_OUT = new Set(["sold_out", "insufficient_stock"]);
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
 
+let flags: ReturnType<typeof readFlags>;
 try {
-  process.exitCode = await main();
+  flags = readFlags();
+  if (flags.help) {
+    console.log(USAGE);
+  } else {
+    process.exitCode = await main();
+  }
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof StackError) {
+  if (error instanceof UsageError) {
+    console.error(`demo: ${error.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (error instanceof ConfigError || error instanceof StackError) {
     console.error(`demo: ${error.message}`);
     if (error instanceof StackError && error.hint) console.error(error.hint);
     process.exitCode = 1;

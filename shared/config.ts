@@ -102,6 +102,8 @@ export interface Config {
   };
   edge: {
     port: number;
+    /** Where the dashboard reads the (Bun) edge's /metrics. */
+    url: string;
     /** Trust `X-User-Id` instead of a JWT: local runs only, refused in production. */
     trustUserHeader: boolean;
     /** HS256 secret for client JWTs, or a JWKS URL for asymmetric ones. */
@@ -351,8 +353,10 @@ function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[], order
       throw new ConfigError(`${unset.join(" and ")} must be set in production with FLUX_GATE_JWKS_URL: its keys also sign tokens meant for other services`);
     }
   }
+  const edgePort = port(env, "FLUX_GATE_EDGE_PORT", 8080);
   return {
-    port: port(env, "FLUX_GATE_EDGE_PORT", 8080),
+    port: edgePort,
+    url: env.FLUX_GATE_EDGE_URL ?? `http://127.0.0.1:${edgePort}`,
     trustUserHeader,
     jwtSecret: env.FLUX_GATE_JWT_SECRET,
     jwksUrl: env.FLUX_GATE_JWKS_URL,

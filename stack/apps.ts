@@ -1,11 +1,12 @@
 /**
  * Flux-Gate's own processes for `npm start`: a REST gateway, a core and a worker per region,
- * the admin API and the Bun edge; each a child process with its own log file, stopped together.
+ * the admin API and the Bun edge; each a child process with its own log file, started again
+ * with backoff when it exits on its own, stopped together.
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../shared/config.ts";
-import { StackError, tail, waitUntil } from "./process.ts";
+import { isAlive, StackError, tail, waitUntil } from "./process.ts";
 import { stackPaths } from "./services/service.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -14,11 +15,89 @@ export interface App {
   name: string;
   url?: string;
   log: string;
+  /** Times it was started again after it exited on its own. */
+  readonly restarts: number;
+  /** SIGTERM, then wait: the app finishes what it is doing. */
   stop(): Promise<void>;
+  /** SIGKILL, no waiting: the second Ctrl-C. */
+  kill(): void;
 }
 
-function spawnApp(config: Config, name: string, argv: string[], env: Record<string, string> = {}): { app: App; exited: Promise<number> } {
+/**
+ * How long to wait before starting an app again: 250 ms, doubling with each exit that came
+ * soon after a start (a crash loop), at most 10 s. Pure.
+ */
+export function restartDelayMs(quickExits: number): number {
+  return Math.min(250 * 2 ** Math.max(0, quickExits - 1), 10_000);
+}
+/** An app that ran this long before it exited was not crash-looping: the backoff starts over. */
+const STEADY_MS = 10_000;
+
+export type AppEvent = (name: string, message: string) => void;
+
+/** Whether the server at `url` answers its /health within a second. */
+export function answersHealth(url: string): Promise<boolean> {
+  return fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+}
+
+/**
+ * Starts `argv` and resolves once `url`/health answers (throws with its log's tail if it does
+ * not); from then on, an exit nobody asked for starts it again with backoff, noted in `state`.
+ */
+async function supervise(config: Config, state: AppState, name: string, argv: string[], url: string, onEvent: AppEvent, env: Record<string, string> = {}): Promise<App> {
   const log = stackPaths(config).log(name);
+  let child = spawnChild(log, argv, env);
+  let stopping = false;
+  let restarts = 0;
+  let quickExits = 0;
+
+  let gone = false;
+  void child.exited.then(() => (gone = true));
+  const healthy = await waitUntil(async () => gone || (await answersHealth(url)), 15_000, 100);
+  if (!healthy || gone) {
+    child.kill("SIGTERM");
+    await child.exited;
+    throw new StackError(`${name} did not start`, tail(log));
+  }
+  state.note(name, { pid: child.pid, restarts });
+
+  const watch = async () => {
+    while (!stopping) {
+      const startedAt = Date.now();
+      const code = await child.exited;
+      if (stopping) return;
+      quickExits = Date.now() - startedAt < STEADY_MS ? quickExits + 1 : 1;
+      const delay = restartDelayMs(quickExits);
+      onEvent(name, `exited (${child.signalCode ?? `code ${code}`}); starting it again in ${(delay / 1000).toFixed(2)} s (restart ${restarts + 1}, log ${log})`);
+      await Bun.sleep(delay);
+      if (stopping) return;
+      child = spawnChild(log, argv, env);
+      restarts++;
+      state.note(name, { pid: child.pid, restarts });
+    }
+  };
+  void watch();
+
+  return {
+    name,
+    url,
+    log,
+    get restarts() {
+      return restarts;
+    },
+    async stop() {
+      stopping = true;
+      child.kill("SIGTERM");
+      await child.exited;
+    },
+    kill() {
+      stopping = true;
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+function spawnChild(log: string, argv: string[], env: Record<string, string>) {
   const fd = openSync(log, "a");
   const child = Bun.spawn([process.execPath, ...argv.map((a, i) => (i === 0 ? join(ROOT, a) : a))], {
     cwd: ROOT,
@@ -28,56 +107,74 @@ function spawnApp(config: Config, name: string, argv: string[], env: Record<stri
     stderr: fd,
   });
   closeSync(fd);
-  const app: App = {
-    name,
-    log,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.exited;
-    },
-  };
-  return { app, exited: child.exited };
+  return child;
 }
 
-/** Whether the server at `url` answers its /health within a second. */
-export function answersHealth(url: string): Promise<boolean> {
-  return fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+/**
+ * What `npm start` runs, for `flux-gate status` in another terminal: the launcher's pid (a
+ * second launcher on the same checkout refuses to start) and each app's pid and restarts.
+ */
+interface RunState {
+  launcher: number;
+  apps: Record<string, { pid: number; restarts: number }>;
 }
 
-/** Starts `entry` and resolves once `url`/health answers; throws with its log's tail if it does not. */
-async function startServer(config: Config, name: string, argv: string[], url: string, env?: Record<string, string>): Promise<App> {
-  const { app, exited } = spawnApp(config, name, argv, env);
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const healthy = await waitUntil(async () => gone || (await answersHealth(url)), 15_000, 100);
-  if (!healthy || gone) {
-    await app.stop();
-    throw new StackError(`${name} did not start`, tail(app.log));
+const statePath = (config: Config) => join(stackPaths(config).run, "apps.json");
+
+function readState(config: Config): RunState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(config), "utf8")) as RunState;
+  } catch {
+    return undefined;
   }
-  return { ...app, url };
+}
+
+export interface AppState {
+  note(name: string, app: { pid: number; restarts: number }): void;
+  release(): void;
+}
+
+/** Claims this checkout for one launcher; refuses while another one runs. */
+export function claimRun(config: Config): AppState {
+  const other = readState(config)?.launcher;
+  if (other && other !== process.pid && isAlive(other)) {
+    throw new StackError(`Flux-Gate is already running from this checkout (launcher pid ${other})`, "stop it with Ctrl-C in its terminal, or: npx flux-gate status");
+  }
+  const state: RunState = { launcher: process.pid, apps: {} };
+  mkdirSync(stackPaths(config).run, { recursive: true });
+  const save = () => writeFileSync(statePath(config), JSON.stringify(state));
+  save();
+  return {
+    note(name, app) {
+      state.apps[name] = app;
+      save();
+    },
+    release: () => rmSync(statePath(config), { force: true }),
+  };
 }
 
 /** Starts every region's gateway, core and worker, the admin API and the edge; resolves once the servers answer /health. */
-export async function startApps(config: Config, progress: (name: string, message: string) => void): Promise<App[]> {
+export async function startApps(config: Config, state: AppState, progress: AppEvent): Promise<App[]> {
   const apps: App[] = [];
+  const startServer = (name: string, argv: string[], url: string, env?: Record<string, string>) => supervise(config, state, name, argv, url, progress, env);
   try {
     for (const region of config.regions) {
       if (!region.redisRestExternal) {
-        apps.push(await startServer(config, `gateway-${region.id}`, ["gateway/main.ts", "--region", region.id], region.redisRestUrl));
+        apps.push(await startServer(`gateway-${region.id}`, ["gateway/main.ts", "--region", region.id], region.redisRestUrl));
         progress(`gateway-${region.id}`, `ready at ${region.redisRestUrl}`);
       }
-      apps.push(await startServer(config, `core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
+      apps.push(await startServer(`core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
       progress(`core-${region.id}`, `ready at ${region.coreUrl}`);
 
-      apps.push(await startServer(config, `worker-${region.id}`, ["worker/main.ts", "--region", region.id], region.workerUrl));
+      apps.push(await startServer(`worker-${region.id}`, ["worker/main.ts", "--region", region.id], region.workerUrl));
       progress(`worker-${region.id}`, `ready at ${region.workerUrl}, consuming ${region.kafkaTopic}`);
     }
-    apps.push(await startServer(config, "admin", ["admin/main.ts"], config.admin.url));
+    apps.push(await startServer("admin", ["admin/main.ts"], config.admin.url));
     progress("admin", `ready at ${config.admin.url}`);
     // A local run with no JWT configuration trusts X-User-Id: the explicit development mode.
     const devIdentity = !config.edge.jwtSecret && !config.edge.jwksUrl && config.mode === "development";
-    const edgeUrl = `http://127.0.0.1:${config.edge.port}`;
-    apps.push(await startServer(config, "edge", ["edge/entry/bun.ts"], edgeUrl, devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {}));
+    const edgeUrl = config.edge.url;
+    apps.push(await startServer("edge", ["edge/entry/bun.ts"], edgeUrl, devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {}));
     progress("edge", `ready at ${edgeUrl}${devIdentity ? " (development identity: X-User-Id is trusted)" : ""}`);
     return apps;
   } catch (error) {
@@ -89,7 +186,7 @@ export async function startApps(config: Config, progress: (name: string, message
 /** Every endpoint of Flux-Gate's own processes on this configuration, as `npm start` runs them. */
 export function appEndpoints(config: Config) {
   return {
-    edge: `http://127.0.0.1:${config.edge.port}`,
+    edge: config.edge.url,
     admin: config.admin.url,
     dashboard: `${config.admin.url}/dashboard`,
     regions: Object.fromEntries(
@@ -98,8 +195,10 @@ export function appEndpoints(config: Config) {
   };
 }
 
-/** Which of those answer /health now. */
-export async function appStatus(config: Config): Promise<{ name: string; url: string; state: "running" | "stopped" }[]> {
+/** Which of those answer /health now, and how often `npm start` restarted each. */
+export async function appStatus(config: Config): Promise<{ name: string; url: string; state: "running" | "stopped"; restarts?: number }[]> {
+  const run = readState(config);
+  const supervised = run && isAlive(run.launcher) ? run.apps : {};
   const e = appEndpoints(config);
   const named = [
     ...Object.entries(e.regions).flatMap(([id, r]) => [
@@ -113,7 +212,7 @@ export async function appStatus(config: Config): Promise<{ name: string; url: st
   return Promise.all(
     named.map(async (app) => {
       const up = await answersHealth(app.url);
-      return { ...app, state: up ? ("running" as const) : ("stopped" as const) };
+      return { ...app, state: up ? ("running" as const) : ("stopped" as const), ...(supervised[app.name] ? { restarts: supervised[app.name]!.restarts } : {}) };
     }),
   );
 }

@@ -6,9 +6,9 @@ import { setUserCommands, userRules } from "../shared/redis-acl.ts";
 import { REDIS_COMPONENTS, redisPasswordVariable } from "../shared/redis-users.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "./process.ts";
-import { appEndpoints, appStatus, startApps, stopApps } from "./apps.ts";
+import { appEndpoints, appStatus, claimRun, startApps, stopApps, type App } from "./apps.ts";
 import { seedDemoProduct } from "./demo.ts";
-import { endpoints, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
+import { endpoints, killServices, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
 import { verify } from "./verify/verify.ts";
 import { ADMIN_USAGE, AdminCommandError, AdminUsageError, adminCommand } from "../admin/cli/commands.ts";
 
@@ -46,16 +46,19 @@ function printTable(services: ServiceStatus[]): void {
 }
 
 async function runInForeground(config: Config): Promise<void> {
-  const { started, services } = await stackUp(config, progress);
-  const apps = await startApps(config, progress).catch(async (error: unknown) => {
-    await stackDown(config, started);
-    throw error;
-  });
-  const demo = await seedDemoProduct(config).catch(async (error: unknown) => {
+  const run = claimRun(config);
+  const giveUp = async (error: unknown, apps: App[] = []) => {
     await stopApps(apps);
     await stackDown(config, started);
+    run.release();
+    throw error;
+  };
+  const { started, services } = await stackUp(config, progress).catch((error: unknown) => {
+    run.release();
     throw error;
   });
+  const apps = await startApps(config, run, progress).catch((error: unknown) => giveUp(error));
+  const demo = await seedDemoProduct(config).catch((error: unknown) => giveUp(error, apps));
   printTable(services);
   for (const app of apps) console.log(`${app.name.padEnd(16)} ${"running".padEnd(12)} ${app.url ?? ""}${app.url ? "  " : ""}(log ${app.log})`);
   const urls = appEndpoints(config);
@@ -70,9 +73,19 @@ async function runInForeground(config: Config): Promise<void> {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  console.error("\nstopping…");
+  console.error("\nstopping… (Ctrl-C again stops everything at once)");
+  const now = async () => {
+    console.error("\nstopping everything at once: SIGKILL to the apps and to the services this run started");
+    for (const app of apps) app.kill();
+    await killServices(config, started);
+    run.release();
+    process.exit(130);
+  };
+  process.once("SIGINT", now);
+  process.once("SIGTERM", now);
   await stopApps(apps);
   await stackDown(config, started);
+  run.release();
   const left = services.length - started.length;
   if (left > 0) console.error(`left ${left} service(s) running that were up before this run`);
 }
@@ -113,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
         console.log(JSON.stringify({ ...appEndpoints(config), ...endpoints(config), services, apps }, null, 2));
       } else {
         printTable(services);
-        for (const app of apps) console.log(`${app.name.padEnd(16)} ${app.state.padEnd(12)} ${app.url}`);
+        for (const app of apps) console.log(`${app.name.padEnd(16)} ${app.state.padEnd(12)} ${app.url}${app.restarts ? `  (restarted ${app.restarts}×)` : ""}`);
         console.log(`${"dashboard".padEnd(16)} ${"".padEnd(12)} ${appEndpoints(config).dashboard}`);
       }
       return;

@@ -79,6 +79,13 @@ export async function stackDown(config: Config, only?: string[]): Promise<void> 
   await Promise.all(services.map((s) => s.stop()));
 }
 
+/** SIGKILL to the named services' processes, no grace: what a second Ctrl-C asks for. */
+export async function killServices(config: Config, only: string[]): Promise<void> {
+  for (const service of await stackStatus(config)) {
+    if (only.includes(service.name) && service.pid) process.kill(service.pid, "SIGKILL");
+  }
+}
+
 export function stackStatus(config: Config): Promise<ServiceStatus[]> {
   return Promise.all(stackServices(config).map((s) => s.status()));
 }
