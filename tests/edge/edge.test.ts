@@ -187,8 +187,10 @@ describe("edge, in-process", () => {
   });
 
   test("unauthenticated traffic is limited per IP: behind one trusted proxy, the address it appended", async () => {
-    const limited = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/10s", FLUX_GATE_TRUSTED_PROXIES: "1" }));
-    const ip = { "X-Forwarded-For": `10.0.0.1, 203.0.113.${Math.floor(Math.random() * 250)}` };
+    // A window far longer than the test, so it never straddles a window's end (where the sliding
+    // window forgives part of the last one), and an address no earlier run used.
+    const limited = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/600s", FLUX_GATE_TRUSTED_PROXIES: "1" }));
+    const ip = { "X-Forwarded-For": `10.0.0.1, 2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}` };
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await limited(`/v1/products/${uniqueName("any")}`, { headers: ip })).status);
     expect(statuses).toEqual([404, 404, 429]);
@@ -196,10 +198,10 @@ describe("edge, in-process", () => {
   });
 
   test("on Cloudflare the per-IP limit counts CF-Connecting-IP, not the X-Forwarded-For a client writes", async () => {
-    const app = edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/10s" });
+    const app = edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/600s" });
     // Workers give every request a `cf` object: that is how the edge knows where it runs.
     const onWorkers = (path: string, headers: Record<string, string>) => app.request(Object.assign(new Request(`http://edge${path}`, { headers }), { cf: { country: "US" } }));
-    const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const ip = `2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`;
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await onWorkers(`/v1/products/${uniqueName("any")}`, { "CF-Connecting-IP": ip, "X-Forwarded-For": `192.0.2.${i}` })).status);
     expect(statuses).toEqual([404, 404, 429]);
