@@ -7,6 +7,7 @@ import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts"
 import { logger, onShutdown } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
 import { tokenChecker } from "./access/tokens.ts";
+import { startHistory } from "./dashboard/history.ts";
 import { regionStats } from "./dashboard/stats.ts";
 import { createAdminApp } from "./http/app.ts";
 import { regionCores } from "./inventory/cores.ts";
@@ -28,6 +29,7 @@ const products = productService(db, regionIds, moves);
 const resumer = startResumer(moves, config.admin.resumeIntervalMs, (error, transfer) =>
   log.warn("resuming a transfer failed; will retry", { transferId: transfer?.id, error: String(error) }),
 );
+const history = startHistory({ regions: config.regions, edgeUrl: config.edge.url });
 const app = createAdminApp({
   db,
   products,
@@ -35,6 +37,7 @@ const app = createAdminApp({
   regionIds,
   authenticate: tokenChecker(config.admin.tokens),
   stats: regionStats(config.regions),
+  history: history.points,
   log: (level, message, fields) => log[level](message, fields),
 });
 const server = Bun.serve({ port: config.admin.port, hostname: config.listenHost, fetch: app.fetch });
@@ -43,6 +46,7 @@ log.info("listening", { url: config.admin.url, port: server.port });
 onShutdown(async () => {
   await server.stop();
   await resumer.stop();
+  await history.stop();
   await sql.end({ timeout: 2 });
   log.info("stopped");
 });

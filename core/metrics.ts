@@ -4,6 +4,9 @@ import { productKeys } from "../shared/keys.ts";
 import { secondsHistogram } from "../shared/metrics.ts";
 import type { RegionStore } from "./reservation/store.ts";
 
+/** A sale stays in `flux_gate_product_units` this long after it ended, then leaves the scrape. */
+const WATCHED_AFTER_END_MS = 3_600_000;
+
 export function coreMetrics(registry: Registry, store: RegionStore) {
   const registers = [registry];
   const reservations = new Counter({
@@ -28,6 +31,21 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
         products.forEach((product, i) => this.set({ product }, Number(lengths[i]?.[1] ?? 0)));
       } catch {
         this.set({ product: "unknown" }, Number.NaN);
+      }
+    },
+  });
+  // Sell-through at a glance (dashboards, Grafana): what each product's units are doing here.
+  new Gauge({
+    name: "flux_gate_product_units",
+    help: "A product's units in this region by state (allocated, available, held, sold), for sales on or ended within the hour",
+    labelNames: ["product", "state"],
+    registers,
+    // Redis unreachable: no series this scrape (unknown, not 0), and the rest still answers.
+    async collect() {
+      this.reset();
+      const sales = await store.recentStocks(Date.now() - WATCHED_AFTER_END_MS).catch(() => []);
+      for (const { productId: product, stock } of sales) {
+        for (const state of ["allocated", "available", "held", "sold"] as const) this.set({ product, state }, stock[state]);
       }
     },
   });

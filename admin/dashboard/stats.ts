@@ -19,7 +19,7 @@ export interface RegionStats {
 
 const SCRAPE_TIMEOUT_MS = 1_000;
 
-async function scrape(url: string): Promise<Sample[] | undefined> {
+export async function scrape(url: string): Promise<Sample[] | undefined> {
   try {
     const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
     return response.ok ? readSamples(await response.text()) : undefined;
@@ -29,10 +29,15 @@ async function scrape(url: string): Promise<Sample[] | undefined> {
 }
 
 /** The sum of a metric, or null when the process did not answer or could not measure it (NaN). */
-function known(samples: Sample[] | undefined, name: string): number | null {
+export function known(samples: Sample[] | undefined, name: string): number | null {
   if (!samples) return null;
   const sum = total(samples, name);
   return Number.isNaN(sum) ? null : sum;
+}
+
+/** Reservations a core accepted since it started: reserved, or sold at once. */
+export function acceptedOrders(core: Sample[]): number {
+  return total(core, "flux_gate_reservations_total", { outcome: "reserved" }) + total(core, "flux_gate_reservations_total", { outcome: "confirmed" });
 }
 
 /** How long one reading serves every dashboard that asks: they all poll once a second. */
@@ -52,7 +57,7 @@ export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
         const reservations = (outcome?: string) => (core ? total(core, "flux_gate_reservations_total", outcome ? { outcome } : {}) : null);
         return {
           region: region.id,
-          ordersAccepted: core ? reservations("reserved")! + reservations("confirmed")! : null,
+          ordersAccepted: core ? acceptedOrders(core) : null,
           reservationRequests: reservations(),
           outboxDepth: known(core, "flux_gate_outbox_depth"),
           consumerLag: known(worker, "flux_gate_worker_consumer_lag"),

@@ -4,6 +4,7 @@
  * Every error is RFC 9457 problem+json with a stable code (shared/problems.ts).
  */
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
@@ -16,6 +17,7 @@ import { describeIssues, problem, problemResponse, type ProblemCode } from "../.
 import { reaches, type Principal } from "../access/tokens.ts";
 import type { Transfer, TransferLedger } from "../inventory/ledger.ts";
 import type { Change, MoveResult, ProductService } from "../inventory/products.ts";
+import { HISTORY_SECONDS, type HistoryPoint } from "../dashboard/history.ts";
 import type { RegionStats } from "../dashboard/stats.ts";
 import { auditTrail } from "./audit.ts";
 import { bearerAuth, forbiddenUnlessReaches, type AdminEnv } from "./auth.ts";
@@ -28,6 +30,8 @@ export interface AdminDeps {
   authenticate: (authorization: string | undefined) => Principal | undefined;
   /** Per-region rates and queues for the dashboard. */
   stats: () => Promise<RegionStats[]>;
+  /** The last five minutes, for the dashboard's charts (admin/dashboard/history.ts). */
+  history?: () => HistoryPoint[];
   log: (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -75,8 +79,13 @@ function visible(principal: Principal, t: Transfer): boolean {
 }
 
 const DASHBOARD = readFileSync(new URL("../dashboard/page.html", import.meta.url), "utf8");
+// The chart library from node_modules, served by this process: no CDN, nothing fetched at run time.
+const CHART_ASSETS: Record<string, { type: string; body: string }> = {
+  "uplot.js": { type: "text/javascript", body: readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.iife.min.js"), "utf8") },
+  "uplot.css": { type: "text/css", body: readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.min.css"), "utf8") },
+};
 
-export function createAdminApp({ db, products, ledger, regionIds, authenticate, stats, log }: AdminDeps) {
+export function createAdminApp({ db, products, ledger, regionIds, authenticate, stats, history, log }: AdminDeps) {
   const region = z.enum(regionIds as [string, ...string[]]);
   const units = z.int().min(1).max(1_000_000_000);
   const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
@@ -133,9 +142,12 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.get("/dashboard", (c) =>
     c.html(DASHBOARD, 200, {
       // Its own script and styles only, talking to this origin; never framed.
-      "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      "Content-Security-Policy": "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     }),
   );
+  for (const [name, asset] of Object.entries(CHART_ASSETS)) {
+    app.get(`/dashboard/${name}`, (c) => c.body(asset.body, 200, { "Content-Type": `${asset.type}; charset=utf-8`, "Cache-Control": "public, max-age=86400" }));
+  }
 
   app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`) }));
   // One JSON line per admin request: few, and each one matters.
@@ -158,6 +170,12 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.get("/v1/stats", async (c) => {
     const own = ownRegions(c);
     return c.json({ regions: (await stats()).filter((r) => !own || own.includes(r.region)) });
+  });
+  // A region's token sees its own regions in every point; the edge's latency is everyone's.
+  app.get("/v1/stats/history", (c) => {
+    const own = ownRegions(c);
+    const points = (history?.() ?? []).map((p) => (own ? { ...p, regions: Object.fromEntries(Object.entries(p.regions).filter(([id]) => own.includes(id))) } : p));
+    return c.json({ seconds: HISTORY_SECONDS, points });
   });
   app.get("/v1/products", async (c) => c.json({ products: await products.list() }));
 

@@ -282,6 +282,19 @@ export class RegionStore {
     return { allocated: Number(allocated), available: Number(available), held: Number(held), sold: Number(sold) };
   }
 
+  /** The counters of every product whose sale ends after `since` (ms), in one round trip: the sales worth watching. */
+  async recentStocks(since: number): Promise<{ productId: string; stock: Stock }[]> {
+    const products = await this.products();
+    const pipeline = this.redis.pipeline();
+    for (const id of products) pipeline.hmget(this.keys(id).product, "allocated", "available", "held", "sold", "endsAt");
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.flatMap(([error, reply], i) => {
+      if (error) throw error;
+      const counters = reply as (string | null)[];
+      return counters[0] === null || Number(counters[4]) <= since ? [] : [{ productId: products[i]!, stock: stockOf(counters) }];
+    });
+  }
+
   /** The sale window, pause flag and per-buyer bounds as this region has them. */
   async saleWindow(productId: string): Promise<SaleTerms | undefined> {
     const [startsAt, endsAt, paused, perUserLimit, maxPerOrder] = await this.redis.hmget(this.keys(productId).product, "startsAt", "endsAt", "paused", "perUserLimit", "maxPerOrder");

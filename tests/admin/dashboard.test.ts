@@ -95,6 +95,49 @@ describe("admin dashboard in Chromium", () => {
     await shot("dashboard.png");
   }, 30_000);
 
+  test("the charts draw the last minutes, and their last points are the admin API's numbers", async () => {
+    type Drawn = Record<string, { labels: string[]; last: (number | null)[]; points: number; canvas: [number, number] }>;
+    const drawn = () =>
+      page.evaluate(() =>
+        Object.fromEntries(
+          // Runs in the page: globalThis is its window.
+          Object.entries((globalThis as unknown as { fluxCharts: Record<string, { plot: { series: { label?: string }[]; data: (number | null)[][]; root: { querySelector(s: string): { width: number; height: number } | null } } }> }).fluxCharts).map(([name, { plot }]) => {
+            const canvas = plot.root.querySelector("canvas")!;
+            return [name, { labels: plot.series.slice(1).map((s) => s.label ?? ""), last: plot.data.map((d) => d.at(-1) ?? null), points: plot.data[0]!.length, canvas: [canvas.width, canvas.height] }];
+          }),
+        ),
+      ) as Promise<Drawn>;
+    let charts: Drawn = {};
+    for (let i = 0; i < 50 && !((charts.accepted?.points ?? 0) > 5); i++) {
+      await Bun.sleep(200);
+      charts = await drawn();
+    }
+    expect(Object.keys(charts).sort()).toEqual(["accepted", "lag", "latency", "outbox", "sell"]);
+    for (const chart of Object.values(charts)) {
+      expect(chart.points).toBeGreaterThan(5);
+      expect(chart.canvas[0]).toBeGreaterThan(300);
+      expect(chart.canvas[1]).toBeGreaterThan(100);
+    }
+    expect(charts.latency!.labels).toEqual(["edge p50", "edge p99", "us-east core p50", "us-east core p99", "eu-west core p50", "eu-west core p99"]);
+
+    // The chart's last point is the history point of the same second, as the admin API gives it.
+    const asAdmin = { headers: { Authorization: `Bearer ${DEVELOPMENT_ADMIN_TOKEN}` } };
+    const history = (await (await fetch(`${testAdminUrl}/v1/stats/history`, asAdmin)).json()) as { points: { at: number; regions: Record<string, { acceptedPerSecond: number | null; outboxDepth: number | null; consumerLag: number | null; sellThrough: Record<string, number> }> }[] };
+    const same = history.points.find((p) => p.at / 1000 === charts.outbox!.last[0])!;
+    expect(same).toBeDefined();
+    expect(charts.outbox!.last.slice(1)).toEqual([same.regions["us-east"]!.outboxDepth, same.regions["eu-west"]!.outboxDepth]);
+    expect(charts.lag!.last.slice(1)).toEqual([same.regions["us-east"]!.consumerLag, same.regions["eu-west"]!.consumerLag]);
+    expect(charts.accepted!.last.slice(1)).toEqual([same.regions["us-east"]!.acceptedPerSecond, same.regions["eu-west"]!.acceptedPerSecond]);
+    // The orders drew a curve: some second saw us-east accept orders.
+    expect(history.points.some((p) => (p.regions["us-east"]!.acceptedPerSecond ?? 0) > 0)).toBe(true);
+
+    // Sell-through: (sold + held) / allocated, as the product's own view counts them.
+    const view = (await (await fetch(`${testAdminUrl}/v1/products/${productId}`, asAdmin)).json()) as { regions: { region: string; live: { allocated: number; held: number; sold: number } }[] };
+    const east = view.regions.find((r) => r.region === "us-east")!.live;
+    expect(charts.sell!.last[1]).toBe(Math.round(((east.sold + east.held) / east.allocated) * 1000) / 10);
+    expect(charts.sell!.last[1]).toBeGreaterThan(0);
+  }, 30_000);
+
   test("the transfer form moves units and both regions show it", async () => {
     await page.getByTestId("transfer-from").selectOption("us-east");
     await page.getByTestId("transfer-to").selectOption("eu-west");

@@ -1,0 +1,129 @@
+/**
+ * The dashboard's charts: the last five minutes, read each second from the processes' own
+ * /metrics (every region's core and worker, and the edge) and kept in a ring buffer in the
+ * admin process; no database. A point is the change between two readings: orders per second,
+ * latency quantiles of the requests in between, and the gauges as they stood.
+ */
+import type { Region } from "../../shared/config.ts";
+import { bucketsSince, histogramBuckets, histogramQuantile, type Buckets, type Sample } from "../../shared/metrics.ts";
+import { repeat } from "../../shared/repeat.ts";
+import { acceptedOrders, known, scrape } from "./stats.ts";
+
+/** One region's metrics as read at one moment. */
+export interface RegionReading {
+  accepted: number | null;
+  /** The core's POST /v1/reservations, cumulative. */
+  latency: Buckets | null;
+  outboxDepth: number | null;
+  consumerLag: number | null;
+  /** Product → its units here (sales on, or ended within the hour). */
+  units: Record<string, { allocated: number; held: number; sold: number }> | null;
+}
+
+export interface Reading {
+  at: number;
+  regions: Record<string, RegionReading>;
+  /** The edge's POST /v1/orders, cumulative; null when no edge answered. */
+  edge: Buckets | null;
+}
+
+export interface HistoryPoint {
+  /** When the second reading was taken (ms). */
+  at: number;
+  regions: Record<
+    string,
+    {
+      acceptedPerSecond: number | null;
+      coreP50Ms: number | null;
+      coreP99Ms: number | null;
+      outboxDepth: number | null;
+      consumerLag: number | null;
+      /** Product → (sold + held) / allocated, 0–1. */
+      sellThrough: Record<string, number>;
+    }
+  >;
+  edge: { p50Ms: number | null; p99Ms: number | null };
+}
+
+/** A region's reading from its core's and worker's samples (undefined: the process did not answer). Pure. */
+export function regionReading(core: Sample[] | undefined, worker: Sample[] | undefined): RegionReading {
+  const units: RegionReading["units"] = core ? {} : null;
+  for (const s of core ?? []) {
+    if (s.name !== "flux_gate_product_units" || !s.labels.product) continue;
+    const product = (units![s.labels.product] ??= { allocated: 0, held: 0, sold: 0 });
+    const state = s.labels.state;
+    if (state === "allocated" || state === "held" || state === "sold") product[state] = s.value;
+  }
+  return {
+    accepted: core ? acceptedOrders(core) : null,
+    latency: core ? histogramBuckets(core, "flux_gate_http_request_duration_seconds", { route: "/v1/reservations", method: "POST" }) : null,
+    outboxDepth: known(core, "flux_gate_outbox_depth"),
+    consumerLag: known(worker, "flux_gate_worker_consumer_lag"),
+    units,
+  };
+}
+
+export function edgeReading(edge: Sample[] | undefined): Buckets | null {
+  return edge ? histogramBuckets(edge, "flux_gate_http_request_duration_seconds", { route: "/v1/orders", method: "POST" }) : null;
+}
+
+const ms = (seconds: number | null) => (seconds === null ? null : Math.round(seconds * 100_000) / 100);
+
+/** The quantiles of what a histogram observed between two readings, in ms. */
+function quantilesBetween(earlier: Buckets | null | undefined, later: Buckets | null): { p50: number | null; p99: number | null } {
+  if (!later) return { p50: null, p99: null };
+  const window = bucketsSince(earlier ?? [], later);
+  return { p50: ms(histogramQuantile(0.5, window)), p99: ms(histogramQuantile(0.99, window)) };
+}
+
+/** The point the charts draw for the time between `previous` and `current`. Pure. */
+export function pointBetween(previous: Reading | undefined, current: Reading): HistoryPoint {
+  const seconds = previous ? (current.at - previous.at) / 1000 : 0;
+  const regions: HistoryPoint["regions"] = {};
+  for (const [id, now] of Object.entries(current.regions)) {
+    const before = previous?.regions[id];
+    const accepted = now.accepted !== null && before?.accepted != null && seconds > 0 ? Math.max(0, now.accepted - before.accepted) / seconds : null;
+    const core = quantilesBetween(before?.latency, now.latency);
+    const sellThrough = Object.fromEntries(
+      Object.entries(now.units ?? {})
+        .filter(([, u]) => u.allocated > 0)
+        .map(([product, u]) => [product, (u.sold + u.held) / u.allocated]),
+    );
+    regions[id] = { acceptedPerSecond: accepted, coreP50Ms: core.p50, coreP99Ms: core.p99, outboxDepth: now.outboxDepth, consumerLag: now.consumerLag, sellThrough };
+  }
+  const edge = quantilesBetween(previous?.edge, current.edge);
+  return { at: current.at, regions, edge: { p50Ms: edge.p50, p99Ms: edge.p99 } };
+}
+
+/** Keeps the last `keep` points; the oldest falls off. */
+export class Ring<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly keep: number) {}
+  push(item: T): void {
+    this.items.push(item);
+    if (this.items.length > this.keep) this.items.shift();
+  }
+  all(): T[] {
+    return [...this.items];
+  }
+}
+
+export const HISTORY_SECONDS = 300;
+
+/** Reads every region and the edge each `intervalMs` and keeps the last five minutes of points. */
+export function startHistory({ regions, edgeUrl, intervalMs = 1_000 }: { regions: Region[]; edgeUrl: string; intervalMs?: number }) {
+  const points = new Ring<HistoryPoint>(Math.ceil((HISTORY_SECONDS * 1000) / intervalMs));
+  let previous: Reading | undefined;
+  const loop = repeat(intervalMs, async () => {
+    const [edge, perRegion] = await Promise.all([
+      scrape(edgeUrl),
+      Promise.all(regions.map(async (r) => regionReading(...(await Promise.all([scrape(r.coreUrl), scrape(r.workerUrl)]))))),
+    ]);
+    const reading: Reading = { at: Date.now(), regions: Object.fromEntries(regions.map((r, i) => [r.id, perRegion[i]!])), edge: edgeReading(edge) };
+    if (previous) points.push(pointBetween(previous, reading));
+    previous = reading;
+  });
+  return { points: () => points.all(), stop: loop.stop };
+}
+
+export type History = ReturnType<typeof startHistory>;
