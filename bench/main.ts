@@ -13,11 +13,11 @@
  * a region of its own, `bench`, with a Redis of its own that is started fresh and deleted at
  * the end, so no run measures the leftovers of another.
  */
-import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { count, inArray } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
+import { commandLine } from "../shared/command-line.ts";
 import { orders, products } from "../db/schema.ts";
 import { regionCores } from "../admin/inventory/cores.ts";
 import { transferLedger } from "../admin/inventory/ledger.ts";
@@ -35,17 +35,23 @@ import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts"
 import { lineChartSvg } from "./chart.ts";
 import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts";
 
-const { values: flags } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    json: { type: "boolean", default: false },
-    seconds: { type: "string", default: "10" },
-    soak: { type: "boolean", default: false },
-    "core-only": { type: "boolean", default: false },
-    orders: { type: "string", default: "1000000" },
-  },
+const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --soak [--orders N]]
+
+  --json         the report as JSON (medians and ratios to the baseline measured in the run)
+  --seconds N    seconds per load run (10)
+  --core-only    the baseline and the core's runs alone
+  --soak         N orders through one core, Redis's memory after every tenth (an SVG chart)
+  --orders N     the soak's orders (1000000)`;
+const cli = commandLine("bench", USAGE, {
+  json: { type: "boolean", default: false },
+  seconds: { type: "string", default: "10" },
+  soak: { type: "boolean", default: false },
+  "core-only": { type: "boolean", default: false },
+  orders: { type: "string", default: "1000000" },
 });
-const SECONDS = Number(flags.seconds);
+const flags = cli.values;
+const SECONDS = cli.count("seconds", flags.seconds);
+const SOAK_ORDERS = cli.count("orders", flags.orders);
 const CONNECTIONS = 100;
 /** The latency runs offer these shares of the baseline's throughput measured in the run. */
 const CORE_FIXED_SHARE = 0.4;
@@ -165,7 +171,7 @@ let report: Record<string, unknown> = {};
 let rows: Record<string, ReturnType<typeof row>> = {};
 try {
   if (flags.soak) {
-    const total = Number(flags.orders);
+    const total = SOAK_ORDERS;
     progress(`soak: ${total.toLocaleString("en")} orders through one core, retention ${SOAK_RETENTION.FLUX_GATE_ORDER_RETENTION_MS} ms, a worker persisting them`);
     await startCore(SOAK_RETENTION);
     children.push(spawn(["worker/main.ts", "--region", REGION]));

@@ -4,11 +4,11 @@
  * A fresh product with M units spread across the regions, N buyers from several countries at
  * the edge, a live line while they buy, then a report checked against PostgreSQL.
  */
-import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { connectDatabase } from "../db/client.ts";
 import { orders } from "../db/schema.ts";
+import { commandLine } from "../shared/command-line.ts";
 import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from "../shared/config.ts";
 import { answersHealth, appEndpoints, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
 import { StackError, waitUntil } from "../stack/process.ts";
@@ -26,32 +26,13 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
   --per-address K    buyers sharing one client address (4)
   --json             the report as JSON`;
 
-/** A mistake on the command line: the usage and exit 2, as \`flux-gate\` answers one. */
-class UsageError extends Error {}
-
-function readFlags() {
-  try {
-    return parseArgs({
-      args: Bun.argv.slice(2),
-      options: {
-        buyers: { type: "string", default: "3000" },
-        units: { type: "string", default: "1000" },
-        concurrency: { type: "string", default: "64" },
-        "per-address": { type: "string", default: "4" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function count(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} takes a positive whole number, not "${raw}"`);
-  return n;
-}
+const { values: flags, count } = commandLine("demo", USAGE, {
+  buyers: { type: "string", default: "3000" },
+  units: { type: "string", default: "1000" },
+  concurrency: { type: "string", default: "64" },
+  "per-address": { type: "string", default: "4" },
+  json: { type: "boolean", default: false },
+});
 
 const say = (message: string) => console.error(`demo: ${message}`);
 
@@ -207,19 +188,10 @@ async function main(): Promise<number> {
 const SOLD_OUT = new Set(["sold_out", "insufficient_stock"]);
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
 
-let flags: ReturnType<typeof readFlags>;
 try {
-  flags = readFlags();
-  if (flags.help) {
-    console.log(USAGE);
-  } else {
-    process.exitCode = await main();
-  }
+  process.exitCode = await main();
 } catch (error) {
-  if (error instanceof UsageError) {
-    console.error(`demo: ${error.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else if (error instanceof ConfigError || error instanceof StackError) {
+  if (error instanceof ConfigError || error instanceof StackError) {
     console.error(`demo: ${error.message}`);
     if (error instanceof StackError && error.hint) console.error(error.hint);
     process.exitCode = 1;

@@ -21,15 +21,4 @@ describe("npm run demo", () => {
     },
     120_000,
   );
-
-  test.each([
-    [["--topology", "x"], "demo: Unknown option '--topology'"],
-    [["--buyers", "many"], 'demo: --buyers takes a positive whole number, not "many"'],
-  ])("a mistake on the command line (%p) prints the usage and exits 2, without a stack trace", (args, message) => {
-    const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../demo/main.ts"), ...args], { stdin: "ignore" });
-    const stderr = run.stderr.toString();
-    expect(run.exitCode).toBe(2);
-    expect(stderr).toStartWith(`${message}\n\nusage: npm run demo`);
-    expect(stderr).not.toContain("    at ");
-  });
 });
