@@ -1,12 +1,24 @@
 /** The soak's chart: pure, so checked directly. */
 import { expect, test } from "bun:test";
-import { lineChartSvg } from "../../bench/chart.ts";
+import { lineChartSvg } from "../../../bench/chart.ts";
 
 test("the line starts at the left axis and ends at the right, the y axis from 0 with room above the top point; text is escaped", () => {
-  const svg = lineChartSvg({ title: "a < b & c", xLabel: "orders", yLabel: "MB", points: [{ x: 0, y: 10 }, { x: 500, y: 20 }, { x: 1_000_000, y: 40 }] });
+  const svg = lineChartSvg({
+    title: "a < b & c",
+    xLabel: "orders",
+    yLabel: "MB",
+    points: [
+      { x: 0, y: 10 },
+      { x: 500, y: 20 },
+      { x: 1_000_000, y: 40 },
+    ],
+  });
   expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
   expect(svg).toContain("a &lt; b &amp; c");
-  const points = /<polyline [^>]*points="([^"]+)"/.exec(svg)![1]!.split(" ").map((p) => p.split(",").map(Number));
+  const points = /<polyline [^>]*points="([^"]+)"/
+    .exec(svg)![1]!
+    .split(" ")
+    .map((p) => p.split(",").map(Number));
   expect(points).toHaveLength(3);
   expect(points[0]![0]).toBe(64);
   expect(points[2]![0]).toBe(640 - 24);

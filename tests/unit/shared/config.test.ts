@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig, redactUrl, redisUrlVariable, regionById, requireSecrets } from "../../shared/config.ts";
+import {
+  ConfigError,
+  loadConfig,
+  redactUrl,
+  redisUrlVariable,
+  regionById,
+  requireSecrets,
+} from "../../../shared/config.ts";
 
 describe("loadConfig", () => {
   test("defaults to two regions with their own Redis, topic and port", () => {
@@ -9,7 +16,11 @@ describe("loadConfig", () => {
       ["eu-west", "redis://127.0.0.1:6381", "flux-gate.orders.eu-west", false],
     ]);
     expect(config.home).toBe("/srv/app/.flux-gate");
-    expect(config.postgres).toEqual({ url: "postgres://postgres@127.0.0.1:5433/fluxgate", external: false, port: 5433 });
+    expect(config.postgres).toEqual({
+      url: "postgres://postgres@127.0.0.1:5433/fluxgate",
+      external: false,
+      port: 5433,
+    });
     expect(config.kafka).toMatchObject({ brokers: ["127.0.0.1:9092"], external: false, partitions: 3 });
     expect(config.redis.appendFsync).toBe("everysec");
   });
@@ -20,14 +31,21 @@ describe("loadConfig", () => {
       DATABASE_URL: "postgres://app@db.internal/sales",
       KAFKA_BROKERS: "k1:9092, k2:9092",
     });
-    expect(regionById(config, "eu-west")).toMatchObject({ redisUrl: "redis://cache.internal:6379", redisExternal: true });
+    expect(regionById(config, "eu-west")).toMatchObject({
+      redisUrl: "redis://cache.internal:6379",
+      redisExternal: true,
+    });
     expect(regionById(config, "us-east").redisExternal).toBe(false);
     expect(config.postgres).toMatchObject({ url: "postgres://app@db.internal/sales", external: true });
     expect(config.kafka).toMatchObject({ brokers: ["k1:9092", "k2:9092"], external: true });
   });
 
   test("regions and ports follow the environment", () => {
-    const config = loadConfig({ FLUX_GATE_REGIONS: "ap-south,us-east,eu-west", FLUX_GATE_REDIS_PORT: "7000", FLUX_GATE_KAFKA_PORT: "19092" });
+    const config = loadConfig({
+      FLUX_GATE_REGIONS: "ap-south,us-east,eu-west",
+      FLUX_GATE_REDIS_PORT: "7000",
+      FLUX_GATE_KAFKA_PORT: "19092",
+    });
     expect(config.regions.map((r) => r.redisPort)).toEqual([7000, 7001, 7002]);
     expect(config.kafka).toMatchObject({ port: 19092, controllerPort: 19093 });
     expect(redisUrlVariable("ap-south")).toBe("REDIS_URL_AP_SOUTH");
@@ -49,7 +67,14 @@ describe("loadConfig", () => {
     const production = loadConfig({ CORE_SECRET_US_EAST: long, CORE_ADMIN_SECRET_US_EAST: "s3cret" });
     expect(production.mode).toBe("production");
     expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST"])).not.toThrow();
-    expect(() => requireSecrets(production, ["CORE_SECRET_US_EAST", "CORE_ADMIN_SECRET_US_EAST", "CORE_SECRET_EU_WEST", "FLUX_GATE_ORDER_ID_SECRET"])).toThrow(
+    expect(() =>
+      requireSecrets(production, [
+        "CORE_SECRET_US_EAST",
+        "CORE_ADMIN_SECRET_US_EAST",
+        "CORE_SECRET_EU_WEST",
+        "FLUX_GATE_ORDER_ID_SECRET",
+      ]),
+    ).toThrow(
       "CORE_SECRET_EU_WEST, FLUX_GATE_ORDER_ID_SECRET must be set in production; CORE_ADMIN_SECRET_US_EAST must be at least 32 bytes (FLUX_GATE_ENV=development runs on local defaults)",
     );
     expect(() => requireSecrets(loadConfig({ FLUX_GATE_ENV: "development" }), ["CORE_SECRET_EU_WEST"])).not.toThrow();
@@ -57,10 +82,15 @@ describe("loadConfig", () => {
   });
 
   test("rate limits and country preferences are parsed and checked", () => {
-    const config = loadConfig({ FLUX_GATE_RATE_LIMIT_USER: "5/2s", FLUX_GATE_COUNTRY_REGIONS: "JP:eu-west,us-east;*:us-east" });
+    const config = loadConfig({
+      FLUX_GATE_RATE_LIMIT_USER: "5/2s",
+      FLUX_GATE_COUNTRY_REGIONS: "JP:eu-west,us-east;*:us-east",
+    });
     expect(config.edge.rateLimit.user).toEqual({ requests: 5, windowSeconds: 2 });
     expect(config.edge.countryRegions).toEqual({ JP: ["eu-west", "us-east"], "*": ["us-east"] });
-    expect(() => loadConfig({ FLUX_GATE_RATE_LIMIT_IP: "fast" })).toThrow('FLUX_GATE_RATE_LIMIT_IP must look like "20/10s"');
+    expect(() => loadConfig({ FLUX_GATE_RATE_LIMIT_IP: "fast" })).toThrow(
+      'FLUX_GATE_RATE_LIMIT_IP must look like "20/10s"',
+    );
     expect(() => loadConfig({ FLUX_GATE_COUNTRY_REGIONS: "JP:mars" })).toThrow(/"JP:mars" is not COUNTRY:region/);
   });
 
@@ -71,7 +101,9 @@ describe("loadConfig", () => {
 
 describe("redactUrl", () => {
   test("hides a password and leaves everything else", () => {
-    expect(redactUrl("postgres://app:s3cret@db.internal:5432/fluxgate")).toBe("postgres://app:***@db.internal:5432/fluxgate");
+    expect(redactUrl("postgres://app:s3cret@db.internal:5432/fluxgate")).toBe(
+      "postgres://app:***@db.internal:5432/fluxgate",
+    );
     expect(redactUrl("redis://127.0.0.1:6380")).toBe("redis://127.0.0.1:6380");
     expect(redactUrl("not a url")).toBe("not a url");
   });

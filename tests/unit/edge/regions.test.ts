@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { deriveOrderId } from "../../edge/order-id.ts";
-import { regionOrder } from "../../edge/regions.ts";
+import { deriveOrderId } from "../../../edge/order-id.ts";
+import { regionOrder } from "../../../edge/regions.ts";
 
 const table = { DE: ["eu-west", "us-east"], US: ["us-east", "eu-west"], "*": ["us-east", "eu-west"] };
 const regions = ["us-east", "eu-west", "ap-south"];
@@ -12,7 +12,11 @@ describe("regionOrder", () => {
     expect(regionOrder(table, regions, {})).toEqual(["us-east", "eu-west", "ap-south"]);
   });
   test("X-Region goes first when it names a region, and is ignored otherwise", () => {
-    expect(regionOrder(table, regions, { country: "DE", region: "ap-south" })).toEqual(["ap-south", "eu-west", "us-east"]);
+    expect(regionOrder(table, regions, { country: "DE", region: "ap-south" })).toEqual([
+      "ap-south",
+      "eu-west",
+      "us-east",
+    ]);
     expect(regionOrder(table, regions, { country: "DE", region: "moon" })).toEqual(["eu-west", "us-east", "ap-south"]);
   });
 });

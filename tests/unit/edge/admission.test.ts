@@ -1,16 +1,26 @@
 /** The admission step's pure parts: the script's replies, retry order, homes, key names. */
 import { describe, expect, test } from "bun:test";
-import { parseAdmission } from "../../edge/admission/admission.ts";
-import { resumeOrder } from "../../edge/regions.ts";
-import { homeRegion } from "../../shared/home-region.ts";
-import { buyerKeys } from "../../shared/keys.ts";
+import { parseAdmission } from "../../../edge/admission/admission.ts";
+import { resumeOrder } from "../../../edge/regions.ts";
+import { homeRegion } from "../../../shared/home-region.ts";
+import { buyerKeys } from "../../../shared/keys.ts";
 
 describe("admission", () => {
   test("the script's replies become values", () => {
     expect(parseAdmission(["new", 1_700_000_000_000])).toEqual({ kind: "new", now: 1_700_000_000_000 });
-    expect(parseAdmission(["replay", "202", "application/json", '{"a":1}'])).toEqual({ kind: "replay", status: 202, contentType: "application/json", body: '{"a":1}' });
+    expect(parseAdmission(["replay", "202", "application/json", '{"a":1}'])).toEqual({
+      kind: "replay",
+      status: 202,
+      contentType: "application/json",
+      body: '{"a":1}',
+    });
     expect(parseAdmission(["in_flight", 1200])).toEqual({ kind: "in_flight", retryAfterMs: 1200 });
-    expect(parseAdmission(["resume", "us-east,eu-west", 1_000, 41_000])).toEqual({ kind: "resume", tried: ["us-east", "eu-west"], sent: 1_000, now: 41_000 });
+    expect(parseAdmission(["resume", "us-east,eu-west", 1_000, 41_000])).toEqual({
+      kind: "resume",
+      tried: ["us-east", "eu-west"],
+      sent: 1_000,
+      now: 41_000,
+    });
     expect(parseAdmission(["limit", 3])).toEqual({ kind: "limit", counted: 3 });
     expect(() => parseAdmission(["bogus"])).toThrow("the admission script answered");
   });
@@ -25,7 +35,8 @@ describe("admission", () => {
     const regions = ["us-east", "eu-west", "ap-south"];
     expect(homeRegion("alice", regions)).toBe(homeRegion("alice", regions));
     const counts = new Map<string, number>();
-    for (let i = 0; i < 30_000; i++) counts.set(homeRegion(`user-${i}`, regions), (counts.get(homeRegion(`user-${i}`, regions)) ?? 0) + 1);
+    for (let i = 0; i < 30_000; i++)
+      counts.set(homeRegion(`user-${i}`, regions), (counts.get(homeRegion(`user-${i}`, regions)) ?? 0) + 1);
     for (const region of regions) expect(counts.get(region)!).toBeWithin(9_000, 11_000);
   });
 

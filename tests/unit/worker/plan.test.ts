@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { OrderEvent } from "../../shared/events.ts";
-import type { IncomingMessage } from "../../shared/kafka.ts";
-import { decode, isDataError, plan } from "../../worker/plan.ts";
+import type { OrderEvent } from "../../../shared/events.ts";
+import type { IncomingMessage } from "../../../shared/kafka.ts";
+import { decode, isDataError, plan } from "../../../worker/plan.ts";
 
 const orderId = "6f1c2a52-7d43-4a8e-9d55-4c7a4f0f8f10";
 function event(overrides: Partial<OrderEvent> = {}): OrderEvent {
@@ -20,7 +20,14 @@ function event(overrides: Partial<OrderEvent> = {}): OrderEvent {
     ...overrides,
   };
 }
-const message = (value: string | null): IncomingMessage => ({ topic: "t", partition: 0, offset: "7", key: orderId, value, headers: {} });
+const message = (value: string | null): IncomingMessage => ({
+  topic: "t",
+  partition: 0,
+  offset: "7",
+  key: orderId,
+  value,
+  headers: {},
+});
 
 describe("decode", () => {
   test("keeps order events and sets aside what is not one, with the reason", () => {
@@ -43,7 +50,12 @@ describe("plan", () => {
   test("one row per order at its furthest status, one event row per (order, status)", () => {
     const rows = plan([event(), event({ type: "confirmed", at: 5_000 }), event({ at: 9_000 })]);
     expect(rows.orders).toHaveLength(1);
-    expect(rows.orders[0]).toMatchObject({ id: orderId, status: "confirmed", updatedAt: new Date(5_000), originRegion: "eu-west" });
+    expect(rows.orders[0]).toMatchObject({
+      id: orderId,
+      status: "confirmed",
+      updatedAt: new Date(5_000),
+      originRegion: "eu-west",
+    });
     expect(rows.events.map((e) => e.type)).toEqual(["reserved", "confirmed"]);
   });
 

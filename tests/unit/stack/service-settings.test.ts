@@ -2,10 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../shared/config.ts";
-import { brokerProperties, newClusterId } from "../../stack/services/kafka.ts";
-import { reachableByOthers } from "../../stack/services/postgres.ts";
-import { redisArgs } from "../../stack/services/redis.ts";
+import { loadConfig } from "../../../shared/config.ts";
+import { brokerProperties, newClusterId } from "../../../stack/services/kafka.ts";
+import { reachableByOthers } from "../../../stack/services/postgres.ts";
+import { redisArgs } from "../../../stack/services/redis.ts";
 
 const config = loadConfig({ FLUX_GATE_REDIS_APPENDFSYNC: "always", FLUX_GATE_KAFKA_PORT: "19092" }, "/srv/app");
 
@@ -30,7 +30,10 @@ describe("redis settings", () => {
 
 describe("kafka settings", () => {
   const properties = Object.fromEntries(
-    brokerProperties(config, "/data/kafka").trim().split("\n").map((line) => line.split("=") as [string, string]),
+    brokerProperties(config, "/data/kafka")
+      .trim()
+      .split("\n")
+      .map((line) => line.split("=") as [string, string]),
   );
   test("one KRaft node on the configured ports", () => {
     expect(properties["process.roles"]).toBe("broker,controller");

@@ -1,27 +1,82 @@
 /** The dashboard's history, pure parts: quantiles from histogram buckets, rates between readings, a ring. */
 import { describe, expect, test } from "bun:test";
-import { pointBetween, regionReading, Ring, type Reading } from "../../admin/dashboard/history.ts";
-import { bucketsSince, histogramBuckets, histogramQuantile, readSamples, type Buckets } from "../../shared/metrics.ts";
+import { pointBetween, regionReading, Ring, type Reading } from "../../../admin/dashboard/history.ts";
+import {
+  bucketsSince,
+  histogramBuckets,
+  histogramQuantile,
+  readSamples,
+  type Buckets,
+} from "../../../shared/metrics.ts";
 
 const INF = Number.POSITIVE_INFINITY;
 
 describe("histogram quantiles, as Prometheus's histogram_quantile", () => {
   test("interpolate inside the bucket where the rank falls", () => {
-    const buckets: Buckets = [[0.01, 0], [0.05, 0], [0.1, 100], [INF, 100]];
+    const buckets: Buckets = [
+      [0.01, 0],
+      [0.05, 0],
+      [0.1, 100],
+      [INF, 100],
+    ];
     expect(histogramQuantile(0.5, buckets)).toBeCloseTo(0.075, 10);
     expect(histogramQuantile(0.99, buckets)).toBeCloseTo(0.0995, 10);
-    expect(histogramQuantile(0.5, [[0.01, 30], [0.05, 90], [INF, 100]])).toBeCloseTo(0.01 + 0.04 * (20 / 60), 10);
+    expect(
+      histogramQuantile(0.5, [
+        [0.01, 30],
+        [0.05, 90],
+        [INF, 100],
+      ]),
+    ).toBeCloseTo(0.01 + 0.04 * (20 / 60), 10);
   });
 
   test("nothing observed is null; a rank in +Inf is the highest finite bound", () => {
-    expect(histogramQuantile(0.99, [[0.1, 0], [INF, 0]])).toBeNull();
+    expect(
+      histogramQuantile(0.99, [
+        [0.1, 0],
+        [INF, 0],
+      ]),
+    ).toBeNull();
     expect(histogramQuantile(0.99, [])).toBeNull();
-    expect(histogramQuantile(0.99, [[0.1, 10], [INF, 100]])).toBe(0.1);
+    expect(
+      histogramQuantile(0.99, [
+        [0.1, 10],
+        [INF, 100],
+      ]),
+    ).toBe(0.1);
   });
 
   test("what was observed between two readings; a process that restarted counts from zero", () => {
-    expect(bucketsSince([[0.1, 5], [INF, 6]], [[0.1, 9], [INF, 12]])).toEqual([[0.1, 4], [INF, 6]]);
-    expect(bucketsSince([[0.1, 50], [INF, 60]], [[0.1, 3], [INF, 3]])).toEqual([[0.1, 3], [INF, 3]]);
+    expect(
+      bucketsSince(
+        [
+          [0.1, 5],
+          [INF, 6],
+        ],
+        [
+          [0.1, 9],
+          [INF, 12],
+        ],
+      ),
+    ).toEqual([
+      [0.1, 4],
+      [INF, 6],
+    ]);
+    expect(
+      bucketsSince(
+        [
+          [0.1, 50],
+          [INF, 60],
+        ],
+        [
+          [0.1, 3],
+          [INF, 3],
+        ],
+      ),
+    ).toEqual([
+      [0.1, 3],
+      [INF, 3],
+    ]);
   });
 });
 
@@ -46,28 +101,80 @@ flux_gate_product_units{product="P",state="available"} 150
     const reading = regionReading(core, readSamples(`flux_gate_worker_consumer_lag{partition="0"} 7`));
     expect(reading).toEqual({
       accepted: 42,
-      latency: [[0.005, 40], [INF, 52]],
+      latency: [
+        [0.005, 40],
+        [INF, 52],
+      ],
       outboxDepth: 3,
       consumerLag: 7,
       units: { P: { allocated: 200, held: 30, sold: 20 } },
     });
-    expect(histogramBuckets(core, "flux_gate_http_request_duration_seconds", { route: "/v1/products/:id" })).toEqual([[INF, 999]]);
+    expect(histogramBuckets(core, "flux_gate_http_request_duration_seconds", { route: "/v1/products/:id" })).toEqual([
+      [INF, 999],
+    ]);
   });
 
   test("a core or worker that did not answer reads as unknown, not zero", () => {
-    expect(regionReading(undefined, undefined)).toEqual({ accepted: null, latency: null, outboxDepth: null, consumerLag: null, units: null });
+    expect(regionReading(undefined, undefined)).toEqual({
+      accepted: null,
+      latency: null,
+      outboxDepth: null,
+      consumerLag: null,
+      units: null,
+    });
   });
 });
 
 describe("a chart point between two readings", () => {
-  const region = (accepted: number | null, latency: Buckets | null, units = { P: { allocated: 200, held: 30, sold: 20 }, Q: { allocated: 0, held: 0, sold: 0 } }) => ({ accepted, latency, outboxDepth: 1, consumerLag: 2, units });
-  const earlier: Reading = { at: 10_000, regions: { "us-east": region(4, [[0.01, 0], [0.05, 0], [0.1, 0], [INF, 0]]) }, edge: [[0.01, 5], [INF, 5]] };
-  const later: Reading = { at: 12_000, regions: { "us-east": region(10, [[0.01, 0], [0.05, 0], [0.1, 100], [INF, 100]]) }, edge: [[0.01, 105], [INF, 105]] };
+  const region = (
+    accepted: number | null,
+    latency: Buckets | null,
+    units = { P: { allocated: 200, held: 30, sold: 20 }, Q: { allocated: 0, held: 0, sold: 0 } },
+  ) => ({ accepted, latency, outboxDepth: 1, consumerLag: 2, units });
+  const earlier: Reading = {
+    at: 10_000,
+    regions: {
+      "us-east": region(4, [
+        [0.01, 0],
+        [0.05, 0],
+        [0.1, 0],
+        [INF, 0],
+      ]),
+    },
+    edge: [
+      [0.01, 5],
+      [INF, 5],
+    ],
+  };
+  const later: Reading = {
+    at: 12_000,
+    regions: {
+      "us-east": region(10, [
+        [0.01, 0],
+        [0.05, 0],
+        [0.1, 100],
+        [INF, 100],
+      ]),
+    },
+    edge: [
+      [0.01, 105],
+      [INF, 105],
+    ],
+  };
 
   test("orders per second over the seconds between; quantiles of what was observed between, in ms; sell-through of allocated products", () => {
     expect(pointBetween(earlier, later)).toEqual({
       at: 12_000,
-      regions: { "us-east": { acceptedPerSecond: 3, coreP50Ms: 75, coreP99Ms: 99.5, outboxDepth: 1, consumerLag: 2, sellThrough: { P: 0.25 } } },
+      regions: {
+        "us-east": {
+          acceptedPerSecond: 3,
+          coreP50Ms: 75,
+          coreP99Ms: 99.5,
+          outboxDepth: 1,
+          consumerLag: 2,
+          sellThrough: { P: 0.25 },
+        },
+      },
       edge: { p50Ms: 5, p99Ms: 9.9 },
     });
   });

@@ -1,9 +1,15 @@
 /** The admin's pure pieces: tokens and scopes, the CLI's arguments, rebalancing's split. */
 import { describe, expect, test } from "bun:test";
-import { reaches, tokenChecker } from "../../admin/access/tokens.ts";
-import { allocationTargets, AdminUsageError, instant } from "../../admin/cli/commands.ts";
-import { shareOfPool } from "../../admin/inventory/rebalance.ts";
-import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, parseAdminTokens, requireSecrets } from "../../shared/config.ts";
+import { reaches, tokenChecker } from "../../../admin/access/tokens.ts";
+import { allocationTargets, AdminUsageError, instant } from "../../../admin/cli/commands.ts";
+import { shareOfPool } from "../../../admin/inventory/rebalance.ts";
+import {
+  ConfigError,
+  DEVELOPMENT_ADMIN_TOKEN,
+  loadConfig,
+  parseAdminTokens,
+  requireSecrets,
+} from "../../../shared/config.ts";
 
 const REGIONS = ["us-east", "eu-west"];
 
@@ -18,7 +24,16 @@ describe("admin tokens", () => {
     expect(check("Bearer eu-west-token-0123456789")).toEqual({ name: "eu-ops", scopes: ["region:eu-west"] });
     // The scheme is case-insensitive; the token is not.
     expect(check("bearer global-token-0123456789")).toEqual({ name: "ops", scopes: ["global"] });
-    for (const wrong of [undefined, "", "Bearer", "Bearer global-token-012345678", "Bearer GLOBAL-TOKEN-0123456789", "Bearer global-token-0123456789x", "Basic global-token-0123456789", "global-token-0123456789"]) {
+    for (const wrong of [
+      undefined,
+      "",
+      "Bearer",
+      "Bearer global-token-012345678",
+      "Bearer GLOBAL-TOKEN-0123456789",
+      "Bearer global-token-0123456789x",
+      "Basic global-token-0123456789",
+      "global-token-0123456789",
+    ]) {
       expect(check(wrong)).toBeUndefined();
     }
   });
@@ -31,9 +46,9 @@ describe("admin tokens", () => {
   });
 
   test("FLUX_GATE_ADMIN_TOKENS is checked entry by entry, with a message that says what is wrong", () => {
-    expect(parseAdminTokens('[{"name":"ops","scopes":["global","region:us-east"],"token":"0123456789abcdef"}]', REGIONS)).toEqual([
-      { name: "ops", scopes: ["global", "region:us-east"], token: "0123456789abcdef" },
-    ]);
+    expect(
+      parseAdminTokens('[{"name":"ops","scopes":["global","region:us-east"],"token":"0123456789abcdef"}]', REGIONS),
+    ).toEqual([{ name: "ops", scopes: ["global", "region:us-east"], token: "0123456789abcdef" }]);
     const refused: [string, string][] = [
       ["not json", "not JSON"],
       ["[]", "not a non-empty list"],
@@ -41,9 +56,18 @@ describe("admin tokens", () => {
       ['[{"name":"ops","scopes":["global"],"token":"short"}]', "ops's token is shorter than 16 characters"],
       ['[{"name":"ops","scopes":[],"token":"0123456789abcdef"}]', "ops has no scopes"],
       ['[{"name":"ops","scopes":["region:mars"],"token":"0123456789abcdef"}]', 'ops has scope "region:mars"'],
-      ['[{"name":"ops","scopes":["global"],"token":"0123456789abcdef"},{"name":"ops","scopes":["global"],"token":"fedcba9876543210"}]', "the name ops is given twice"],
-      ['[{"name":"a","scopes":["global"],"token":"0123456789abcdef"},{"name":"b","scopes":["global"],"token":"0123456789abcdef"}]', "two entries have the same token"],
-      [`[{"name":"ops","scopes":["global"],"token":"${DEVELOPMENT_ADMIN_TOKEN}"}]`, "a development token is not a secret"],
+      [
+        '[{"name":"ops","scopes":["global"],"token":"0123456789abcdef"},{"name":"ops","scopes":["global"],"token":"fedcba9876543210"}]',
+        "the name ops is given twice",
+      ],
+      [
+        '[{"name":"a","scopes":["global"],"token":"0123456789abcdef"},{"name":"b","scopes":["global"],"token":"0123456789abcdef"}]',
+        "two entries have the same token",
+      ],
+      [
+        `[{"name":"ops","scopes":["global"],"token":"${DEVELOPMENT_ADMIN_TOKEN}"}]`,
+        "a development token is not a secret",
+      ],
     ];
     for (const [value, message] of refused) expect(() => parseAdminTokens(value, REGIONS)).toThrow(message);
   });
@@ -55,7 +79,9 @@ describe("admin tokens", () => {
       ["dev-us-east", ["region:us-east"], `${DEVELOPMENT_ADMIN_TOKEN}-us-east`],
       ["dev-eu-west", ["region:eu-west"], `${DEVELOPMENT_ADMIN_TOKEN}-eu-west`],
     ]);
-    expect(() => requireSecrets(loadConfig({ FLUX_GATE_ENV: "production" }), ["FLUX_GATE_ADMIN_TOKENS"])).toThrow(ConfigError);
+    expect(() => requireSecrets(loadConfig({ FLUX_GATE_ENV: "production" }), ["FLUX_GATE_ADMIN_TOKENS"])).toThrow(
+      ConfigError,
+    );
   });
 });
 
@@ -79,14 +105,35 @@ describe("admin CLI arguments", () => {
 
 describe("rebalancing's share of the pool", () => {
   test("in proportion to recent sales, in whole units that add up to the pool", () => {
-    expect(shareOfPool(100, [{ region: "us-east", recentUnits: 30 }, { region: "eu-west", recentUnits: 10 }])).toEqual({ "us-east": 75, "eu-west": 25 });
-    expect(shareOfPool(10, [{ region: "a", recentUnits: 1 }, { region: "b", recentUnits: 1 }, { region: "c", recentUnits: 1 }])).toEqual({ a: 4, b: 3, c: 3 });
-    expect(shareOfPool(7, [{ region: "slow", recentUnits: 1 }, { region: "fast", recentUnits: 2 }])).toEqual({ slow: 2, fast: 5 });
+    expect(
+      shareOfPool(100, [
+        { region: "us-east", recentUnits: 30 },
+        { region: "eu-west", recentUnits: 10 },
+      ]),
+    ).toEqual({ "us-east": 75, "eu-west": 25 });
+    expect(
+      shareOfPool(10, [
+        { region: "a", recentUnits: 1 },
+        { region: "b", recentUnits: 1 },
+        { region: "c", recentUnits: 1 },
+      ]),
+    ).toEqual({ a: 4, b: 3, c: 3 });
+    expect(
+      shareOfPool(7, [
+        { region: "slow", recentUnits: 1 },
+        { region: "fast", recentUnits: 2 },
+      ]),
+    ).toEqual({ slow: 2, fast: 5 });
   });
 
   test("nothing to go by, or nothing to give: no shares", () => {
     expect(shareOfPool(100, [{ region: "us-east", recentUnits: 0 }])).toEqual({});
     expect(shareOfPool(0, [{ region: "us-east", recentUnits: 5 }])).toEqual({});
-    expect(shareOfPool(1, [{ region: "a", recentUnits: 1 }, { region: "b", recentUnits: 3 }])).toEqual({ b: 1 });
+    expect(
+      shareOfPool(1, [
+        { region: "a", recentUnits: 1 },
+        { region: "b", recentUnits: 3 },
+      ]),
+    ).toEqual({ b: 1 });
   });
 });
