@@ -17,13 +17,20 @@ import { productService } from "./inventory/products.ts";
 import { startResumer } from "./inventory/resumer.ts";
 
 const config = loadConfig();
-requireSecrets(config, ["FLUX_GATE_ADMIN_TOKENS", ...config.regions.map((r) => regionVariable("CORE_ADMIN_SECRET", r.id))]);
+requireSecrets(config, [
+  "FLUX_GATE_ADMIN_TOKENS",
+  ...config.regions.map((r) => regionVariable("CORE_ADMIN_SECRET", r.id)),
+]);
 const log = logger("admin", "global");
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const regionIds = config.regions.map((r) => r.id);
 const ledger = transferLedger(db);
-const moves: MoveDeps = { ledger, cores: regionCores(config.regions), afterStep: haltAfter(config.admin.testHaltAfter, log) };
+const moves: MoveDeps = {
+  ledger,
+  cores: regionCores(config.regions),
+  afterStep: haltAfter(config.admin.testHaltAfter, log),
+};
 const products = productService(db, regionIds, moves);
 
 const resumer = startResumer(moves, config.admin.resumeIntervalMs, (error, transfer) =>

@@ -15,8 +15,13 @@ const HEIGHT = 360;
 const MARGIN = { left: 64, right: 24, top: 40, bottom: 48 };
 const TICKS = 5;
 
-const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
-const label = (value: number) => (value >= 1_000_000 ? `${value / 1_000_000}M` : value >= 1_000 ? `${value / 1_000}k` : String(Number(value.toFixed(1))));
+const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+const label = (value: number) =>
+  value >= 1_000_000
+    ? `${value / 1_000_000}M`
+    : value >= 1_000
+      ? `${value / 1_000}k`
+      : String(Number(value.toFixed(1)));
 
 /** The chart as SVG text. Pure. The y axis starts at 0, so growth is seen at its true size. */
 export function lineChartSvg({ title, xLabel, yLabel, points }: LineChart): string {
@@ -28,12 +33,15 @@ export function lineChartSvg({ title, xLabel, yLabel, points }: LineChart): stri
   const sy = (y: number) => MARGIN.top + plotH - (y / maxY) * plotH;
   const ticks = Array.from({ length: TICKS + 1 }, (_, i) => i / TICKS);
   const text = (x: number, y: number, content: string, anchor = "middle", extra = "") =>
-    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${anchor}" ${extra}>${escape(content)}</text>`;
+    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${anchor}" ${extra}>${escapeXml(content)}</text>`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     text(WIDTH / 2, 22, title, "middle", 'font-size="14" font-weight="bold"'),
-    ...ticks.map((t) => `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${sy(t * maxY).toFixed(1)}" y2="${sy(t * maxY).toFixed(1)}" stroke="#ddd"/>`),
+    ...ticks.map(
+      (t) =>
+        `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${sy(t * maxY).toFixed(1)}" y2="${sy(t * maxY).toFixed(1)}" stroke="#ddd"/>`,
+    ),
     ...ticks.map((t) => text(MARGIN.left - 8, sy(t * maxY) + 4, label(t * maxY), "end")),
     ...ticks.map((t) => text(sx(t * maxX), HEIGHT - MARGIN.bottom + 18, label(Math.round(t * maxX)))),
     text(WIDTH / 2, HEIGHT - 10, xLabel),

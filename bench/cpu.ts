@@ -15,13 +15,19 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Runs `work` and returns each named process's CPU use during it, in % of one core. */
-export async function measureCpu<T>(processes: Record<string, number>, work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+export async function measureCpu<T>(
+  processes: Record<string, number>,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const t0 = performance.now();
   const result = await work();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = Object.fromEntries(
-    Object.entries(processes).map(([name, pid]) => [name, Math.round((100 * (cpuSeconds(pid) - before[name]!)) / seconds)]),
+    Object.entries(processes).map(([name, pid]) => [
+      name,
+      Math.round((100 * (cpuSeconds(pid) - before[name]!)) / seconds),
+    ]),
   );
   return { result, cpu };
 }

@@ -37,7 +37,13 @@ export function coreReservation(secret: string, products: string[], region: stri
   return (i: number) => {
     const path = "/v1/reservations";
     const productId = products[i % products.length];
-    const body = JSON.stringify({ orderId: crypto.randomUUID(), userId: `bench-user-${i % users}`, productId, quantity: 1, originRegion: region });
+    const body = JSON.stringify({
+      orderId: crypto.randomUUID(),
+      userId: `bench-user-${i % users}`,
+      productId,
+      quantity: 1,
+      originRegion: region,
+    });
     return { path, body, headers: { "content-type": "application/json", ...signRequest(secret, "POST", path, body) } };
   };
 }
@@ -47,7 +53,12 @@ export function edgeOrder(productId: string, region: string) {
   return (i: number) => ({
     path: "/v1/orders",
     body: JSON.stringify({ productId, quantity: 1 }),
-    headers: { "content-type": "application/json", "X-User-Id": `bench-user-${i % USERS}`, "X-Region": region, "Idempotency-Key": crypto.randomUUID() },
+    headers: {
+      "content-type": "application/json",
+      "X-User-Id": `bench-user-${i % USERS}`,
+      "X-Region": region,
+      "Idempotency-Key": crypto.randomUUID(),
+    },
   });
 }
 
@@ -69,5 +80,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
     ],
   });
-  return { rps: result["2xx"] / (options.amount ? result.duration : options.seconds), p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return {
+    rps: result["2xx"] / (options.amount ? result.duration : options.seconds),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
 }

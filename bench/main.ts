@@ -93,11 +93,18 @@ const NAIVE_PORT = region.corePort + 60;
 const NAIVE_TOPIC = `${region.kafkaTopic}.naive`;
 
 function spawn(argv: string[], env: Record<string, string> = {}) {
-  return Bun.spawn([process.execPath, ...argv], { cwd: ROOT, env: { ...benchEnv, ...env }, stdout: "ignore", stderr: "inherit" });
+  return Bun.spawn([process.execPath, ...argv], {
+    cwd: ROOT,
+    env: { ...benchEnv, ...env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
 }
 
 function peakRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"));
   return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
 }
 
@@ -108,11 +115,21 @@ await benchRedis.stop();
 rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
 await benchRedis.start(() => {});
 const kafka = { brokers: config.kafka.brokers, clientId: "bench" };
-await ensureTopics(kafka, [region.kafkaTopic, region.deadLetterTopic, NAIVE_TOPIC].map((name) => ({ name, partitions: config.kafka.partitions })));
+await ensureTopics(
+  kafka,
+  [region.kafkaTopic, region.deadLetterTopic, NAIVE_TOPIC].map((name) => ({
+    name,
+    partitions: config.kafka.partitions,
+  })),
+);
 // The worker reads this run's orders only: earlier runs (a --core-only one starts no worker) may have left some.
 const groups = consumerGroups(REGION);
 await skipToEnd(kafka, groups.worker, [region.kafkaTopic]);
-await skipToEnd(kafka, groups.allowance, config.regions.map((r) => r.kafkaTopic));
+await skipToEnd(
+  kafka,
+  groups.allowance,
+  config.regions.map((r) => r.kafkaTopic),
+);
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);
@@ -125,7 +142,16 @@ async function insertProducts(count: number, holdSeconds: number): Promise<strin
   const ids = Array.from({ length: count }, () => `bench-${runId}-${productCount++}`);
   const startsAt = new Date(Date.now() - 60_000);
   const endsAt = new Date(Date.now() + 3_600_000);
-  const rows = ids.map((id) => ({ id, name: "Benchmark product", totalUnits: 1_000_000_000, startsAt, endsAt, perUserLimit: 1_000_000, maxPerOrder: 10, holdSeconds }));
+  const rows = ids.map((id) => ({
+    id,
+    name: "Benchmark product",
+    totalUnits: 1_000_000_000,
+    startsAt,
+    endsAt,
+    perUserLimit: 1_000_000,
+    maxPerOrder: 10,
+    holdSeconds,
+  }));
   for (let i = 0; i < rows.length; i += 500) await db.insert(products).values(rows.slice(i, i + 500));
   return ids;
 }
@@ -136,18 +162,28 @@ async function allocateProducts(ids: string[]): Promise<void> {
     await Promise.all(
       ids.slice(i, i + 20).map(async (id) => {
         const allocated = await admin.setAllocations(id, { [REGION]: 1_000_000_000 }, "bench");
-        if (!allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed")) throw new Error(`allocating ${id} failed: ${JSON.stringify(allocated)}`);
+        if (!allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed"))
+          throw new Error(`allocating ${id} failed: ${JSON.stringify(allocated)}`);
       }),
     );
   }
 }
 
-const stored = async (ids: string[]) => (await db.select({ n: count() }).from(orders).where(inArray(orders.productId, ids)))[0]!.n;
+const stored = async (ids: string[]) =>
+  (await db.select({ n: count() }).from(orders).where(inArray(orders.productId, ids)))[0]!.n;
 
 async function startCore(env: Record<string, string> = {}) {
   const core = spawn(["core/main.ts", "--region", REGION], env);
   children.push(core);
-  await waitUntil(() => fetch(`${region.coreUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
+  await waitUntil(
+    () =>
+      fetch(`${region.coreUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+    100,
+  );
   return core;
 }
 
@@ -172,7 +208,9 @@ let rows: Record<string, ReturnType<typeof row>> = {};
 try {
   if (flags.soak) {
     const total = SOAK_ORDERS;
-    progress(`soak: ${total.toLocaleString("en")} orders through one core, retention ${SOAK_RETENTION.FLUX_GATE_ORDER_RETENTION_MS} ms, a worker persisting them`);
+    progress(
+      `soak: ${total.toLocaleString("en")} orders through one core, retention ${SOAK_RETENTION.FLUX_GATE_ORDER_RETENTION_MS} ms, a worker persisting them`,
+    );
     await startCore(SOAK_RETENTION);
     children.push(spawn(["worker/main.ts", "--region", REGION]));
     const baselineMb = Number(((await usedMemory(redis)) / 2 ** 20).toFixed(1));
@@ -210,7 +248,8 @@ try {
   rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
   await stackDown(base, started);
 }
-if (flags.json) console.log(JSON.stringify({ seconds: SECONDS, cores: navigator.hardwareConcurrency, ...report }, null, 2));
+if (flags.json)
+  console.log(JSON.stringify({ seconds: SECONDS, cores: navigator.hardwareConcurrency, ...report }, null, 2));
 else if (!flags.soak) printReport();
 progress(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
@@ -227,9 +266,19 @@ async function throughputAndMemory() {
   const baseline = spawn(["bench/baseline-server.ts", String(BASELINE_PORT), region.redisUrl]);
   children.push(baseline);
   const baselineUrl = `http://127.0.0.1:${BASELINE_PORT}`;
-  await waitUntil(() => fetch(baselineUrl).then(() => true, () => false), 10_000, 100);
+  await waitUntil(
+    () =>
+      fetch(baselineUrl).then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+    100,
+  );
   await runLoad({ ...load, url: baselineUrl, seconds: 2 });
-  const baselineRun = await measureCpu({ server: baseline.pid, ...shared }, () => runLoad({ ...load, url: baselineUrl, seconds: SECONDS }));
+  const baselineRun = await measureCpu({ server: baseline.pid, ...shared }, () =>
+    runLoad({ ...load, url: baselineUrl, seconds: SECONDS }),
+  );
   baseline.kill();
   const coreFixedRate = Math.max(1, Math.round(CORE_FIXED_SHARE * baselineRun.result.rps));
   const edgeFixedRate = Math.max(1, Math.round(EDGE_FIXED_SHARE * baselineRun.result.rps));
@@ -238,15 +287,23 @@ async function throughputAndMemory() {
   let core = await startCore();
   await allocateProducts([productId!]);
   await runLoad({ ...load, url: region.coreUrl, seconds: 2 });
-  const coreRun = await measureCpu({ server: core.pid, ...shared }, () => runLoad({ ...load, url: region.coreUrl, seconds: SECONDS }));
-  progress(`core: latency at ${coreFixedRate.toLocaleString("en")} offered requests/s (${CORE_FIXED_SHARE} × the baseline's rate)`);
+  const coreRun = await measureCpu({ server: core.pid, ...shared }, () =>
+    runLoad({ ...load, url: region.coreUrl, seconds: SECONDS }),
+  );
+  progress(
+    `core: latency at ${coreFixedRate.toLocaleString("en")} offered requests/s (${CORE_FIXED_SHARE} × the baseline's rate)`,
+  );
   const fixedRun = await runLoad({ ...load, url: region.coreUrl, seconds: SECONDS, rate: coreFixedRate });
   const coreRssMb = peakRssMb(core.pid);
 
   progress(`core: ${MANY_PRODUCTS.toLocaleString("en")} products on sale, every one taking orders`);
   const many = await insertProducts(MANY_PRODUCTS, 600);
   await allocateProducts(many);
-  const manyLoad = { connections: CONNECTIONS, url: region.coreUrl, request: coreReservation(region.coreSecret, many, REGION) };
+  const manyLoad = {
+    connections: CONNECTIONS,
+    url: region.coreUrl,
+    request: coreReservation(region.coreSecret, many, REGION),
+  };
   await runLoad({ ...manyLoad, seconds: 2 });
   const manyRun = await runLoad({ ...manyLoad, seconds: SECONDS });
 
@@ -271,17 +328,34 @@ async function throughputAndMemory() {
   };
   if (flags["core-only"]) return;
 
-  progress("naive: the textbook API (Bun.serve + Hono, rate limit → idempotency → Lua → Kafka acks=all → idempotency), each step awaited");
-  const naive = spawn(["bench/naive-server.ts", String(NAIVE_PORT), region.redisUrl, config.kafka.brokers.join(","), NAIVE_TOPIC]);
+  progress(
+    "naive: the textbook API (Bun.serve + Hono, rate limit → idempotency → Lua → Kafka acks=all → idempotency), each step awaited",
+  );
+  const naive = spawn([
+    "bench/naive-server.ts",
+    String(NAIVE_PORT),
+    region.redisUrl,
+    config.kafka.brokers.join(","),
+    NAIVE_TOPIC,
+  ]);
   children.push(naive);
   const naiveUrl = `http://127.0.0.1:${NAIVE_PORT}`;
-  await waitUntil(() => fetch(naiveUrl).then(() => true, () => false), 15_000, 100);
+  await waitUntil(
+    () =>
+      fetch(naiveUrl).then(
+        () => true,
+        () => false,
+      ),
+    15_000,
+    100,
+  );
   const naiveLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: naiveUrl };
   await runLoad({ ...naiveLoad, seconds: 2 });
-  const naiveRun = await measureCpu({ server: naive.pid, ...shared }, () => runLoad({ ...naiveLoad, seconds: SECONDS }));
+  const naiveRun = await measureCpu({ server: naive.pid, ...shared }, () =>
+    runLoad({ ...naiveLoad, seconds: SECONDS }),
+  );
   naive.kill();
   await naive.exited;
-
 
   progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
   // An edge that knows the bench region only, so its idempotency records and rate-limit
@@ -297,11 +371,23 @@ async function throughputAndMemory() {
   });
   children.push(gateway, edge);
   const edgeUrl = config.edge.url;
-  await waitUntil(() => fetch(`${edgeUrl}/health`).then((r) => r.ok, () => false), 15_000, 100);
+  await waitUntil(
+    () =>
+      fetch(`${edgeUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+    100,
+  );
   const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: edgeUrl };
   await runLoad({ ...edgeLoad, seconds: 2 });
-  const edgeRun = await measureCpu({ edge: edge.pid, gateway: gateway.pid, core: core.pid, ...shared }, () => runLoad({ ...edgeLoad, seconds: SECONDS }));
-  progress(`edge: latency at ${edgeFixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`);
+  const edgeRun = await measureCpu({ edge: edge.pid, gateway: gateway.pid, core: core.pid, ...shared }, () =>
+    runLoad({ ...edgeLoad, seconds: SECONDS }),
+  );
+  progress(
+    `edge: latency at ${edgeFixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`,
+  );
   const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: edgeFixedRate });
   edge.kill();
   gateway.kill();
@@ -324,11 +410,15 @@ async function throughputAndMemory() {
   children.push(spawn(["worker/main.ts", "--region", REGION]));
   let firstAt = 0;
   let firstCount = 0;
-  await waitUntil(async () => {
-    const n = await stored(all);
-    if (n > 0 && firstAt === 0) [firstAt, firstCount] = [performance.now(), n];
-    return n >= reserved;
-  }, 600_000, 100);
+  await waitUntil(
+    async () => {
+      const n = await stored(all);
+      if (n > 0 && firstAt === 0) [firstAt, firstCount] = [performance.now(), n];
+      return n >= reserved;
+    },
+    600_000,
+    100,
+  );
   const workerSeconds = (performance.now() - firstAt) / 1000;
 
   progress("memory: a core with a short retention, so that ended orders leave Redis during the run");
@@ -368,7 +458,9 @@ function row(r: LoadResult) {
 }
 
 function printReport() {
-  console.log(`\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`);
+  console.log(
+    `\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`,
+  );
   console.table(rows);
   console.log("CPU during the flat-out runs, % of one core:");
   console.table(report.cpu_percent_of_one_core);

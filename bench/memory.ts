@@ -34,8 +34,15 @@ export const usedMemory = async (redis: Redis) => Number(parseInfo(await redis.i
 /** `count` orders of `productId`, as fast as the core takes them. */
 async function place(bench: MemoryBench, productId: string, count: number) {
   const request = coreReservation(bench.coreSecret, [productId], bench.region, BUYERS);
-  const result = await runLoad({ url: bench.coreUrl, connections: bench.connections, seconds: 3_600, amount: count, request });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`the core refused ${result.non2xx} and failed ${result.errors} of ${count} orders`);
+  const result = await runLoad({
+    url: bench.coreUrl,
+    connections: bench.connections,
+    seconds: 3_600,
+    amount: count,
+    request,
+  });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`the core refused ${result.non2xx} and failed ${result.errors} of ${count} orders`);
   return result;
 }
 
@@ -46,19 +53,28 @@ async function place(bench: MemoryBench, productId: string, count: number) {
 async function settled(bench: MemoryBench, productId: string, orders: number, ended: boolean) {
   const keys = productKeys(bench.region, productId);
   const done = await waitUntil(
-    async () => (await bench.redis.xlen(keys.outbox)) === 0 && (await bench.stored(productId)) >= orders && (!ended || (await bench.redis.zcard(keys.ended)) === 0),
+    async () =>
+      (await bench.redis.xlen(keys.outbox)) === 0 &&
+      (await bench.stored(productId)) >= orders &&
+      (!ended || (await bench.redis.zcard(keys.ended)) === 0),
     600_000,
     250,
   );
-  if (!done) throw new Error(`${productId}: the outbox, the worker or the retention sweep did not settle in 10 minutes`);
+  if (!done)
+    throw new Error(`${productId}: the outbox, the worker or the retention sweep did not settle in 10 minutes`);
 }
 
 /** Bytes of Redis per live order and per ended (forgotten) order, over `count` of each. */
 export async function memoryPerOrder(bench: MemoryBench, count: number) {
   const live = await bench.newProduct(600);
   const ended = await bench.newProduct(0);
-  bench.progress(`memory: every buyer orders once (${BUYERS} buyers), then ${count.toLocaleString("en")} live and ${count.toLocaleString("en")} ended orders`);
-  for (const [productId, isEnded] of [[live, false], [ended, true]] as const) {
+  bench.progress(
+    `memory: every buyer orders once (${BUYERS} buyers), then ${count.toLocaleString("en")} live and ${count.toLocaleString("en")} ended orders`,
+  );
+  for (const [productId, isEnded] of [
+    [live, false],
+    [ended, true],
+  ] as const) {
     await place(bench, productId, BUYERS);
     await settled(bench, productId, BUYERS, isEnded);
   }
@@ -87,7 +103,9 @@ export async function soak(bench: MemoryBench, total: number, chunk: number) {
     const result = await place(bench, productId, chunk);
     const usedMb = (await usedMemory(bench.redis)) / 2 ** 20;
     samples.push({ orders: placed + chunk, usedMb: Number(usedMb.toFixed(1)), rps: Math.round(result.rps) });
-    bench.progress(`soak: ${(placed + chunk).toLocaleString("en")} of ${total.toLocaleString("en")} orders, Redis uses ${usedMb.toFixed(1)} MB (${Math.round(result.rps)} orders/s)`);
+    bench.progress(
+      `soak: ${(placed + chunk).toLocaleString("en")} of ${total.toLocaleString("en")} orders, Redis uses ${usedMb.toFixed(1)} MB (${Math.round(result.rps)} orders/s)`,
+    );
   }
   return samples;
 }

@@ -21,7 +21,10 @@ redis.defineCommand("takeStock", {
     return left`,
 });
 const takeStock = (redis as unknown as { takeStock(key: string, n: number): Promise<number> }).takeStock.bind(redis);
-const producer = await connectProducer({ brokers: brokers!.split(","), clientId: "bench-naive" }, { idempotent: false });
+const producer = await connectProducer(
+  { brokers: brokers!.split(","), clientId: "bench-naive" },
+  { idempotent: false },
+);
 
 const app = new Hono();
 app.post("/v1/orders", async (c) => {

@@ -19,7 +19,11 @@ import { startSweeper } from "./sweeper/sweeper.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
-requireSecrets(config, [regionVariable("CORE_SECRET", region.id), regionVariable("CORE_ADMIN_SECRET", region.id), ...redisUserSecrets(config, "core")]);
+requireSecrets(config, [
+  regionVariable("CORE_SECRET", region.id),
+  regionVariable("CORE_ADMIN_SECRET", region.id),
+  ...redisUserSecrets(config, "core"),
+]);
 const log = logger("core", region.id);
 
 const redis = connectRedis(region.redisUrlFor.core, { commandTimeoutMs: config.core.redisTimeoutMs });
@@ -36,7 +40,12 @@ const relay = startRelay({
   onError: (error) => log.warn("relay: publish failed, retrying", { error: String(error) }),
   onPublished: metrics.published,
 });
-const sweeper = startSweeper(store, config.core.sweepIntervalMs, (error) => log.warn("sweeper failed", { error: String(error) }), metrics.expired);
+const sweeper = startSweeper(
+  store,
+  config.core.sweepIntervalMs,
+  (error) => log.warn("sweeper failed", { error: String(error) }),
+  metrics.expired,
+);
 const records = postgresRecords(db);
 const retention = startRetention({
   store,

@@ -28,7 +28,7 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
         const pipeline = store.redis.pipeline();
         for (const product of products) pipeline.xlen(productKeys(store.region, product).outbox);
         const lengths = (await pipeline.exec()) ?? [];
-        products.forEach((product, i) => this.set({ product }, Number(lengths[i]?.[1] ?? 0)));
+        for (const [i, product] of products.entries()) this.set({ product }, Number(lengths[i]?.[1] ?? 0));
       } catch {
         this.set({ product: "unknown" }, Number.NaN);
       }
@@ -45,7 +45,8 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
       this.reset();
       const sales = await store.recentStocks(Date.now() - WATCHED_AFTER_END_MS).catch(() => []);
       for (const { productId: product, stock } of sales) {
-        for (const state of ["allocated", "available", "held", "sold"] as const) this.set({ product, state }, stock[state]);
+        for (const state of ["allocated", "available", "held", "sold"] as const)
+          this.set({ product, state }, stock[state]);
       }
     },
   });
@@ -57,12 +58,25 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
       help: field === "used" ? "Bytes the region's Redis uses" : "The region's Redis maxmemory in bytes (0: no limit)",
       registers,
       async collect() {
-        this.set(await store.memory().then((m) => m[field], () => Number.NaN));
+        this.set(
+          await store.memory().then(
+            (m) => m[field],
+            () => Number.NaN,
+          ),
+        );
       },
     });
   }
-  const publish = secondsHistogram(registry, "flux_gate_relay_publish_duration_seconds", "One relay round's Kafka send, until every broker acknowledged it");
-  const published = new Counter({ name: "flux_gate_relay_published_total", help: "Order events the relay published to Kafka", registers });
+  const publish = secondsHistogram(
+    registry,
+    "flux_gate_relay_publish_duration_seconds",
+    "One relay round's Kafka send, until every broker acknowledged it",
+  );
+  const published = new Counter({
+    name: "flux_gate_relay_published_total",
+    help: "Order events the relay published to Kafka",
+    registers,
+  });
   const expired = new Counter({ name: "flux_gate_holds_expired_total", help: "Holds the sweeper expired", registers });
   const forgotten = new Counter({
     name: "flux_gate_retention_forgotten_total",

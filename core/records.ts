@@ -48,7 +48,10 @@ export function postgresRecords(db: Database): Records {
     async settledChanges(changeIds) {
       const transferIds = [...new Set(changeIds.map(transferOfChange).filter((id) => id !== undefined))];
       if (transferIds.length === 0) return [];
-      const rows = await db.select({ id: inventoryTransfers.id, state: inventoryTransfers.state }).from(inventoryTransfers).where(inArray(inventoryTransfers.id, transferIds));
+      const rows = await db
+        .select({ id: inventoryTransfers.id, state: inventoryTransfers.state })
+        .from(inventoryTransfers)
+        .where(inArray(inventoryTransfers.id, transferIds));
       const settled = new Set(rows.filter((r) => r.state === "completed" || r.state === "failed").map((r) => r.id));
       return changeIds.filter((id) => settled.has(transferOfChange(id)!));
     },

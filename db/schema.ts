@@ -61,7 +61,9 @@ export const products = pgTable(
 export const allocations = pgTable(
   "allocations",
   {
-    productId: text("product_id").notNull().references(() => products.id),
+    productId: text("product_id")
+      .notNull()
+      .references(() => products.id),
     region: text("region").notNull(),
     units: integer("units").notNull(),
     updatedAt: updatedAt(),
@@ -76,7 +78,9 @@ export const orders = pgTable(
   "orders",
   {
     id: uuid("id").primaryKey(),
-    productId: text("product_id").notNull().references(() => products.id),
+    productId: text("product_id")
+      .notNull()
+      .references(() => products.id),
     /** The region whose units serve the order. */
     region: text("region").notNull(),
     /** The region the buyer was routed to first; differs from `region` after a spillover. */
@@ -101,7 +105,9 @@ export const orderEvents = pgTable(
   "order_events",
   {
     id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-    orderId: uuid("order_id").notNull().references(() => orders.id),
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id),
     type: orderStatus("type").notNull(),
     occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
   },
@@ -117,7 +123,9 @@ export const inventoryTransfers = pgTable(
   "inventory_transfers",
   {
     id: uuid("id").primaryKey(),
-    productId: text("product_id").notNull().references(() => products.id),
+    productId: text("product_id")
+      .notNull()
+      .references(() => products.id),
     fromRegion: text("from_region"),
     toRegion: text("to_region"),
     units: integer("units").notNull(),
@@ -161,8 +169,12 @@ export const regionSales = pgView("region_sales").as((qb) =>
     .select({
       productId: orders.productId,
       region: orders.region,
-      held: sql<number>`coalesce(sum(${orders.quantity}) filter (where ${orders.status} = 'reserved'), 0)::int`.as("held"),
-      sold: sql<number>`coalesce(sum(${orders.quantity}) filter (where ${orders.status} = 'confirmed'), 0)::int`.as("sold"),
+      held: sql<number>`coalesce(sum(${orders.quantity}) filter (where ${orders.status} = 'reserved'), 0)::int`.as(
+        "held",
+      ),
+      sold: sql<number>`coalesce(sum(${orders.quantity}) filter (where ${orders.status} = 'confirmed'), 0)::int`.as(
+        "sold",
+      ),
     })
     .from(orders)
     .groupBy(orders.productId, orders.region),

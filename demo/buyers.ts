@@ -56,7 +56,8 @@ export async function runBuyers(o: BuyersOptions): Promise<BuyerResult[]> {
       const status = response?.status ?? 0;
       o.onRequest(status, answer.code, ms);
       const retry = status === 429 || status === 503 || status === 0;
-      if (!retry || attempt === MAX_TRIES) return { status, code: answer.code, latenciesMs, orderId: status === 202 ? answer.orderId : undefined };
+      if (!retry || attempt === MAX_TRIES)
+        return { status, code: answer.code, latenciesMs, orderId: status === 202 ? answer.orderId : undefined };
       const after = Number(response?.headers.get("Retry-After") ?? 1) * 1000;
       await Bun.sleep(Math.min(Number.isFinite(after) ? after : 1_000, MAX_WAIT_MS));
     }

@@ -71,10 +71,15 @@ function identity(config: Config): (userId: string) => Promise<Record<string, st
   });
 }
 
-async function createSaleProduct(config: Config, units: number): Promise<{ id: string; allocations: Record<string, number> }> {
+async function createSaleProduct(
+  config: Config,
+  units: number,
+): Promise<{ id: string; allocations: Record<string, number> }> {
   const id = `flash-${Date.now().toString(36)}`;
   const regions = config.regions.map((r) => r.id);
-  const allocations = Object.fromEntries(regions.map((r, i) => [r, Math.floor(units / regions.length) + (i < units % regions.length ? 1 : 0)]));
+  const allocations = Object.fromEntries(
+    regions.map((r, i) => [r, Math.floor(units / regions.length) + (i < units % regions.length ? 1 : 0)]),
+  );
   const token = process.env.FLUX_GATE_ADMIN_TOKEN ?? DEVELOPMENT_ADMIN_TOKEN;
   const response = await fetch(`${config.admin.url}/v1/products`, {
     method: "POST",
@@ -93,7 +98,10 @@ async function createSaleProduct(config: Config, units: number): Promise<{ id: s
   });
   if (response.status !== 201) {
     const problem = (await response.json().catch(() => ({}))) as { code?: string; detail?: string };
-    throw new StackError(`creating the demo product failed: ${problem.code ?? response.status}: ${problem.detail ?? ""}`, "set FLUX_GATE_ADMIN_TOKEN to a global admin token");
+    throw new StackError(
+      `creating the demo product failed: ${problem.code ?? response.status}: ${problem.detail ?? ""}`,
+      "set FLUX_GATE_ADMIN_TOKEN to a global admin token",
+    );
   }
   return { id, allocations };
 }
@@ -109,16 +117,34 @@ async function main(): Promise<number> {
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
   try {
     const product = await createSaleProduct(config, units);
-    say(`${buyers} buyers from ${config.regions.length} regions' countries want ${product.id}: ${units} units (${Object.entries(product.allocations).map(([r, n]) => `${r} ${n}`).join(", ")})`);
+    say(
+      `${buyers} buyers from ${config.regions.length} regions' countries want ${product.id}: ${units} units (${Object.entries(
+        product.allocations,
+      )
+        .map(([r, n]) => `${r} ${n}`)
+        .join(", ")})`,
+    );
 
-    const tally: Tally = { buyersDone: 0, buyers, requests: 0, accepted: 0, soldOut: 0, rateLimited: 0, failed: 0, p99Ms: null };
+    const tally: Tally = {
+      buyersDone: 0,
+      buyers,
+      requests: 0,
+      accepted: 0,
+      soldOut: 0,
+      rateLimited: 0,
+      failed: 0,
+      p99Ms: null,
+    };
     const latencies: number[] = [];
     const live = process.stderr.isTTY;
     const draw = () => process.stderr.write(live ? `\r${progressLine(tally)}\x1b[K` : `${progressLine(tally)}\n`);
-    const ticker = setInterval(() => {
-      tally.p99Ms = quantile(latencies, 0.99);
-      draw();
-    }, live ? 200 : 1_000);
+    const ticker = setInterval(
+      () => {
+        tally.p99Ms = quantile(latencies, 0.99);
+        draw();
+      },
+      live ? 200 : 1_000,
+    );
     const started = performance.now();
     const results = await runBuyers({
       edgeUrl: appEndpoints(config).edge,
@@ -145,10 +171,21 @@ async function main(): Promise<number> {
 
     // Time to drain: from the last answer until PostgreSQL holds every accepted order.
     const accepted = results.flatMap((r) => (r.orderId ? [r.orderId] : []));
-    say(`load done in ${loadSeconds.toFixed(1)} s; waiting for PostgreSQL to hold the ${accepted.length} accepted orders`);
+    say(
+      `load done in ${loadSeconds.toFixed(1)} s; waiting for PostgreSQL to hold the ${accepted.length} accepted orders`,
+    );
     const drainStart = performance.now();
     const stored = async (): Promise<StoredOrder[]> =>
-      db.select({ id: orders.id, region: orders.region, originRegion: orders.originRegion, quantity: orders.quantity, status: orders.status }).from(orders).where(eq(orders.productId, product.id));
+      db
+        .select({
+          id: orders.id,
+          region: orders.region,
+          originRegion: orders.originRegion,
+          quantity: orders.quantity,
+          status: orders.status,
+        })
+        .from(orders)
+        .where(eq(orders.productId, product.id));
     const drained = await waitUntil(async () => (await stored()).length >= accepted.length, 60_000, 100);
     const drainSeconds = drained ? (performance.now() - drainStart) / 1000 : null;
     const rows = await stored();

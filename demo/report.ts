@@ -42,7 +42,8 @@ export function regionsReport(allocations: Record<string, number>, stored: Store
   const regions: DemoReport["regions"] = {};
   for (const [region, allocated] of Object.entries(allocations)) regions[region] = { allocated, sold: 0, spilledIn: 0 };
   for (const o of stored) {
-    const r = (regions[o.region] ??= { allocated: 0, sold: 0, spilledIn: 0 });
+    regions[o.region] ??= { allocated: 0, sold: 0, spilledIn: 0 };
+    const r = regions[o.region]!;
     if (o.status === "confirmed") r.sold += o.quantity;
     if (o.region !== o.originRegion) r.spilledIn++;
   }
@@ -74,7 +75,9 @@ export function formatReport(r: DemoReport): string {
     line("buyers failed", r.failed),
     line("429 answers", r.rateLimited),
     line("latency p50 / p99", `${r.latencyMs.p50 ?? "–"} ms / ${r.latencyMs.p99 ?? "–"} ms`),
-    ...Object.entries(r.regions).map(([region, x]) => line(`sold in ${region}`, `${x.sold} of ${x.allocated} (${x.spilledIn} orders spilled in)`)),
+    ...Object.entries(r.regions).map(([region, x]) =>
+      line(`sold in ${region}`, `${x.sold} of ${x.allocated} (${x.spilledIn} orders spilled in)`),
+    ),
     line("spillovers", r.spillovers),
     line("orders in PostgreSQL", `${r.ordersInPostgres} (${r.unitsSold} units)`),
     line("oversold", ok(r.oversold)),

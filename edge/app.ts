@@ -27,11 +27,19 @@ import { saleTermsCache } from "./sale-terms.ts";
 
 type Variables = IdempotencyKeyVariables & IdentityVariables & { regions: Region[]; requestId: string };
 
-const problemSchema = z.object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string().optional() }).openapi("Problem");
+const problemSchema = z
+  .object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string().optional() })
+  .openapi("Problem");
 const problemContent = { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } };
 const orderIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 const orderSchema = z
-  .object({ orderId: z.uuid(), status: z.enum(["reserved", "confirmed", "cancelled", "expired"]), expiresAt: z.string().nullable(), region: z.string(), originRegion: z.string() })
+  .object({
+    orderId: z.uuid(),
+    status: z.enum(["reserved", "confirmed", "cancelled", "expired"]),
+    expiresAt: z.string().nullable(),
+    region: z.string(),
+    originRegion: z.string(),
+  })
   .openapi("Order");
 
 const routes = {
@@ -41,13 +49,28 @@ const routes = {
     summary: "Reserve units of a product (Idempotency-Key required)",
     request: {
       headers: z.object({ "idempotency-key": z.string().min(1).max(255) }),
-      body: { required: true, content: { "application/json": { schema: z.strictObject({ productId: z.string().regex(PRODUCT_ID), quantity: z.int() }).openapi("OrderRequest") } } },
+      body: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: z
+              .strictObject({ productId: z.string().regex(PRODUCT_ID), quantity: z.int() })
+              .openapi("OrderRequest"),
+          },
+        },
+      },
     },
     responses: {
-      202: { description: "Reserved (or sold, for products without a hold)", content: { "application/json": { schema: orderSchema } } },
+      202: {
+        description: "Reserved (or sold, for products without a hold)",
+        content: { "application/json": { schema: orderSchema } },
+      },
       400: { description: "Malformed, or no Idempotency-Key", content: problemContent },
       401: { description: "No valid credentials", content: problemContent },
-      409: { description: "Refused (sold out everywhere, limit, window) or the key is in flight", content: problemContent },
+      409: {
+        description: "Refused (sold out everywhere, limit, window) or the key is in flight",
+        content: problemContent,
+      },
       422: { description: "Invalid quantity, or the key was used for another request", content: problemContent },
       429: { description: "Rate limited", content: problemContent },
       503: { description: "A region did not answer; retry with the same key", content: problemContent },
@@ -58,24 +81,51 @@ const routes = {
     path: "/v1/orders/{id}",
     summary: "An order of the calling user",
     request: { params: orderIdParam },
-    responses: { 200: { description: "The order", content: { "application/json": { schema: orderSchema } } }, 404: { description: "No such order", content: problemContent } },
+    responses: {
+      200: { description: "The order", content: { "application/json": { schema: orderSchema } } },
+      404: { description: "No such order", content: problemContent },
+    },
   }),
   cancelOrder: createRoute({
     method: "post",
     path: "/v1/orders/{id}/cancel",
     summary: "Cancel a reserved order; its units go back",
     request: { params: orderIdParam },
-    responses: { 200: { description: "Cancelled", content: { "application/json": { schema: orderSchema } } }, 404: { description: "No such order", content: problemContent }, 409: { description: "Not reserved any more", content: problemContent } },
+    responses: {
+      200: { description: "Cancelled", content: { "application/json": { schema: orderSchema } } },
+      404: { description: "No such order", content: problemContent },
+      409: { description: "Not reserved any more", content: problemContent },
+    },
   }),
   product: createRoute({
     method: "get",
     path: "/v1/products/{id}",
     summary: "Units available per region and overall",
-    request: { params: z.object({ id: z.string().regex(PRODUCT_ID).openapi({ param: { name: "id", in: "path" } }) }) },
+    request: {
+      params: z.object({
+        id: z
+          .string()
+          .regex(PRODUCT_ID)
+          .openapi({ param: { name: "id", in: "path" } }),
+      }),
+    },
     responses: {
       200: {
         description: "Availability (cached for 1 s)",
-        content: { "application/json": { schema: z.object({ productId: z.string(), startsAt: z.string(), endsAt: z.string(), paused: z.boolean(), available: z.number(), regions: z.record(z.string(), z.object({ available: z.number(), held: z.number(), sold: z.number() })) }).openapi("Availability") } },
+        content: {
+          "application/json": {
+            schema: z
+              .object({
+                productId: z.string(),
+                startsAt: z.string(),
+                endsAt: z.string(),
+                paused: z.boolean(),
+                available: z.number(),
+                regions: z.record(z.string(), z.object({ available: z.number(), held: z.number(), sold: z.number() })),
+              })
+              .openapi("Availability"),
+          },
+        },
       },
       404: { description: "Not on sale in any region", content: problemContent },
     },
@@ -104,14 +154,19 @@ export interface EdgeDeps {
 }
 
 export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
-  requireSecrets(config, ["FLUX_GATE_ORDER_ID_SECRET", ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)])]);
+  requireSecrets(config, [
+    "FLUX_GATE_ORDER_ID_SECRET",
+    ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)]),
+  ]);
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));
   const homes = homesFor(config, redis);
   const redisOf = (regionId: string) => homes.get(regionId)!.redis;
-  const log = (fields: Record<string, unknown>) => console.error(JSON.stringify({ time: new Date().toISOString(), component: "edge", ...fields }));
-  const askCore = (region: Region, method: string, path: string) => callCore(region, method, path, undefined, edge.coreTimeoutMs);
+  const log = (fields: Record<string, unknown>) =>
+    console.error(JSON.stringify({ time: new Date().toISOString(), component: "edge", ...fields }));
+  const askCore = (region: Region, method: string, path: string) =>
+    callCore(region, method, path, undefined, edge.coreTimeoutMs);
   const userLimiter = rateLimiter("user", edge.rateLimit.user);
   const orders = orderService({
     config,
@@ -139,7 +194,8 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   instrument?.(app);
   app.onError((error, c) => {
     // Hono's own 4xx (the JSON validator's "Malformed JSON in request body") are the client's.
-    if (error instanceof HTTPException && error.status < 500) return problemResponse(problem("invalid_request", error.message));
+    if (error instanceof HTTPException && error.status < 500)
+      return problemResponse(problem("invalid_request", error.message));
     log({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) });
     return problemResponse(problem("unavailable", "the edge could not complete the request"));
   });
@@ -150,17 +206,31 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   // records live there). Cores are not probed: a region whose core is down is spilled over,
   // not a reason to stop serving.
   app.get("/ready", async (c) => {
-    const redisUp = Object.fromEntries(await Promise.all(regionIds.map(async (id) => [id, await redisOf(id).ping()] as const)));
+    const redisUp = Object.fromEntries(
+      await Promise.all(regionIds.map(async (id) => [id, await redisOf(id).ping()] as const)),
+    );
     const ready = Object.values(redisUp).every(Boolean);
     return c.json({ status: ready ? "ready" : "not ready", redis: redisUp }, ready ? 200 : 503);
   });
-  app.doc("/openapi.json", { openapi: "3.0.3", info: { title: "Flux-Gate", version: "1.0.0", description: "Flash-sale order gate: the public API" } });
+  app.doc("/openapi.json", {
+    openapi: "3.0.3",
+    info: { title: "Flux-Gate", version: "1.0.0", description: "Flash-sale order gate: the public API" },
+  });
 
-  app.use("/v1/*", bodyLimit({ maxSize: config.core.maxBodyBytes, onError: () => problemResponse(problem("payload_too_large")) }));
+  app.use(
+    "/v1/*",
+    bodyLimit({ maxSize: config.core.maxBodyBytes, onError: () => problemResponse(problem("payload_too_large")) }),
+  );
   app.use("/v1/*", async (c, next) => {
     const cf = (c.req.raw as Request & { cf?: { country?: string } }).cf;
-    const order = regionOrder(edge.countryRegions, regionIds, { country: cf?.country ?? c.req.header("CF-IPCountry"), region: c.req.header("X-Region") });
-    c.set("regions", order.map((id) => byId.get(id)!));
+    const order = regionOrder(edge.countryRegions, regionIds, {
+      country: cf?.country ?? c.req.header("CF-IPCountry"),
+      region: c.req.header("X-Region"),
+    });
+    c.set(
+      "regions",
+      order.map((id) => byId.get(id)!),
+    );
     await next();
   });
   // Unauthenticated traffic is counted per IP, in the IP's home region; a client with an
@@ -173,11 +243,25 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
       socket: (c.env as EdgeEnv | undefined)?.clientAddress,
       trustedProxies: edge.trustedProxies,
     });
-  app.use("/v1/products/*", rateLimit({ limiter: rateLimiter("ip", edge.rateLimit.ip), redis: (c) => redisOf(homeRegion(clientIp(c), regionIds)).ratelimit, identify: clientIp }));
+  app.use(
+    "/v1/products/*",
+    rateLimit({
+      limiter: rateLimiter("ip", edge.rateLimit.ip),
+      redis: (c) => redisOf(homeRegion(clientIp(c), regionIds)).ratelimit,
+      identify: clientIp,
+    }),
+  );
   app.use("/v1/orders/*", identity(edge));
   // Placing an order counts in its admission round trip; looking one up or cancelling, here
   // ("/v1/orders/:id/*" matches "/v1/orders/:id" too, and not "/v1/orders").
-  app.use("/v1/orders/:id/*", rateLimit({ limiter: userLimiter, redis: (c) => redisOf(homeRegion(c.get("userId"), regionIds)).ratelimit, identify: (c) => c.get("userId") }));
+  app.use(
+    "/v1/orders/:id/*",
+    rateLimit({
+      limiter: userLimiter,
+      redis: (c) => redisOf(homeRegion(c.get("userId"), regionIds)).ratelimit,
+      identify: (c) => c.get("userId"),
+    }),
+  );
   app.on("POST", "/v1/orders", idempotencyKey());
 
   app.openapi(routes.placeOrder, async (c) => {
@@ -185,7 +269,16 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
     return (await orders.place(c, productId, quantity, c.get("regions"))) as never;
   });
 
-  const publicOrder = (o: Record<string, unknown>) => ({ orderId: o.orderId, productId: o.productId, quantity: o.quantity, status: o.status, expiresAt: o.expiresAt, region: o.region, originRegion: o.originRegion, reservedAt: o.reservedAt });
+  const publicOrder = (o: Record<string, unknown>) => ({
+    orderId: o.orderId,
+    productId: o.productId,
+    quantity: o.quantity,
+    status: o.status,
+    expiresAt: o.expiresAt,
+    region: o.region,
+    originRegion: o.originRegion,
+    reservedAt: o.reservedAt,
+  });
 
   app.openapi(routes.getOrder, async (c) => {
     const found = await orders.find(c, c.req.valid("param").id, c.get("regions"));
@@ -208,12 +301,17 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
     availability.set(id, { until: Date.now() + ttlMs, body });
     if (availability.size > MAX_CACHED) availability.delete(availability.keys().next().value!);
   };
-  const unknownProduct = (id: string) => problemResponse(problem("unknown_product", `${id} is not on sale in any region`), { "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}` });
+  const unknownProduct = (id: string) =>
+    problemResponse(problem("unknown_product", `${id} is not on sale in any region`), {
+      "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}`,
+    });
   app.openapi(routes.product, async (c) => {
     const id = c.req.valid("param").id;
     const cached = availability.get(id);
     if (cached && cached.until > Date.now()) {
-      return (cached.body ? c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(id)) as never;
+      return (
+        cached.body ? c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(id)
+      ) as never;
     }
     const answers = await Promise.all(config.regions.map((r) => askCore(r, "GET", `/v1/products/${id}`)));
     const regions: Record<string, { available: number; held: number; sold: number }> = {};
@@ -229,7 +327,9 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
       remember(id, UNKNOWN_TTL_MS);
       return unknownProduct(id) as never;
     }
-    const sale = answers.find((a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200)!.body;
+    const sale = answers.find(
+      (a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200,
+    )!.body;
     const body = {
       productId: id,
       startsAt: sale.startsAt,

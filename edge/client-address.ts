@@ -15,9 +15,18 @@ export interface AddressSources {
 }
 
 /** Pure. "unknown" when the runtime gives no address (all such clients then share one window). */
-export function clientAddress({ onCloudflare, cfConnectingIp, forwardedFor, socket, trustedProxies }: AddressSources): string {
+export function clientAddress({
+  onCloudflare,
+  cfConnectingIp,
+  forwardedFor,
+  socket,
+  trustedProxies,
+}: AddressSources): string {
   if (onCloudflare) return cfConnectingIp ?? "unknown";
   if (trustedProxies === 0) return socket ?? "unknown";
-  const hops = (forwardedFor ?? "").split(",").map((hop) => hop.trim()).filter((hop) => hop !== "");
+  const hops = (forwardedFor ?? "")
+    .split(",")
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== "");
   return hops[Math.max(0, hops.length - trustedProxies)] ?? socket ?? "unknown";
 }

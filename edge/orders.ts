@@ -9,7 +9,14 @@ import { callCore, coreOrderPath, type CoreAnswer, type SaleTerms } from "../sha
 import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
 import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
-import { admissionStore, type Admission, type AdmissionRequest, type AdmissionStore, type Completion, type StoredAnswer } from "./admission/admission.ts";
+import {
+  admissionStore,
+  type Admission,
+  type AdmissionRequest,
+  type AdmissionStore,
+  type Completion,
+  type StoredAnswer,
+} from "./admission/admission.ts";
 import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
 import { withRateLimitHeaders, type RateLimiter } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
@@ -53,7 +60,10 @@ type Attempt =
   | { kind: "lost" };
 
 const unavailable = (detail: string, retryAfterSeconds?: number) =>
-  problemResponse(problem("unavailable", detail), retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {});
+  problemResponse(
+    problem("unavailable", detail),
+    retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {},
+  );
 
 /** A core's answer as the edge passes it on, and stores it under the Idempotency-Key. */
 function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>): StoredAnswer {
@@ -61,20 +71,30 @@ function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>)
 }
 
 /** A 401 or 403 from a core is about this edge (its signature, its clock, a proxy between), not the buyer. */
-const refusesTheEdge = (answer: CoreAnswer) => answer.kind === "answer" && (answer.status === 401 || answer.status === 403);
+const refusesTheEdge = (answer: CoreAnswer) =>
+  answer.kind === "answer" && (answer.status === 401 || answer.status === 403);
 
 function fromCore(answer: CoreAnswer): Response {
   if (answer.kind === "answer" && !refusesTheEdge(answer)) {
     const { status, contentType, body } = storedAnswer(answer);
     return new Response(body, { status, headers: { "Content-Type": contentType } });
   }
-  const detail = answer.kind === "timeout" ? "the region did not answer in time" : answer.kind === "answer" ? "the region refused this edge" : "the region cannot be reached";
+  const detail =
+    answer.kind === "timeout"
+      ? "the region did not answer in time"
+      : answer.kind === "answer"
+        ? "the region refused this edge"
+        : "the region cannot be reached";
   return unavailable(`${detail}; retry with the same Idempotency-Key`);
 }
 
 /** Lease: longer than any one request can run (every region asked, each call within its deadline). */
 export function leaseMs(config: Config): number {
-  return config.regions.length * (config.edge.coreTimeoutMs + config.edge.redisTimeoutMs) + 2 * config.edge.redisTimeoutMs + 1_000;
+  return (
+    config.regions.length * (config.edge.coreTimeoutMs + config.edge.redisTimeoutMs) +
+    2 * config.edge.redisTimeoutMs +
+    1_000
+  );
 }
 
 export function homesFor(config: Config, transport: HomeRedisTransport): Map<string, Home> {
@@ -102,7 +122,13 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
           try {
             return await work();
           } catch (error) {
-            if (attempt === BACKGROUND_TRIES) return log({ level: "error", requestId: c.get("requestId"), message: `${what} failed`, error: String(error) });
+            if (attempt === BACKGROUND_TRIES)
+              return log({
+                level: "error",
+                requestId: c.get("requestId"),
+                message: `${what} failed`,
+                error: String(error),
+              });
             await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));
           }
         }
@@ -110,28 +136,58 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     );
 
   /** Asks the regions in turn; the first definitive answer ends it. */
-  async function reserve(c: Context, request: AdmissionRequest, admission: Extract<Admission, { kind: "new" | "resume" }>, preferred: Region[]): Promise<Attempt> {
+  async function reserve(
+    c: Context,
+    request: AdmissionRequest,
+    admission: Extract<Admission, { kind: "new" | "resume" }>,
+    preferred: Region[],
+  ): Promise<Attempt> {
     const { admission: store } = home(request.userId);
     // The buyer's origin is where the first try began, whichever region a retry prefers.
     const originRegion = (admission.kind === "resume" && admission.tried[0]) || preferred[0]!.id;
-    const reservation = { orderId: request.orderId, userId: request.userId, productId: request.productId, quantity: request.quantity, originRegion };
-    const candidates = admission.kind === "new" ? preferred : resumeOrder(admission.tried, preferred.map((r) => r.id)).map((id) => byId.get(id)!);
+    const reservation = {
+      orderId: request.orderId,
+      userId: request.userId,
+      productId: request.productId,
+      quantity: request.quantity,
+      originRegion,
+    };
+    const candidates =
+      admission.kind === "new"
+        ? preferred
+        : resumeOrder(
+            admission.tried,
+            preferred.map((r) => r.id),
+          ).map((id) => byId.get(id)!);
     let refusal: Attempt | undefined;
     for (const [i, region] of candidates.entries()) {
       // A new admission named its first region already; every other region is named first.
-      const named = admission.kind === "new" && i === 0 ? admission.now : await store.tryRegion(request, region.id).catch(() => undefined);
+      const named =
+        admission.kind === "new" && i === 0
+          ? admission.now
+          : await store.tryRegion(request, region.id).catch(() => undefined);
       if (named === undefined) return { kind: "unsettled", answer: { kind: "timeout" } };
       if (named === 0) return { kind: "lost" };
       // The core reserves nothing past this (Redis's clock), however late the request runs there.
-      const answer = await ask(c, region, "POST", "/v1/reservations", { ...reservation, notAfter: named + MAX_SKEW_MS });
-      if (answer.kind !== "answer" || answer.status >= 500 || refusesTheEdge(answer)) return { kind: "unsettled", answer };
+      const answer = await ask(c, region, "POST", "/v1/reservations", {
+        ...reservation,
+        notAfter: named + MAX_SKEW_MS,
+      });
+      if (answer.kind !== "answer" || answer.status >= 500 || refusesTheEdge(answer))
+        return { kind: "unsettled", answer };
       if (answer.status === 202) return { kind: "served", answer };
       // Answered, so this try will not reserve later; an earlier one may, until its deadline.
-      if (admission.kind === "resume" && i === 0 && admission.now - admission.sent < UNCERTAIN_WINDOW_MS) return { kind: "uncertain", restoreSent: admission.sent };
+      if (admission.kind === "resume" && i === 0 && admission.now - admission.sent < UNCERTAIN_WINDOW_MS)
+        return { kind: "uncertain", restoreSent: admission.sent };
       refusal = { kind: "refused", answer };
       if (!SPILLOVER_CODES.has(String(answer.body.code))) break;
     }
-    return refusal ?? { kind: "refused", answer: { kind: "answer", status: 409, body: problem("sold_out", "no region has units left") } };
+    return (
+      refusal ?? {
+        kind: "refused",
+        answer: { kind: "answer", status: 409, body: problem("sold_out", "no region has units left") },
+      }
+    );
   }
 
   async function place(c: Context, productId: string, quantity: number, preferred: Region[]): Promise<Response> {
@@ -139,22 +195,41 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     const sale = await terms.get(productId, preferred);
     if (sale === "unavailable") return unavailable("no region answered for the product");
     if (!sale) return problemResponse(problem("unknown_product", `${productId} is not on sale in any region`));
-    if (quantity < 1 || quantity > sale.maxPerOrder) return problemResponse(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
+    if (quantity < 1 || quantity > sale.maxPerOrder)
+      return problemResponse(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
     const { redis, admission: store } = home(userId);
     const request = admissionRequest(userId, c.get("idempotencyKey"), productId, quantity, sale, preferred[0]!.id);
-    const [verdict, admission] = await Promise.all([userLimiter(redis.ratelimit, userId), store.admit(request).catch((error: unknown) => error as Error)]);
+    const [verdict, admission] = await Promise.all([
+      userLimiter(redis.ratelimit, userId),
+      store.admit(request).catch((error: unknown) => error as Error),
+    ]);
     if (admission instanceof Error) {
-      log({ level: "warn", requestId: c.get("requestId"), message: "home region did not answer", error: String(admission) });
+      log({
+        level: "warn",
+        requestId: c.get("requestId"),
+        message: "home region did not answer",
+        error: String(admission),
+      });
       return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
     }
     if (!verdict.success) {
-      if (admission.kind === "new" || admission.kind === "resume") inBackground(c, "rate-limited admission", () => store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }));
+      if (admission.kind === "new" || admission.kind === "resume")
+        inBackground(c, "rate-limited admission", () =>
+          store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }),
+        );
       return verdict.refusal();
     }
     return withRateLimitHeaders(await admitted(c, request, admission, preferred), verdict);
   }
 
-  function admissionRequest(userId: string, idempotencyKey: string, productId: string, quantity: number, sale: SaleTerms, firstRegion: string): AdmissionRequest {
+  function admissionRequest(
+    userId: string,
+    idempotencyKey: string,
+    productId: string,
+    quantity: number,
+    sale: SaleTerms,
+    firstRegion: string,
+  ): AdmissionRequest {
     return {
       userId,
       idempotencyKey,
@@ -170,31 +245,56 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     };
   }
 
-  async function admitted(c: Context, request: AdmissionRequest, admission: Admission, preferred: Region[]): Promise<Response> {
+  async function admitted(
+    c: Context,
+    request: AdmissionRequest,
+    admission: Admission,
+    preferred: Region[],
+  ): Promise<Response> {
     switch (admission.kind) {
       case "replay":
-        return new Response(admission.body, { status: admission.status, headers: { "Content-Type": admission.contentType, "Idempotent-Replayed": "true" } });
+        return new Response(admission.body, {
+          status: admission.status,
+          headers: { "Content-Type": admission.contentType, "Idempotent-Replayed": "true" },
+        });
       case "in_flight":
-        return problemResponse(problem("idempotency_key_in_use", "a request with this key is still being served"), { "Retry-After": String(Math.max(1, Math.ceil(admission.retryAfterMs / 1000))) });
+        return problemResponse(problem("idempotency_key_in_use", "a request with this key is still being served"), {
+          "Retry-After": String(Math.max(1, Math.ceil(admission.retryAfterMs / 1000))),
+        });
       case "reused":
         return problemResponse(problem("idempotency_key_reused"));
       case "limit":
-        return problemResponse(problem("user_limit_exceeded", `${admission.counted} of at most ${request.perUserLimit} units are yours already, across all regions`));
+        return problemResponse(
+          problem(
+            "user_limit_exceeded",
+            `${admission.counted} of at most ${request.perUserLimit} units are yours already, across all regions`,
+          ),
+        );
     }
     const attempt = await reserve(c, request, admission, preferred);
     if (edge.testHalt === "core-answered") await new Promise(() => {});
-    const complete = (completion: Completion) => inBackground(c, "completion", () => home(request.userId).admission.complete(request, completion));
+    const complete = (completion: Completion) =>
+      inBackground(c, "completion", () => home(request.userId).admission.complete(request, completion));
     switch (attempt.kind) {
       case "lost":
-        return problemResponse(problem("idempotency_key_in_use", "another request with this key took over"), { "Retry-After": "1" });
+        return problemResponse(problem("idempotency_key_in_use", "another request with this key took over"), {
+          "Retry-After": "1",
+        });
       case "uncertain":
         complete({ outcome: "unsettled", restoreSent: attempt.restoreSent });
-        return unavailable("the region asked before has not settled this order yet; retry with the same Idempotency-Key", Math.ceil(UNCERTAIN_WINDOW_MS / 1000));
+        return unavailable(
+          "the region asked before has not settled this order yet; retry with the same Idempotency-Key",
+          Math.ceil(UNCERTAIN_WINDOW_MS / 1000),
+        );
       case "unsettled":
         complete({ outcome: "unsettled" });
         return fromCore(attempt.answer);
       case "served":
-        complete({ outcome: "served", answer: storedAnswer(attempt.answer), region: String(attempt.answer.body.region) });
+        complete({
+          outcome: "served",
+          answer: storedAnswer(attempt.answer),
+          region: String(attempt.answer.body.region),
+        });
         return fromCore(attempt.answer);
       case "refused":
         complete({ outcome: "refused", answer: storedAnswer(attempt.answer) });
@@ -203,9 +303,15 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
   }
 
   /** The caller's order, from the region that serves it: the home region's note, else the cores' own word. */
-  async function find(c: Context, id: string, preferred: Region[]): Promise<{ region: Region; order: Record<string, unknown> } | Response> {
+  async function find(
+    c: Context,
+    id: string,
+    preferred: Region[],
+  ): Promise<{ region: Region; order: Record<string, unknown> } | Response> {
     const userId: string = c.get("userId");
-    const noted = await home(userId).admission.servedAt(userId, id).catch(() => undefined);
+    const noted = await home(userId)
+      .admission.servedAt(userId, id)
+      .catch(() => undefined);
     const asked = new Set<string>();
     const candidates = [...(noted && byId.has(noted.region) ? [byId.get(noted.region)!] : []), ...preferred];
     /** Region → the order's product, where known: the core finds a live order by it. */
@@ -226,14 +332,25 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     return problemResponse(problem("not_found", `no order ${id}`));
   }
 
-  async function cancel(c: Context, id: string, preferred: Region[]): Promise<{ order: Record<string, unknown> } | Response> {
+  async function cancel(
+    c: Context,
+    id: string,
+    preferred: Region[],
+  ): Promise<{ order: Record<string, unknown> } | Response> {
     const found = await find(c, id, preferred);
     if (found instanceof Response) return found;
-    const answer = await ask(c, found.region, "POST", coreOrderPath(id, { productId: String(found.order.productId), action: "cancel" }));
+    const answer = await ask(
+      c,
+      found.region,
+      "POST",
+      coreOrderPath(id, { productId: String(found.order.productId), action: "cancel" }),
+    );
     if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
     const userId: string = c.get("userId");
     // The units count against the buyer's limit no more; the allowance consumer would also see it, later.
-    inBackground(c, "allowance release", () => home(userId).admission.releaseAllowance(userId, String(found.order.productId), id));
+    inBackground(c, "allowance release", () =>
+      home(userId).admission.releaseAllowance(userId, String(found.order.productId), id),
+    );
     return { order: { ...found.order, ...answer.body } };
   }
 

@@ -24,7 +24,23 @@ const KEY_POSITIONS: Record<string, "none" | "first" | "all" | "script"> = {
   UNLINK: "all",
   MGET: "all",
   ...Object.fromEntries(
-    ["GET", "SET", "INCR", "INCRBY", "EXPIRE", "PEXPIRE", "PEXPIREAT", "TTL", "PTTL", "HGET", "HSET", "HDEL", "HGETALL", "HMGET", "HINCRBY"].map((c) => [c, "first" as const]),
+    [
+      "GET",
+      "SET",
+      "INCR",
+      "INCRBY",
+      "EXPIRE",
+      "PEXPIRE",
+      "PEXPIREAT",
+      "TTL",
+      "PTTL",
+      "HGET",
+      "HSET",
+      "HDEL",
+      "HGETALL",
+      "HMGET",
+      "HINCRBY",
+    ].map((c) => [c, "first" as const]),
   ),
 };
 
@@ -52,7 +68,10 @@ export function commandKeys(command: Command): string[] | undefined {
 
 /** Redis's glob (`*` and `?`; the rules use no other) as a RegExp. */
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".");
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replaceAll("*", ".*")
+    .replaceAll("?", ".");
   return new RegExp(`^${escaped}$`, "s");
 }
 
@@ -67,7 +86,8 @@ export function allowList(rules: string[]): AllowList {
       .filter((c) => !CLIENT_ONLY.has(c)),
   );
   const unknown = [...commands].filter((c) => !(c in KEY_POSITIONS));
-  if (unknown.length > 0) throw new Error(`allow-list: the gateway does not know where the keys of ${unknown.join(", ")} are`);
+  if (unknown.length > 0)
+    throw new Error(`allow-list: the gateway does not know where the keys of ${unknown.join(", ")} are`);
   const patterns = rules.filter((r) => r.startsWith("~")).map((r) => globToRegExp(r.slice(1)));
 
   return (command) => {

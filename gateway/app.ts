@@ -22,7 +22,17 @@ const MAX_BODY_BYTES = 1_048_576;
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-export function createGatewayApp({ redis, token, allow, registry }: { redis: Redis; token: string; allow: AllowList; registry?: Registry }) {
+export function createGatewayApp({
+  redis,
+  token,
+  allow,
+  registry,
+}: {
+  redis: Redis;
+  token: string;
+  allow: AllowList;
+  registry?: Registry;
+}) {
   const app = new Hono();
   const scripts = new ScriptHashes();
   const base64 = (c: Context) => c.req.header("Upstash-Encoding")?.toLowerCase() === "base64";
@@ -56,7 +66,10 @@ export function createGatewayApp({ redis, token, allow, registry }: { redis: Red
   if (registry) instrument(app, registry);
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", async (c) => {
-    const redisUp = await redis.ping().then((r) => r === "PONG", () => false);
+    const redisUp = await redis.ping().then(
+      (r) => r === "PONG",
+      () => false,
+    );
     return c.json({ status: redisUp ? "ready" : "not ready", redis: redisUp }, redisUp ? 200 : 503);
   });
 
@@ -64,7 +77,13 @@ export function createGatewayApp({ redis, token, allow, registry }: { redis: Red
     if (!tokenMatches(token, c.req.header("Authorization"))) return fail(c, 401, "Unauthorized");
     await next();
   });
-  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `ERR request body over ${MAX_BODY_BYTES} bytes` }, 413) }));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: `ERR request body over ${MAX_BODY_BYTES} bytes` }, 413),
+    }),
+  );
 
   async function single(c: Context, command: Command) {
     const why = refused(command);
@@ -112,8 +131,11 @@ export function createGatewayApp({ redis, token, allow, registry }: { redis: Red
     try {
       const replies = (await transaction.exec()) ?? [];
       return c.json(
-        replies.map(([error, reply], i): Result =>
-          error ? { error: errorText(error) } : { result: encodeReply(scripts.answer(list[i]!, reply) as Reply, base64(c)) },
+        replies.map(
+          ([error, reply], i): Result =>
+            error
+              ? { error: errorText(error) }
+              : { result: encodeReply(scripts.answer(list[i]!, reply) as Reply, base64(c)) },
         ),
       );
     } catch (error) {

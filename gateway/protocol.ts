@@ -7,7 +7,23 @@ import { createHash, timingSafeEqual } from "node:crypto";
 export type Command = (string | number)[];
 
 /** Commands that would hold the gateway's shared connection, or never return on it. */
-const REFUSED = new Set(["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP", "WAIT", "QUIT", "SELECT"]);
+const REFUSED = new Set([
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "SSUBSCRIBE",
+  "MONITOR",
+  "BLPOP",
+  "BRPOP",
+  "BLMOVE",
+  "BRPOPLPUSH",
+  "BZPOPMIN",
+  "BZPOPMAX",
+  "BLMPOP",
+  "BZMPOP",
+  "WAIT",
+  "QUIT",
+  "SELECT",
+]);
 
 export function isCommand(value: unknown): value is Command {
   return (
@@ -23,7 +39,8 @@ export function refusal(command: Command): string | undefined {
   const name = String(command[0]).toUpperCase();
   if (REFUSED.has(name)) return `ERR ${name} is not available over REST`;
   if (name === "XREAD" || name === "XREADGROUP") {
-    if (command.some((part) => String(part).toUpperCase() === "BLOCK")) return `ERR ${name} BLOCK is not available over REST`;
+    if (command.some((part) => String(part).toUpperCase() === "BLOCK"))
+      return `ERR ${name} BLOCK is not available over REST`;
   }
   return undefined;
 }

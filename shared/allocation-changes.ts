@@ -7,4 +7,5 @@ export type TransferStep = "release" | "claim";
 export const allocationChangeId = (transferId: string, step: TransferStep) => `${transferId}/${step}`;
 
 /** The transfer a change id belongs to, or undefined for an id the ledger did not make. */
-export const transferOfChange = (changeId: string): string | undefined => /^([0-9a-f-]{36})\/(?:release|claim)$/.exec(changeId)?.[1];
+export const transferOfChange = (changeId: string): string | undefined =>
+  /^([0-9a-f-]{36})\/(?:release|claim)$/.exec(changeId)?.[1];

@@ -7,14 +7,21 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 export class UsageError extends Error {}
 
 /** `parseArgs` over the script's arguments; `--help` prints the usage and exits 0. */
-export function commandLine<O extends NonNullable<ParseArgsConfig["options"]>>(program: string, usage: string, options: O) {
+export function commandLine<O extends NonNullable<ParseArgsConfig["options"]>>(
+  program: string,
+  usage: string,
+  options: O,
+) {
   const fail = (message: string): never => {
     console.error(`${program}: ${message}\n\n${usage}`);
     process.exit(2);
   };
   let values: Record<string, unknown>;
   try {
-    values = parseArgs({ args: Bun.argv.slice(2), options: { ...options, help: { type: "boolean", short: "h", default: false } } }).values;
+    values = parseArgs({
+      args: Bun.argv.slice(2),
+      options: { ...options, help: { type: "boolean", short: "h", default: false } },
+    }).values;
   } catch (error) {
     return fail((error as Error).message);
   }

@@ -293,7 +293,11 @@ function adminSettings(env: Env, regionIds: string[], defaultedSecrets: Set<stri
     defaultedSecrets.add("FLUX_GATE_ADMIN_TOKENS");
     tokens = [
       { name: "dev-global", scopes: ["global"], token: DEVELOPMENT_ADMIN_TOKEN },
-      ...regionIds.map((id) => ({ name: `dev-${id}`, scopes: [`region:${id}` as const], token: `${DEVELOPMENT_ADMIN_TOKEN}-${id}` })),
+      ...regionIds.map((id) => ({
+        name: `dev-${id}`,
+        scopes: [`region:${id}` as const],
+        token: `${DEVELOPMENT_ADMIN_TOKEN}-${id}`,
+      })),
     ];
   } else {
     tokens = parseAdminTokens(env.FLUX_GATE_ADMIN_TOKENS, regionIds);
@@ -326,31 +330,48 @@ export function parseAdminTokens(value: string, regionIds: string[]): AdminToken
     if (typeof token !== "string" || token.length < 16) fail(`${name}'s token is shorter than 16 characters`);
     if (!Array.isArray(scopes) || scopes.length === 0) fail(`${name} has no scopes`);
     for (const scope of scopes as unknown[]) {
-      const known = scope === "global" || (typeof scope === "string" && scope.startsWith("region:") && regionIds.includes(scope.slice(7)));
-      if (!known) fail(`${name} has scope ${JSON.stringify(scope)}; scopes are "global" or "region:<id>" with id one of ${regionIds.join(", ")}`);
+      const known =
+        scope === "global" ||
+        (typeof scope === "string" && scope.startsWith("region:") && regionIds.includes(scope.slice(7)));
+      if (!known)
+        fail(
+          `${name} has scope ${JSON.stringify(scope)}; scopes are "global" or "region:<id>" with id one of ${regionIds.join(", ")}`,
+        );
     }
     return { name: name as string, scopes: scopes as AdminScope[], token: token as string };
   });
   const twice = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
-  if (twice(tokens.map((t) => t.name))) fail(`the name ${twice(tokens.map((t) => t.name))} is given twice: the audit log could not tell them apart`);
+  if (twice(tokens.map((t) => t.name)))
+    fail(`the name ${twice(tokens.map((t) => t.name))} is given twice: the audit log could not tell them apart`);
   if (twice(tokens.map((t) => t.token))) fail("two entries have the same token");
-  if (tokens.some((t) => t.token.startsWith(DEVELOPMENT_ADMIN_TOKEN))) fail("a development token is not a secret; generate one");
+  if (tokens.some((t) => t.token.startsWith(DEVELOPMENT_ADMIN_TOKEN)))
+    fail("a development token is not a secret; generate one");
   return tokens;
 }
 
-function edgeSettings(env: Env, mode: Config["mode"], regionIds: string[], orderIdSecret: string | undefined): Config["edge"] {
+function edgeSettings(
+  env: Env,
+  mode: Config["mode"],
+  regionIds: string[],
+  orderIdSecret: string | undefined,
+): Config["edge"] {
   const trustUserHeader = env.FLUX_GATE_DEV_IDENTITY === "1";
   if (trustUserHeader && mode === "production") {
     throw new ConfigError("FLUX_GATE_DEV_IDENTITY trusts X-User-Id and is refused in production");
   }
   if (mode === "production") {
     // A short HMAC key can be searched for; an identity provider's keys sign for many services.
-    if (env.FLUX_GATE_JWT_SECRET !== undefined && new TextEncoder().encode(env.FLUX_GATE_JWT_SECRET).length < MIN_SECRET_BYTES) {
+    if (
+      env.FLUX_GATE_JWT_SECRET !== undefined &&
+      new TextEncoder().encode(env.FLUX_GATE_JWT_SECRET).length < MIN_SECRET_BYTES
+    ) {
       throw new ConfigError(`FLUX_GATE_JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes in production`);
     }
     const unset = ["FLUX_GATE_JWT_AUDIENCE", "FLUX_GATE_JWT_ISSUER"].filter((name) => !env[name]);
     if (env.FLUX_GATE_JWKS_URL && unset.length > 0) {
-      throw new ConfigError(`${unset.join(" and ")} must be set in production with FLUX_GATE_JWKS_URL: its keys also sign tokens meant for other services`);
+      throw new ConfigError(
+        `${unset.join(" and ")} must be set in production with FLUX_GATE_JWKS_URL: its keys also sign tokens meant for other services`,
+      );
     }
   }
   const edgePort = port(env, "FLUX_GATE_EDGE_PORT", 8080);
@@ -395,7 +416,8 @@ export function requireSecrets(config: Config, names: string[]): void {
     ...(missing.length > 0 ? [`${missing.join(", ")} must be set in production`] : []),
     ...(short.length > 0 ? [`${short.join(", ")} must be at least ${MIN_SECRET_BYTES} bytes`] : []),
   ];
-  if (problems.length > 0) throw new ConfigError(`${problems.join("; ")} (FLUX_GATE_ENV=development runs on local defaults)`);
+  if (problems.length > 0)
+    throw new ConfigError(`${problems.join("; ")} (FLUX_GATE_ENV=development runs on local defaults)`);
 }
 
 /** The password of a component's own Redis user, when components connect as their own users. */
@@ -423,12 +445,17 @@ export function parseRateLimit(name: string, value: string): RateLimitSetting {
 /** `US:us-east,eu-west;DE:eu-west,us-east` → { US: [...], DE: [...] }, checked against the regions. */
 export function parseCountryRegions(value: string, regionIds: string[]): Record<string, string[]> {
   const table: Record<string, string[]> = {};
-  for (const entry of value.split(";").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(";")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [country, regions] = entry.split(":");
     const order = list(regions) ?? [];
     const unknown = order.filter((r) => !regionIds.includes(r));
     if (!country || !/^([A-Z]{2}|\*)$/.test(country.trim()) || order.length === 0 || unknown.length > 0) {
-      throw new ConfigError(`FLUX_GATE_COUNTRY_REGIONS: "${entry}" is not COUNTRY:region,region with known regions (${regionIds.join(", ")})`);
+      throw new ConfigError(
+        `FLUX_GATE_COUNTRY_REGIONS: "${entry}" is not COUNTRY:region,region with known regions (${regionIds.join(", ")})`,
+      );
     }
     table[country.trim()] = order;
   }
@@ -439,14 +466,19 @@ export function parseCountryRegions(value: string, regionIds: string[]): Record<
 function defaultCountryRegions(regionIds: string[]): string {
   const prefer = (first: string) => [first, ...regionIds.filter((r) => r !== first)].join(",");
   const entries: string[] = [];
-  if (regionIds.includes("us-east")) for (const c of ["US", "CA", "MX", "BR", "AR"]) entries.push(`${c}:${prefer("us-east")}`);
-  if (regionIds.includes("eu-west")) for (const c of ["GB", "IE", "FR", "DE", "ES", "PT", "NL", "BE", "IT"]) entries.push(`${c}:${prefer("eu-west")}`);
+  if (regionIds.includes("us-east"))
+    for (const c of ["US", "CA", "MX", "BR", "AR"]) entries.push(`${c}:${prefer("us-east")}`);
+  if (regionIds.includes("eu-west"))
+    for (const c of ["GB", "IE", "FR", "DE", "ES", "PT", "NL", "BE", "IT"]) entries.push(`${c}:${prefer("eu-west")}`);
   entries.push(`*:${regionIds.join(",")}`);
   return entries.join(";");
 }
 
 function list(value: string | undefined): string[] | undefined {
-  const items = value?.split(",").map((s) => s.trim()).filter(Boolean);
+  const items = value
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return items && items.length > 0 ? items : undefined;
 }
 

@@ -19,7 +19,10 @@ export interface SaleTerms {
  * A core's path for an order: `productId`, when the caller knows it, lets the core find a live
  * order in Redis; without it the core looks the order up in PostgreSQL.
  */
-export function coreOrderPath(orderId: string, { productId, action }: { productId?: string; action?: "confirm" | "cancel" } = {}): string {
+export function coreOrderPath(
+  orderId: string,
+  { productId, action }: { productId?: string; action?: "confirm" | "cancel" } = {},
+): string {
   return `/v1/orders/${encodeURIComponent(orderId)}${action ? `/${action}` : ""}${productId ? `?productId=${encodeURIComponent(productId)}` : ""}`;
 }
 
@@ -44,13 +47,18 @@ export async function callCore(
   try {
     const response = await fetch(region.coreUrl + path, {
       method,
-      headers: { "Content-Type": "application/json", ...signRequest(secret, method, path, text), ...(requestId ? { "X-Request-Id": requestId } : {}) },
+      headers: {
+        "Content-Type": "application/json",
+        ...signRequest(secret, method, path, text),
+        ...(requestId ? { "X-Request-Id": requestId } : {}),
+      },
       body: text || undefined,
       signal: AbortSignal.timeout(timeoutMs),
     });
     return { kind: "answer", status: response.status, body: (await response.json()) as Record<string, unknown> };
   } catch (error) {
-    if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) return { kind: "timeout" };
+    if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError"))
+      return { kind: "timeout" };
     return { kind: "unreachable", error: String(error) };
   }
 }

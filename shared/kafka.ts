@@ -87,7 +87,8 @@ const uuidPartitioner = () => {
   const fallback = Partitioners.DefaultPartitioner();
   return (args: Parameters<ReturnType<typeof Partitioners.DefaultPartitioner>>[0]) => {
     const key = args.message.key;
-    if (typeof key === "string" && UUID.test(key)) return Number.parseInt(key.slice(0, 8), 16) % args.partitionMetadata.length;
+    if (typeof key === "string" && UUID.test(key))
+      return Number.parseInt(key.slice(0, 8), 16) % args.partitionMetadata.length;
     return fallback(args);
   };
 };
@@ -111,7 +112,11 @@ export async function connectProducer(options: KafkaOptions, { idempotent = true
   return {
     async send(topic, messages) {
       for (let i = 0; i < messages.length; i += MESSAGES_PER_REQUEST) {
-        await producer.send({ topic, acks: -1, messages: messages.slice(i, i + MESSAGES_PER_REQUEST).map(toKafkaMessage) });
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: messages.slice(i, i + MESSAGES_PER_REQUEST).map(toKafkaMessage),
+        });
       }
     },
     disconnect: () => producer.disconnect(),
@@ -123,7 +128,11 @@ export async function connectConsumer(
 ): Promise<GroupConsumer> {
   // A member that died without leaving holds its partitions until its session times out: keep
   // that short, so a crashed worker's replacement takes over within seconds.
-  const consumer: Consumer = client(options).consumer({ groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  const consumer: Consumer = client(options).consumer({
+    groupId: options.groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
   return {
@@ -158,7 +167,10 @@ export async function connectConsumer(
 }
 
 /** A region's consumer groups: the worker that persists its orders, and the allowance consumer of buyers homed there. */
-export const consumerGroups = (regionId: string) => ({ worker: `flux-gate-worker.${regionId}`, allowance: `flux-gate-allowance.${regionId}` });
+export const consumerGroups = (regionId: string) => ({
+  worker: `flux-gate-worker.${regionId}`,
+  allowance: `flux-gate-allowance.${regionId}`,
+});
 
 /**
  * Moves a consumer group to the end of `topics`, skipping what it has not read: for the bench,
@@ -171,7 +183,11 @@ export async function skipToEnd(options: KafkaOptions, groupId: string, topics: 
     // resetOffsets would commit -1 ("latest"), which a group reads as no commit at all.
     for (const topic of topics) {
       const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId, topic, partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })) });
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })),
+      });
     }
   } finally {
     await admin.disconnect();
@@ -211,7 +227,10 @@ export function lagReader(options: KafkaOptions, groupId: string, topic: string)
           admin = client({ ...options, requestTimeoutMs: 2_000 }).admin({ retry: { retries: 0 } });
           await admin.connect();
         }
-        const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+        const [ends, [committed]] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId, topics: [topic] }),
+        ]);
         return ends.map((end) => {
           const offset = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
           // No commit yet: everything from the start of the log is still to read.

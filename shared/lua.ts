@@ -30,4 +30,3 @@ export function runScript(send: RespSend, script: LuaScript, keys: string[], arg
     () => send(["EVAL", script.source, keys.length, ...keys, ...args]),
   );
 }
-

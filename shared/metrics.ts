@@ -25,7 +25,12 @@ export function secondsHistogram(registry: Registry, name: string, help: string,
 
 /** Times every request by its route pattern (not its path: ids would explode the series). */
 export function requestTiming(registry: Registry): MiddlewareHandler {
-  const histogram = secondsHistogram(registry, "flux_gate_http_request_duration_seconds", "HTTP requests by route pattern, method and status", ["route", "method", "status"]);
+  const histogram = secondsHistogram(
+    registry,
+    "flux_gate_http_request_duration_seconds",
+    "HTTP requests by route pattern, method and status",
+    ["route", "method", "status"],
+  );
   return async (c, next) => {
     const stop = histogram.startTimer();
     await next();

@@ -19,19 +19,28 @@ export const PROBLEMS = {
   order_not_reserved: { status: 409, title: "The order is not in the reserved state" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed" },
   hold_expired: { status: 409, title: "The hold ran out before the order was confirmed" },
-  insufficient_available: { status: 409, title: "The region has fewer available (not held, not sold) units than the change takes" },
+  insufficient_available: {
+    status: 409,
+    title: "The region has fewer available (not held, not sold) units than the change takes",
+  },
   insufficient_pool: { status: 409, title: "The product's unallocated pool has fewer units than the change takes" },
   total_below_allocated: { status: 409, title: "The total would be smaller than the units given to regions" },
   product_exists: { status: 409, title: "A product with this id exists" },
   transfer_conflict: { status: 409, title: "This transfer id was used for a different transfer" },
   transfer_in_progress: { status: 409, title: "Earlier moves of this product are still in flight" },
-  move_abandoned: { status: 409, title: "An earlier move of the same allocation change did not complete, so this one was not made" },
+  move_abandoned: {
+    status: 409,
+    title: "An earlier move of the same allocation change did not complete, so this one was not made",
+  },
   payload_too_large: { status: 413, title: "The request body is too large" },
   invalid_quantity: { status: 422, title: "The quantity is outside the product's bounds" },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was used for a different request" },
   rate_limited: { status: 429, title: "Too many requests from this client; retry after the indicated time" },
   overloaded: { status: 503, title: "The region is shedding load; retry after the indicated time" },
-  request_expired: { status: 503, title: "The reservation reached the region after its deadline; nothing was reserved" },
+  request_expired: {
+    status: 503,
+    title: "The reservation reached the region after its deadline; nothing was reserved",
+  },
   unavailable: { status: 503, title: "A dependency did not answer in time; retry after the indicated time" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -61,7 +70,8 @@ export function problem(code: ProblemCode, detail?: string, extensions: Record<s
 export const RETRY_AFTER_SECONDS = 1;
 
 export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
-  const retry: Record<string, string> = body.status === 503 || body.status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
+  const retry: Record<string, string> =
+    body.status === 503 || body.status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
   return new Response(JSON.stringify(body), {
     status: body.status,
     headers: { "Content-Type": PROBLEM_CONTENT_TYPE, ...retry, ...headers },

@@ -12,8 +12,10 @@ export function regionFromArgs(config: Config, argv = Bun.argv.slice(2)): Region
 
 /** One JSON line per event, so logs can be searched by field. */
 export function logger(component: string, region: string) {
-  const write = (level: string) => (message: string, fields: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ time: new Date().toISOString(), level, component, region, message, ...fields }));
+  const write =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      console.log(JSON.stringify({ time: new Date().toISOString(), level, component, region, message, ...fields }));
   return { info: write("info"), warn: write("warn"), error: write("error") };
 }
 
@@ -34,7 +36,11 @@ export function onShutdown(shutdown: () => Promise<void>): void {
  * Runs `attempt` until it succeeds, backing off up to 5 s: for connecting at start-up to a
  * service that may be down (a worker started during a Kafka outage waits for it).
  */
-export async function untilConnected<T>(what: string, attempt: () => Promise<T>, log: ReturnType<typeof logger>): Promise<T> {
+export async function untilConnected<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  log: ReturnType<typeof logger>,
+): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();

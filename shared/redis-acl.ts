@@ -5,7 +5,14 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { parseUserRules, REDIS_COMPONENTS, redisUserName, rulesIn, type RedisComponent, type UserRules } from "./redis-users.ts";
+import {
+  parseUserRules,
+  REDIS_COMPONENTS,
+  redisUserName,
+  rulesIn,
+  type RedisComponent,
+  type UserRules,
+} from "./redis-users.ts";
 
 let committed: UserRules | undefined;
 /** The committed rules (deploy/redis/users.acl), read once. */
@@ -22,12 +29,25 @@ const passwordRule = (password: string) => `#${createHash("sha256").update(passw
  * docs/security.md says how to close it off in production), then one user per component.
  */
 export function aclFile(rules: UserRules, region: string, passwords: Record<RedisComponent, string>): string {
-  const users = REDIS_COMPONENTS.map((c) => ["user", redisUserName(c), "on", passwordRule(passwords[c]), ...rulesIn(rules, c, region)].join(" "));
+  const users = REDIS_COMPONENTS.map((c) =>
+    ["user", redisUserName(c), "on", passwordRule(passwords[c]), ...rulesIn(rules, c, region)].join(" "),
+  );
   return ["user default on nopass ~* &* +@all", ...users, ""].join("\n");
 }
 
 /** The same users as `ACL SETUSER` commands, for a Redis someone else runs. */
-export function setUserCommands(rules: UserRules, region: string, passwords: Record<RedisComponent, string>): string[][] {
-  return REDIS_COMPONENTS.map((c) => ["ACL", "SETUSER", redisUserName(c), "reset", "on", passwordRule(passwords[c]), ...rulesIn(rules, c, region)]);
+export function setUserCommands(
+  rules: UserRules,
+  region: string,
+  passwords: Record<RedisComponent, string>,
+): string[][] {
+  return REDIS_COMPONENTS.map((c) => [
+    "ACL",
+    "SETUSER",
+    redisUserName(c),
+    "reset",
+    "on",
+    passwordRule(passwords[c]),
+    ...rulesIn(rules, c, region),
+  ]);
 }
-

@@ -11,7 +11,8 @@ export type RedisComponent = (typeof REDIS_COMPONENTS)[number];
 export const redisUserName = (component: RedisComponent) => `flux-gate-${component}`;
 
 /** `edge` → `FLUX_GATE_REDIS_PASSWORD_EDGE`. */
-export const redisPasswordVariable = (component: RedisComponent) => `FLUX_GATE_REDIS_PASSWORD_${component.toUpperCase()}`;
+export const redisPasswordVariable = (component: RedisComponent) =>
+  `FLUX_GATE_REDIS_PASSWORD_${component.toUpperCase()}`;
 
 const REGION_PLACEHOLDER = "<region>";
 
@@ -25,7 +26,8 @@ export function parseUserRules(text: string): UserRules {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const [word, name, ...rules] = line.split(/\s+/);
-    if (word !== "user" || !name) throw new Error(`users.acl line ${index + 1}: expected "user <name> <rules>", got "${line}"`);
+    if (word !== "user" || !name)
+      throw new Error(`users.acl line ${index + 1}: expected "user <name> <rules>", got "${line}"`);
     found.set(name, rules);
   }
   return Object.fromEntries(

@@ -15,7 +15,10 @@ export interface RedisOptions {
   autoPipelining?: boolean;
 }
 
-export function connectRedis(url: string, { commandTimeoutMs = 2_000, reconnect = true, autoPipelining = false }: RedisOptions = {}): Redis {
+export function connectRedis(
+  url: string,
+  { commandTimeoutMs = 2_000, reconnect = true, autoPipelining = false }: RedisOptions = {},
+): Redis {
   const redis = new Redis(url, {
     connectTimeout: 2_000,
     commandTimeout: commandTimeoutMs,

@@ -20,9 +20,18 @@ function signature(secret: string, timestamp: string, method: string, path: stri
 }
 
 /** The headers that sign a request for `path` (path and query, as the core sees them). */
-export function signRequest(secret: string, method: string, path: string, body = "", now = Date.now()): Record<string, string> {
+export function signRequest(
+  secret: string,
+  method: string,
+  path: string,
+  body = "",
+  now = Date.now(),
+): Record<string, string> {
   const timestamp = String(now);
-  return { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signature(secret, timestamp, method, path, body).toString("hex") };
+  return {
+    [TIMESTAMP_HEADER]: timestamp,
+    [SIGNATURE_HEADER]: signature(secret, timestamp, method, path, body).toString("hex"),
+  };
 }
 
 export type Verdict = "valid" | "missing" | "stale" | "bad-signature";

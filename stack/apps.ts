@@ -37,14 +37,25 @@ export type AppEvent = (name: string, message: string) => void;
 
 /** Whether the server at `url` answers its /health within a second. */
 export function answersHealth(url: string): Promise<boolean> {
-  return fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+  return fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
 }
 
 /**
  * Starts `argv` and resolves once `url`/health answers (throws with its log's tail if it does
  * not); from then on, an exit nobody asked for starts it again with backoff, noted in `state`.
  */
-async function supervise(config: Config, state: AppState, name: string, argv: string[], url: string, onEvent: AppEvent, env: Record<string, string> = {}): Promise<App> {
+async function supervise(
+  config: Config,
+  state: AppState,
+  name: string,
+  argv: string[],
+  url: string,
+  onEvent: AppEvent,
+  env: Record<string, string> = {},
+): Promise<App> {
   const log = stackPaths(config).log(name);
   let child = spawnChild(log, argv, env);
   let stopping = false;
@@ -68,7 +79,10 @@ async function supervise(config: Config, state: AppState, name: string, argv: st
       if (stopping) return;
       quickExits = Date.now() - startedAt < STEADY_MS ? quickExits + 1 : 1;
       const delay = restartDelayMs(quickExits);
-      onEvent(name, `exited (${child.signalCode ?? `code ${code}`}); starting it again in ${(delay / 1000).toFixed(2)} s (restart ${restarts + 1}, log ${log})`);
+      onEvent(
+        name,
+        `exited (${child.signalCode ?? `code ${code}`}); starting it again in ${(delay / 1000).toFixed(2)} s (restart ${restarts + 1}, log ${log})`,
+      );
       await Bun.sleep(delay);
       if (stopping) return;
       child = spawnChild(log, argv, env);
@@ -138,7 +152,10 @@ export interface AppState {
 export function claimRun(config: Config): AppState {
   const other = readState(config)?.launcher;
   if (other && other !== process.pid && isAlive(other)) {
-    throw new StackError(`Flux-Gate is already running from this checkout (launcher pid ${other})`, "stop it with Ctrl-C in its terminal, or: npx flux-gate status");
+    throw new StackError(
+      `Flux-Gate is already running from this checkout (launcher pid ${other})`,
+      "stop it with Ctrl-C in its terminal, or: npx flux-gate status",
+    );
   }
   const state: RunState = { launcher: process.pid, apps: {} };
   mkdirSync(stackPaths(config).run, { recursive: true });
@@ -156,11 +173,14 @@ export function claimRun(config: Config): AppState {
 /** Starts every region's gateway, core and worker, the admin API and the edge; resolves once the servers answer /health. */
 export async function startApps(config: Config, state: AppState, progress: AppEvent): Promise<App[]> {
   const apps: App[] = [];
-  const startServer = (name: string, argv: string[], url: string, env?: Record<string, string>) => supervise(config, state, name, argv, url, progress, env);
+  const startServer = (name: string, argv: string[], url: string, env?: Record<string, string>) =>
+    supervise(config, state, name, argv, url, progress, env);
   try {
     for (const region of config.regions) {
       if (!region.redisRestExternal) {
-        apps.push(await startServer(`gateway-${region.id}`, ["gateway/main.ts", "--region", region.id], region.redisRestUrl));
+        apps.push(
+          await startServer(`gateway-${region.id}`, ["gateway/main.ts", "--region", region.id], region.redisRestUrl),
+        );
         progress(`gateway-${region.id}`, `ready at ${region.redisRestUrl}`);
       }
       apps.push(await startServer(`core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
@@ -174,7 +194,9 @@ export async function startApps(config: Config, state: AppState, progress: AppEv
     // A local run with no JWT configuration trusts X-User-Id: the explicit development mode.
     const devIdentity = !config.edge.jwtSecret && !config.edge.jwksUrl && config.mode === "development";
     const edgeUrl = config.edge.url;
-    apps.push(await startServer("edge", ["edge/entry/bun.ts"], edgeUrl, devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {}));
+    apps.push(
+      await startServer("edge", ["edge/entry/bun.ts"], edgeUrl, devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {}),
+    );
     progress("edge", `ready at ${edgeUrl}${devIdentity ? " (development identity: X-User-Id is trusted)" : ""}`);
     return apps;
   } catch (error) {
@@ -196,7 +218,9 @@ export function appEndpoints(config: Config) {
 }
 
 /** Which of those answer /health now, and how often `npm start` restarted each. */
-export async function appStatus(config: Config): Promise<{ name: string; url: string; state: "running" | "stopped"; restarts?: number }[]> {
+export async function appStatus(
+  config: Config,
+): Promise<{ name: string; url: string; state: "running" | "stopped"; restarts?: number }[]> {
   const run = readState(config);
   const supervised = run && isAlive(run.launcher) ? run.apps : {};
   const e = appEndpoints(config);
@@ -212,7 +236,11 @@ export async function appStatus(config: Config): Promise<{ name: string; url: st
   return Promise.all(
     named.map(async (app) => {
       const up = await answersHealth(app.url);
-      return { ...app, state: up ? ("running" as const) : ("stopped" as const), ...(supervised[app.name] ? { restarts: supervised[app.name]!.restarts } : {}) };
+      return {
+        ...app,
+        state: up ? ("running" as const) : ("stopped" as const),
+        ...(supervised[app.name] ? { restarts: supervised[app.name]!.restarts } : {}),
+      };
     }),
   );
 }

@@ -1,7 +1,15 @@
 #!/usr/bin/env bun
 /** `flux-gate`: the local stack and the tools around it. `flux-gate help` lists the commands. */
 import { parseArgs } from "node:util";
-import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, redactUrl, regionById, requireSecrets, type Config } from "../shared/config.ts";
+import {
+  ConfigError,
+  DEVELOPMENT_ADMIN_TOKEN,
+  loadConfig,
+  redactUrl,
+  regionById,
+  requireSecrets,
+  type Config,
+} from "../shared/config.ts";
 import { setUserCommands, userRules } from "../shared/redis-acl.ts";
 import { REDIS_COMPONENTS, redisPasswordVariable } from "../shared/redis-users.ts";
 import { migrateDatabase } from "../db/migrate.ts";
@@ -33,7 +41,7 @@ const USAGE = `usage: flux-gate <command>
                          Ctrl-C stops what it started
 ${ADMIN_USAGE}
 
-Settings come from the environment (see README.md, "Configuration").`;
+Settings come from the environment (docs/configuration.md).`;
 
 class UsageError extends Error {}
 
@@ -60,9 +68,14 @@ async function runInForeground(config: Config): Promise<void> {
   const apps = await startApps(config, run, progress).catch((error: unknown) => giveUp(error));
   const demo = await seedDemoProduct(config).catch((error: unknown) => giveUp(error, apps));
   printTable(services);
-  for (const app of apps) console.log(`${app.name.padEnd(16)} ${"running".padEnd(12)} ${app.url ?? ""}${app.url ? "  " : ""}(log ${app.log})`);
+  for (const app of apps)
+    console.log(
+      `${app.name.padEnd(16)} ${"running".padEnd(12)} ${app.url ?? ""}${app.url ? "  " : ""}(log ${app.log})`,
+    );
   const urls = appEndpoints(config);
-  const token = config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : "(a token from FLUX_GATE_ADMIN_TOKENS)";
+  const token = config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS")
+    ? DEVELOPMENT_ADMIN_TOKEN
+    : "(a token from FLUX_GATE_ADMIN_TOKENS)";
   console.log(`\nFlux-Gate is up (data and logs in ${config.home}). Ctrl-C stops it.`);
   console.log(`  Edge        ${urls.edge}   (OpenAPI: ${urls.edge}/openapi.json; demo product on sale: ${demo})`);
   console.log(`  Dashboard   ${urls.dashboard}`);
@@ -126,7 +139,10 @@ async function main(argv: string[]): Promise<void> {
         console.log(JSON.stringify({ ...appEndpoints(config), ...endpoints(config), services, apps }, null, 2));
       } else {
         printTable(services);
-        for (const app of apps) console.log(`${app.name.padEnd(16)} ${app.state.padEnd(12)} ${app.url}${app.restarts ? `  (restarted ${app.restarts}×)` : ""}`);
+        for (const app of apps)
+          console.log(
+            `${app.name.padEnd(16)} ${app.state.padEnd(12)} ${app.url}${app.restarts ? `  (restarted ${app.restarts}×)` : ""}`,
+          );
         console.log(`${"dashboard".padEnd(16)} ${"".padEnd(12)} ${appEndpoints(config).dashboard}`);
       }
       return;
@@ -145,14 +161,20 @@ async function main(argv: string[]): Promise<void> {
       return runInForeground(config);
     case "verify": {
       const settle = Number(values.settle);
-      if (!Number.isFinite(settle) || settle < 0) throw new UsageError(`--settle takes seconds, not "${values.settle}"`);
+      if (!Number.isFinite(settle) || settle < 0)
+        throw new UsageError(`--settle takes seconds, not "${values.settle}"`);
       const result = await verify(config, { productIds: values.product, settleMs: settle * 1000 });
       if (values.json) console.log(JSON.stringify(result, null, 2));
       else if (result.drifts.length === 0) {
-        const moving = result.transfersInFlight ? ` (${result.transfersInFlight} transfer(s) in flight, counted where their units are)` : "";
-        console.log(`verify: ${result.products} product(s) in ${config.regions.length} region(s): every unit accounted for${moving}`);
-      }
-      else for (const d of result.drifts) console.log(`drift: ${d.productId}${d.region ? ` in ${d.region}` : ""}: ${d.message}`);
+        const moving = result.transfersInFlight
+          ? ` (${result.transfersInFlight} transfer(s) in flight, counted where their units are)`
+          : "";
+        console.log(
+          `verify: ${result.products} product(s) in ${config.regions.length} region(s): every unit accounted for${moving}`,
+        );
+      } else
+        for (const d of result.drifts)
+          console.log(`drift: ${d.productId}${d.region ? ` in ${d.region}` : ""}: ${d.message}`);
       if (result.drifts.length > 0) process.exitCode = 1;
       return;
     }
@@ -171,7 +193,11 @@ async function main(argv: string[]): Promise<void> {
 try {
   await main(Bun.argv.slice(2));
 } catch (error) {
-  if (error instanceof UsageError || error instanceof AdminUsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+  if (
+    error instanceof UsageError ||
+    error instanceof AdminUsageError ||
+    (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
+  ) {
     console.error(`flux-gate: ${error.message}\n\n${USAGE}`);
     process.exit(2);
   }

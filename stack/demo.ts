@@ -37,10 +37,17 @@ export async function seedDemoProduct(config: Config): Promise<string> {
     // Allocated once: on the first start, or on a later one if the first stopped before it could.
     const view = await products.view(DEMO_PRODUCT);
     if (view && view.unallocated === kept.value.totalUnits) {
-      const seeded = await products.setAllocations(DEMO_PRODUCT, Object.fromEntries(regionIds.map((r) => [r, UNITS_PER_REGION])), "npm-start");
+      const seeded = await products.setAllocations(
+        DEMO_PRODUCT,
+        Object.fromEntries(regionIds.map((r) => [r, UNITS_PER_REGION])),
+        "npm-start",
+      );
       const unfinished = seeded.ok ? seeded.value.find((m) => m.transfer.state !== "completed") : undefined;
       if (!seeded.ok) throw new StackError(`allocating ${DEMO_PRODUCT} failed: ${seeded.code}: ${seeded.detail}`);
-      if (unfinished) throw new StackError(`allocating ${DEMO_PRODUCT} did not complete: a move is ${unfinished.transfer.state}${unfinished.transfer.reason ? ` (${unfinished.transfer.reason})` : ""}`);
+      if (unfinished)
+        throw new StackError(
+          `allocating ${DEMO_PRODUCT} did not complete: a move is ${unfinished.transfer.state}${unfinished.transfer.reason ? ` (${unfinished.transfer.reason})` : ""}`,
+        );
     }
   } finally {
     await sql.end();

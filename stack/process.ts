@@ -6,7 +6,10 @@ import { connect } from "node:net";
 /** A service could not start; `hint` says what to do about it. */
 export class StackError extends Error {
   override name = "StackError";
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }
@@ -48,10 +51,7 @@ export function requireBinaries<N extends Binary>(names: readonly N[]): Record<N
   }
   if (missing.length > 0) {
     const packages = [...new Set(missing.map((n) => PACKAGE_OF[n]))];
-    throw new StackError(
-      `missing ${missing.join(", ")}`,
-      `install with: apt-get install -y ${packages.join(" ")}`,
-    );
+    throw new StackError(`missing ${missing.join(", ")}`, `install with: apt-get install -y ${packages.join(" ")}`);
   }
   return found;
 }

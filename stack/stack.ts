@@ -51,9 +51,11 @@ export async function stackUp(config: Config, progress: Progress = () => {}): Pr
     toStart.map(async (service) => {
       const t0 = performance.now();
       progress(service.name, "starting");
-      await service.start((message) => progress(service.name, message)).catch((error: unknown) => {
-        throw withService(service.name, error);
-      });
+      await service
+        .start((message) => progress(service.name, message))
+        .catch((error: unknown) => {
+          throw withService(service.name, error);
+        });
       progress(service.name, `ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }),
   );

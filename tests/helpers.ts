@@ -41,8 +41,24 @@ async function freePort(): Promise<number> {
 export async function ownRedis(): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
-  const server = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], { stdout: "ignore", stderr: "ignore" });
-  if (!(await waitUntil(() => redisIsReady(url), 10_000, 50))) throw new Error(`redis-server on port ${port} did not come up`);
+  const server = Bun.spawn(
+    [
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--maxmemory-policy",
+      "noeviction",
+    ],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  if (!(await waitUntil(() => redisIsReady(url), 10_000, 50)))
+    throw new Error(`redis-server on port ${port} did not come up`);
   return {
     url,
     async stop() {

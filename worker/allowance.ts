@@ -25,7 +25,15 @@ export function planReleases(messages: IncomingMessage[], region: string, region
 }
 
 /** Applies a batch; throws if Redis did not take all of it, so the batch comes again. */
-export function allowanceHandler({ redis, region, regionIds }: { redis: Redis; region: string; regionIds: readonly string[] }) {
+export function allowanceHandler({
+  redis,
+  region,
+  regionIds,
+}: {
+  redis: Redis;
+  region: string;
+  regionIds: readonly string[];
+}) {
   return async (batch: IncomingMessage[]): Promise<number> => {
     const releases = planReleases(batch, region, regionIds);
     if (releases.length === 0) return 0;

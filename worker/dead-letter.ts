@@ -27,5 +27,9 @@ export async function deadLetter(
   topic: string,
   rejected: { message: IncomingMessage; reason: string }[],
 ): Promise<void> {
-  if (rejected.length > 0) await producer.send(topic, rejected.map((r) => deadLetterMessage(r.message, r.reason)));
+  if (rejected.length > 0)
+    await producer.send(
+      topic,
+      rejected.map((r) => deadLetterMessage(r.message, r.reason)),
+    );
 }

@@ -3,7 +3,13 @@ import { Hono } from "hono";
 import type { Registry } from "prom-client";
 import { instrument } from "../shared/metrics.ts";
 
-export function createWorkerApp({ registry, ready }: { registry: Registry; ready: () => Promise<Record<string, boolean>> }) {
+export function createWorkerApp({
+  registry,
+  ready,
+}: {
+  registry: Registry;
+  ready: () => Promise<Record<string, boolean>>;
+}) {
   const app = new Hono();
   instrument(app, registry);
   app.get("/health", (c) => c.json({ status: "ok" }));

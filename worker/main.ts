@@ -35,9 +35,20 @@ const server = Bun.serve({
     registry,
     // Kafka counts as up while the group's offsets can be read, not merely once it was joined.
     ready: async () => ({
-      kafka: consuming && (await lag.read().then(() => true, () => false)),
-      postgres: await sql`select 1`.then(() => true, () => false),
-      redis: await redis.ping().then((r) => r === "PONG", () => false),
+      kafka:
+        consuming &&
+        (await lag.read().then(
+          () => true,
+          () => false,
+        )),
+      postgres: await sql`select 1`.then(
+        () => true,
+        () => false,
+      ),
+      redis: await redis.ping().then(
+        (r) => r === "PONG",
+        () => false,
+      ),
     }),
   }).fetch,
 });
@@ -56,7 +67,8 @@ await consumer.run(
     onRetry: (error, attempt) => log.warn("batch not applied, retrying", { attempt, error: String(error) }),
     onApplied: (outcome) => {
       metrics.batch(outcome);
-      if (outcome.deadLettered > 0) log.warn("dead-lettered messages", { applied: outcome.applied, deadLettered: outcome.deadLettered });
+      if (outcome.deadLettered > 0)
+        log.warn("dead-lettered messages", { applied: outcome.applied, deadLettered: outcome.deadLettered });
     },
   }),
   config.kafka.partitions,
@@ -69,15 +81,30 @@ const regionIds = config.regions.map((r) => r.id);
 const releaseAllowances = allowanceHandler({ redis, region: region.id, regionIds });
 const allowance = await untilConnected(
   "joining the allowance group",
-  () => connectConsumer({ ...kafka, groupId: allowanceGroup, topics: config.regions.map((r) => r.kafkaTopic), fromBeginning: false }),
+  () =>
+    connectConsumer({
+      ...kafka,
+      groupId: allowanceGroup,
+      topics: config.regions.map((r) => r.kafkaTopic),
+      fromBeginning: false,
+    }),
   log,
 );
 await allowance.run(
-  (batch, context) => untilApplied(context, (error, attempt) => log.warn("allowances not given back, retrying", { attempt, error: String(error) }), () => releaseAllowances(batch)),
+  (batch, context) =>
+    untilApplied(
+      context,
+      (error, attempt) => log.warn("allowances not given back, retrying", { attempt, error: String(error) }),
+      () => releaseAllowances(batch),
+    ),
   config.kafka.partitions,
 );
 consuming = true;
-log.info("consuming", { topic: region.kafkaTopic, allowances: config.regions.map((r) => r.kafkaTopic), metrics: `${region.workerUrl}/metrics` });
+log.info("consuming", {
+  topic: region.kafkaTopic,
+  allowances: config.regions.map((r) => r.kafkaTopic),
+  metrics: `${region.workerUrl}/metrics`,
+});
 
 onShutdown(async () => {
   await server.stop();

@@ -10,9 +10,21 @@ export function workerMetrics(registry: Registry, lag: () => Promise<{ partition
     buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
     registers,
   });
-  const apply = secondsHistogram(registry, "flux_gate_worker_apply_duration_seconds", "One batch's PostgreSQL transaction (and dead-lettering), retries included");
-  const applied = new Counter({ name: "flux_gate_worker_events_applied_total", help: "Order events applied to PostgreSQL", registers });
-  const deadLettered = new Counter({ name: "flux_gate_worker_dead_lettered_total", help: "Messages set aside on the dead-letter topic", registers });
+  const apply = secondsHistogram(
+    registry,
+    "flux_gate_worker_apply_duration_seconds",
+    "One batch's PostgreSQL transaction (and dead-lettering), retries included",
+  );
+  const applied = new Counter({
+    name: "flux_gate_worker_events_applied_total",
+    help: "Order events applied to PostgreSQL",
+    registers,
+  });
+  const deadLettered = new Counter({
+    name: "flux_gate_worker_dead_lettered_total",
+    help: "Messages set aside on the dead-letter topic",
+    registers,
+  });
   new Gauge({
     name: "flux_gate_worker_consumer_lag",
     help: "Messages on the region's topic not yet committed by the worker group, per partition",

@@ -51,7 +51,8 @@ const knownProducts = new Set<string>();
 async function learnProducts(db: Database, ids: string[]): Promise<void> {
   const unseen = ids.filter((id) => !knownProducts.has(id));
   if (unseen.length === 0) return;
-  for (const p of await db.select({ id: products.id }).from(products).where(inArray(products.id, unseen))) knownProducts.add(p.id);
+  for (const p of await db.select({ id: products.id }).from(products).where(inArray(products.id, unseen)))
+    knownProducts.add(p.id);
 }
 
 /**
@@ -68,7 +69,10 @@ export async function persist<T extends { event: OrderEvent }>(db: Database, ite
     .map((item) => ({ item, reason: `unknown product ${item.event.productId}` }));
   const writable = items.filter((i) => known.has(i.event.productId));
   try {
-    await write(db, writable.map((i) => i.event));
+    await write(
+      db,
+      writable.map((i) => i.event),
+    );
   } catch (error) {
     if (!isDataError(error)) throw error;
     // One bad row fails the whole batch: find it by writing the events one at a time.

@@ -20,7 +20,13 @@ export interface WorkerOptions {
 
 const MAX_BACKOFF_MS = 5_000;
 
-export function batchHandler({ db, producer, deadLetterTopic, onRetry = () => {}, onApplied = () => {} }: WorkerOptions) {
+export function batchHandler({
+  db,
+  producer,
+  deadLetterTopic,
+  onRetry = () => {},
+  onApplied = () => {},
+}: WorkerOptions) {
   return async (batch: IncomingMessage[], context: BatchContext): Promise<void> => {
     const started = performance.now();
     const { events, poison } = decode(batch);
@@ -28,13 +34,22 @@ export function batchHandler({ db, producer, deadLetterTopic, onRetry = () => {}
       const refused = await persist(db, events);
       const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
       await deadLetter(producer, deadLetterTopic, rejected);
-      onApplied({ size: batch.length, applied: events.length - refused.length, deadLettered: rejected.length, seconds: (performance.now() - started) / 1000 });
+      onApplied({
+        size: batch.length,
+        applied: events.length - refused.length,
+        deadLettered: rejected.length,
+        seconds: (performance.now() - started) / 1000,
+      });
     });
   };
 }
 
 /** Runs `apply` until it succeeds, backing off and keeping the group membership alive meanwhile. */
-export async function untilApplied({ heartbeat }: BatchContext, onRetry: (error: unknown, attempt: number) => void, apply: () => Promise<unknown>): Promise<void> {
+export async function untilApplied(
+  { heartbeat }: BatchContext,
+  onRetry: (error: unknown, attempt: number) => void,
+  apply: () => Promise<unknown>,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await apply();

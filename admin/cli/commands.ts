@@ -62,8 +62,12 @@ export function instant(flag: string, value: string | undefined, now = Date.now(
   if (value === undefined) return undefined;
   if (value === "now") return new Date(now).toISOString();
   const relative = /^\+(\d+)([smhd])$/.exec(value);
-  if (relative) return new Date(now + Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as "s"]).toISOString();
-  if (Number.isNaN(Date.parse(value))) throw new AdminUsageError(`--${flag} takes an ISO time, "now" or "+2h", not "${value}"`);
+  if (relative)
+    return new Date(
+      now + Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as "s"],
+    ).toISOString();
+  if (Number.isNaN(Date.parse(value)))
+    throw new AdminUsageError(`--${flag} takes an ISO time, "now" or "+2h", not "${value}"`);
   return new Date(value).toISOString();
 }
 
@@ -79,12 +83,20 @@ export function allocationTargets(items: string[]): Record<string, number> {
   return targets;
 }
 
-const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+const defined = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-export async function adminCommand(config: Config, argv: string[], print: (line: string) => void = console.log): Promise<void> {
+export async function adminCommand(
+  config: Config,
+  argv: string[],
+  print: (line: string) => void = console.log,
+): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const [noun, verb, id, ...rest] = positionals;
-  const token = values.token ?? process.env.FLUX_GATE_ADMIN_TOKEN ?? (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : undefined);
+  const token =
+    values.token ??
+    process.env.FLUX_GATE_ADMIN_TOKEN ??
+    (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : undefined);
   if (!token) throw new AdminUsageError("give the admin token with --token or FLUX_GATE_ADMIN_TOKEN");
 
   async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -92,16 +104,25 @@ export async function adminCommand(config: Config, argv: string[], print: (line:
     try {
       response = await fetch(config.admin.url + path, {
         method,
-        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
-      throw new AdminCommandError(`cannot reach the admin API at ${config.admin.url} (${(error as Error).message}); is npm start running?`);
+      throw new AdminCommandError(
+        `cannot reach the admin API at ${config.admin.url} (${(error as Error).message}); is npm start running?`,
+      );
     }
     const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!response.ok) throw new AdminCommandError(`${answer.code ?? response.status}: ${answer.detail ?? answer.title ?? response.statusText}`);
-    if (response.status === 202) print(`in progress: a region's core did not answer; the admin API finishes the move when it does`);
+    if (!response.ok)
+      throw new AdminCommandError(
+        `${answer.code ?? response.status}: ${answer.detail ?? answer.title ?? response.statusText}`,
+      );
+    if (response.status === 202)
+      print(`in progress: a region's core did not answer; the admin API finishes the move when it does`);
     return answer;
   }
   const needId = (what = "product id") => {
@@ -128,23 +149,38 @@ export async function adminCommand(config: Config, argv: string[], print: (line:
     return values.region;
   };
 
-  const show = (answer: Record<string, unknown>, summary: (a: Record<string, unknown>) => string) => print(values.json ? JSON.stringify(answer, null, 2) : summary(answer));
+  const show = (answer: Record<string, unknown>, summary: (a: Record<string, unknown>) => string) =>
+    print(values.json ? JSON.stringify(answer, null, 2) : summary(answer));
   const path = `/v1/products/${encodeURIComponent(id ?? "")}`;
 
   switch (`${noun} ${verb ?? ""}`.trim()) {
     case "products list":
-      return show(await call("GET", "/v1/products"), (a) => (a.products as { id: string; name: string; totalUnits: number; paused: boolean }[]).map((p) => `${p.id.padEnd(24)} ${String(p.totalUnits).padStart(10)} units  ${p.paused ? "paused  " : ""}${p.name}`).join("\n") || "no products");
+      return show(
+        await call("GET", "/v1/products"),
+        (a) =>
+          (a.products as { id: string; name: string; totalUnits: number; paused: boolean }[])
+            .map(
+              (p) =>
+                `${p.id.padEnd(24)} ${String(p.totalUnits).padStart(10)} units  ${p.paused ? "paused  " : ""}${p.name}`,
+            )
+            .join("\n") || "no products",
+      );
     case "products show":
       needId();
       return show(await call("GET", path), describeProduct);
     case "products create": {
-      const body = { id: needId(), ...productFields(), ...(values.allocate ? { allocations: allocationTargets([values.allocate]) } : {}) };
+      const body = {
+        id: needId(),
+        ...productFields(),
+        ...(values.allocate ? { allocations: allocationTargets([values.allocate]) } : {}),
+      };
       return show(await call("POST", "/v1/products", body), (a) => `created ${id}\n${describeProduct(a)}`);
     }
     case "products update": {
       needId();
       const change = productFields();
-      if (Object.keys(change).length === 0) throw new AdminUsageError("name something to change (--name, --total, --starts, …)");
+      if (Object.keys(change).length === 0)
+        throw new AdminUsageError("name something to change (--name, --total, --starts, …)");
       return show(await call("PATCH", path, change), () => `updated ${id}`);
     }
     case "products pause":
@@ -159,7 +195,9 @@ export async function adminCommand(config: Config, argv: string[], print: (line:
       const body = defined({ windowMinutes: wholeNumber("window", values.window) });
       return show(await call("POST", `${path}/rebalance`, body), (a) => {
         const shares = Object.entries(a.shares as Record<string, number>);
-        const given = shares.length ? shares.map(([r, n]) => `${n} to ${r}`).join(", ") : "nothing (no sales in the window, or no pool)";
+        const given = shares.length
+          ? shares.map(([r, n]) => `${n} to ${r}`).join(", ")
+          : "nothing (no sales in the window, or no pool)";
         return `rebalanced over the last ${a.windowMinutes} min: ${given}\n${describeProduct(a)}`;
       });
     }
@@ -167,16 +205,28 @@ export async function adminCommand(config: Config, argv: string[], print: (line:
     case "products release": {
       needId();
       const body = defined({ units: units(), transferId: values.id });
-      return show(await call("POST", `/v1/regions/${region()}/products/${encodeURIComponent(id!)}/${verb}`, body), describeTransfer);
+      return show(
+        await call("POST", `/v1/regions/${region()}/products/${encodeURIComponent(id!)}/${verb}`, body),
+        describeTransfer,
+      );
     }
     case "products transfer": {
-      const body = defined({ productId: needId(), from: values.from, to: values.to, units: units(), transferId: values.id });
+      const body = defined({
+        productId: needId(),
+        from: values.from,
+        to: values.to,
+        units: units(),
+        transferId: values.id,
+      });
       if (!values.from || !values.to) throw new AdminUsageError("--from and --to are required (a region, or pool)");
       return show(await call("POST", "/v1/transfers", body), describeTransfer);
     }
     case "transfers list": {
       const query = values.product ? `?productId=${encodeURIComponent(values.product)}` : "";
-      return show(await call("GET", `/v1/transfers${query}`), (a) => (a.transfers as Record<string, unknown>[]).map(describeTransfer).join("\n") || "no transfers");
+      return show(
+        await call("GET", `/v1/transfers${query}`),
+        (a) => (a.transfers as Record<string, unknown>[]).map(describeTransfer).join("\n") || "no transfers",
+      );
     }
     case "transfers show":
       return show(await call("GET", `/v1/transfers/${encodeURIComponent(needId("transfer id"))}`), describeTransfer);
@@ -191,7 +241,12 @@ function describeTransfer(t: Record<string, unknown>): string {
 
 function describeProduct(view: Record<string, unknown>): string {
   const product = view.product as Record<string, unknown>;
-  const regions = view.regions as { region: string; allocation: number; live?: Record<string, number>; unreachable?: boolean }[];
+  const regions = view.regions as {
+    region: string;
+    allocation: number;
+    live?: Record<string, number>;
+    unreachable?: boolean;
+  }[];
   const lines = [
     `${product.id} (${product.name}): ${product.totalUnits} units, sale ${product.startsAt} → ${product.endsAt}${product.paused ? ", PAUSED" : ""}`,
     `  pool ${view.unallocated}, in transit ${view.inTransit}, available to buyers ${view.available}`,

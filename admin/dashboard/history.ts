@@ -50,13 +50,16 @@ export function regionReading(core: Sample[] | undefined, worker: Sample[] | und
   const units: RegionReading["units"] = core ? {} : null;
   for (const s of core ?? []) {
     if (s.name !== "flux_gate_product_units" || !s.labels.product) continue;
-    const product = (units![s.labels.product] ??= { allocated: 0, held: 0, sold: 0 });
+    units![s.labels.product] ??= { allocated: 0, held: 0, sold: 0 };
+    const product = units![s.labels.product]!;
     const state = s.labels.state;
     if (state === "allocated" || state === "held" || state === "sold") product[state] = s.value;
   }
   return {
     accepted: core ? acceptedOrders(core) : null,
-    latency: core ? histogramBuckets(core, "flux_gate_http_request_duration_seconds", { route: "/v1/reservations", method: "POST" }) : null,
+    latency: core
+      ? histogramBuckets(core, "flux_gate_http_request_duration_seconds", { route: "/v1/reservations", method: "POST" })
+      : null,
     outboxDepth: known(core, "flux_gate_outbox_depth"),
     consumerLag: known(worker, "flux_gate_worker_consumer_lag"),
     units,
@@ -64,13 +67,18 @@ export function regionReading(core: Sample[] | undefined, worker: Sample[] | und
 }
 
 export function edgeReading(edge: Sample[] | undefined): Buckets | null {
-  return edge ? histogramBuckets(edge, "flux_gate_http_request_duration_seconds", { route: "/v1/orders", method: "POST" }) : null;
+  return edge
+    ? histogramBuckets(edge, "flux_gate_http_request_duration_seconds", { route: "/v1/orders", method: "POST" })
+    : null;
 }
 
 const ms = (seconds: number | null) => (seconds === null ? null : Math.round(seconds * 100_000) / 100);
 
 /** The quantiles of what a histogram observed between two readings, in ms. */
-function quantilesBetween(earlier: Buckets | null | undefined, later: Buckets | null): { p50: number | null; p99: number | null } {
+function quantilesBetween(
+  earlier: Buckets | null | undefined,
+  later: Buckets | null,
+): { p50: number | null; p99: number | null } {
   if (!later) return { p50: null, p99: null };
   const window = bucketsSince(earlier ?? [], later);
   return { p50: ms(histogramQuantile(0.5, window)), p99: ms(histogramQuantile(0.99, window)) };
@@ -82,14 +90,24 @@ export function pointBetween(previous: Reading | undefined, current: Reading): H
   const regions: HistoryPoint["regions"] = {};
   for (const [id, now] of Object.entries(current.regions)) {
     const before = previous?.regions[id];
-    const accepted = now.accepted !== null && before?.accepted != null && seconds > 0 ? Math.max(0, now.accepted - before.accepted) / seconds : null;
+    const accepted =
+      now.accepted !== null && before?.accepted != null && seconds > 0
+        ? Math.max(0, now.accepted - before.accepted) / seconds
+        : null;
     const core = quantilesBetween(before?.latency, now.latency);
     const sellThrough = Object.fromEntries(
       Object.entries(now.units ?? {})
         .filter(([, u]) => u.allocated > 0)
         .map(([product, u]) => [product, (u.sold + u.held) / u.allocated]),
     );
-    regions[id] = { acceptedPerSecond: accepted, coreP50Ms: core.p50, coreP99Ms: core.p99, outboxDepth: now.outboxDepth, consumerLag: now.consumerLag, sellThrough };
+    regions[id] = {
+      acceptedPerSecond: accepted,
+      coreP50Ms: core.p50,
+      coreP99Ms: core.p99,
+      outboxDepth: now.outboxDepth,
+      consumerLag: now.consumerLag,
+      sellThrough,
+    };
   }
   const edge = quantilesBetween(previous?.edge, current.edge);
   return { at: current.at, regions, edge: { p50Ms: edge.p50, p99Ms: edge.p99 } };
@@ -111,15 +129,29 @@ export class Ring<T> {
 export const HISTORY_SECONDS = 300;
 
 /** Reads every region and the edge each `intervalMs` and keeps the last five minutes of points. */
-export function startHistory({ regions, edgeUrl, intervalMs = 1_000 }: { regions: Region[]; edgeUrl: string; intervalMs?: number }) {
+export function startHistory({
+  regions,
+  edgeUrl,
+  intervalMs = 1_000,
+}: {
+  regions: Region[];
+  edgeUrl: string;
+  intervalMs?: number;
+}) {
   const points = new Ring<HistoryPoint>(Math.ceil((HISTORY_SECONDS * 1000) / intervalMs));
   let previous: Reading | undefined;
   const loop = repeat(intervalMs, async () => {
     const [edge, perRegion] = await Promise.all([
       scrape(edgeUrl),
-      Promise.all(regions.map(async (r) => regionReading(...(await Promise.all([scrape(r.coreUrl), scrape(r.workerUrl)]))))),
+      Promise.all(
+        regions.map(async (r) => regionReading(...(await Promise.all([scrape(r.coreUrl), scrape(r.workerUrl)])))),
+      ),
     ]);
-    const reading: Reading = { at: Date.now(), regions: Object.fromEntries(regions.map((r, i) => [r.id, perRegion[i]!])), edge: edgeReading(edge) };
+    const reading: Reading = {
+      at: Date.now(),
+      regions: Object.fromEntries(regions.map((r, i) => [r.id, perRegion[i]!])),
+      edge: edgeReading(edge),
+    };
     if (previous) points.push(pointBetween(previous, reading));
     previous = reading;
   });

@@ -37,7 +37,10 @@ export function known(samples: Sample[] | undefined, name: string): number | nul
 
 /** Reservations a core accepted since it started: reserved, or sold at once. */
 export function acceptedOrders(core: Sample[]): number {
-  return total(core, "flux_gate_reservations_total", { outcome: "reserved" }) + total(core, "flux_gate_reservations_total", { outcome: "confirmed" });
+  return (
+    total(core, "flux_gate_reservations_total", { outcome: "reserved" }) +
+    total(core, "flux_gate_reservations_total", { outcome: "confirmed" })
+  );
 }
 
 /** How long one reading serves every dashboard that asks: they all poll once a second. */
@@ -54,7 +57,8 @@ export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
     Promise.all(
       regions.map(async (region) => {
         const [core, worker] = await Promise.all([scrape(region.coreUrl), scrape(region.workerUrl)]);
-        const reservations = (outcome?: string) => (core ? total(core, "flux_gate_reservations_total", outcome ? { outcome } : {}) : null);
+        const reservations = (outcome?: string) =>
+          core ? total(core, "flux_gate_reservations_total", outcome ? { outcome } : {}) : null;
         return {
           region: region.id,
           ordersAccepted: core ? acceptedOrders(core) : null,

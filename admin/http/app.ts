@@ -1,6 +1,6 @@
 /**
  * The admin API: products, allocations and transfers, behind bearer tokens with scopes.
- * It runs as its own process (admin/main.ts), apart from the cores: see README, "Admin".
+ * It runs as its own process (admin/main.ts), apart from the cores: see docs/admin.md.
  * Every error is RFC 9457 problem+json with a stable code (shared/problems.ts).
  */
 import { readFileSync } from "node:fs";
@@ -38,7 +38,8 @@ export interface AdminDeps {
 const POOL = "pool";
 const MAX_BODY_BYTES = 16_384;
 
-const fail = (code: ProblemCode, detail?: string, extensions?: Record<string, unknown>) => problemResponse(problem(code, detail, extensions));
+const fail = (code: ProblemCode, detail?: string, extensions?: Record<string, unknown>) =>
+  problemResponse(problem(code, detail, extensions));
 
 /** A transfer as the API shows it: the pool is named "pool", not null. */
 function transferBody(t: Transfer) {
@@ -57,7 +58,11 @@ function transferBody(t: Transfer) {
 }
 
 /** 201 done, 200 done before (same id), 202 still moving (a core is out of reach), 409 refused. */
-function moveResponse(c: Context, { transfer, replayed }: MoveResult, extensions: Record<string, unknown> = {}): Response {
+function moveResponse(
+  c: Context,
+  { transfer, replayed }: MoveResult,
+  extensions: Record<string, unknown> = {},
+): Response {
   if (transfer.state === "failed") {
     const source = transfer.fromRegion ?? "the unallocated pool";
     const detail = `${source} had fewer than ${transfer.units} units free to give; nothing moved (transfer ${transfer.id})`;
@@ -81,8 +86,14 @@ function visible(principal: Principal, t: Transfer): boolean {
 const DASHBOARD = readFileSync(new URL("../dashboard/page.html", import.meta.url), "utf8");
 // The chart library from node_modules, served by this process: no CDN, nothing fetched at run time.
 const CHART_ASSETS: Record<string, { type: string; body: string }> = {
-  "uplot.js": { type: "text/javascript", body: readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.iife.min.js"), "utf8") },
-  "uplot.css": { type: "text/css", body: readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.min.css"), "utf8") },
+  "uplot.js": {
+    type: "text/javascript",
+    body: readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
+  },
+  "uplot.css": {
+    type: "text/css",
+    body: readFileSync(createRequire(import.meta.url).resolve("uplot/dist/uPlot.min.css"), "utf8"),
+  },
 };
 
 export function createAdminApp({ db, products, ledger, regionIds, authenticate, stats, history, log }: AdminDeps) {
@@ -96,7 +107,10 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     endsAt: instant,
     perUserLimit: z.int().min(1),
     maxPerOrder: z.int().min(1),
-    holdSeconds: z.int().min(0).max(7 * 24 * 3600),
+    holdSeconds: z
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600),
     paused: z.boolean(),
   };
   const schemas = {
@@ -106,12 +120,21 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       paused: productFields.paused.optional(),
       allocations: z.partialRecord(region, z.int().min(0)).optional(),
     }),
-    update: z.strictObject(productFields).partial().refine((o) => Object.keys(o).length > 0, "name at least one field to change"),
+    update: z
+      .strictObject(productFields)
+      .partial()
+      .refine((o) => Object.keys(o).length > 0, "name at least one field to change"),
     allocations: z.strictObject({ regions: z.partialRecord(region, z.int().min(0)) }),
     claimOrRelease: z.strictObject({ units, transferId: z.uuid().optional() }),
     rebalance: z.strictObject({ windowMinutes: z.int().min(1).max(1_440).default(15) }),
     transfer: z
-      .strictObject({ transferId: z.uuid().optional(), productId: z.string().regex(PRODUCT_ID), from: z.union([region, z.literal(POOL)]), to: z.union([region, z.literal(POOL)]), units })
+      .strictObject({
+        transferId: z.uuid().optional(),
+        productId: z.string().regex(PRODUCT_ID),
+        from: z.union([region, z.literal(POOL)]),
+        to: z.union([region, z.literal(POOL)]),
+        units,
+      })
       .refine((t) => t.from !== t.to, "from and to must differ"),
   };
 
@@ -134,7 +157,10 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
 
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", async (c) => {
-    const postgres = await db.execute("select 1").then(() => true, () => false);
+    const postgres = await db.execute("select 1").then(
+      () => true,
+      () => false,
+    );
     return c.json({ status: postgres ? "ready" : "not ready", postgres }, postgres ? 200 : 503);
   });
 
@@ -142,14 +168,26 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.get("/dashboard", (c) =>
     c.html(DASHBOARD, 200, {
       // Its own script and styles only, talking to this origin; never framed.
-      "Content-Security-Policy": "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      "Content-Security-Policy":
+        "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     }),
   );
   for (const [name, asset] of Object.entries(CHART_ASSETS)) {
-    app.get(`/dashboard/${name}`, (c) => c.body(asset.body, 200, { "Content-Type": `${asset.type}; charset=utf-8`, "Cache-Control": "public, max-age=86400" }));
+    app.get(`/dashboard/${name}`, (c) =>
+      c.body(asset.body, 200, {
+        "Content-Type": `${asset.type}; charset=utf-8`,
+        "Cache-Control": "public, max-age=86400",
+      }),
+    );
   }
 
-  app.use("/v1/*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`) }));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => fail("payload_too_large", `the limit is ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
   // One JSON line per admin request: few, and each one matters.
   app.use("/v1/*", async (c, next) => {
     const started = performance.now();
@@ -164,7 +202,10 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     });
   });
   app.use("/v1/*", bearerAuth(authenticate));
-  app.use("/v1/*", auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })));
+  app.use(
+    "/v1/*",
+    auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })),
+  );
 
   app.get("/v1/me", (c) => c.json(c.get("principal")));
   app.get("/v1/stats", async (c) => {
@@ -174,7 +215,9 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   // A region's token sees its own regions in every point; the edge's latency is everyone's.
   app.get("/v1/stats/history", (c) => {
     const own = ownRegions(c);
-    const points = (history?.() ?? []).map((p) => (own ? { ...p, regions: Object.fromEntries(Object.entries(p.regions).filter(([id]) => own.includes(id))) } : p));
+    const points = (history?.() ?? []).map((p) =>
+      own ? { ...p, regions: Object.fromEntries(Object.entries(p.regions).filter(([id]) => own.includes(id))) } : p,
+    );
     return c.json({ seconds: HISTORY_SECONDS, points });
   });
   app.get("/v1/products", async (c) => c.json({ products: await products.list() }));
@@ -186,11 +229,16 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     if (body instanceof Response) return body;
     const { allocations, ...input } = body;
     const given = Object.values(allocations ?? {}).reduce((n: number, u) => n + (u ?? 0), 0);
-    if (given > input.totalUnits) return fail("invalid_request", `allocations: ${given} units given, the total is ${input.totalUnits}`);
+    if (given > input.totalUnits)
+      return fail("invalid_request", `allocations: ${given} units given, the total is ${input.totalUnits}`);
     const created = await products.create(input);
     if (!created.ok) return fail(created.code, created.detail);
     if (!allocations) return c.json({ ...(await viewFor(c, input.id)), transfers: [] }, 201);
-    const moved = await products.setAllocations(input.id, allocations as Record<string, number>, c.get("principal").name);
+    const moved = await products.setAllocations(
+      input.id,
+      allocations as Record<string, number>,
+      c.get("principal").name,
+    );
     return allocationAnswer(c, input.id, moved, 201);
   });
 
@@ -242,20 +290,29 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.put("/v1/products/:id/allocations", async (c) => {
     const body = forbiddenUnlessReaches(c, "global") ?? (await read(c, schemas.allocations));
     if (body instanceof Response) return body;
-    const moved = await products.setAllocations(c.req.param("id"), body.regions as Record<string, number>, c.get("principal").name);
+    const moved = await products.setAllocations(
+      c.req.param("id"),
+      body.regions as Record<string, number>,
+      c.get("principal").name,
+    );
     return allocationAnswer(c, c.req.param("id"), moved, 200);
   });
 
   app.post("/v1/products/:id/rebalance", async (c) => {
     // No body at all means the defaults.
     const empty = (c.req.header("Content-Length") ?? "0") === "0";
-    const body = forbiddenUnlessReaches(c, "global") ?? (empty ? schemas.rebalance.parse({}) : await read(c, schemas.rebalance));
+    const body =
+      forbiddenUnlessReaches(c, "global") ?? (empty ? schemas.rebalance.parse({}) : await read(c, schemas.rebalance));
     if (body instanceof Response) return body;
     const id = c.req.param("id");
     const done = await products.rebalance(id, body.windowMinutes, c.get("principal").name);
     if (!done.ok) return refusedMove(c, done);
     const { demand, shares, moves } = done.value;
-    return allocationAnswer(c, id, { ok: true, value: moves }, 200, { windowMinutes: body.windowMinutes, demand, shares });
+    return allocationAnswer(c, id, { ok: true, value: moves }, 200, {
+      windowMinutes: body.windowMinutes,
+      demand,
+      shares,
+    });
   });
 
   /** The path's region if the caller reaches it, or the 404/403 that says why not. */
@@ -283,7 +340,13 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       const body = await read(c, schemas.claimOrRelease);
       if (body instanceof Response) return body;
       const ends = direction === "claim" ? { from: null, to: id } : { from: id, to: null };
-      const moved = await products.move({ id: body.transferId ?? crypto.randomUUID(), productId: c.req.param("id"), units: body.units, requestedBy: c.get("principal").name, ...ends });
+      const moved = await products.move({
+        id: body.transferId ?? crypto.randomUUID(),
+        productId: c.req.param("id"),
+        units: body.units,
+        requestedBy: c.get("principal").name,
+        ...ends,
+      });
       return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
     });
   }
@@ -306,7 +369,6 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     });
     return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
   });
-
 
   /** `?limit=`, 1 to 1,000 (100 when absent), or the 400 that says so. */
   function limitOf(c: Context): number | Response {

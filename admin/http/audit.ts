@@ -13,8 +13,14 @@ export function auditTrail(db: Database, onError: (error: unknown) => void): Mid
     const principal = c.get("principal");
     if (c.req.method === "GET" || !principal) return;
     const body: unknown = await c.req.json().catch(() => undefined);
-    const target = typeof body === "object" && body !== null ? (body as { productId?: unknown; id?: unknown }) : undefined;
-    const outcome = c.res.headers.get("Content-Type")?.includes("problem+json") ? await c.res.clone().json().catch(() => undefined) : undefined;
+    const target =
+      typeof body === "object" && body !== null ? (body as { productId?: unknown; id?: unknown }) : undefined;
+    const outcome = c.res.headers.get("Content-Type")?.includes("problem+json")
+      ? await c.res
+          .clone()
+          .json()
+          .catch(() => undefined)
+      : undefined;
     await db
       .insert(adminAudit)
       .values({
@@ -25,7 +31,11 @@ export function auditTrail(db: Database, onError: (error: unknown) => void): Mid
         productId: c.req.param("id") ?? text(target?.productId) ?? text(target?.id) ?? null,
         region: c.req.param("region") ?? null,
         status: c.res.status,
-        details: { requestId: c.get("requestId"), body, ...(outcome ? { problem: (outcome as { code?: string }).code } : {}) },
+        details: {
+          requestId: c.get("requestId"),
+          body,
+          ...(outcome ? { problem: (outcome as { code?: string }).code } : {}),
+        },
       })
       .catch(onError);
   };

@@ -5,11 +5,15 @@ import { reaches, type Principal } from "../access/tokens.ts";
 
 export type AdminEnv = { Variables: { principal: Principal; requestId: string } };
 
-export function bearerAuth(check: (authorization: string | undefined) => Principal | undefined): MiddlewareHandler<AdminEnv> {
+export function bearerAuth(
+  check: (authorization: string | undefined) => Principal | undefined,
+): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
     const principal = check(c.req.header("Authorization"));
     if (!principal) {
-      return problemResponse(problem("unauthenticated", "send Authorization: Bearer <admin token>"), { "WWW-Authenticate": 'Bearer realm="flux-gate-admin"' });
+      return problemResponse(problem("unauthenticated", "send Authorization: Bearer <admin token>"), {
+        "WWW-Authenticate": 'Bearer realm="flux-gate-admin"',
+      });
     }
     c.set("principal", principal);
     await next();

@@ -10,7 +10,10 @@ import { stockOf, type Stock } from "../../core/reservation/store.ts";
 /** A core that did not answer, or answered with a failure that is not a refusal. */
 export class RegionUnavailable extends Error {
   override name = "RegionUnavailable";
-  constructor(readonly region: string, why: string) {
+  constructor(
+    readonly region: string,
+    why: string,
+  ) {
     super(`${region}'s core: ${why}`);
   }
 }
@@ -28,7 +31,8 @@ export interface Cores {
 
 const TIMEOUT_MS = 3_000;
 
-const stockIn = (body: Record<string, unknown>): Stock => stockOf([body.allocated, body.available, body.held, body.sold]);
+const stockIn = (body: Record<string, unknown>): Stock =>
+  stockOf([body.allocated, body.available, body.held, body.sold]);
 
 export function regionCores(regions: Region[]): Cores {
   const byId = new Map(regions.map((r) => [r.id, r]));

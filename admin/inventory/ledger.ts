@@ -20,7 +20,10 @@ export interface MoveRequest {
   requestedBy: string;
 }
 
-export type Recorded = { kind: "new" | "existing"; transfer: Transfer } | { kind: "conflict"; transfer: Transfer } | { kind: "unknown_product" };
+export type Recorded =
+  | { kind: "new" | "existing"; transfer: Transfer }
+  | { kind: "conflict"; transfer: Transfer }
+  | { kind: "unknown_product" };
 
 /** The database or a transaction in it. */
 export type Executor = Pick<Database, "select" | "update" | "insert">;
@@ -29,8 +32,13 @@ export type Executor = Pick<Database, "select" | "update" | "insert">;
  * The product's units outside every region: `unallocated`, the pool a claim may take from,
  * and `inTransit`, released by one side of a move and not yet taken by the other.
  */
-export async function unitsOutsideRegions(db: Executor, productId: string): Promise<{ unallocated: number; inTransit: number } | undefined> {
-  const sum = (column: typeof allocations.units | typeof inventoryTransfers.units) => ({ units: sql<number>`coalesce(sum(${column}), 0)::int` });
+export async function unitsOutsideRegions(
+  db: Executor,
+  productId: string,
+): Promise<{ unallocated: number; inTransit: number } | undefined> {
+  const sum = (column: typeof allocations.units | typeof inventoryTransfers.units) => ({
+    units: sql<number>`coalesce(sum(${column}), 0)::int`,
+  });
   const [product] = await db.select({ total: products.totalUnits }).from(products).where(eq(products.id, productId));
   if (!product) return undefined;
   const [given] = await db.select(sum(allocations.units)).from(allocations).where(eq(allocations.productId, productId));
@@ -61,12 +69,23 @@ export function transferLedger(db: Database) {
       if (!product) return { kind: "unknown_product" };
       const [created] = await db
         .insert(inventoryTransfers)
-        .values({ id: m.id, productId: m.productId, fromRegion: m.from, toRegion: m.to, units: m.units, requestedBy: m.requestedBy })
+        .values({
+          id: m.id,
+          productId: m.productId,
+          fromRegion: m.from,
+          toRegion: m.to,
+          units: m.units,
+          requestedBy: m.requestedBy,
+        })
         .onConflictDoNothing()
         .returning();
       if (created) return { kind: "new", transfer: created };
       const existing = (await ledger.get(m.id))!;
-      const same = existing.productId === m.productId && existing.fromRegion === m.from && existing.toRegion === m.to && existing.units === m.units;
+      const same =
+        existing.productId === m.productId &&
+        existing.fromRegion === m.from &&
+        existing.toRegion === m.to &&
+        existing.units === m.units;
       return { kind: same ? "existing" : "conflict", transfer: existing };
     },
 
@@ -81,7 +100,10 @@ export function transferLedger(db: Database) {
           .where(and(eq(allocations.productId, t.productId), eq(allocations.region, t.fromRegion!)))
           .returning({ units: allocations.units });
         // Redis gave units PostgreSQL never gave this region: roll back rather than invent units in transit.
-        if (given.length === 0) throw new Error(`${t.fromRegion} has no allocation of ${t.productId} in PostgreSQL to release ${t.units} from`);
+        if (given.length === 0)
+          throw new Error(
+            `${t.fromRegion} has no allocation of ${t.productId} in PostgreSQL to release ${t.units} from`,
+          );
       });
     },
 
@@ -121,7 +143,16 @@ export function transferLedger(db: Database) {
       if (requests.length === 0) return [];
       const rows = await tx
         .insert(inventoryTransfers)
-        .values(requests.map((m) => ({ id: m.id, productId: m.productId, fromRegion: m.from, toRegion: m.to, units: m.units, requestedBy: m.requestedBy })))
+        .values(
+          requests.map((m) => ({
+            id: m.id,
+            productId: m.productId,
+            fromRegion: m.from,
+            toRegion: m.to,
+            units: m.units,
+            requestedBy: m.requestedBy,
+          })),
+        )
         .returning();
       return requests.map((m) => rows.find((r) => r.id === m.id)!);
     },
@@ -131,7 +162,9 @@ export function transferLedger(db: Database) {
       const [row] = await tx
         .select({ n: sql<number>`count(*)::int` })
         .from(inventoryTransfers)
-        .where(and(eq(inventoryTransfers.productId, productId), inArray(inventoryTransfers.state, ["pending", "released"])));
+        .where(
+          and(eq(inventoryTransfers.productId, productId), inArray(inventoryTransfers.state, ["pending", "released"])),
+        );
       return row!.n;
     },
 
@@ -140,7 +173,12 @@ export function transferLedger(db: Database) {
       return db
         .select()
         .from(inventoryTransfers)
-        .where(and(inArray(inventoryTransfers.state, ["pending", "released"]), lt(inventoryTransfers.updatedAt, sql`now() - ${`${idleMs} milliseconds`}::interval`)))
+        .where(
+          and(
+            inArray(inventoryTransfers.state, ["pending", "released"]),
+            lt(inventoryTransfers.updatedAt, sql`now() - ${`${idleMs} milliseconds`}::interval`),
+          ),
+        )
         .orderBy(inventoryTransfers.createdAt);
     },
 
@@ -148,7 +186,12 @@ export function transferLedger(db: Database) {
     list(filter: { productId?: string; regions?: string[]; limit: number }): Promise<Transfer[]> {
       const conditions = [
         filter.productId ? eq(inventoryTransfers.productId, filter.productId) : undefined,
-        filter.regions ? or(inArray(inventoryTransfers.fromRegion, filter.regions), inArray(inventoryTransfers.toRegion, filter.regions)) : undefined,
+        filter.regions
+          ? or(
+              inArray(inventoryTransfers.fromRegion, filter.regions),
+              inArray(inventoryTransfers.toRegion, filter.regions),
+            )
+          : undefined,
       ];
       return db
         .select()

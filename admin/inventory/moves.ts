@@ -53,7 +53,8 @@ async function claim({ ledger, cores, afterStep }: MoveDeps, t: Transfer): Promi
   if (t.toRegion !== null) {
     const outcome = await cores.allocate(t.toRegion, t.productId, claimChange(t), t.units);
     // Adding units cannot be refused; a refusal here means the core is not the one we think.
-    if (!outcome.ok) throw new Error(`${t.toRegion} refused to take ${t.units} units of ${t.productId}: ${outcome.code}`);
+    if (!outcome.ok)
+      throw new Error(`${t.toRegion} refused to take ${t.units} units of ${t.productId}: ${outcome.code}`);
     await afterStep?.("target-claimed", t);
   }
   await ledger.completed(t);
@@ -63,9 +64,13 @@ async function claim({ ledger, cores, afterStep }: MoveDeps, t: Transfer): Promi
  * The crash tests' hook (FLUX_GATE_TEST_HALT_AFTER): after `step` the driver never returns,
  * so the test can kill -9 the process exactly there. Unset, it is no hook at all.
  */
-export function haltAfter(step: string | undefined, log: { warn(message: string, fields: Record<string, unknown>): void }): MoveDeps["afterStep"] {
+export function haltAfter(
+  step: string | undefined,
+  log: { warn(message: string, fields: Record<string, unknown>): void },
+): MoveDeps["afterStep"] {
   if (step === undefined) return undefined;
-  if (!(STEPS as readonly string[]).includes(step)) throw new ConfigError(`FLUX_GATE_TEST_HALT_AFTER must be one of ${STEPS.join(", ")}, not "${step}"`);
+  if (!(STEPS as readonly string[]).includes(step))
+    throw new ConfigError(`FLUX_GATE_TEST_HALT_AFTER must be one of ${STEPS.join(", ")}, not "${step}"`);
   return async (reached, transfer) => {
     if (reached !== step) return;
     log.warn("halted for a crash test", { step, transferId: transfer.id });

@@ -64,7 +64,8 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
   async function refreshRegions(productId: string): Promise<void> {
     const results = await Promise.allSettled(regionIds.map((r) => cores.activate(r, productId)));
     const failed = results.flatMap((r, i) => (r.status === "rejected" ? [regionIds[i]!] : []));
-    if (failed.length > 0) throw new RegionUnavailable(failed.join(", "), "did not take the new rules (they are saved; repeat the request)");
+    if (failed.length > 0)
+      throw new RegionUnavailable(failed.join(", "), "did not take the new rules (they are saved; repeat the request)");
   }
 
   function saleWindowProblem(p: Pick<Product, "startsAt" | "endsAt">): string | undefined {
@@ -96,10 +97,19 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
     deltasFor: (tx: Executor, current: Record<string, number>) => Promise<{ region: string; delta: number }[]>,
   ): Promise<Change<MoveResult[]>> {
     const planned = await db.transaction(async (tx): Promise<Change<Transfer[]>> => {
-      const [product] = await tx.select({ id: products.id }).from(products).where(eq(products.id, productId)).for("update");
+      const [product] = await tx
+        .select({ id: products.id })
+        .from(products)
+        .where(eq(products.id, productId))
+        .for("update");
       if (!product) return { ok: false, code: "unknown_product", detail: `no product ${productId}` };
       const moving = await ledger.unfinishedOf(productId, tx);
-      if (moving > 0) return { ok: false, code: "transfer_in_progress", detail: `${moving} move(s) of ${productId} are still in flight; set the allocations again once they finish` };
+      if (moving > 0)
+        return {
+          ok: false,
+          code: "transfer_in_progress",
+          detail: `${moving} move(s) of ${productId} are still in flight; set the allocations again once they finish`,
+        };
       const rows = await tx.select().from(allocations).where(eq(allocations.productId, productId));
       const deltas = await deltasFor(tx, Object.fromEntries(rows.map((a) => [a.region, a.units])));
       const ordered = [...deltas.filter((d) => d.delta < 0), ...deltas.filter((d) => d.delta > 0)];
@@ -134,7 +144,12 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
       const [created] = await db.insert(products).values(input).onConflictDoNothing().returning();
       const product = created ?? (await db.select().from(products).where(eq(products.id, input.id)))[0]!;
       // The same product again is a retry (of a create a core missed): carry on from it.
-      if (!created && !sameProduct(product, input)) return { ok: false, code: "product_exists", detail: `product ${input.id} exists with other values; PATCH it to change it` };
+      if (!created && !sameProduct(product, input))
+        return {
+          ok: false,
+          code: "product_exists",
+          detail: `product ${input.id} exists with other values; PATCH it to change it`,
+        };
       await refreshRegions(product.id);
       return { ok: true, value: product };
     },
@@ -149,10 +164,18 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
         if (change.totalUnits !== undefined) {
           const committed = current.totalUnits - (await unitsOutsideRegions(tx, id))!.unallocated;
           if (change.totalUnits < committed) {
-            return { ok: false, code: "total_below_allocated", detail: `regions hold or are receiving ${committed} units of ${id}` };
+            return {
+              ok: false,
+              code: "total_below_allocated",
+              detail: `regions hold or are receiving ${committed} units of ${id}`,
+            };
           }
         }
-        const [updated] = await tx.update(products).set({ ...change, updatedAt: sql`now()` }).where(eq(products.id, id)).returning();
+        const [updated] = await tx
+          .update(products)
+          .set({ ...change, updatedAt: sql`now()` })
+          .where(eq(products.id, id))
+          .returning();
         return { ok: true, value: updated! };
       });
       if (outcome.ok) await refreshRegions(id);
@@ -162,16 +185,29 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
     /** Records the move, then drives it; a core out of reach leaves it to the resumer. */
     async move(request: MoveRequest): Promise<Change<MoveResult>> {
       const recorded = await ledger.record(request);
-      if (recorded.kind === "unknown_product") return { ok: false, code: "unknown_product", detail: `no product ${request.productId}` };
+      if (recorded.kind === "unknown_product")
+        return { ok: false, code: "unknown_product", detail: `no product ${request.productId}` };
       if (recorded.kind === "conflict") {
-        return { ok: false, code: "transfer_conflict", detail: `transfer ${request.id} moved other units; use a new id`, transfer: recorded.transfer };
+        return {
+          ok: false,
+          code: "transfer_conflict",
+          detail: `transfer ${request.id} moved other units; use a new id`,
+          transfer: recorded.transfer,
+        };
       }
       await moves.afterStep?.("recorded", recorded.transfer);
-      return { ok: true, value: { transfer: await driveAsFarAsItGoes(recorded.transfer), replayed: recorded.kind === "existing" } };
+      return {
+        ok: true,
+        value: { transfer: await driveAsFarAsItGoes(recorded.transfer), replayed: recorded.kind === "existing" },
+      };
     },
 
     /** Moves units so each named region ends with its target (see planAndDrive). */
-    setAllocations(productId: string, targets: Record<string, number>, requestedBy: string): Promise<Change<MoveResult[]>> {
+    setAllocations(
+      productId: string,
+      targets: Record<string, number>,
+      requestedBy: string,
+    ): Promise<Change<MoveResult[]>> {
       return planAndDrive(productId, requestedBy, async (_tx, current) =>
         Object.entries(targets).map(([region, units]) => ({ region, delta: units - (current[region] ?? 0) })),
       );
@@ -181,7 +217,11 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
      * Gives the unallocated pool to the regions selling fastest over the last `windowMinutes`
      * (shareOfPool). The pool is read under the same lock the moves are planned in.
      */
-    async rebalance(productId: string, windowMinutes: number, requestedBy: string): Promise<Change<{ demand: Demand[]; shares: Record<string, number>; moves: MoveResult[] }>> {
+    async rebalance(
+      productId: string,
+      windowMinutes: number,
+      requestedBy: string,
+    ): Promise<Change<{ demand: Demand[]; shares: Record<string, number>; moves: MoveResult[] }>> {
       const demand = (
         await db
           .select({ region: orders.region, recentUnits: sql<number>`coalesce(sum(${orders.quantity}), 0)::int` })

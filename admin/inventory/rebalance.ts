@@ -20,7 +20,9 @@ export function shareOfPool(pool: number, demand: Demand[]): Record<string, numb
   const exact = selling.map((d) => ({ ...d, share: (pool * d.recentUnits) / sum }));
   const shares = Object.fromEntries(exact.map((d) => [d.region, Math.floor(d.share)]));
   let left = pool - Object.values(shares).reduce((n, s) => n + s, 0);
-  const byRemainder = [...exact].sort((a, b) => b.share - Math.floor(b.share) - (a.share - Math.floor(a.share)) || b.recentUnits - a.recentUnits);
+  const byRemainder = [...exact].sort(
+    (a, b) => b.share - Math.floor(b.share) - (a.share - Math.floor(a.share)) || b.recentUnits - a.recentUnits,
+  );
   for (const d of byRemainder) {
     if (left === 0) break;
     shares[d.region]!++;

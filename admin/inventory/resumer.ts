@@ -6,7 +6,11 @@ import { repeat } from "../../shared/repeat.ts";
 import type { Transfer } from "./ledger.ts";
 import { drive, type MoveDeps } from "./moves.ts";
 
-export function startResumer(deps: MoveDeps, intervalMs: number, onError: (error: unknown, transfer?: Transfer) => void) {
+export function startResumer(
+  deps: MoveDeps,
+  intervalMs: number,
+  onError: (error: unknown, transfer?: Transfer) => void,
+) {
   let stopped = false;
   const loop = repeat(intervalMs, async () => {
     try {

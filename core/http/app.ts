@@ -9,7 +9,13 @@ import { z } from "zod";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
-import { isOutOfMemory, type OrderRecord, type OrderState, type Outcome, type RegionStore } from "../reservation/store.ts";
+import {
+  isOutOfMemory,
+  type OrderRecord,
+  type OrderState,
+  type Outcome,
+  type RegionStore,
+} from "../reservation/store.ts";
 import type { Registry } from "prom-client";
 import { instrument } from "../../shared/metrics.ts";
 import { requireSignature } from "./signature.ts";
@@ -76,7 +82,16 @@ async function jsonBody(c: Context): Promise<unknown> {
 /** The route's order id in lower case, or undefined if it is not a UUID. */
 const orderIdParam = (c: Context) => orderIdSchema.safeParse(c.req.param("id")).data;
 
-export function createCoreApp({ store, records, secret, adminSecret, maxBodyBytes, ready = () => true, metrics, testHalt }: CoreDeps) {
+export function createCoreApp({
+  store,
+  records,
+  secret,
+  adminSecret,
+  maxBodyBytes,
+  ready = () => true,
+  metrics,
+  testHalt,
+}: CoreDeps) {
   const app = new Hono();
 
   app.use(requestId());
@@ -89,26 +104,47 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     if (isOutOfMemory(error)) {
       if (Date.now() - memoryLoggedAt > 60_000) {
         memoryLoggedAt = Date.now();
-        console.error(JSON.stringify({ level: "error", path: c.req.path, message: "Redis is out of memory (maxmemory): writes are refused", error: String(error) }));
+        console.error(
+          JSON.stringify({
+            level: "error",
+            path: c.req.path,
+            message: "Redis is out of memory (maxmemory): writes are refused",
+            error: String(error),
+          }),
+        );
       }
       return fail("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes");
     }
     // Anything else that reaches here is a dependency that failed or did not answer in time
     // (Redis, PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
-    console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) }));
+    console.error(
+      JSON.stringify({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) }),
+    );
     return fail("unavailable", "a dependency of the core did not answer in time");
   });
   app.notFound(() => fail("not_found", "no such route"));
 
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", async (c) => {
-    const redis = await store.redis.ping().then((r) => r === "PONG", () => false);
+    const redis = await store.redis.ping().then(
+      (r) => r === "PONG",
+      () => false,
+    );
     const kafka = ready();
     return c.json({ status: redis && kafka ? "ready" : "not ready", redis, kafka }, redis && kafka ? 200 : 503);
   });
 
-  for (const [prefix, key] of [["/v1/*", secret], ["/admin/v1/*", adminSecret]] as const) {
-    app.use(prefix, bodyLimit({ maxSize: maxBodyBytes, onError: () => fail("payload_too_large", `the limit is ${maxBodyBytes} bytes`) }));
+  for (const [prefix, key] of [
+    ["/v1/*", secret],
+    ["/admin/v1/*", adminSecret],
+  ] as const) {
+    app.use(
+      prefix,
+      bodyLimit({
+        maxSize: maxBodyBytes,
+        onError: () => fail("payload_too_large", `the limit is ${maxBodyBytes} bytes`),
+      }),
+    );
     app.use(prefix, requireSignature(key));
   }
 
@@ -122,7 +158,10 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
     if (!outcome.ok) return refusal(outcome);
     // A forgotten order's tombstone keeps its outcome only; PostgreSQL has the rest.
     const originRegion = outcome.value.originRegion || (await records.order(parsed.data.orderId))?.originRegion;
-    return c.json({ ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed }, 202);
+    return c.json(
+      { ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed },
+      202,
+    );
   });
 
   /**
@@ -158,7 +197,9 @@ export function createCoreApp({ store, records, secret, adminSecret, maxBodyByte
   const product = async (c: Context) => {
     const id = c.req.param("id")!;
     const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleWindow(id)]) : [];
-    return stock && window ? c.json({ productId: id, region: store.region, ...stock, ...window }) : fail("unknown_product", `no product ${id} in ${store.region}`);
+    return stock && window
+      ? c.json({ productId: id, region: store.region, ...stock, ...window })
+      : fail("unknown_product", `no product ${id} in ${store.region}`);
   };
   app.get("/v1/products/:id", product);
   app.get("/admin/v1/products/:id", product);

@@ -94,8 +94,10 @@ export function startRelay({
     // the start holds all of them; whole stream nodes go at once, where XDEL leaves them until
     // their last entry goes), then asks what is left.
     for (const s of streams) if (s.entries.length === 0) active.delete(s.product);
-    const left = await store.trimOutboxes(full.map((s) => ({ productId: s.product, below: nextStreamId(s.entries.at(-1)![0]) })));
-    full.forEach((s, i) => left[i] === 0 && active.delete(s.product));
+    const left = await store.trimOutboxes(
+      full.map((s) => ({ productId: s.product, below: nextStreamId(s.entries.at(-1)![0]) })),
+    );
+    for (const [i, s] of full.entries()) if (left[i] === 0) active.delete(s.product);
     return Math.max(0, ...full.map((s) => s.entries.length));
   }
 

@@ -31,16 +31,24 @@ export function scriptsFor(redis: Redis): Scripts {
     redis.defineCommand(`fluxGate_${name}`, { numberOfKeys, lua: scriptSource(name as ScriptName) });
   }
   const call = (name: ScriptName) => (keys: string[], args: (string | number)[]) =>
-    (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<Reply>>)[`fluxGate_${name}`]!(...keys, ...args);
+    (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<Reply>>)[`fluxGate_${name}`]!(
+      ...keys,
+      ...args,
+    );
   scripts = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, call(name as ScriptName)])) as Scripts;
   bound.set(redis, scripts);
   return scripts;
 }
 
-const sources = Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, luaScript(scriptSource(name as ScriptName))]));
+const sources = Object.fromEntries(
+  Object.keys(SCRIPTS).map((name) => [name, luaScript(scriptSource(name as ScriptName))]),
+);
 
 export function respScripts(send: RespSend): Scripts {
   return Object.fromEntries(
-    Object.keys(SCRIPTS).map((name) => [name, (keys: string[], args: (string | number)[]) => runScript(send, sources[name]!, keys, args) as Promise<Reply>]),
+    Object.keys(SCRIPTS).map((name) => [
+      name,
+      (keys: string[], args: (string | number)[]) => runScript(send, sources[name]!, keys, args) as Promise<Reply>,
+    ]),
   ) as Scripts;
 }

@@ -63,7 +63,6 @@ export interface Stock {
   sold: number;
 }
 
-
 /** Counters as Redis and the core's JSON give them (strings or numbers), as numbers. */
 export const stockOf = ([allocated, available, held, sold]: unknown[]): Stock => ({
   allocated: Number(allocated),
@@ -74,7 +73,12 @@ export const stockOf = ([allocated, available, held, sold]: unknown[]): Stock =>
 
 /** `INFO`'s `field:value` lines as a record. Pure. */
 export function parseInfo(text: string): Record<string, string> {
-  return Object.fromEntries(text.split(/\r?\n/).filter((line) => line.includes(":") && !line.startsWith("#")).map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)]));
+  return Object.fromEntries(
+    text
+      .split(/\r?\n/)
+      .filter((line) => line.includes(":") && !line.startsWith("#"))
+      .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)]),
+  );
 }
 
 /** Redis's refusal of a write past `maxmemory` under `noeviction`. */
@@ -99,7 +103,7 @@ export class RegionStore {
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
-   * the reservation path instead (the core passes Bun's own client: README, Measured).
+   * the reservation path instead (the core passes Bun's own client: docs/benchmarks.md).
    */
   constructor(
     readonly redis: Redis,
@@ -147,7 +151,16 @@ export class RegionStore {
     const replayed = reply[3] === 1;
     // The relay's cue when this order's event is the only one waiting.
     if (reply[5] === 1) await this.notePending(productId);
-    return { ok: true, value: { orderId, status: reply[1] as OrderStatus, expiresAt: expiry(reply[2]), replayed, originRegion: String(reply[4]) } };
+    return {
+      ok: true,
+      value: {
+        orderId,
+        status: reply[1] as OrderStatus,
+        expiresAt: expiry(reply[2]),
+        replayed,
+        originRegion: String(reply[4]),
+      },
+    };
   }
 
   confirm(productId: string, orderId: string): Promise<Outcome<OrderState>> {
@@ -159,7 +172,10 @@ export class RegionStore {
   }
 
   private async settle(script: "confirm" | "cancel", productId: string, orderId: string): Promise<Outcome<OrderState>> {
-    const reply = await this.scripts[script](this.orderScriptKeys(productId, orderId), [orderId, ...this.scriptTail(productId)]);
+    const reply = await this.scripts[script](this.orderScriptKeys(productId, orderId), [
+      orderId,
+      ...this.scriptTail(productId),
+    ]);
     if (reply[0] !== "ok") {
       return { ok: false, code: reply[1] as ProblemCode, ...(reply[2] ? { status: reply[2] as OrderStatus } : {}) };
     }
@@ -172,7 +188,9 @@ export class RegionStore {
    * next may fall due (ms; undefined while the product takes no holds).
    */
   async expireDue(productId: string, limit: number): Promise<{ expired: number; nextDueAt?: number }> {
-    const [expired, nextDueAt] = (await this.scripts.expire(this.productScriptKeys(productId), [limit, ...this.scriptTail(productId)])).map(Number) as [number, number];
+    const [expired, nextDueAt] = (
+      await this.scripts.expire(this.productScriptKeys(productId), [limit, ...this.scriptTail(productId)])
+    ).map(Number) as [number, number];
     if (expired > 0) await this.notePending(productId);
     return { expired, ...(nextDueAt >= 0 ? { nextDueAt } : {}) };
   }
@@ -186,12 +204,17 @@ export class RegionStore {
    * The region's products with orders that ended, or allocation changes that came, before
    * `cutoff` (ms): at most `limit` of each per product, in one round trip for all products.
    */
-  async retained(cutoff: number, limit: number): Promise<{ productId: string; ended: string[]; changeIds: string[] }[]> {
+  async retained(
+    cutoff: number,
+    limit: number,
+  ): Promise<{ productId: string; ended: string[]; changeIds: string[] }[]> {
     const products = await this.products();
     const pipeline = this.redis.pipeline();
     for (const productId of products) {
       const k = this.keys(productId);
-      pipeline.zrangebyscore(k.ended, "-inf", cutoff, "LIMIT", 0, limit).zrangebyscore(k.allocationChangeTimes, "-inf", cutoff, "LIMIT", 0, limit);
+      pipeline
+        .zrangebyscore(k.ended, "-inf", cutoff, "LIMIT", 0, limit)
+        .zrangebyscore(k.allocationChangeTimes, "-inf", cutoff, "LIMIT", 0, limit);
     }
     const replies = (await pipeline.exec()) ?? [];
     const ids = (i: number) => {
@@ -199,7 +222,9 @@ export class RegionStore {
       if (error) throw error;
       return value as string[];
     };
-    return products.map((productId, i) => ({ productId, ended: ids(2 * i), changeIds: ids(2 * i + 1) })).filter((p) => p.ended.length > 0 || p.changeIds.length > 0);
+    return products
+      .map((productId, i) => ({ productId, ended: ids(2 * i), changeIds: ids(2 * i + 1) }))
+      .filter((p) => p.ended.length > 0 || p.changeIds.length > 0);
   }
 
   /**
@@ -208,7 +233,10 @@ export class RegionStore {
    */
   async forget(productId: string, stored: StoredOrder[]): Promise<string[]> {
     if (stored.length === 0) return [];
-    const reply = await this.scripts.forget(this.productScriptKeys(productId), [...stored.flatMap((o) => [o.orderId, o.status]), ...this.scriptTail(productId)]);
+    const reply = await this.scripts.forget(this.productScriptKeys(productId), [
+      ...stored.flatMap((o) => [o.orderId, o.status]),
+      ...this.scriptTail(productId),
+    ]);
     return reply.map(String);
   }
 
@@ -216,7 +244,11 @@ export class RegionStore {
   async forgetChanges(productId: string, changeIds: string[]): Promise<void> {
     if (changeIds.length === 0) return;
     const k = this.keys(productId);
-    await this.redis.pipeline().hdel(k.allocationChanges, ...changeIds).zrem(k.allocationChangeTimes, ...changeIds).exec();
+    await this.redis
+      .pipeline()
+      .hdel(k.allocationChanges, ...changeIds)
+      .zrem(k.allocationChangeTimes, ...changeIds)
+      .exec();
   }
 
   /** Takes the products whose outbox may have entries the relay has not seen (outboxPendingKey). */
@@ -226,7 +258,11 @@ export class RegionStore {
 
   /** The oldest `count` entries of each product's outbox. */
   outboxEntries(products: string[], count: number): Promise<OutboxEntry[][]> {
-    return Promise.all(products.map((p) => this.command(["XRANGE", this.keys(p).outbox, "-", "+", "COUNT", count]) as Promise<OutboxEntry[]>));
+    return Promise.all(
+      products.map(
+        (p) => this.command(["XRANGE", this.keys(p).outbox, "-", "+", "COUNT", count]) as Promise<OutboxEntry[]>,
+      ),
+    );
   }
 
   /** Removes each product's outbox entries below `below` (a stream id); returns how many each holds after. */
@@ -234,7 +270,10 @@ export class RegionStore {
     return Promise.all(
       trims.map(async ({ productId, below }) => {
         const outbox = this.keys(productId).outbox;
-        const [, length] = await Promise.all([this.command(["XTRIM", outbox, "MINID", below]), this.command(["XLEN", outbox])]);
+        const [, length] = await Promise.all([
+          this.command(["XTRIM", outbox, "MINID", below]),
+          this.command(["XLEN", outbox]),
+        ]);
         return Number(length);
       }),
     );
@@ -265,7 +304,10 @@ export class RegionStore {
    */
   async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
     const k = this.keys(productId);
-    const reply = await this.scripts.allocate([k.product, k.allocationChanges, k.allocationChangeTimes], [changeId, units]);
+    const reply = await this.scripts.allocate(
+      [k.product, k.allocationChanges, k.allocationChangeTimes],
+      [changeId, units],
+    );
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1 } };
   }
@@ -277,7 +319,13 @@ export class RegionStore {
   }
 
   async stock(productId: string): Promise<Stock | undefined> {
-    const [allocated, available, held, sold] = await this.redis.hmget(this.keys(productId).product, "allocated", "available", "held", "sold");
+    const [allocated, available, held, sold] = await this.redis.hmget(
+      this.keys(productId).product,
+      "allocated",
+      "available",
+      "held",
+      "sold",
+    );
     if (allocated === null) return undefined;
     return { allocated: Number(allocated), available: Number(available), held: Number(held), sold: Number(sold) };
   }
@@ -286,18 +334,28 @@ export class RegionStore {
   async recentStocks(since: number): Promise<{ productId: string; stock: Stock }[]> {
     const products = await this.products();
     const pipeline = this.redis.pipeline();
-    for (const id of products) pipeline.hmget(this.keys(id).product, "allocated", "available", "held", "sold", "endsAt");
+    for (const id of products)
+      pipeline.hmget(this.keys(id).product, "allocated", "available", "held", "sold", "endsAt");
     const replies = (await pipeline.exec()) ?? [];
     return replies.flatMap(([error, reply], i) => {
       if (error) throw error;
       const counters = reply as (string | null)[];
-      return counters[0] === null || Number(counters[4]) <= since ? [] : [{ productId: products[i]!, stock: stockOf(counters) }];
+      return counters[0] === null || Number(counters[4]) <= since
+        ? []
+        : [{ productId: products[i]!, stock: stockOf(counters) }];
     });
   }
 
   /** The sale window, pause flag and per-buyer bounds as this region has them. */
   async saleWindow(productId: string): Promise<SaleTerms | undefined> {
-    const [startsAt, endsAt, paused, perUserLimit, maxPerOrder] = await this.redis.hmget(this.keys(productId).product, "startsAt", "endsAt", "paused", "perUserLimit", "maxPerOrder");
+    const [startsAt, endsAt, paused, perUserLimit, maxPerOrder] = await this.redis.hmget(
+      this.keys(productId).product,
+      "startsAt",
+      "endsAt",
+      "paused",
+      "perUserLimit",
+      "maxPerOrder",
+    );
     if (startsAt === null || endsAt === null) return undefined;
     return {
       startsAt: new Date(Number(startsAt)).toISOString(),

@@ -29,7 +29,15 @@ export interface Retention {
   stop(): Promise<void>;
 }
 
-export function startRetention({ store, records, retentionMs, intervalMs, batchSize = 200, onError = () => {}, onPass = () => {} }: RetentionOptions): Retention {
+export function startRetention({
+  store,
+  records,
+  retentionMs,
+  intervalMs,
+  batchSize = 200,
+  onError = () => {},
+  onPass = () => {},
+}: RetentionOptions): Retention {
   async function forgetOrders(productId: string, cutoff: number, ended: string[]): Promise<number> {
     let total = 0;
     for (;;) {

@@ -33,7 +33,14 @@ export function parseAdmission(reply: unknown): Admission {
     case "reused":
       return { kind };
     case "resume":
-      return { kind, tried: String(a ?? "").split(",").filter(Boolean), sent: Number(b), now: Number(c) };
+      return {
+        kind,
+        tried: String(a ?? "")
+          .split(",")
+          .filter(Boolean),
+        sent: Number(b),
+        now: Number(c),
+      };
     case "replay":
       return { kind, status: Number(a), contentType: String(b), body: String(c) };
     case "in_flight":
@@ -89,7 +96,18 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
       const reply = await redis.run(
         scripts.admit,
         [keys.idempotency(r.idempotencyKey), keys.allowance(r.productId), keys.orders],
-        [r.fingerprint, r.token, leaseMs, keepSeconds, r.orderId, r.quantity, r.perUserLimit, r.firstRegion, r.allowanceExpiresAt, r.productId],
+        [
+          r.fingerprint,
+          r.token,
+          leaseMs,
+          keepSeconds,
+          r.orderId,
+          r.quantity,
+          r.perUserLimit,
+          r.firstRegion,
+          r.allowanceExpiresAt,
+          r.productId,
+        ],
       );
       return parseAdmission(reply);
     },
@@ -97,7 +115,13 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
     /** When the region was named (Redis's clock), or 0 when another request took the key over. */
     async tryRegion(r: AdmissionRequest, region: string): Promise<number> {
       const keys = buyerKeys(r.userId);
-      return Number(await redis.run(scripts.tryRegion, [keys.idempotency(r.idempotencyKey), keys.orders], [r.token, region, r.orderId, r.productId, keepSeconds]));
+      return Number(
+        await redis.run(
+          scripts.tryRegion,
+          [keys.idempotency(r.idempotencyKey), keys.orders],
+          [r.token, region, r.orderId, r.productId, keepSeconds],
+        ),
+      );
     },
 
     async complete(r: AdmissionRequest, completion: Completion): Promise<void> {

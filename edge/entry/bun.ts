@@ -9,8 +9,20 @@ const config = loadConfig();
 const registry = createRegistry("edge");
 const app = createEdgeApp(config, { redis: bunHomeRedis, instrument: (app) => instrument(app, registry) });
 const background = backgroundWork();
-const server = Bun.serve({ port: config.edge.port, hostname: config.listenHost, fetch: (request, bun) => app.fetch(request, { clientAddress: bun.requestIP(request)?.address }, background.context) });
-console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", component: "edge", message: "listening", url: `http://127.0.0.1:${server.port}` }));
+const server = Bun.serve({
+  port: config.edge.port,
+  hostname: config.listenHost,
+  fetch: (request, bun) => app.fetch(request, { clientAddress: bun.requestIP(request)?.address }, background.context),
+});
+console.log(
+  JSON.stringify({
+    time: new Date().toISOString(),
+    level: "info",
+    component: "edge",
+    message: "listening",
+    url: `http://127.0.0.1:${server.port}`,
+  }),
+);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, async () => {

@@ -8,7 +8,10 @@ import { respHomeRedis } from "../home/resp.ts";
 declare const Deno: {
   env: { toObject(): Record<string, string> };
   cwd(): string;
-  serve(options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void }, handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>): { shutdown(): Promise<void> };
+  serve(
+    options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
+    handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> };
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   exit(code: number): never;
 };
@@ -20,7 +23,16 @@ const server = Deno.serve(
   {
     port: config.edge.port,
     hostname: config.listenHost,
-    onListen: ({ port }) => console.log(JSON.stringify({ level: "info", component: "edge", runtime: "deno", message: "listening", url: `http://${config.listenHost}:${port}` })),
+    onListen: ({ port }) =>
+      console.log(
+        JSON.stringify({
+          level: "info",
+          component: "edge",
+          runtime: "deno",
+          message: "listening",
+          url: `http://${config.listenHost}:${port}`,
+        }),
+      ),
   },
   (request, info) => app.fetch(request, { clientAddress: info.remoteAddr.hostname }, background.context),
 );

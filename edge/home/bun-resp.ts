@@ -1,6 +1,6 @@
 /**
  * RESP with Bun's own Redis client (shared/bun-redis.ts), for the Bun edge: on Bun about 1.5 × the
- * orders per second of ioredis (README, Measured).
+ * orders per second of ioredis (docs/benchmarks.md).
  */
 import { bunRedis } from "../../shared/bun-redis.ts";
 import type { HomeRedisTransport } from "./home.ts";

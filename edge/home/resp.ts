@@ -16,13 +16,19 @@ export function overResp(send: RespSend, close: () => void): HomeRedis {
   // @upstash/ratelimit's scripts carry a shebang flag Redis 7.0 refuses; see script-flags.ts.
   const flags = new ScriptHashes();
   const call: RespSend = (command) => send(flags.rewrite(command));
-  const evalsha = (sha: string, keys: string[], args: RespArg[]) => call(["EVALSHA", sha, keys.length, ...keys, ...args]);
-  const evalSource = (source: string, keys: string[], args: RespArg[]) => call(["EVAL", source, keys.length, ...keys, ...args]);
+  const evalsha = (sha: string, keys: string[], args: RespArg[]) =>
+    call(["EVALSHA", sha, keys.length, ...keys, ...args]);
+  const evalSource = (source: string, keys: string[], args: RespArg[]) =>
+    call(["EVAL", source, keys.length, ...keys, ...args]);
   return {
     run: (script, keys, args) => runScript(call, script, keys, args),
     hget: (key, field) => call(["HGET", key, field]) as Promise<string | null>,
     hdel: (key, field) => call(["HDEL", key, field]) as Promise<number>,
-    ping: () => call(["PING"]).then((r) => r === "PONG", () => false),
+    ping: () =>
+      call(["PING"]).then(
+        (r) => r === "PONG",
+        () => false,
+      ),
     // @upstash/ratelimit's sliding window (analytics off) calls evalsha, then eval on NOSCRIPT,
     // and nothing else: that much of the Upstash client is all it needs
     // (tests/edge/home-redis.test.ts checks it decides as it does through REST).
@@ -34,7 +40,10 @@ export function overResp(send: RespSend, close: () => void): HomeRedis {
 export const respHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {
     const redis = connectRedis(region.redisUrlFor.edge, { commandTimeoutMs: timeoutMs, autoPipelining: true });
-    return overResp(([name, ...args]) => redis.call(String(name), ...args), () => redis.disconnect());
+    return overResp(
+      ([name, ...args]) => redis.call(String(name), ...args),
+      () => redis.disconnect(),
+    );
   },
   secrets: (config) => redisUserSecrets(config, "edge"),
 };

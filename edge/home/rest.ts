@@ -22,10 +22,18 @@ export const restHomeRedis: HomeRedisTransport = {
       signal: () => AbortSignal.timeout(timeoutMs),
     });
     return {
-      run: (script, keys, args) => evalWithFallback(() => redis.evalsha(script.sha, keys, args), () => redis.eval(script.source, keys, args)),
+      run: (script, keys, args) =>
+        evalWithFallback(
+          () => redis.evalsha(script.sha, keys, args),
+          () => redis.eval(script.source, keys, args),
+        ),
       hget: (key, field) => redis.hget<string>(key, field).then((v) => (v === null ? null : String(v))),
       hdel: (key, field) => redis.hdel(key, field),
-      ping: () => redis.ping().then((r) => r === "PONG", () => false),
+      ping: () =>
+        redis.ping().then(
+          (r) => r === "PONG",
+          () => false,
+        ),
       ratelimit: redis,
       close: () => {},
     };

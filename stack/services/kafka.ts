@@ -8,7 +8,20 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { Config } from "../../shared/config.ts";
 import { ensureTopics, kafkaIsReady } from "../../shared/kafka.ts";
-import { StackError, findBinary, isAlive, livePid, requireFreePort, run, spawnDetached, tail, terminate, waitUntil, writePid, type Binary } from "../process.ts";
+import {
+  StackError,
+  findBinary,
+  isAlive,
+  livePid,
+  requireFreePort,
+  run,
+  spawnDetached,
+  tail,
+  terminate,
+  waitUntil,
+  writePid,
+  type Binary,
+} from "../process.ts";
 import { stackPaths, type Service } from "./service.ts";
 
 const KAFKA_DIR = fileURLToPath(new URL("../kafka/", import.meta.url));
@@ -39,7 +52,11 @@ export function brokerProperties(config: Config, logDir: string): string {
     // Topics are created on purpose (with their partition count), never by a typo.
     "auto.create.topics.enable": "false",
   };
-  return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
+  return (
+    Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n") + "\n"
+  );
 }
 
 /**
@@ -70,9 +87,12 @@ export function kafkaService(config: Config): Service {
   async function resolveClasspath(progress: (message: string) => void): Promise<string> {
     if (classpathIsStale()) {
       progress("resolving the broker from Maven Central (first run only)");
-      await run([findBinary("mvn")!, "-B", "-q", "-f", POM, "dependency:build-classpath", `-Dmdep.outputFile=${classpathFile}`], {
-        what: "mvn dependency:build-classpath",
-      });
+      await run(
+        [findBinary("mvn")!, "-B", "-q", "-f", POM, "dependency:build-classpath", `-Dmdep.outputFile=${classpathFile}`],
+        {
+          what: "mvn dependency:build-classpath",
+        },
+      );
     }
     return readFileSync(classpathFile, "utf8").trim();
   }
@@ -100,18 +120,34 @@ export function kafkaService(config: Config): Service {
       writeFileSync(propertiesFile, brokerProperties(config, logDir));
       if (!existsSync(join(logDir, "meta.properties"))) {
         progress("formatting KRaft storage (first run only)");
-        await run([java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", newClusterId(), "-c", propertiesFile], {
-          what: "kafka storage format",
-        });
+        await run(
+          [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", newClusterId(), "-c", propertiesFile],
+          {
+            what: "kafka storage format",
+          },
+        );
       }
       const started = spawnDetached(
-        [java, `-Xms128m`, `-Xmx${config.kafka.heapMb}m`, "-XX:+UseG1GC", `-Dlog4j2.configurationFile=${LOG4J}`, "-cp", classpath, MAIN_CLASS, propertiesFile],
+        [
+          java,
+          `-Xms128m`,
+          `-Xmx${config.kafka.heapMb}m`,
+          "-XX:+UseG1GC",
+          `-Dlog4j2.configurationFile=${LOG4J}`,
+          "-cp",
+          classpath,
+          MAIN_CLASS,
+          propertiesFile,
+        ],
         log,
       );
       writePid(pidFile, started);
       const ready = await waitUntil(async () => !isAlive(started) || (await kafkaIsReady(options)), 90_000, 500);
       if (!ready || !isAlive(started)) {
-        throw new StackError(isAlive(started) ? "kafka did not become ready within 90 s" : "kafka exited during start", tail(log));
+        throw new StackError(
+          isAlive(started) ? "kafka did not become ready within 90 s" : "kafka exited during start",
+          tail(log),
+        );
       }
     },
 
@@ -124,7 +160,9 @@ export function kafkaService(config: Config): Service {
     prepare: () =>
       ensureTopics(
         options,
-        config.regions.flatMap((r) => [r.kafkaTopic, r.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions }))),
+        config.regions.flatMap((r) =>
+          [r.kafkaTopic, r.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions })),
+        ),
       ),
   };
 }

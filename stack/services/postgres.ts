@@ -17,7 +17,10 @@ function postgresUser(): { uid: number; gid: number } {
   const probe = Bun.spawnSync(["id", "-u", "postgres"]);
   const group = Bun.spawnSync(["id", "-g", "postgres"]);
   if (probe.exitCode !== 0) {
-    throw new StackError("running as root, but there is no `postgres` user to run PostgreSQL as", "install with: apt-get install -y postgresql");
+    throw new StackError(
+      "running as root, but there is no `postgres` user to run PostgreSQL as",
+      "install with: apt-get install -y postgresql",
+    );
   }
   return { uid: Number(probe.stdout.toString()), gid: Number(group.stdout.toString()) };
 }
@@ -95,15 +98,29 @@ export function postgresService(config: Config): Service {
       if (!existsSync(join(data, "PG_VERSION"))) {
         progress("initdb (first run only)");
         await run(
-          asServerUser([findBinary("initdb")!, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"]),
+          asServerUser([
+            findBinary("initdb")!,
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+          ]),
           { what: "initdb" },
         );
       }
       const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
       try {
-        await run(asServerUser([findBinary("pg_ctl")!, "-D", data, "-l", log, "-o", serverOptions, "-w", "-t", "30", "start"]), {
-          what: "pg_ctl start",
-        });
+        await run(
+          asServerUser([findBinary("pg_ctl")!, "-D", data, "-l", log, "-o", serverOptions, "-w", "-t", "30", "start"]),
+          {
+            what: "pg_ctl start",
+          },
+        );
       } catch (error) {
         const output = error instanceof StackError ? `${error.hint}\n` : "";
         throw new StackError("postgres did not start", `${output}${tail(log)}`);
@@ -115,7 +132,9 @@ export function postgresService(config: Config): Service {
 
     async stop() {
       if (!pid()) return;
-      await run(asServerUser([findBinary("pg_ctl")!, "-D", dataDir(), "-m", "fast", "-w", "stop"]), { what: "pg_ctl stop" });
+      await run(asServerUser([findBinary("pg_ctl")!, "-D", dataDir(), "-m", "fast", "-w", "stop"]), {
+        what: "pg_ctl stop",
+      });
     },
 
     prepare: () => migrateDatabase(url),

@@ -15,16 +15,26 @@ export function redisArgs(config: Config, region: Region): string[] {
   const name = `redis-${region.id}`;
   return [
     ...(config.redis.users ? ["--aclfile", aclPath(config, region)] : []),
-    "--port", String(region.redisPort),
-    "--bind", "127.0.0.1",
-    "--dir", paths.data(name),
-    "--appendonly", "yes",
-    "--appendfsync", config.redis.appendFsync,
-    "--save", "",
-    "--maxmemory-policy", "noeviction",
-    "--daemonize", "yes",
-    "--pidfile", paths.pid(name),
-    "--logfile", paths.log(name),
+    "--port",
+    String(region.redisPort),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    paths.data(name),
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    config.redis.appendFsync,
+    "--save",
+    "",
+    "--maxmemory-policy",
+    "noeviction",
+    "--daemonize",
+    "yes",
+    "--pidfile",
+    paths.pid(name),
+    "--logfile",
+    paths.log(name),
   ];
 }
 
@@ -49,9 +59,15 @@ export function redisService(config: Config, region: Region): Service {
     },
 
     async start() {
-      await requireFreePort(region.redisPort, `stop it, set FLUX_GATE_REDIS_PORT, or set ${redisUrlVariable(region.id)} to use it as it is`);
+      await requireFreePort(
+        region.redisPort,
+        `stop it, set FLUX_GATE_REDIS_PORT, or set ${redisUrlVariable(region.id)} to use it as it is`,
+      );
       mkdirSync(paths.data(name), { recursive: true });
-      if (config.redis.users) writeFileSync(aclPath(config, region), aclFile(userRules(), region.id, config.redis.passwords), { mode: 0o600 });
+      if (config.redis.users)
+        writeFileSync(aclPath(config, region), aclFile(userRules(), region.id, config.redis.passwords), {
+          mode: 0o600,
+        });
       await run([findBinary("redis-server")!, ...redisArgs(config, region)], { what: `${name} start` });
       if (!(await waitUntil(() => redisIsReady(region.redisUrl), 15_000))) {
         throw new StackError(`${name} did not answer PING within 15 s`, tail(paths.log(name)));

@@ -21,22 +21,33 @@ export interface VerifyResult {
   drifts: Drift[];
 }
 
-export async function verify(config: Config, { productIds, settleMs = 10_000 }: { productIds?: string[]; settleMs?: number } = {}): Promise<VerifyResult> {
+export async function verify(
+  config: Config,
+  { productIds, settleMs = 10_000 }: { productIds?: string[]; settleMs?: number } = {},
+): Promise<VerifyResult> {
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
   const stores = config.regions.map((r) => new RegionStore(connectRedis(r.redisUrl, { reconnect: false }), r.id, 0));
   try {
     await Promise.all(
       stores.map((s, i) =>
         s.redis.connect().catch(() => {
-          throw new StackError(`cannot reach ${s.region}'s Redis at ${redactUrl(config.regions[i]!.redisUrl)}`, "is the stack up? npx flux-gate stack up");
+          throw new StackError(
+            `cannot reach ${s.region}'s Redis at ${redactUrl(config.regions[i]!.redisUrl)}`,
+            "is the stack up? npx flux-gate stack up",
+          );
         }),
       ),
     );
     await sql`select 1`.catch(() => {
-      throw new StackError(`cannot reach PostgreSQL at ${redactUrl(config.postgres.url)}`, "is the stack up? npx flux-gate stack up");
+      throw new StackError(
+        `cannot reach PostgreSQL at ${redactUrl(config.postgres.url)}`,
+        "is the stack up? npx flux-gate stack up",
+      );
     });
     const read = async (): Promise<ProductReading[]> => {
-      const rows = await (productIds ? db.select().from(products).where(inArray(products.id, productIds)) : db.select().from(products));
+      const rows = await (productIds
+        ? db.select().from(products).where(inArray(products.id, productIds))
+        : db.select().from(products));
       return Promise.all(
         rows.map(async (p) => {
           const [given, sales, moving] = await Promise.all([
@@ -49,7 +60,10 @@ export async function verify(config: Config, { productIds, settleMs = 10_000 }: 
                 and(
                   eq(inventoryTransfers.productId, p.id),
                   // Failed moves are checked for a day: none should have moved a unit.
-                  or(inArray(inventoryTransfers.state, ["pending", "released"]), raw`${inventoryTransfers.state} = 'failed' and ${inventoryTransfers.updatedAt} > now() - interval '1 day'`),
+                  or(
+                    inArray(inventoryTransfers.state, ["pending", "released"]),
+                    raw`${inventoryTransfers.state} = 'failed' and ${inventoryTransfers.updatedAt} > now() - interval '1 day'`,
+                  ),
                 ),
               ),
           ]);
@@ -73,7 +87,9 @@ export async function verify(config: Config, { productIds, settleMs = 10_000 }: 
           return {
             productId: p.id,
             total: p.totalUnits,
-            allocatedElsewhere: given.filter((a) => !stores.some((s) => s.region === a.region)).reduce((n, a) => n + a.units, 0),
+            allocatedElsewhere: given
+              .filter((a) => !stores.some((s) => s.region === a.region))
+              .reduce((n, a) => n + a.units, 0),
             transfers,
             regions: await Promise.all(
               stores.map(async (store) => ({
@@ -92,7 +108,10 @@ export async function verify(config: Config, { productIds, settleMs = 10_000 }: 
       const readings = await read();
       const found = readings.flatMap((r) => drifts(r));
       if (found.length === 0 || Date.now() >= deadline) {
-        const transfersInFlight = readings.reduce((n, r) => n + (r.transfers ?? []).filter((t) => t.state !== "failed").length, 0);
+        const transfersInFlight = readings.reduce(
+          (n, r) => n + (r.transfers ?? []).filter((t) => t.state !== "failed").length,
+          0,
+        );
         return { products: readings.length, transfersInFlight, drifts: found };
       }
       await Bun.sleep(500);

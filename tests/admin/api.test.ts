@@ -8,7 +8,15 @@ import { drive } from "../../admin/inventory/moves.ts";
 import { adminAudit, allocations, inventoryTransfers } from "../../db/schema.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { adminApp, adminServices, coreClient, database, pooled, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
+import {
+  adminApp,
+  adminServices,
+  coreClient,
+  database,
+  pooled,
+  waitForOrders,
+  withCoresAndWorkers,
+} from "../pipeline/harness.ts";
 
 const REGIONS = ["us-east", "eu-west"];
 const TOKENS = {
@@ -60,7 +68,11 @@ async function liveUnits(id: string) {
   const view = (await (await ops("GET", `/v1/products/${id}`)).json()) as {
     unallocated: number;
     inTransit: number;
-    regions: { region: string; allocation: number; live: { allocated: number; available: number; held: number; sold: number } }[];
+    regions: {
+      region: string;
+      allocation: number;
+      live: { allocated: number; available: number; held: number; sold: number };
+    }[];
   };
   const at = (r: string) => view.regions.find((x) => x.region === r)!;
   return { unallocated: view.unallocated, inTransit: view.inTransit, usEast: at("us-east"), euWest: at("eu-west") };
@@ -101,7 +113,15 @@ describe("admin API", () => {
     const reserved = await coreClient("eu-west").reserve({ userId: "buyer", productId: id, quantity: 2 });
     expect(reserved.status).toBe(202);
     const region = await eu("GET", `/v1/regions/eu-west/products/${id}`);
-    expect(await region.json()).toEqual({ productId: id, region: "eu-west", allocated: 30, available: 28, held: 2, sold: 0, unallocated: 10 });
+    expect(await region.json()).toEqual({
+      productId: id,
+      region: "eu-west",
+      allocated: 30,
+      available: 28,
+      held: 2,
+      sold: 0,
+      unallocated: 10,
+    });
     await expectVerified(id);
   });
 
@@ -119,7 +139,12 @@ describe("admin API", () => {
       { from: "eu-west", to: "pool", units: 3 },
     ];
     for (const move of moves) expect((await ops("POST", "/v1/transfers", { productId: id, ...move })).status).toBe(201);
-    const list = async (call: typeof ops, query: string) => ((await (await call("GET", `/v1/transfers?productId=${id}${query}`)).json()) as { transfers: { from: string; to: string; units: number }[] }).transfers;
+    const list = async (call: typeof ops, query: string) =>
+      (
+        (await (await call("GET", `/v1/transfers?productId=${id}${query}`)).json()) as {
+          transfers: { from: string; to: string; units: number }[];
+        }
+      ).transfers;
     // After the two claims that allocated the new product (planned together, so in either order).
     const all = (await list(ops, "")).map((t) => `${t.from}>${t.to}:${t.units}`);
     expect(all.slice(0, 3)).toEqual(["eu-west>pool:3", "pool>us-east:2", "us-east>eu-west:1"]);
@@ -133,7 +158,14 @@ describe("admin API", () => {
     const id = await newProduct();
     const claimed = await eu("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 8 });
     expect(claimed.status).toBe(201);
-    expect(await claimed.json()).toMatchObject({ productId: id, from: "pool", to: "eu-west", units: 8, state: "completed", requestedBy: "eu-ops" });
+    expect(await claimed.json()).toMatchObject({
+      productId: id,
+      from: "pool",
+      to: "eu-west",
+      units: 8,
+      state: "completed",
+      requestedBy: "eu-ops",
+    });
     const released = await us("POST", `/v1/regions/us-east/products/${id}/release`, { units: 20 });
     expect(released.status).toBe(201);
     expect(await liveUnits(id)).toMatchObject({
@@ -153,23 +185,56 @@ describe("admin API", () => {
     const again = await us("POST", "/v1/transfers", move);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ transferId, state: "completed" });
-    expect(await liveUnits(id)).toMatchObject({ usEast: { live: { allocated: 45 } }, euWest: { live: { allocated: 45 } }, unallocated: 10 });
-    const other = await expectProblem(await us("POST", "/v1/transfers", { ...move, units: 3 }), 409, "transfer_conflict");
+    expect(await liveUnits(id)).toMatchObject({
+      usEast: { live: { allocated: 45 } },
+      euWest: { live: { allocated: 45 } },
+      unallocated: 10,
+    });
+    const other = await expectProblem(
+      await us("POST", "/v1/transfers", { ...move, units: 3 }),
+      409,
+      "transfer_conflict",
+    );
     expect(other).toMatchObject({ transfer: { transferId, units: 15 } });
-    expect(await (await eu("GET", `/v1/transfers/${transferId}`)).json()).toMatchObject({ state: "completed", from: "us-east", to: "eu-west" });
+    expect(await (await eu("GET", `/v1/transfers/${transferId}`)).json()).toMatchObject({
+      state: "completed",
+      from: "us-east",
+      to: "eu-west",
+    });
     await expectVerified(id);
   });
 
   test("held and sold units never move; the pool never goes below zero; nothing moves on a refusal", async () => {
     const id = await newProduct({ totalUnits: 20, allocations: { "us-east": 10, "eu-west": 5 } });
-    for (const user of ["a", "b"]) expect((await coreClient("us-east").reserve({ userId: user, productId: id, quantity: 4 })).status).toBe(202);
-    const refused = await expectProblem(await ops("POST", "/v1/transfers", { productId: id, from: "us-east", to: "eu-west", units: 3 }), 409, "insufficient_available");
+    for (const user of ["a", "b"])
+      expect((await coreClient("us-east").reserve({ userId: user, productId: id, quantity: 4 })).status).toBe(202);
+    const refused = await expectProblem(
+      await ops("POST", "/v1/transfers", { productId: id, from: "us-east", to: "eu-west", units: 3 }),
+      409,
+      "insufficient_available",
+    );
     expect(refused).toMatchObject({ transfer: { state: "failed", reason: "insufficient_available" } });
-    await expectProblem(await ops("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 6 }), 409, "insufficient_pool");
-    await expectProblem(await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "us-east": 1 } }), 409, "insufficient_available");
+    await expectProblem(
+      await ops("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 6 }),
+      409,
+      "insufficient_pool",
+    );
+    await expectProblem(
+      await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "us-east": 1 } }),
+      409,
+      "insufficient_available",
+    );
     // The claim planned after a refused release is abandoned, not made, and the answer shows both.
-    const partial = await expectProblem(await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "us-east": 1, "eu-west": 10 } }), 409, "insufficient_available");
-    expect((partial as unknown as { transfers: { from: string; to: string; state: string; reason: string }[] }).transfers.map((t) => [t.from, t.to, t.state, t.reason])).toEqual([
+    const partial = await expectProblem(
+      await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "us-east": 1, "eu-west": 10 } }),
+      409,
+      "insufficient_available",
+    );
+    expect(
+      (
+        partial as unknown as { transfers: { from: string; to: string; state: string; reason: string }[] }
+      ).transfers.map((t) => [t.from, t.to, t.state, t.reason]),
+    ).toEqual([
       ["us-east", "pool", "failed", "insufficient_available"],
       ["pool", "eu-west", "failed", "move_abandoned"],
     ]);
@@ -184,9 +249,20 @@ describe("admin API", () => {
 
   test("allocations are not set again while a move of the product is in flight, so a retry cannot move units twice", async () => {
     const id = await newProduct();
-    const inFlight = { id: crypto.randomUUID(), productId: id, fromRegion: null, toRegion: "eu-west", units: 5, requestedBy: "test" };
+    const inFlight = {
+      id: crypto.randomUUID(),
+      productId: id,
+      fromRegion: null,
+      toRegion: "eu-west",
+      units: 5,
+      requestedBy: "test",
+    };
     await database.db.insert(inventoryTransfers).values(inFlight);
-    await expectProblem(await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "eu-west": 40 } }), 409, "transfer_in_progress");
+    await expectProblem(
+      await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "eu-west": 40 } }),
+      409,
+      "transfer_in_progress",
+    );
     await drive(adminServices(REGIONS).moves, (await ledger.get(inFlight.id))!);
     expect((await ops("PUT", `/v1/products/${id}/allocations`, { regions: { "eu-west": 40 } })).status).toBe(200);
     // The move in flight gave eu-west 5; setting 40 then claimed only the 5 more it lacked.
@@ -199,7 +275,10 @@ describe("admin API", () => {
     expect((await ops("POST", "/v1/products", body)).status).toBe(201);
     const again = await ops("POST", "/v1/products", body);
     expect(again.status).toBe(201);
-    expect(await liveUnits(body.id)).toMatchObject({ usEast: { live: { allocated: 60 } }, euWest: { live: { allocated: 30 } } });
+    expect(await liveUnits(body.id)).toMatchObject({
+      usEast: { live: { allocated: 60 } },
+      euWest: { live: { allocated: 30 } },
+    });
     await expectProblem(await ops("POST", "/v1/products", productBody({ totalUnits: 50 })), 400, "invalid_request");
   });
 
@@ -212,15 +291,25 @@ describe("admin API", () => {
     await waitForOrders(id, sold);
     const answer = await ops("POST", `/v1/products/${id}/rebalance`);
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toMatchObject({ windowMinutes: 15, shares: { "us-east": 75, "eu-west": 25 }, unallocated: 0 });
-    expect(await liveUnits(id)).toMatchObject({ usEast: { allocation: 125, live: { allocated: 125, held: 30 } }, euWest: { allocation: 75, live: { allocated: 75, held: 10 } } });
+    expect(await answer.json()).toMatchObject({
+      windowMinutes: 15,
+      shares: { "us-east": 75, "eu-west": 25 },
+      unallocated: 0,
+    });
+    expect(await liveUnits(id)).toMatchObject({
+      usEast: { allocation: 125, live: { allocated: 125, held: 30 } },
+      euWest: { allocation: 75, live: { allocated: 75, held: 10 } },
+    });
     await expectProblem(await eu("POST", `/v1/products/${id}/rebalance`), 403, "forbidden");
     await expectVerified(id);
   });
 
   test("a region token sees its own region's numbers only", async () => {
     const id = await newProduct();
-    const view = (await (await eu("GET", `/v1/products/${id}`)).json()) as { regions: { region: string }[]; available: number };
+    const view = (await (await eu("GET", `/v1/products/${id}`)).json()) as {
+      regions: { region: string }[];
+      available: number;
+    };
     expect(view.regions.map((r) => r.region)).toEqual(["eu-west"]);
     expect(view.available).toBe(30);
     const stats = (await (await eu("GET", "/v1/stats")).json()) as { regions: { region: string }[] };
@@ -236,7 +325,11 @@ describe("admin API", () => {
       ["us-east", "pool", 40, "completed"],
       ["pool", "eu-west", 50, "completed"],
     ]);
-    expect(await liveUnits(id)).toMatchObject({ unallocated: 0, usEast: { live: { allocated: 20 } }, euWest: { live: { allocated: 80 } } });
+    expect(await liveUnits(id)).toMatchObject({
+      unallocated: 0,
+      usEast: { live: { allocated: 20 } },
+      euWest: { live: { allocated: 80 } },
+    });
     await expectVerified(id);
   });
 
@@ -249,7 +342,13 @@ describe("admin API", () => {
     }
     expect((await ops("POST", `/v1/products/${id}/resume`)).status).toBe(200);
     expect((await ops("PATCH", `/v1/products/${id}`, { maxPerOrder: 1 })).status).toBe(200);
-    expect(((await (await coreClient("us-east").reserve({ userId: "u", productId: id, quantity: 2 })).json()) as { code: string }).code).toBe("invalid_quantity");
+    expect(
+      (
+        (await (await coreClient("us-east").reserve({ userId: "u", productId: id, quantity: 2 })).json()) as {
+          code: string;
+        }
+      ).code,
+    ).toBe("invalid_quantity");
     expect((await coreClient("us-east").reserve({ userId: "u", productId: id, quantity: 1 })).status).toBe(202);
   });
 
@@ -257,14 +356,39 @@ describe("admin API", () => {
     const cases: [string, () => Response | Promise<Response>, number, string][] = [
       ["no token", () => as(undefined)("GET", "/v1/products"), 401, "unauthenticated"],
       ["an unknown token", () => as("not-a-token-of-ours-at-all")("GET", "/v1/products"), 401, "unauthenticated"],
-      ["a malformed Authorization header", () => app.request("/v1/products", { headers: { Authorization: TOKENS.ops } }), 401, "unauthenticated"],
+      [
+        "a malformed Authorization header",
+        () => app.request("/v1/products", { headers: { Authorization: TOKENS.ops } }),
+        401,
+        "unauthenticated",
+      ],
       ["a region token creating a product", () => eu("POST", "/v1/products", productBody()), 403, "forbidden"],
       ["a region token pausing a sale", () => eu("POST", "/v1/products/any/pause"), 403, "forbidden"],
-      ["a region token setting all allocations", () => eu("PUT", "/v1/products/any/allocations", { regions: { "eu-west": 5 } }), 403, "forbidden"],
+      [
+        "a region token setting all allocations",
+        () => eu("PUT", "/v1/products/any/allocations", { regions: { "eu-west": 5 } }),
+        403,
+        "forbidden",
+      ],
       ["an eu-west token viewing us-east", () => eu("GET", "/v1/regions/us-east/products/any"), 403, "forbidden"],
-      ["an eu-west token claiming into us-east", () => eu("POST", "/v1/regions/us-east/products/any/claim", { units: 1 }), 403, "forbidden"],
-      ["an eu-west token releasing us-east's units", () => eu("POST", "/v1/regions/us-east/products/any/release", { units: 1 }), 403, "forbidden"],
-      ["an eu-west token taking us-east's units", () => eu("POST", "/v1/transfers", { productId: "any", from: "us-east", to: "eu-west", units: 1 }), 403, "forbidden"],
+      [
+        "an eu-west token claiming into us-east",
+        () => eu("POST", "/v1/regions/us-east/products/any/claim", { units: 1 }),
+        403,
+        "forbidden",
+      ],
+      [
+        "an eu-west token releasing us-east's units",
+        () => eu("POST", "/v1/regions/us-east/products/any/release", { units: 1 }),
+        403,
+        "forbidden",
+      ],
+      [
+        "an eu-west token taking us-east's units",
+        () => eu("POST", "/v1/transfers", { productId: "any", from: "us-east", to: "eu-west", units: 1 }),
+        403,
+        "forbidden",
+      ],
       ["an eu-west token reading the audit log", () => eu("GET", "/v1/audit"), 403, "forbidden"],
     ];
     test.each(cases)("%s", async (_, send, status, code) => {
@@ -273,12 +397,33 @@ describe("admin API", () => {
 
     test("a refusal moves nothing, and the audit log names who tried", async () => {
       const id = await newProduct();
-      await expectProblem(await eu("POST", "/v1/transfers", { productId: id, from: "us-east", to: "eu-west", units: 5 }), 403, "forbidden");
-      expect(await liveUnits(id)).toMatchObject({ usEast: { live: { allocated: 60 } }, euWest: { live: { allocated: 30 } } });
-      const [refusal] = await database.db.select().from(adminAudit).where(eq(adminAudit.actor, "eu-ops")).orderBy(desc(adminAudit.id)).limit(1);
-      expect(refusal).toMatchObject({ action: "POST /v1/transfers", status: 403, productId: id, details: { problem: "forbidden" } });
-      const log = (await (await ops("GET", "/v1/audit?limit=20")).json()) as { entries: { actor: string; action: string; productId: string; status: number }[] };
-      expect(log.entries).toContainEqual(expect.objectContaining({ actor: "ops", action: "POST /v1/products", productId: id, status: 201 }));
+      await expectProblem(
+        await eu("POST", "/v1/transfers", { productId: id, from: "us-east", to: "eu-west", units: 5 }),
+        403,
+        "forbidden",
+      );
+      expect(await liveUnits(id)).toMatchObject({
+        usEast: { live: { allocated: 60 } },
+        euWest: { live: { allocated: 30 } },
+      });
+      const [refusal] = await database.db
+        .select()
+        .from(adminAudit)
+        .where(eq(adminAudit.actor, "eu-ops"))
+        .orderBy(desc(adminAudit.id))
+        .limit(1);
+      expect(refusal).toMatchObject({
+        action: "POST /v1/transfers",
+        status: 403,
+        productId: id,
+        details: { problem: "forbidden" },
+      });
+      const log = (await (await ops("GET", "/v1/audit?limit=20")).json()) as {
+        entries: { actor: string; action: string; productId: string; status: number }[];
+      };
+      expect(log.entries).toContainEqual(
+        expect.objectContaining({ actor: "ops", action: "POST /v1/products", productId: id, status: 201 }),
+      );
     });
   });
 
@@ -286,22 +431,73 @@ describe("admin API", () => {
     const id = "any-product";
     const cases: [string, () => Response | Promise<Response>, number, string][] = [
       ["a body that is not JSON", () => ops("POST", "/v1/transfers", "{units: 5"), 400, "invalid_request"],
-      ["an unknown field", () => ops("POST", "/v1/transfers", { productId: id, from: "us-east", to: "eu-west", units: 1, price: 3 }), 400, "invalid_request"],
-      ["zero units", () => ops("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 0 }), 400, "invalid_request"],
-      ["fractional units", () => ops("POST", `/v1/regions/eu-west/products/${id}/release`, { units: 1.5 }), 400, "invalid_request"],
-      ["a transfer to where it comes from", () => ops("POST", "/v1/transfers", { productId: id, from: "eu-west", to: "eu-west", units: 1 }), 400, "invalid_request"],
-      ["an unknown region in a body", () => ops("POST", "/v1/transfers", { productId: id, from: "mars", to: "eu-west", units: 1 }), 400, "invalid_request"],
-      ["a transfer id that is not a UUID", () => ops("POST", "/v1/transfers", { transferId: "7", productId: id, from: "us-east", to: "eu-west", units: 1 }), 400, "invalid_request"],
+      [
+        "an unknown field",
+        () => ops("POST", "/v1/transfers", { productId: id, from: "us-east", to: "eu-west", units: 1, price: 3 }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "zero units",
+        () => ops("POST", `/v1/regions/eu-west/products/${id}/claim`, { units: 0 }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "fractional units",
+        () => ops("POST", `/v1/regions/eu-west/products/${id}/release`, { units: 1.5 }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a transfer to where it comes from",
+        () => ops("POST", "/v1/transfers", { productId: id, from: "eu-west", to: "eu-west", units: 1 }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "an unknown region in a body",
+        () => ops("POST", "/v1/transfers", { productId: id, from: "mars", to: "eu-west", units: 1 }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a transfer id that is not a UUID",
+        () =>
+          ops("POST", "/v1/transfers", { transferId: "7", productId: id, from: "us-east", to: "eu-west", units: 1 }),
+        400,
+        "invalid_request",
+      ],
       ["a negative total", () => ops("POST", "/v1/products", productBody({ totalUnits: -1 })), 400, "invalid_request"],
-      ["a sale that ends before it starts", () => ops("POST", "/v1/products", productBody({ endsAt: new Date(0).toISOString() })), 400, "invalid_request"],
-      ["a product id with a hash tag", () => ops("POST", "/v1/products", productBody({ id: "{us-east:x}" })), 400, "invalid_request"],
+      [
+        "a sale that ends before it starts",
+        () => ops("POST", "/v1/products", productBody({ endsAt: new Date(0).toISOString() })),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a product id with a hash tag",
+        () => ops("POST", "/v1/products", productBody({ id: "{us-east:x}" })),
+        400,
+        "invalid_request",
+      ],
       ["an empty update", () => ops("PATCH", `/v1/products/${id}`, {}), 400, "invalid_request"],
       ["an unknown region in the path", () => ops("GET", `/v1/regions/mars/products/${id}`), 404, "not_found"],
       ["an unknown product", () => ops("GET", `/v1/products/${uniqueName("none")}`), 404, "unknown_product"],
       ["a negative limit", () => ops("GET", "/v1/transfers?limit=-1"), 400, "invalid_request"],
       ["a limit that is not a number", () => ops("GET", "/v1/audit?limit=all"), 400, "invalid_request"],
-      ["a transfer of an unknown product", () => ops("POST", "/v1/transfers", { productId: uniqueName("none"), from: "us-east", to: "eu-west", units: 1 }), 404, "unknown_product"],
-      ["an oversized body", () => ops("POST", "/v1/products", productBody({ name: "x".repeat(20_000) })), 413, "payload_too_large"],
+      [
+        "a transfer of an unknown product",
+        () => ops("POST", "/v1/transfers", { productId: uniqueName("none"), from: "us-east", to: "eu-west", units: 1 }),
+        404,
+        "unknown_product",
+      ],
+      [
+        "an oversized body",
+        () => ops("POST", "/v1/products", productBody({ name: "x".repeat(20_000) })),
+        413,
+        "payload_too_large",
+      ],
     ];
     test.each(cases)("%s", async (_, send, status, code) => {
       await expectProblem(await send(), status, code);
@@ -309,7 +505,11 @@ describe("admin API", () => {
 
     test("a product id that exists already is refused and left as it was", async () => {
       const id = await newProduct();
-      await expectProblem(await ops("POST", "/v1/products", productBody({ id, totalUnits: 95 })), 409, "product_exists");
+      await expectProblem(
+        await ops("POST", "/v1/products", productBody({ id, totalUnits: 95 })),
+        409,
+        "product_exists",
+      );
       const given = await database.db.select().from(allocations).where(eq(allocations.productId, id));
       expect(given.map((a) => a.units).sort()).toEqual([30, 60]);
     });

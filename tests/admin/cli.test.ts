@@ -8,7 +8,10 @@ import { startAdmin, startCore, testAdminUrl, type Child } from "../pipeline/har
 const CLI = join(import.meta.dir, "../../stack/cli.ts");
 
 function flux(args: string[], env: Record<string, string> = {}) {
-  const result = Bun.spawnSync([process.execPath, CLI, ...args], { stdin: "ignore", env: { ...process.env, FLUX_GATE_ADMIN_URL: testAdminUrl, ...env } });
+  const result = Bun.spawnSync([process.execPath, CLI, ...args], {
+    stdin: "ignore",
+    env: { ...process.env, FLUX_GATE_ADMIN_URL: testAdminUrl, ...env },
+  });
   return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
@@ -24,7 +27,27 @@ describe("flux-gate products", () => {
 
   test("create, allocate, transfer and show a product", () => {
     const id = uniqueName("cli");
-    const created = flux(["products", "create", id, "--name", "CLI phone", "--total", "100", "--starts", "now", "--ends", "+2h", "--per-user", "2", "--max-per-order", "2", "--hold", "300", "--allocate", "us-east=40,eu-west=40"]);
+    const created = flux([
+      "products",
+      "create",
+      id,
+      "--name",
+      "CLI phone",
+      "--total",
+      "100",
+      "--starts",
+      "now",
+      "--ends",
+      "+2h",
+      "--per-user",
+      "2",
+      "--max-per-order",
+      "2",
+      "--hold",
+      "300",
+      "--allocate",
+      "us-east=40,eu-west=40",
+    ]);
     expect(created).toMatchObject({ code: 0, stderr: "" });
     expect(created.stdout).toContain(`created ${id}`);
     expect(created.stdout).toContain("pool 20, in transit 0, available to buyers 80");
@@ -35,12 +58,27 @@ describe("flux-gate products", () => {
     expect(allocated.stdout).toMatch(/eu-west\s+60\s+60\s+0\s+0/);
 
     const transferId = crypto.randomUUID();
-    const transfer = ["products", "transfer", id, "--from", "eu-west", "--to", "us-east", "--units", "25", "--id", transferId];
+    const transfer = [
+      "products",
+      "transfer",
+      id,
+      "--from",
+      "eu-west",
+      "--to",
+      "us-east",
+      "--units",
+      "25",
+      "--id",
+      transferId,
+    ];
     expect(flux(transfer).stdout.trim()).toBe(`transfer ${transferId}: 25 units of ${id} eu-west → us-east: completed`);
     expect(flux(transfer).code).toBe(0);
 
     const shown = flux(["products", "show", id, "--json"]);
-    const view = JSON.parse(shown.stdout) as { unallocated: number; regions: { region: string; live: { allocated: number } }[] };
+    const view = JSON.parse(shown.stdout) as {
+      unallocated: number;
+      regions: { region: string; live: { allocated: number } }[];
+    };
     expect(view.unallocated).toBe(10);
     expect(view.regions.map((r) => [r.region, r.live.allocated])).toEqual([
       ["us-east", 55],
@@ -56,12 +94,46 @@ describe("flux-gate products", () => {
 
   test("a refusal prints its problem code and detail on one line and exits 1", () => {
     const id = uniqueName("cli");
-    expect(flux(["products", "create", id, "--name", "x", "--total", "10", "--starts", "now", "--ends", "+1h", "--per-user", "1", "--max-per-order", "1", "--hold", "0", "--allocate", "us-east=10"]).code).toBe(0);
+    expect(
+      flux([
+        "products",
+        "create",
+        id,
+        "--name",
+        "x",
+        "--total",
+        "10",
+        "--starts",
+        "now",
+        "--ends",
+        "+1h",
+        "--per-user",
+        "1",
+        "--max-per-order",
+        "1",
+        "--hold",
+        "0",
+        "--allocate",
+        "us-east=10",
+      ]).code,
+    ).toBe(0);
     const cases: [string[], Record<string, string>, RegExp][] = [
-      [["products", "transfer", id, "--from", "us-east", "--to", "eu-west", "--units", "11"], {}, /^flux-gate: insufficient_available: /],
+      [
+        ["products", "transfer", id, "--from", "us-east", "--to", "eu-west", "--units", "11"],
+        {},
+        /^flux-gate: insufficient_available: /,
+      ],
       [["products", "show", uniqueName("none")], {}, /^flux-gate: unknown_product: no product /],
-      [["products", "claim", id, "--region", "us-east", "--units", "1"], { FLUX_GATE_ADMIN_TOKEN: `${DEVELOPMENT_ADMIN_TOKEN}-eu-west` }, /^flux-gate: forbidden: dev-eu-west lacks scope region:us-east or global$/],
-      [["products", "list"], { FLUX_GATE_ADMIN_URL: "http://127.0.0.1:1" }, /^flux-gate: cannot reach the admin API at http:\/\/127.0.0.1:1 .*is npm start running\?$/],
+      [
+        ["products", "claim", id, "--region", "us-east", "--units", "1"],
+        { FLUX_GATE_ADMIN_TOKEN: `${DEVELOPMENT_ADMIN_TOKEN}-eu-west` },
+        /^flux-gate: forbidden: dev-eu-west lacks scope region:us-east or global$/,
+      ],
+      [
+        ["products", "list"],
+        { FLUX_GATE_ADMIN_URL: "http://127.0.0.1:1" },
+        /^flux-gate: cannot reach the admin API at http:\/\/127.0.0.1:1 .*is npm start running\?$/,
+      ],
     ];
     for (const [args, env, message] of cases) {
       const result = flux(args, env);
@@ -72,7 +144,11 @@ describe("flux-gate products", () => {
   });
 
   test("a mistake on the command line exits 2 with the usage", () => {
-    for (const args of [["products", "claim", "x", "--region", "us-east", "--units", "many"], ["products", "frobnicate"], ["products", "transfer", "x", "--units", "1"]]) {
+    for (const args of [
+      ["products", "claim", "x", "--region", "us-east", "--units", "many"],
+      ["products", "frobnicate"],
+      ["products", "transfer", "x", "--units", "1"],
+    ]) {
       const result = flux(args);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain("usage: flux-gate");

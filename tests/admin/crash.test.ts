@@ -15,7 +15,17 @@ import { inventoryTransfers } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config } from "../helpers.ts";
-import { adminServices, createProduct, database, startAdmin, startCore, startWorker, testAdminUrl, testLog, type Child } from "../pipeline/harness.ts";
+import {
+  adminServices,
+  createProduct,
+  database,
+  startAdmin,
+  startCore,
+  startWorker,
+  testAdminUrl,
+  testLog,
+  type Child,
+} from "../pipeline/harness.ts";
 
 const FROM = "us-east";
 const TO = "eu-west";
@@ -37,7 +47,8 @@ function requestTransfer(transferId: string, productId: string): Promise<Respons
   }).catch(() => undefined);
 }
 
-const stateOf = async (id: string) => (await database.db.select().from(inventoryTransfers).where(eq(inventoryTransfers.id, id)))[0]?.state;
+const stateOf = async (id: string) =>
+  (await database.db.select().from(inventoryTransfers).where(eq(inventoryTransfers.id, id)))[0]?.state;
 
 async function expectCompletedOnce(productId: string, transferId: string) {
   const done = await waitUntil(async () => (await stateOf(transferId)) === "completed", 20_000, 100);
@@ -72,7 +83,10 @@ describe("a transfer killed at any step completes exactly once", () => {
       const productId = await createProduct({ units: { [FROM]: 50, [TO]: 50 } });
       const transferId = crypto.randomUUID();
       const log = testLog("admin");
-      const logged = () => readFileSync(log, "utf8").split("\n").some((l) => l.includes(transferId) && l.includes(`"step":"${step}"`));
+      const logged = () =>
+        readFileSync(log, "utf8")
+          .split("\n")
+          .some((l) => l.includes(transferId) && l.includes(`"step":"${step}"`));
 
       const doomed = await startAdmin({ FLUX_GATE_TEST_HALT_AFTER: step });
       admin = doomed;
@@ -101,53 +115,47 @@ describe("a transfer killed at any step completes exactly once", () => {
     [FROM, "pending"],
     [TO, "released"],
   ] as const) {
-    test(
-      `${down}'s core applies its step of the transfer, then dies with -9 before answering: a new core replays it, and the transfer completes once`,
-      async () => {
-        const productId = await createProduct({ units: { [FROM]: 50, [TO]: 50 } });
-        await cores[down]!.kill();
-        cores[down] = await startCore(down, { FLUX_GATE_TEST_CORE_HALT: "allocation-applied" });
-        admin = await startAdmin({ FLUX_GATE_TRANSFER_RESUME_MS: "200" });
-        try {
-          const transferId = crypto.randomUUID();
-          const answer = await requestTransfer(transferId, productId);
-          expect(answer?.status).toBe(202);
-          expect(await answer!.json()).toMatchObject({ transferId, state });
-          // The change reached the region's Redis; the answer never left the core.
-          const change = `${transferId}/${down === FROM ? "release" : "claim"}`;
-          const redis = connectRedis(config.regions.find((r) => r.id === down)!.redisUrl);
-          expect(await redis.hget(productKeys(down, productId).allocationChanges, change)).toBe(String(down === FROM ? -UNITS : UNITS));
-          redis.disconnect();
-          await cores[down]!.kill("SIGKILL");
-          cores[down] = await startCore(down);
-          await expectCompletedOnce(productId, transferId);
-        } finally {
-          await admin.kill();
-          admin = undefined;
-        }
-      },
-      60_000,
-    );
+    test(`${down}'s core applies its step of the transfer, then dies with -9 before answering: a new core replays it, and the transfer completes once`, async () => {
+      const productId = await createProduct({ units: { [FROM]: 50, [TO]: 50 } });
+      await cores[down]!.kill();
+      cores[down] = await startCore(down, { FLUX_GATE_TEST_CORE_HALT: "allocation-applied" });
+      admin = await startAdmin({ FLUX_GATE_TRANSFER_RESUME_MS: "200" });
+      try {
+        const transferId = crypto.randomUUID();
+        const answer = await requestTransfer(transferId, productId);
+        expect(answer?.status).toBe(202);
+        expect(await answer!.json()).toMatchObject({ transferId, state });
+        // The change reached the region's Redis; the answer never left the core.
+        const change = `${transferId}/${down === FROM ? "release" : "claim"}`;
+        const redis = connectRedis(config.regions.find((r) => r.id === down)!.redisUrl);
+        expect(await redis.hget(productKeys(down, productId).allocationChanges, change)).toBe(
+          String(down === FROM ? -UNITS : UNITS),
+        );
+        redis.disconnect();
+        await cores[down]!.kill("SIGKILL");
+        cores[down] = await startCore(down);
+        await expectCompletedOnce(productId, transferId);
+      } finally {
+        await admin.kill();
+        admin = undefined;
+      }
+    }, 60_000);
 
-    test(
-      `${down}'s core killed with -9: the transfer waits ${state}, then completes when the core is back`,
-      async () => {
-        const productId = await createProduct({ units: { [FROM]: 50, [TO]: 50 } });
-        admin = await startAdmin({ FLUX_GATE_TRANSFER_RESUME_MS: "200" });
-        try {
-          await cores[down]!.kill("SIGKILL");
-          const transferId = crypto.randomUUID();
-          const answer = await requestTransfer(transferId, productId);
-          expect(answer?.status).toBe(202);
-          expect(await answer!.json()).toMatchObject({ transferId, state });
-          cores[down] = await startCore(down);
-          await expectCompletedOnce(productId, transferId);
-        } finally {
-          await admin.kill();
-          admin = undefined;
-        }
-      },
-      60_000,
-    );
+    test(`${down}'s core killed with -9: the transfer waits ${state}, then completes when the core is back`, async () => {
+      const productId = await createProduct({ units: { [FROM]: 50, [TO]: 50 } });
+      admin = await startAdmin({ FLUX_GATE_TRANSFER_RESUME_MS: "200" });
+      try {
+        await cores[down]!.kill("SIGKILL");
+        const transferId = crypto.randomUUID();
+        const answer = await requestTransfer(transferId, productId);
+        expect(answer?.status).toBe(202);
+        expect(await answer!.json()).toMatchObject({ transferId, state });
+        cores[down] = await startCore(down);
+        await expectCompletedOnce(productId, transferId);
+      } finally {
+        await admin.kill();
+        admin = undefined;
+      }
+    }, 60_000);
   }
 });

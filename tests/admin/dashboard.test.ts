@@ -8,11 +8,22 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
-import { coreClient, createProduct, pooled, startAdmin, startCore, startWorker, testAdminUrl, testRegion, untilHealthy, type Child } from "../pipeline/harness.ts";
+import {
+  coreClient,
+  createProduct,
+  pooled,
+  startAdmin,
+  startCore,
+  startWorker,
+  testAdminUrl,
+  testRegion,
+  untilHealthy,
+  type Child,
+} from "../pipeline/harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
-/** Set to a folder to keep the screenshots (the README's come from here). */
+/** Set to a folder to keep the screenshots (the docs' come from here). */
 const SCREENSHOTS = process.env.FLUX_GATE_SCREENSHOT_DIR;
 
 describe("admin dashboard in Chromium", () => {
@@ -22,14 +33,28 @@ describe("admin dashboard in Chromium", () => {
   let productId: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLUX_GATE_CHROMIUM)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLUX_GATE_CHROMIUM)`);
     for (const region of ["us-east", "eu-west"]) children.push(await startCore(region), startWorker(region));
-    for (const region of ["us-east", "eu-west"]) await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
+    for (const region of ["us-east", "eu-west"])
+      await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
     children.push(await startAdmin());
-    productId = await createProduct({ units: { "us-east": 300, "eu-west": 200 }, pool: 100, perUserLimit: 1_000, maxPerOrder: 3 });
+    productId = await createProduct({
+      units: { "us-east": 300, "eu-west": 200 },
+      pool: 100,
+      perUserLimit: 1_000,
+      maxPerOrder: 3,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"],
+      args: [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--no-first-run",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1240, height: 980 } });
   }, 90_000);
@@ -86,7 +111,9 @@ describe("admin dashboard in Chromium", () => {
     flowing = false;
     await flow;
     await waitForText(page, "rate-us-east", "0.0");
-    const stats = (await (await fetch(`${testAdminUrl}/v1/stats`, { headers: { Authorization: `Bearer ${DEVELOPMENT_ADMIN_TOKEN}` } })).json()) as { regions: { region: string; ordersAccepted: number }[] };
+    const stats = (await (
+      await fetch(`${testAdminUrl}/v1/stats`, { headers: { Authorization: `Bearer ${DEVELOPMENT_ADMIN_TOKEN}` } })
+    ).json()) as { regions: { region: string; ordersAccepted: number }[] };
     const accepted = stats.regions.find((r) => r.region === "us-east")!.ordersAccepted;
     expect(accepted).toBeGreaterThan(40);
     await waitForText(page, "accepted-us-east", (text) => Number(text.replaceAll(",", "")) === accepted);
@@ -96,14 +123,40 @@ describe("admin dashboard in Chromium", () => {
   }, 30_000);
 
   test("the charts draw the last minutes, and their last points are the admin API's numbers", async () => {
-    type Drawn = Record<string, { labels: string[]; last: (number | null)[]; points: number; canvas: [number, number] }>;
+    type Drawn = Record<
+      string,
+      { labels: string[]; last: (number | null)[]; points: number; canvas: [number, number] }
+    >;
     const drawn = () =>
       page.evaluate(() =>
         Object.fromEntries(
           // Runs in the page: globalThis is its window.
-          Object.entries((globalThis as unknown as { fluxCharts: Record<string, { plot: { series: { label?: string }[]; data: (number | null)[][]; root: { querySelector(s: string): { width: number; height: number } | null } } }> }).fluxCharts).map(([name, { plot }]) => {
+          Object.entries(
+            (
+              globalThis as unknown as {
+                fluxCharts: Record<
+                  string,
+                  {
+                    plot: {
+                      series: { label?: string }[];
+                      data: (number | null)[][];
+                      root: { querySelector(s: string): { width: number; height: number } | null };
+                    };
+                  }
+                >;
+              }
+            ).fluxCharts,
+          ).map(([name, { plot }]) => {
             const canvas = plot.root.querySelector("canvas")!;
-            return [name, { labels: plot.series.slice(1).map((s) => s.label ?? ""), last: plot.data.map((d) => d.at(-1) ?? null), points: plot.data[0]!.length, canvas: [canvas.width, canvas.height] }];
+            return [
+              name,
+              {
+                labels: plot.series.slice(1).map((s) => s.label ?? ""),
+                last: plot.data.map((d) => d.at(-1) ?? null),
+                points: plot.data[0]!.length,
+                canvas: [canvas.width, canvas.height],
+              },
+            ];
           }),
         ),
       ) as Promise<Drawn>;
@@ -118,21 +171,52 @@ describe("admin dashboard in Chromium", () => {
       expect(chart.canvas[0]).toBeGreaterThan(300);
       expect(chart.canvas[1]).toBeGreaterThan(100);
     }
-    expect(charts.latency!.labels).toEqual(["edge p50", "edge p99", "us-east core p50", "us-east core p99", "eu-west core p50", "eu-west core p99"]);
+    expect(charts.latency!.labels).toEqual([
+      "edge p50",
+      "edge p99",
+      "us-east core p50",
+      "us-east core p99",
+      "eu-west core p50",
+      "eu-west core p99",
+    ]);
 
     // The chart's last point is the history point of the same second, as the admin API gives it.
     const asAdmin = { headers: { Authorization: `Bearer ${DEVELOPMENT_ADMIN_TOKEN}` } };
-    const history = (await (await fetch(`${testAdminUrl}/v1/stats/history`, asAdmin)).json()) as { points: { at: number; regions: Record<string, { acceptedPerSecond: number | null; outboxDepth: number | null; consumerLag: number | null; sellThrough: Record<string, number> }> }[] };
+    const history = (await (await fetch(`${testAdminUrl}/v1/stats/history`, asAdmin)).json()) as {
+      points: {
+        at: number;
+        regions: Record<
+          string,
+          {
+            acceptedPerSecond: number | null;
+            outboxDepth: number | null;
+            consumerLag: number | null;
+            sellThrough: Record<string, number>;
+          }
+        >;
+      }[];
+    };
     const same = history.points.find((p) => p.at / 1000 === charts.outbox!.last[0])!;
     expect(same).toBeDefined();
-    expect(charts.outbox!.last.slice(1)).toEqual([same.regions["us-east"]!.outboxDepth, same.regions["eu-west"]!.outboxDepth]);
-    expect(charts.lag!.last.slice(1)).toEqual([same.regions["us-east"]!.consumerLag, same.regions["eu-west"]!.consumerLag]);
-    expect(charts.accepted!.last.slice(1)).toEqual([same.regions["us-east"]!.acceptedPerSecond, same.regions["eu-west"]!.acceptedPerSecond]);
+    expect(charts.outbox!.last.slice(1)).toEqual([
+      same.regions["us-east"]!.outboxDepth,
+      same.regions["eu-west"]!.outboxDepth,
+    ]);
+    expect(charts.lag!.last.slice(1)).toEqual([
+      same.regions["us-east"]!.consumerLag,
+      same.regions["eu-west"]!.consumerLag,
+    ]);
+    expect(charts.accepted!.last.slice(1)).toEqual([
+      same.regions["us-east"]!.acceptedPerSecond,
+      same.regions["eu-west"]!.acceptedPerSecond,
+    ]);
     // The orders drew a curve: some second saw us-east accept orders.
     expect(history.points.some((p) => (p.regions["us-east"]!.acceptedPerSecond ?? 0) > 0)).toBe(true);
 
     // Sell-through: (sold + held) / allocated, as the product's own view counts them.
-    const view = (await (await fetch(`${testAdminUrl}/v1/products/${productId}`, asAdmin)).json()) as { regions: { region: string; live: { allocated: number; held: number; sold: number } }[] };
+    const view = (await (await fetch(`${testAdminUrl}/v1/products/${productId}`, asAdmin)).json()) as {
+      regions: { region: string; live: { allocated: number; held: number; sold: number } }[];
+    };
     const east = view.regions.find((r) => r.region === "us-east")!.live;
     expect(charts.sell!.last[1]).toBe(Math.round(((east.sold + east.held) / east.allocated) * 1000) / 10);
     expect(charts.sell!.last[1]).toBeGreaterThan(0);
@@ -160,14 +244,25 @@ describe("admin dashboard in Chromium", () => {
  * Waits for an element's text to be `value`, to contain it, or to pass it when it is a test
  * (the page refreshes every second).
  */
-async function waitForText(page: Page, testId: string, value: string | ((text: string) => boolean), { partial = false } = {}): Promise<void> {
+async function waitForText(
+  page: Page,
+  testId: string,
+  value: string | ((text: string) => boolean),
+  { partial = false } = {},
+): Promise<void> {
   const deadline = Date.now() + 15_000;
-  const matches = (text: string) => (typeof value === "function" ? value(text) : partial ? text.includes(value) : text === value);
+  const matches = (text: string) =>
+    typeof value === "function" ? value(text) : partial ? text.includes(value) : text === value;
   let text: string | null = null;
   while (Date.now() < deadline) {
-    text = await page.getByTestId(testId).textContent({ timeout: 1_000 }).catch(() => null);
+    text = await page
+      .getByTestId(testId)
+      .textContent({ timeout: 1_000 })
+      .catch(() => null);
     if (text !== null && matches(text)) return;
     await Bun.sleep(100);
   }
-  throw new Error(`${testId} shows ${JSON.stringify(text)}, not ${typeof value === "function" ? "what the test wants" : `${partial ? "something with " : ""}${JSON.stringify(value)}`}`);
+  throw new Error(
+    `${testId} shows ${JSON.stringify(text)}, not ${typeof value === "function" ? "what the test wants" : `${partial ? "something with " : ""}${JSON.stringify(value)}`}`,
+  );
 }

@@ -19,14 +19,20 @@ const ADMIN_SECRET = "test-admin-secret";
 const redis = connectRedis(config.regions[0]!.redisUrl);
 const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
 const store = new RegionStore(redis, REGION, 1_000);
-const app = createCoreApp({ store, records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
+const app = createCoreApp({
+  store,
+  records: postgresRecords(db),
+  secret: SECRET,
+  adminSecret: ADMIN_SECRET,
+  maxBodyBytes: 4_096,
+});
 afterAll(async () => {
   redis.disconnect();
   await sql.end();
 });
 
 async function signed(method: string, path: string, body = "", { secret = SECRET, at = Date.now() } = {}) {
-  const headers = { "Content-Type": "application/json", ...(signRequest(secret, method, path, body, at)) };
+  const headers = { "Content-Type": "application/json", ...signRequest(secret, method, path, body, at) };
   return app.request(path, { method, headers, body: body || undefined });
 }
 
@@ -47,13 +53,25 @@ async function product(units = 10, holdSeconds = 600) {
   await db.insert(allocations).values({ productId: id, region: REGION, units });
   const activated = await signed("POST", `/admin/v1/products/${id}/activate`, "", { secret: ADMIN_SECRET });
   expect(activated.status).toBe(200);
-  const allocated = await signed("POST", `/admin/v1/products/${id}/allocation`, JSON.stringify({ changeId: `${id}/initial`, units }), { secret: ADMIN_SECRET });
+  const allocated = await signed(
+    "POST",
+    `/admin/v1/products/${id}/allocation`,
+    JSON.stringify({ changeId: `${id}/initial`, units }),
+    { secret: ADMIN_SECRET },
+  );
   expect(allocated.status).toBe(200);
   return id;
 }
 
 const reservation = (productId: string, overrides: Record<string, unknown> = {}) =>
-  JSON.stringify({ orderId: crypto.randomUUID(), userId: "buyer", productId, quantity: 1, originRegion: REGION, ...overrides });
+  JSON.stringify({
+    orderId: crypto.randomUUID(),
+    userId: "buyer",
+    productId,
+    quantity: 1,
+    originRegion: REGION,
+    ...overrides,
+  });
 
 async function expectProblem(response: Response, status: number, code: string) {
   expect(response.status).toBe(status);
@@ -72,7 +90,12 @@ describe("reservations", () => {
     expect(first.status).toBe(202);
     expect(first.headers.get("x-request-id")).toBeTruthy();
     const answer = (await first.json()) as { orderId: string; status: string; expiresAt: string; replayed: boolean };
-    expect(answer).toMatchObject({ orderId: JSON.parse(body).orderId, status: "reserved", region: REGION, replayed: false });
+    expect(answer).toMatchObject({
+      orderId: JSON.parse(body).orderId,
+      status: "reserved",
+      region: REGION,
+      replayed: false,
+    });
     expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(590_000);
 
     const again = await signed("POST", "/v1/reservations", body);
@@ -93,7 +116,11 @@ describe("reservations", () => {
     const twice = await signed("POST", coreOrderPath(orderId, { productId, action: "confirm" }));
     expect(await twice.json()).toMatchObject({ orderId, status: "confirmed" });
     expect(await store.stock(productId)).toMatchObject({ available: 9, held: 0, sold: 1 });
-    await expectProblem(await signed("POST", coreOrderPath(orderId, { productId, action: "cancel" })), 409, "order_not_reserved");
+    await expectProblem(
+      await signed("POST", coreOrderPath(orderId, { productId, action: "cancel" })),
+      409,
+      "order_not_reserved",
+    );
   });
 
   test("an order Redis no longer knows is read from PostgreSQL", async () => {
@@ -127,10 +154,20 @@ describe("reservations", () => {
 
   test("a full outbox sheds load over HTTP: 503 overloaded with Retry-After, nothing reserved", async () => {
     const productId = await product(10);
-    const tight = createCoreApp({ store: new RegionStore(redis, REGION, 2), records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
+    const tight = createCoreApp({
+      store: new RegionStore(redis, REGION, 2),
+      records: postgresRecords(db),
+      secret: SECRET,
+      adminSecret: ADMIN_SECRET,
+      maxBodyBytes: 4_096,
+    });
     const reserve = () => {
       const body = reservation(productId);
-      return tight.request("/v1/reservations", { method: "POST", headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) }, body });
+      return tight.request("/v1/reservations", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) },
+        body,
+      });
     };
     expect((await reserve()).status).toBe(202);
     expect((await reserve()).status).toBe(202);
@@ -150,28 +187,137 @@ describe("bad input gets the documented error and reserves nothing", () => {
   const cases: [string, (productId: string) => Response | Promise<Response>, number, string][] = [
     ["malformed JSON", () => signed("POST", "/v1/reservations", "{not json"), 400, "invalid_request"],
     ["a body that is not an object", () => signed("POST", "/v1/reservations", "[1,2]"), 400, "invalid_request"],
-    ["a wrong type", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: "2" })), 400, "invalid_request"],
-    ["a fractional quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 1.5 })), 400, "invalid_request"],
-    ["a missing field", (p) => signed("POST", "/v1/reservations", reservation(p, { userId: undefined })), 400, "invalid_request"],
-    ["an unknown field", (p) => signed("POST", "/v1/reservations", reservation(p, { price: 0 })), 400, "invalid_request"],
-    ["an order id that is not a UUID", (p) => signed("POST", "/v1/reservations", reservation(p, { orderId: "42" })), 400, "invalid_request"],
-    ["a product id with a hash tag in it", () => signed("POST", "/v1/reservations", reservation("{us-east:x}")), 400, "invalid_request"],
-    ["a zero quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 0 })), 422, "invalid_quantity"],
-    ["a negative quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: -3 })), 422, "invalid_quantity"],
-    ["a huge quantity", (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 2 ** 52 })), 422, "invalid_quantity"],
-    ["an unknown product", () => signed("POST", "/v1/reservations", reservation(uniqueName("nope"))), 404, "unknown_product"],
-    ["an oversized body", (p) => signed("POST", "/v1/reservations", reservation(p, { userId: "x".repeat(5_000) })), 413, "payload_too_large"],
-    ["no signature", (p) => app.request("/v1/reservations", { method: "POST", body: reservation(p) }), 401, "unauthorized"],
-    ["a wrong secret", (p) => signed("POST", "/v1/reservations", reservation(p), { secret: "guess" }), 401, "unauthorized"],
-    ["a stale signature", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() - 31_000 }), 401, "unauthorized"],
-    ["a signature from the future", (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() + 31_000 }), 401, "unauthorized"],
-    ["an allocation change of 0 units", (p) => admin(`/admin/v1/products/${p}/allocation`, { changeId: "zero", units: 0 }), 400, "invalid_request"],
-    ["an allocation change without an id", (p) => admin(`/admin/v1/products/${p}/allocation`, { units: 2 }), 400, "invalid_request"],
-    ["an allocation change taking more than is available", (p) => admin(`/admin/v1/products/${p}/allocation`, { changeId: "greedy", units: -11 }), 409, "insufficient_available"],
-    ["an unsigned allocation change", (p) => app.request(`/admin/v1/products/${p}/allocation`, { method: "POST", body: JSON.stringify({ changeId: "x", units: 5 }) }), 401, "unauthorized"],
+    [
+      "a wrong type",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: "2" })),
+      400,
+      "invalid_request",
+    ],
+    [
+      "a fractional quantity",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 1.5 })),
+      400,
+      "invalid_request",
+    ],
+    [
+      "a missing field",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { userId: undefined })),
+      400,
+      "invalid_request",
+    ],
+    [
+      "an unknown field",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { price: 0 })),
+      400,
+      "invalid_request",
+    ],
+    [
+      "an order id that is not a UUID",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { orderId: "42" })),
+      400,
+      "invalid_request",
+    ],
+    [
+      "a product id with a hash tag in it",
+      () => signed("POST", "/v1/reservations", reservation("{us-east:x}")),
+      400,
+      "invalid_request",
+    ],
+    [
+      "a zero quantity",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 0 })),
+      422,
+      "invalid_quantity",
+    ],
+    [
+      "a negative quantity",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: -3 })),
+      422,
+      "invalid_quantity",
+    ],
+    [
+      "a huge quantity",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { quantity: 2 ** 52 })),
+      422,
+      "invalid_quantity",
+    ],
+    [
+      "an unknown product",
+      () => signed("POST", "/v1/reservations", reservation(uniqueName("nope"))),
+      404,
+      "unknown_product",
+    ],
+    [
+      "an oversized body",
+      (p) => signed("POST", "/v1/reservations", reservation(p, { userId: "x".repeat(5_000) })),
+      413,
+      "payload_too_large",
+    ],
+    [
+      "no signature",
+      (p) => app.request("/v1/reservations", { method: "POST", body: reservation(p) }),
+      401,
+      "unauthorized",
+    ],
+    [
+      "a wrong secret",
+      (p) => signed("POST", "/v1/reservations", reservation(p), { secret: "guess" }),
+      401,
+      "unauthorized",
+    ],
+    [
+      "a stale signature",
+      (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() - 31_000 }),
+      401,
+      "unauthorized",
+    ],
+    [
+      "a signature from the future",
+      (p) => signed("POST", "/v1/reservations", reservation(p), { at: Date.now() + 31_000 }),
+      401,
+      "unauthorized",
+    ],
+    [
+      "an allocation change of 0 units",
+      (p) => admin(`/admin/v1/products/${p}/allocation`, { changeId: "zero", units: 0 }),
+      400,
+      "invalid_request",
+    ],
+    [
+      "an allocation change without an id",
+      (p) => admin(`/admin/v1/products/${p}/allocation`, { units: 2 }),
+      400,
+      "invalid_request",
+    ],
+    [
+      "an allocation change taking more than is available",
+      (p) => admin(`/admin/v1/products/${p}/allocation`, { changeId: "greedy", units: -11 }),
+      409,
+      "insufficient_available",
+    ],
+    [
+      "an unsigned allocation change",
+      (p) =>
+        app.request(`/admin/v1/products/${p}/allocation`, {
+          method: "POST",
+          body: JSON.stringify({ changeId: "x", units: 5 }),
+        }),
+      401,
+      "unauthorized",
+    ],
     // The edge holds the core secret; adding units takes the admin secret.
-    ["an allocation change signed with the edge's secret", (p) => signed("POST", `/admin/v1/products/${p}/allocation`, JSON.stringify({ changeId: "edge", units: 5 })), 401, "unauthorized"],
-    ["an activation signed with the edge's secret", (p) => signed("POST", `/admin/v1/products/${p}/activate`), 401, "unauthorized"],
+    [
+      "an allocation change signed with the edge's secret",
+      (p) => signed("POST", `/admin/v1/products/${p}/allocation`, JSON.stringify({ changeId: "edge", units: 5 })),
+      401,
+      "unauthorized",
+    ],
+    [
+      "an activation signed with the edge's secret",
+      (p) => signed("POST", `/admin/v1/products/${p}/activate`),
+      401,
+      "unauthorized",
+    ],
     [
       "a signed body swapped for another",
       async (p) => {
@@ -197,33 +343,42 @@ describe("an unreachable Redis", () => {
     ["ioredis", () => undefined],
     ["Bun's client on the request path, as the core runs", (url: string) => bunRedis(url, 300)],
   ] as const;
-  test.each(requestPaths)("gets 503 with Retry-After within the command deadline, not a hang (%s)", async (_, requestPath) => {
-    // Accepts connections and never answers: the worst kind of unreachable.
-    const sockets: Socket[] = [];
-    const blackhole = createServer((socket) => void sockets.push(socket)).listen(0, "127.0.0.1");
-    await new Promise((resolve) => blackhole.once("listening", resolve));
-    const port = (blackhole.address() as { port: number }).port;
-    const silent = connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
-    const path = requestPath(`redis://127.0.0.1:${port}`);
-    const stuck = createCoreApp({ store: new RegionStore(silent, REGION, 1_000, path?.send), records: postgresRecords(db), secret: SECRET, adminSecret: ADMIN_SECRET, maxBodyBytes: 4_096 });
+  test.each(requestPaths)(
+    "gets 503 with Retry-After within the command deadline, not a hang (%s)",
+    async (_, requestPath) => {
+      // Accepts connections and never answers: the worst kind of unreachable.
+      const sockets: Socket[] = [];
+      const blackhole = createServer((socket) => void sockets.push(socket)).listen(0, "127.0.0.1");
+      await new Promise((resolve) => blackhole.once("listening", resolve));
+      const port = (blackhole.address() as { port: number }).port;
+      const silent = connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
+      const path = requestPath(`redis://127.0.0.1:${port}`);
+      const stuck = createCoreApp({
+        store: new RegionStore(silent, REGION, 1_000, path?.send),
+        records: postgresRecords(db),
+        secret: SECRET,
+        adminSecret: ADMIN_SECRET,
+        maxBodyBytes: 4_096,
+      });
 
-    const body = reservation("any-product");
-    const t0 = performance.now();
-    const response = await stuck.request("/v1/reservations", {
-      method: "POST",
-      headers: signRequest(SECRET, "POST", "/v1/reservations", body),
-      body,
-    });
-    // The deadline is 300 ms; what is more is the test's own machinery on a busy machine.
-    expect(performance.now() - t0).toBeLessThan(1_000);
-    await expectProblem(response, 503, "unavailable");
-    expect(response.headers.get("retry-after")).toBe("1");
-    const ready = await stuck.request("/ready");
-    expect(ready.status).toBe(503);
+      const body = reservation("any-product");
+      const t0 = performance.now();
+      const response = await stuck.request("/v1/reservations", {
+        method: "POST",
+        headers: signRequest(SECRET, "POST", "/v1/reservations", body),
+        body,
+      });
+      // The deadline is 300 ms; what is more is the test's own machinery on a busy machine.
+      expect(performance.now() - t0).toBeLessThan(1_000);
+      await expectProblem(response, 503, "unavailable");
+      expect(response.headers.get("retry-after")).toBe("1");
+      const ready = await stuck.request("/ready");
+      expect(ready.status).toBe(503);
 
-    silent.disconnect();
-    path?.close();
-    for (const s of sockets) s.destroy();
-    blackhole.close();
-  });
+      silent.disconnect();
+      path?.close();
+      for (const s of sockets) s.destroy();
+      blackhole.close();
+    },
+  );
 });

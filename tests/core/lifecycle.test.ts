@@ -19,7 +19,13 @@ async function sale(units: number, holdSeconds: number) {
   await store.allocate(rules.productId, "initial", units);
   const reserve = async (userId: string, quantity: number) => {
     const orderId = crypto.randomUUID();
-    const outcome = await store.reserve({ orderId, userId, productId: rules.productId, quantity, originRegion: REGION });
+    const outcome = await store.reserve({
+      orderId,
+      userId,
+      productId: rules.productId,
+      quantity,
+      originRegion: REGION,
+    });
     if (!outcome.ok) throw new Error(outcome.code);
     return orderId;
   };
@@ -63,7 +69,11 @@ describe("cancel", () => {
     const { store, productId, reserve } = await sale(10, 600);
     const orderId = await reserve("cat", 1);
     await store.confirm(productId, orderId);
-    expect(await store.cancel(productId, orderId)).toEqual({ ok: false, code: "order_not_reserved", status: "confirmed" });
+    expect(await store.cancel(productId, orderId)).toEqual({
+      ok: false,
+      code: "order_not_reserved",
+      status: "confirmed",
+    });
   });
 });
 
@@ -94,7 +104,9 @@ describe("expiry", () => {
       const ids = await Promise.all(Array.from({ length: 60 }, (_, i) => reserve(`racer-${i}`, 2)));
       await Bun.sleep(990);
       const sweepers = [startSweeper(store, 5), startSweeper(store, 5)];
-      const cancels = await Promise.all(ids.map(async (id, i) => (await Bun.sleep(i % 20), store.cancel(productId, id))));
+      const cancels = await Promise.all(
+        ids.map(async (id, i) => (await Bun.sleep(i % 20), store.cancel(productId, id))),
+      );
       await Bun.sleep(100);
       await Promise.all(sweepers.map((s) => s.stop()));
       await Promise.all(sweepers.map((s) => s.sweep()));

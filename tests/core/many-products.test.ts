@@ -19,7 +19,8 @@ const REGION = "test-relay";
 const PRODUCTS = 1_000;
 const kafka = { brokers: config.kafka.brokers, clientId: "test-relay" };
 
-const calls = async (redis: Redis, command: string) => Number(parseInfo(await redis.info("commandstats"))[`cmdstat_${command}`]?.match(/calls=(\d+)/)?.[1] ?? 0);
+const calls = async (redis: Redis, command: string) =>
+  Number(parseInfo(await redis.info("commandstats"))[`cmdstat_${command}`]?.match(/calls=(\d+)/)?.[1] ?? 0);
 
 describe("1,000 products on sale", () => {
   let server: Awaited<ReturnType<typeof ownRedis>>;
@@ -28,8 +29,10 @@ describe("1,000 products on sale", () => {
   let relay: Relay;
   let published = 0;
   const products = Array.from({ length: PRODUCTS }, (_, i) => `relay-${i}`);
-  const reserve = (productId: string) => store.reserve({ orderId: crypto.randomUUID(), userId: "buyer", productId, quantity: 1, originRegion: REGION });
-  const outboxesEmpty = async () => (await Promise.all(products.map((p) => redis.xlen(productKeys(REGION, p).outbox)))).every((n) => n === 0);
+  const reserve = (productId: string) =>
+    store.reserve({ orderId: crypto.randomUUID(), userId: "buyer", productId, quantity: 1, originRegion: REGION });
+  const outboxesEmpty = async () =>
+    (await Promise.all(products.map((p) => redis.xlen(productKeys(REGION, p).outbox)))).every((n) => n === 0);
 
   beforeAll(async () => {
     server = await ownRedis();
@@ -37,13 +40,27 @@ describe("1,000 products on sale", () => {
     store = new RegionStore(redis, REGION, 100_000);
     await Promise.all(
       products.map(async (productId) => {
-        await store.activate({ productId, startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), perUserLimit: 100_000, maxPerOrder: 1, holdSeconds: 600, paused: false });
+        await store.activate({
+          productId,
+          startsAt: new Date(Date.now() - 60_000),
+          endsAt: new Date(Date.now() + 3_600_000),
+          perUserLimit: 100_000,
+          maxPerOrder: 1,
+          holdSeconds: 600,
+          paused: false,
+        });
         await store.allocate(productId, "initial", 100_000);
       }),
     );
     const topic = uniqueName("flux-gate.test-relay");
     await ensureTopics(kafka, [{ name: topic, partitions: 1 }]);
-    relay = startRelay({ store, topic, connect: () => connectProducer(kafka), walkIntervalMs: 500, onPublished: (n) => (published += n) });
+    relay = startRelay({
+      store,
+      topic,
+      connect: () => connectProducer(kafka),
+      walkIntervalMs: 500,
+      onPublished: (n) => (published += n),
+    });
   }, 60_000);
   afterAll(async () => {
     await relay.stop();
@@ -64,7 +81,9 @@ describe("1,000 products on sale", () => {
       await Bun.sleep(20);
     }
     expect(placed).toBeGreaterThan(200);
-    expect(await waitUntil(async () => published === PRODUCTS + placed && (await outboxesEmpty()), 30_000, 100)).toBe(true);
+    expect(await waitUntil(async () => published === PRODUCTS + placed && (await outboxesEmpty()), 30_000, 100)).toBe(
+      true,
+    );
     const reads = await calls(redis, "xrange");
     // Rounds every ~20 ms read the one changing outbox; the walks (every 500 ms) read all
     // 1,000. Walking every product each round, as the relay did before, would be ≥ 50,000.
@@ -76,7 +95,9 @@ describe("1,000 products on sale", () => {
     const before = published;
     const outbox = productKeys(REGION, products[500]!).outbox;
     await redis.xadd(outbox, "*", "order", crypto.randomUUID(), "event", "{}");
-    expect(await waitUntil(async () => published === before + 1 && (await redis.xlen(outbox)) === 0, 5_000, 50)).toBe(true);
+    expect(await waitUntil(async () => published === before + 1 && (await redis.xlen(outbox)) === 0, 5_000, 50)).toBe(
+      true,
+    );
   }, 30_000);
 
   test("the sweeper looks again only at products whose holds may be due, and still expires them on time", async () => {
@@ -88,7 +109,15 @@ describe("1,000 products on sale", () => {
     expect(await calls(redis, "evalsha")).toBe(0);
 
     const quick = "relay-quick";
-    await store.activate({ productId: quick, startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), perUserLimit: 10, maxPerOrder: 1, holdSeconds: 1, paused: false });
+    await store.activate({
+      productId: quick,
+      startsAt: new Date(Date.now() - 60_000),
+      endsAt: new Date(Date.now() + 3_600_000),
+      perUserLimit: 10,
+      maxPerOrder: 1,
+      holdSeconds: 1,
+      paused: false,
+    });
     await store.allocate(quick, "initial", 10);
     expect(await sweeper.sweep()).toBe(0);
     await reserve(quick);

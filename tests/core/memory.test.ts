@@ -31,15 +31,45 @@ describe("a full Redis", () => {
     const requestPath = bunRedis(url, 1_000);
     const store = new RegionStore(redis, REGION, 1_000, requestPath.send);
     const productId = "memory-test";
-    await store.activate({ productId, startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), perUserLimit: 10, maxPerOrder: 1, holdSeconds: 600, paused: false });
+    await store.activate({
+      productId,
+      startsAt: new Date(Date.now() - 60_000),
+      endsAt: new Date(Date.now() + 3_600_000),
+      perUserLimit: 10,
+      maxPerOrder: 1,
+      holdSeconds: 600,
+      paused: false,
+    });
     expect(await store.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
-    const records: Records = { rules: async () => undefined, order: async () => undefined, storedOrders: async () => [], settledChanges: async () => [] };
+    const records: Records = {
+      rules: async () => undefined,
+      order: async () => undefined,
+      storedOrders: async () => [],
+      settledChanges: async () => [],
+    };
     const registry = createRegistry("core", REGION);
     coreMetrics(registry, store);
-    const app = createCoreApp({ store, records, secret: SECRET, adminSecret: SECRET, maxBodyBytes: 4_096, metrics: { registry, reservation: () => {} } });
+    const app = createCoreApp({
+      store,
+      records,
+      secret: SECRET,
+      adminSecret: SECRET,
+      maxBodyBytes: 4_096,
+      metrics: { registry, reservation: () => {} },
+    });
     const reserve = () => {
-      const body = JSON.stringify({ orderId: crypto.randomUUID(), userId: crypto.randomUUID(), productId, quantity: 1, originRegion: REGION });
-      return app.request("/v1/reservations", { method: "POST", headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) }, body });
+      const body = JSON.stringify({
+        orderId: crypto.randomUUID(),
+        userId: crypto.randomUUID(),
+        productId,
+        quantity: 1,
+        originRegion: REGION,
+      });
+      return app.request("/v1/reservations", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) },
+        body,
+      });
     };
     const gauge = async (name: string) => readSamples(await registry.metrics()).find((s) => s.name === name)?.value;
 
@@ -51,7 +81,10 @@ describe("a full Redis", () => {
     const refused = await reserve();
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("1");
-    expect(await refused.json()).toMatchObject({ code: "overloaded", detail: expect.stringContaining("out of memory") });
+    expect(await refused.json()).toMatchObject({
+      code: "overloaded",
+      detail: expect.stringContaining("out of memory"),
+    });
     expect(await gauge("flux_gate_redis_maxmemory_bytes")).toBe(1);
     expect(await store.stock(productId)).toMatchObject({ available: 9, held: 1 });
 

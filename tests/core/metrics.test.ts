@@ -14,7 +14,10 @@ describe("core metrics", () => {
     const samples = readSamples(await registry.metrics());
     expect(samples.find((s) => s.name === "flux_gate_outbox_depth")?.value).toBeNaN();
     expect(samples.find((s) => s.name === "flux_gate_redis_used_memory_bytes")?.value).toBeNaN();
-    expect(samples.find((s) => s.name === "flux_gate_reservations_total")).toMatchObject({ labels: { outcome: "sold_out", component: "core", region: "test" }, value: 1 });
+    expect(samples.find((s) => s.name === "flux_gate_reservations_total")).toMatchObject({
+      labels: { outcome: "sold_out", component: "core", region: "test" },
+      value: 1,
+    });
     unreachable.disconnect();
   });
 });

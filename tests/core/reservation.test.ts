@@ -11,7 +11,8 @@ const region = { ...config.regions[0]!, id: "test-lua" };
 const redis = connectRedis(region.redisUrl);
 afterAll(() => redis.disconnect());
 
-const rules = (overrides: Partial<SaleRules> = {}) => saleRules("lua", { perUserLimit: 3, maxPerOrder: 2, ...overrides });
+const rules = (overrides: Partial<SaleRules> = {}) =>
+  saleRules("lua", { perUserLimit: 3, maxPerOrder: 2, ...overrides });
 
 async function activeProduct(units: number, overrides: Partial<SaleRules> = {}, outboxLimit = 1_000) {
   const sale = rules(overrides);
@@ -34,7 +35,13 @@ describe("reserve", () => {
     expect(entries).toHaveLength(1);
     const fields = entries[0]![1];
     const event = orderEventSchema.parse(JSON.parse(fields[fields.indexOf("event") + 1]!));
-    expect(event).toMatchObject({ type: "reserved", userId: "alice", quantity: 2, productId: sale.productId, region: region.id });
+    expect(event).toMatchObject({
+      type: "reserved",
+      userId: "alice",
+      quantity: 2,
+      productId: sale.productId,
+      region: region.id,
+    });
     expect(event.expiresAt! - event.reservedAt).toBe(600_000);
   });
 
@@ -50,8 +57,17 @@ describe("reserve", () => {
 
   test("a request that runs past its deadline reserves nothing; a known order id still gets its first outcome", async () => {
     const { store, sale } = await activeProduct(10);
-    const late = { userId: "fay", productId: sale.productId, quantity: 1, originRegion: region.id, notAfter: Date.now() - 1_000 };
-    expect(await store.reserve({ ...late, orderId: crypto.randomUUID() })).toEqual({ ok: false, code: "request_expired" });
+    const late = {
+      userId: "fay",
+      productId: sale.productId,
+      quantity: 1,
+      originRegion: region.id,
+      notAfter: Date.now() - 1_000,
+    };
+    expect(await store.reserve({ ...late, orderId: crypto.randomUUID() })).toEqual({
+      ok: false,
+      code: "request_expired",
+    });
     expect(await store.stock(sale.productId)).toMatchObject({ available: 10, held: 0 });
     const orderId = crypto.randomUUID();
     const first = await store.reserve({ ...late, orderId, notAfter: Date.now() + 30_000 });
@@ -80,9 +96,28 @@ describe("reserve", () => {
   });
 
   test.each([
-    ["unknown_product", async () => new RegionStore(redis, region.id, 10).reserve({ orderId: crypto.randomUUID(), userId: "u", productId: uniqueName("none"), quantity: 1, originRegion: region.id })],
-    ["sale_not_started", async () => (await activeProduct(5, { startsAt: new Date(Date.now() + 60_000) })).reserve("u")],
-    ["sale_ended", async () => (await activeProduct(5, { startsAt: new Date(Date.now() - 120_000), endsAt: new Date(Date.now() - 60_000) })).reserve("u")],
+    [
+      "unknown_product",
+      async () =>
+        new RegionStore(redis, region.id, 10).reserve({
+          orderId: crypto.randomUUID(),
+          userId: "u",
+          productId: uniqueName("none"),
+          quantity: 1,
+          originRegion: region.id,
+        }),
+    ],
+    [
+      "sale_not_started",
+      async () => (await activeProduct(5, { startsAt: new Date(Date.now() + 60_000) })).reserve("u"),
+    ],
+    [
+      "sale_ended",
+      async () =>
+        (
+          await activeProduct(5, { startsAt: new Date(Date.now() - 120_000), endsAt: new Date(Date.now() - 60_000) })
+        ).reserve("u"),
+    ],
     ["sale_paused", async () => (await activeProduct(5, { paused: true })).reserve("u")],
     ["invalid_quantity", async () => (await activeProduct(5)).reserve("u", 0)],
     ["invalid_quantity", async () => (await activeProduct(5)).reserve("u", -1)],
@@ -127,8 +162,14 @@ test("runs again after Redis forgot its scripts (EVALSHA falls back on NOSCRIPT)
 describe("allocate", () => {
   test("a change applies once per change id; a retry answers as the first call did", async () => {
     const { store, sale } = await activeProduct(5);
-    expect(await store.allocate(sale.productId, "more", 3)).toEqual({ ok: true, value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: false } });
-    expect(await store.allocate(sale.productId, "more", 3)).toEqual({ ok: true, value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: true } });
+    expect(await store.allocate(sale.productId, "more", 3)).toEqual({
+      ok: true,
+      value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: false },
+    });
+    expect(await store.allocate(sale.productId, "more", 3)).toEqual({
+      ok: true,
+      value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: true },
+    });
     expect(await store.allocationChange(sale.productId, "more")).toBe(3);
     expect(await store.allocationChange(sale.productId, "never-sent")).toBeUndefined();
   });
@@ -142,7 +183,10 @@ describe("allocate", () => {
     // Units are free now, yet the refused change stays refused: a second driver of the same
     // transfer must not see it succeed after the first recorded it as failed.
     expect(await store.allocate(sale.productId, "too-many", -4)).toEqual({ ok: false, code: "insufficient_available" });
-    expect(await store.allocate(sale.productId, "fits", -3)).toEqual({ ok: true, value: { allocated: 2, available: 2, held: 0, sold: 0, replayed: false } });
+    expect(await store.allocate(sale.productId, "fits", -3)).toEqual({
+      ok: true,
+      value: { allocated: 2, available: 2, held: 0, sold: 0, replayed: false },
+    });
   });
 
   test("refuses a product the region has not activated", async () => {

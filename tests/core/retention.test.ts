@@ -26,7 +26,8 @@ async function activeProduct(units: number, overrides: Partial<SaleRules> = {}) 
   return { store, productId: sale.productId, reserve };
 }
 
-const uuidOf = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+const uuidOf = (hex: string) =>
+  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 const randomHex = (digits: number) => crypto.randomUUID().replaceAll("-", "").slice(0, digits);
 
 /** A UUID whose hex digits start with `prefix`: ids that share a tombstone string. */
@@ -35,16 +36,20 @@ const uuidStartingWith = (prefix: string) => uuidOf(prefix + randomHex(32 - pref
 describe("forgetting ended orders", () => {
   test("only ended orders whose status PostgreSQL holds leave; live ones and ones it holds an older status of stay", async () => {
     const { store, productId, reserve } = await activeProduct(10);
-    const [live, confirmed, lagging, cancelled] = await Promise.all(["a", "b", "c", "d"].map(async (user) => {
-      const orderId = crypto.randomUUID();
-      expect(await reserve(user, orderId)).toMatchObject({ ok: true });
-      return orderId;
-    }));
+    const [live, confirmed, lagging, cancelled] = await Promise.all(
+      ["a", "b", "c", "d"].map(async (user) => {
+        const orderId = crypto.randomUUID();
+        expect(await reserve(user, orderId)).toMatchObject({ ok: true });
+        return orderId;
+      }),
+    );
     await store.confirm(productId, confirmed!);
     await store.confirm(productId, lagging!);
     await store.cancel(productId, cancelled!);
 
-    expect((await store.endedBefore(productId, Date.now() + 1_000, 100)).sort()).toEqual([confirmed!, lagging!, cancelled!].sort());
+    expect((await store.endedBefore(productId, Date.now() + 1_000, 100)).sort()).toEqual(
+      [confirmed!, lagging!, cancelled!].sort(),
+    );
     const forgotten = await store.forget(productId, [
       { orderId: live!, status: "reserved" },
       { orderId: confirmed!, status: "confirmed" },
@@ -66,16 +71,32 @@ describe("forgetting ended orders", () => {
     await reserve("erin", cancelled, 3);
     await store.confirm(productId, confirmed);
     await store.cancel(productId, cancelled);
-    await store.forget(productId, [{ orderId: confirmed, status: "confirmed" }, { orderId: cancelled, status: "cancelled" }]);
+    await store.forget(productId, [
+      { orderId: confirmed, status: "confirmed" },
+      { orderId: cancelled, status: "cancelled" },
+    ]);
     const before = await store.stock(productId);
     const outbox = await redis.xlen(productKeys(region.id, productId).outbox);
 
-    expect(await reserve("erin", confirmed, 2)).toEqual({ ok: true, value: { orderId: confirmed, status: "confirmed", expiresAt: null, replayed: true, originRegion: "" } });
-    expect(await reserve("erin", cancelled, 3)).toMatchObject({ ok: true, value: { status: "cancelled", replayed: true } });
+    expect(await reserve("erin", confirmed, 2)).toEqual({
+      ok: true,
+      value: { orderId: confirmed, status: "confirmed", expiresAt: null, replayed: true, originRegion: "" },
+    });
+    expect(await reserve("erin", cancelled, 3)).toMatchObject({
+      ok: true,
+      value: { status: "cancelled", replayed: true },
+    });
     // In upper case it is the same order (PostgreSQL's uuid), and its tombstone answers.
-    expect(await reserve("erin", confirmed.toUpperCase(), 2)).toMatchObject({ ok: true, value: { status: "confirmed", replayed: true } });
+    expect(await reserve("erin", confirmed.toUpperCase(), 2)).toMatchObject({
+      ok: true,
+      value: { status: "confirmed", replayed: true },
+    });
     expect(await store.confirm(productId, confirmed)).toMatchObject({ ok: true, value: { status: "confirmed" } });
-    expect(await store.cancel(productId, confirmed)).toEqual({ ok: false, code: "order_not_reserved", status: "confirmed" });
+    expect(await store.cancel(productId, confirmed)).toEqual({
+      ok: false,
+      code: "order_not_reserved",
+      status: "confirmed",
+    });
     expect(await store.cancel(productId, cancelled)).toMatchObject({ ok: true, value: { status: "cancelled" } });
     expect(await store.stock(productId)).toEqual(before);
     expect(await redis.xlen(productKeys(region.id, productId).outbox)).toBe(outbox);
@@ -85,16 +106,25 @@ describe("forgetting ended orders", () => {
     const { store, productId, reserve } = await activeProduct(100, { holdSeconds: 0 });
     const ids = Array.from({ length: 40 }, () => uuidStartingWith("abc"));
     for (const [i, id] of ids.entries()) await reserve(`u${i}`, id);
-    expect(await store.forget(productId, ids.map((orderId) => ({ orderId, status: "confirmed" })))).toHaveLength(40);
+    expect(
+      await store.forget(
+        productId,
+        ids.map((orderId) => ({ orderId, status: "confirmed" })),
+      ),
+    ).toHaveLength(40);
     const generation = Math.floor(Date.now() / IDEMPOTENCY_WINDOW_MS);
     const shard = `${productKeys(region.id, productId).tombstonePrefix}${generation}:abc`;
     expect(await redis.strlen(shard)).toBe(40 * 17);
     // It lasts at least the idempotency window from now.
     expect(await redis.pttl(shard)).toBeGreaterThan(IDEMPOTENCY_WINDOW_MS - 60_000);
 
-    for (const id of ids) expect(await reserve("someone", id)).toMatchObject({ ok: true, value: { status: "confirmed", replayed: true } });
+    for (const id of ids)
+      expect(await reserve("someone", id)).toMatchObject({ ok: true, value: { status: "confirmed", replayed: true } });
     const fresh = uuidStartingWith("abc");
-    expect(await reserve("newcomer", fresh)).toMatchObject({ ok: true, value: { status: "confirmed", replayed: false } });
+    expect(await reserve("newcomer", fresh)).toMatchObject({
+      ok: true,
+      value: { status: "confirmed", replayed: false },
+    });
     expect(await store.stock(productId)).toMatchObject({ available: 59, sold: 41 });
   });
 
@@ -106,9 +136,15 @@ describe("forgetting ended orders", () => {
     const b = `abcd${randomHex(18)}43${randomHex(8)}`;
     const x = `abcd010243${b.slice(0, 22)}`;
     for (const id of [a, b]) await reserve("hal", uuidOf(id));
-    await store.forget(productId, [a, b].map((id) => ({ orderId: uuidOf(id), status: "confirmed" as const })));
+    await store.forget(
+      productId,
+      [a, b].map((id) => ({ orderId: uuidOf(id), status: "confirmed" as const })),
+    );
     expect(await reserve("hal", uuidOf(b))).toMatchObject({ ok: true, value: { replayed: true } });
-    expect(await reserve("ivy", uuidOf(x))).toMatchObject({ ok: true, value: { status: "confirmed", replayed: false } });
+    expect(await reserve("ivy", uuidOf(x))).toMatchObject({
+      ok: true,
+      value: { status: "confirmed", replayed: false },
+    });
     expect(await store.stock(productId)).toMatchObject({ sold: 3 });
   });
 

@@ -4,21 +4,39 @@ import { join } from "node:path";
 import type { DemoReport } from "../../demo/report.ts";
 
 describe("npm run demo", () => {
-  test(
-    "sells every unit across the regions with nothing oversold or lost, by PostgreSQL",
-    () => {
-      const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../demo/main.ts"), "--buyers", "400", "--units", "150", "--concurrency", "32", "--json"], { stdin: "ignore" });
-      const stderr = run.stderr.toString();
-      expect(run.exitCode).toBe(0);
-      const report = JSON.parse(run.stdout.toString()) as DemoReport;
-      expect(report).toMatchObject({ buyers: 400, units: 150, unitsSold: 150, oversold: 0, lost: 0, unexpected: 0, verifyDrifts: [], failed: 0 });
-      expect(report.ordersInPostgres).toBe(report.accepted);
-      expect(Object.values(report.regions).map((r) => r.sold)).toEqual([75, 75]);
-      expect(report.accepted + report.soldOut).toBe(400);
-      expect(report.drainSeconds).not.toBeNull();
-      // The live line was drawn (stderr is not a terminal here: one line a second).
-      expect(stderr).toMatch(/\d+\/400 buyers · \d+ requests/);
-    },
-    120_000,
-  );
+  test("sells every unit across the regions with nothing oversold or lost, by PostgreSQL", () => {
+    const run = Bun.spawnSync(
+      [
+        process.execPath,
+        join(import.meta.dir, "../../demo/main.ts"),
+        "--buyers",
+        "400",
+        "--units",
+        "150",
+        "--concurrency",
+        "32",
+        "--json",
+      ],
+      { stdin: "ignore" },
+    );
+    const stderr = run.stderr.toString();
+    expect(run.exitCode).toBe(0);
+    const report = JSON.parse(run.stdout.toString()) as DemoReport;
+    expect(report).toMatchObject({
+      buyers: 400,
+      units: 150,
+      unitsSold: 150,
+      oversold: 0,
+      lost: 0,
+      unexpected: 0,
+      verifyDrifts: [],
+      failed: 0,
+    });
+    expect(report.ordersInPostgres).toBe(report.accepted);
+    expect(Object.values(report.regions).map((r) => r.sold)).toEqual([75, 75]);
+    expect(report.accepted + report.soldOut).toBe(400);
+    expect(report.drainSeconds).not.toBeNull();
+    // The live line was drawn (stderr is not a terminal here: one line a second).
+    expect(stderr).toMatch(/\d+\/400 buyers · \d+ requests/);
+  }, 120_000);
 });

@@ -17,7 +17,9 @@ import { testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
 
 const PROMETHEUS = join(import.meta.dir, "../../deploy/prometheus");
 const rules = readFileSync(join(PROMETHEUS, "flux-gate.rules.yml"), "utf8");
-const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "../../deploy/grafana/flux-gate.json"), "utf8")) as { panels: { title: string; targets: { expr: string }[] }[] };
+const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "../../deploy/grafana/flux-gate.json"), "utf8")) as {
+  panels: { title: string; targets: { expr: string }[] }[];
+};
 
 function promtool(...args: string[]) {
   const binary = Bun.which("promtool");
@@ -32,7 +34,11 @@ const namesIn = (expr: string) => [...expr.matchAll(/\b(flux_gate[_:][a-zA-Z0-9_
 /** The series names a /metrics text exports: a histogram's _bucket, _sum and _count included. */
 function exported(text: string): string[] {
   return [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
-    type === "histogram" ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : type === "summary" ? [name!, `${name}_sum`, `${name}_count`] : [name!],
+    type === "histogram"
+      ? [`${name}_bucket`, `${name}_sum`, `${name}_count`]
+      : type === "summary"
+        ? [name!, `${name}_sum`, `${name}_count`]
+        : [name!],
   );
 }
 
@@ -59,7 +65,12 @@ describe("metric names", () => {
   async function everyExportedName(): Promise<Set<string>> {
     const edgeRegistry = createRegistry("edge");
     const edge = edgeApp(edgeEnv({}), undefined, (app) => instrument(app, edgeRegistry));
-    const gateway = createGatewayApp({ redis, token: "t", allow: allowEverything, registry: createRegistry("gateway", region) });
+    const gateway = createGatewayApp({
+      redis,
+      token: "t",
+      allow: allowEverything,
+      registry: createRegistry("gateway", region),
+    });
     const texts = await Promise.all([
       fetch(`${testRegion(region).coreUrl}/metrics`).then((r) => r.text()),
       fetch(`${testRegion(region).workerUrl}/metrics`).then((r) => r.text()),
@@ -75,7 +86,9 @@ describe("metric names", () => {
     const recorded = [...rules.matchAll(/^\s*- record: (\S+)$/gm)].map((m) => m[1]!);
     expect(recorded.length).toBeGreaterThan(0);
     const readByRules = [...rules.matchAll(/^\s*expr: (.+)$/gm)].flatMap((m) => namesIn(m[1]!));
-    const readByPanels = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => namesIn(t.expr).map((name) => `${name} (panel "${p.title}")`)));
+    const readByPanels = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) => namesIn(t.expr).map((name) => `${name} (panel "${p.title}")`)),
+    );
     const unknown = [...readByRules, ...readByPanels].filter((entry) => {
       const name = entry.split(" ")[0]!;
       return !known.has(name) && !recorded.includes(name);

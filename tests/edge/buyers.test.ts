@@ -16,7 +16,14 @@ import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../stack/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { createProduct, ordersOf, testLog, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
+import {
+  createProduct,
+  ordersOf,
+  testLog,
+  testRegion,
+  waitForOrders,
+  withCoresAndWorkers,
+} from "../pipeline/harness.ts";
 import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
 
 const regionById = (id: string) => configuredRegion(config, id);
@@ -35,7 +42,11 @@ function userHomedIn(region: string, prefix = "buyer"): string {
   }
 }
 
-const placed = async (response: Response) => ({ status: response.status, replayed: response.headers.get("idempotent-replayed"), body: (await response.json()) as Record<string, unknown> });
+const placed = async (response: Response) => ({
+  status: response.status,
+  replayed: response.headers.get("idempotent-replayed"),
+  body: (await response.json()) as Record<string, unknown>,
+});
 
 async function expectClean(productId: string) {
   const result = await verify(config, { productIds: [productId], settleMs: 30_000 });
@@ -47,7 +58,15 @@ describe("buyers' state in their home region", () => {
   // The allowance consumers must have joined their groups before expiries are counted on.
   beforeAll(async () => {
     for (const id of regionIds) {
-      const ready = await waitUntil(() => fetch(`${testRegion(id).workerUrl}/ready`).then((r) => r.ok, () => false), 60_000, 250);
+      const ready = await waitUntil(
+        () =>
+          fetch(`${testRegion(id).workerUrl}/ready`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        60_000,
+        250,
+      );
       if (!ready) throw new Error(`worker ${id} not ready (see ${testLog(`worker-${id}`)})`);
     }
   }, 70_000);
@@ -56,7 +75,8 @@ describe("buyers' state in their home region", () => {
   test("the per-user limit holds across regions: X-Region, a change of country and spillover", async () => {
     const productId = await createProduct({ units: { [east]: 2, [west]: 10 }, perUserLimit: 3 });
     const user = uniqueName("limit");
-    const buy = (quantity: number, headers: Record<string, string>) => order(send, { user, key: uniqueName("k"), body: { productId, quantity }, headers });
+    const buy = (quantity: number, headers: Record<string, string>) =>
+      order(send, { user, key: uniqueName("k"), body: { productId, quantity }, headers });
 
     expect((await placed(await buy(2, { "X-Region": east }))).body).toMatchObject({ region: east });
     const elsewhere = await placed(await buy(2, { "X-Region": west }));
@@ -78,15 +98,24 @@ describe("buyers' state in their home region", () => {
     const pauser = connectRedis(regionById(east).redisUrl);
     await pauser.call("CLIENT", "PAUSE", "2500", "WRITE");
     try {
-      const first = await placed(await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
+      const first = await placed(
+        await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }),
+      );
       expect(first).toMatchObject({ status: 503, body: { code: "unavailable" } });
       // The buyer retries from elsewhere; the edge asks us-east again until it answers.
-      let retry = await placed(await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": west } }));
+      let retry = await placed(
+        await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": west } }),
+      );
       for (let i = 0; i < 20 && retry.status !== 202; i++) {
         await Bun.sleep(250);
-        retry = await placed(await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": west } }));
+        retry = await placed(
+          await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": west } }),
+        );
       }
-      expect(retry).toMatchObject({ status: 202, body: { region: east, orderId: deriveOrderId(config.edge.orderIdSecret, user, key) } });
+      expect(retry).toMatchObject({
+        status: 202,
+        body: { region: east, orderId: deriveOrderId(config.edge.orderIdSecret, user, key) },
+      });
     } finally {
       await pauser.call("CLIENT", "UNPAUSE");
       pauser.disconnect();
@@ -100,23 +129,42 @@ describe("buyers' state in their home region", () => {
 
   test("a cancel after spillover goes to the region that serves the order, even when the home region forgot it", async () => {
     const productId = await createProduct({ units: { [east]: 1, [west]: 5 } });
-    await order(send, { user: uniqueName("first"), key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } });
+    await order(send, {
+      user: uniqueName("first"),
+      key: uniqueName("k"),
+      body: { productId, quantity: 1 },
+      headers: { "X-Region": east },
+    });
     const user = uniqueName("spilled");
     const orders = [];
     for (let i = 0; i < 2; i++) {
-      const { body } = await placed(await order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
+      const { body } = await placed(
+        await order(send, {
+          user,
+          key: uniqueName("k"),
+          body: { productId, quantity: 1 },
+          headers: { "X-Region": east },
+        }),
+      );
       expect(body).toMatchObject({ region: west, originRegion: east });
       orders.push(String(body.orderId));
     }
     await waitForOrders(productId, orders, 30_000);
-    const cancel = (id: string) => send(`/v1/orders/${id}/cancel`, { method: "POST", headers: { "X-User-Id": user, "X-Region": east } });
+    const cancel = (id: string) =>
+      send(`/v1/orders/${id}/cancel`, { method: "POST", headers: { "X-User-Id": user, "X-Region": east } });
 
-    expect(await placed(await cancel(orders[0]!))).toMatchObject({ status: 200, body: { status: "cancelled", region: west } });
+    expect(await placed(await cancel(orders[0]!))).toMatchObject({
+      status: 200,
+      body: { status: "cancelled", region: west },
+    });
     // Without the home region's note, us-east's answer (from PostgreSQL) names eu-west, and eu-west cancels.
     const home = connectRedis(regionById(homeRegion(user, regionIds)).redisUrl);
     await home.del(buyerKeys(user).orders);
     home.disconnect();
-    expect(await placed(await cancel(orders[1]!))).toMatchObject({ status: 200, body: { status: "cancelled", region: west } });
+    expect(await placed(await cancel(orders[1]!))).toMatchObject({
+      status: 200,
+      body: { status: "cancelled", region: west },
+    });
     expect(await stockIn(send, west, productId)).toBe(5);
   });
 
@@ -124,8 +172,17 @@ describe("buyers' state in their home region", () => {
     const productId = await createProduct({ units: { [east]: 10 } });
     // The same text once joined: "alice" + "x:<n>" and "alice:x" + "<n>".
     const key = uniqueName("1");
-    const a = await placed(await order(send, { user: "alice", key: `x:${key}`, body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
-    const b = await placed(await order(send, { user: "alice:x", key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
+    const a = await placed(
+      await order(send, {
+        user: "alice",
+        key: `x:${key}`,
+        body: { productId, quantity: 1 },
+        headers: { "X-Region": east },
+      }),
+    );
+    const b = await placed(
+      await order(send, { user: "alice:x", key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }),
+    );
     expect([a.status, b.status]).toEqual([202, 202]);
     expect(b.replayed).toBeNull();
     expect(b.body.orderId).not.toBe(a.body.orderId);
@@ -133,8 +190,16 @@ describe("buyers' state in their home region", () => {
 
   describe("a home region that does not answer costs its own buyers a fast 503 (admission fails closed, the rate limit open), and nobody else anything", () => {
     const cases = [
-      ["RESP (Bun, Deno)", (port: number) => ({ [regionVariable("REDIS_URL", west)]: `redis://127.0.0.1:${port}` }), undefined],
-      ["REST (Workers)", (port: number) => ({ [regionVariable("REDIS_REST_URL", west)]: `http://127.0.0.1:${port}` }), restHomeRedis],
+      [
+        "RESP (Bun, Deno)",
+        (port: number) => ({ [regionVariable("REDIS_URL", west)]: `redis://127.0.0.1:${port}` }),
+        undefined,
+      ],
+      [
+        "REST (Workers)",
+        (port: number) => ({ [regionVariable("REDIS_REST_URL", west)]: `http://127.0.0.1:${port}` }),
+        restHomeRedis,
+      ],
     ] as const;
     test.each(cases)("%s", async (_, override, connect) => {
       const stalled = await blackhole();
@@ -143,7 +208,14 @@ describe("buyers' state in their home region", () => {
         const productId = await createProduct({ units: { [east]: 10, [west]: 10 } });
         const timed = async (user: string) => {
           const t0 = performance.now();
-          const answer = await placed(await order(stuck, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
+          const answer = await placed(
+            await order(stuck, {
+              user,
+              key: uniqueName("k"),
+              body: { productId, quantity: 1 },
+              headers: { "X-Region": east },
+            }),
+          );
           return { ...answer, ms: performance.now() - t0 };
         };
         const [homedWest, homedEast] = await Promise.all([timed(userHomedIn(west)), timed(userHomedIn(east))]);
@@ -167,10 +239,14 @@ describe("buyers' state in their home region", () => {
   test("a cancel through the edge gives the allowance back at once", async () => {
     const productId = await createProduct({ units: { [east]: 10 }, perUserLimit: 1 });
     const user = uniqueName("canceller");
-    const buy = () => order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } });
+    const buy = () =>
+      order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } });
     const first = await placed(await buy());
     expect((await placed(await buy())).body).toMatchObject({ code: "user_limit_exceeded" });
-    const cancelled = await send(`/v1/orders/${first.body.orderId}/cancel`, { method: "POST", headers: { "X-User-Id": user } });
+    const cancelled = await send(`/v1/orders/${first.body.orderId}/cancel`, {
+      method: "POST",
+      headers: { "X-User-Id": user },
+    });
     expect(cancelled.status).toBe(200);
     expect(await placed(await buy())).toMatchObject({ status: 202 });
     expect((await placed(await buy())).body).toMatchObject({ code: "user_limit_exceeded" });
@@ -180,7 +256,8 @@ describe("buyers' state in their home region", () => {
     const productId = await createProduct({ units: { [east]: 10, [west]: 10 }, perUserLimit: 1, holdSeconds: 1 });
     // A buyer homed in eu-west ordering in us-east: the expiry travels from us-east's topic to eu-west's consumer.
     const user = userHomedIn(west, "expiring");
-    const buy = () => order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } });
+    const buy = () =>
+      order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": east } });
     const first = await placed(await buy());
     expect(first.status).toBe(202);
     const expiresAt = Date.parse(String(first.body.expiresAt));
@@ -200,25 +277,45 @@ describe("buyers' state in their home region", () => {
     const key = uniqueName("k");
     const port = 18480;
     const doomed = Bun.spawn([process.execPath, join(import.meta.dir, "../../edge/entry/bun.ts")], {
-      env: { ...env, FLUX_GATE_EDGE_PORT: String(port), FLUX_GATE_TEST_EDGE_HALT: "core-answered" } as Record<string, string>,
+      env: { ...env, FLUX_GATE_EDGE_PORT: String(port), FLUX_GATE_TEST_EDGE_HALT: "core-answered" } as Record<
+        string,
+        string
+      >,
       stdout: "ignore",
       stderr: "ignore",
     });
-    await waitUntil(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 15_000, 100);
+    await waitUntil(
+      () =>
+        fetch(`http://127.0.0.1:${port}/health`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      15_000,
+      100,
+    );
     const orderId = deriveOrderId(config.edge.orderIdSecret, user, key);
-    void order((path, init) => fetch(`http://127.0.0.1:${port}${path}`, init), { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }).catch(() => {});
+    void order((path, init) => fetch(`http://127.0.0.1:${port}${path}`, init), {
+      user,
+      key,
+      body: { productId, quantity: 1 },
+      headers: { "X-Region": east },
+    }).catch(() => {});
     // The core has reserved it; the edge sits between its answer and the completion.
     expect(await waitUntil(async () => (await stockIn(send, east, productId)) === 9, 10_000, 50)).toBe(true);
     doomed.kill(9);
     await doomed.exited;
 
     const retryAt = performance.now();
-    let retry = await placed(await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
+    let retry = await placed(
+      await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }),
+    );
     // Until the dead request's lease runs out, the key is in flight.
     while (retry.status === 409 && performance.now() - retryAt < 15_000) {
       expect(retry.body).toMatchObject({ code: "idempotency_key_in_use" });
       await Bun.sleep(500);
-      retry = await placed(await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }));
+      retry = await placed(
+        await order(send, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": east } }),
+      );
     }
     expect(retry).toMatchObject({ status: 202, body: { orderId, region: east, replayed: true } });
     expect(await stockIn(send, east, productId)).toBe(9);

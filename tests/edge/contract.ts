@@ -18,7 +18,12 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
   describe("placing an order", () => {
     test("202 from the nearest region, and the order reaches PostgreSQL", async () => {
       const productId = await createProduct({ units: { [home]: 10, [away]: 10 } });
-      const response = await order(send, { user: "ada", key: uniqueName("k"), body: { productId, quantity: 2 }, headers: { "X-Region": home } });
+      const response = await order(send, {
+        user: "ada",
+        key: uniqueName("k"),
+        body: { productId, quantity: 2 },
+        headers: { "X-Region": home },
+      });
       expect(response.status).toBe(202);
       expect(response.headers.get("x-request-id")).toBeTruthy();
       const body = (await response.json()) as { orderId: string };
@@ -32,18 +37,38 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
       expect((await send(`/v1/orders/${body.orderId}`, { headers: { "X-User-Id": "eve" } })).status).toBe(404);
     });
 
-    test(cfCountry ? `the region follows request.cf.country (${cfCountry}), not a client's CF-IPCountry header (US)` : "the country picks the region: a German buyer is served from eu-west", async () => {
-      const productId = await createProduct({ units: { "us-east": 5, "eu-west": 5 } });
-      // Where the runtime knows the country, the header a client writes says otherwise.
-      const response = await order(send, { user: "jan", key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "CF-IPCountry": cfCountry ? "US" : "DE" } });
-      const expected = (cfCountry ?? "DE") === "US" ? "us-east" : "eu-west";
-      expect(await response.json()).toMatchObject({ region: expected, originRegion: expected });
-    });
+    test(
+      cfCountry
+        ? `the region follows request.cf.country (${cfCountry}), not a client's CF-IPCountry header (US)`
+        : "the country picks the region: a German buyer is served from eu-west",
+      async () => {
+        const productId = await createProduct({ units: { "us-east": 5, "eu-west": 5 } });
+        // Where the runtime knows the country, the header a client writes says otherwise.
+        const response = await order(send, {
+          user: "jan",
+          key: uniqueName("k"),
+          body: { productId, quantity: 1 },
+          headers: { "CF-IPCountry": cfCountry ? "US" : "DE" },
+        });
+        const expected = (cfCountry ?? "DE") === "US" ? "us-east" : "eu-west";
+        expect(await response.json()).toMatchObject({ region: expected, originRegion: expected });
+      },
+    );
 
     test("cancel returns the units", async () => {
       const productId = await createProduct({ units: { [home]: 4 } });
-      const placed = (await (await order(send, { user: "cy", key: uniqueName("k"), body: { productId, quantity: 3 }, headers: { "X-Region": home } })).json()) as { orderId: string };
-      const cancelled = await send(`/v1/orders/${placed.orderId}/cancel`, { method: "POST", headers: { "X-User-Id": "cy" } });
+      const placed = (await (
+        await order(send, {
+          user: "cy",
+          key: uniqueName("k"),
+          body: { productId, quantity: 3 },
+          headers: { "X-Region": home },
+        })
+      ).json()) as { orderId: string };
+      const cancelled = await send(`/v1/orders/${placed.orderId}/cancel`, {
+        method: "POST",
+        headers: { "X-User-Id": "cy" },
+      });
       expect(await cancelled.json()).toMatchObject({ orderId: placed.orderId, status: "cancelled" });
       expect(await stockIn(send, home, productId)).toBe(4);
     });
@@ -51,7 +76,8 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
     test("the per-user limit counts every region: a second region refuses what the first used up", async () => {
       const productId = await createProduct({ units: { [home]: 10, [away]: 10 }, perUserLimit: 2 });
       const user = uniqueName("limited");
-      const buy = (region: string) => order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": region } });
+      const buy = (region: string) =>
+        order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": region } });
       expect((await buy(home)).status).toBe(202);
       expect((await buy(away)).status).toBe(202);
       const third = await buy(away);
@@ -62,12 +88,26 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
 
     test("sold out in the nearest region: the next region serves, with the origin kept", async () => {
       const productId = await createProduct({ units: { [home]: 1, [away]: 5 } });
-      await order(send, { user: "gus", key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
-      const spilled = await order(send, { user: "hal", key: uniqueName("k"), body: { productId, quantity: 2 }, headers: { "X-Region": home } });
+      await order(send, {
+        user: "gus",
+        key: uniqueName("k"),
+        body: { productId, quantity: 1 },
+        headers: { "X-Region": home },
+      });
+      const spilled = await order(send, {
+        user: "hal",
+        key: uniqueName("k"),
+        body: { productId, quantity: 2 },
+        headers: { "X-Region": home },
+      });
       const body = (await spilled.json()) as { orderId: string };
       expect(body).toMatchObject({ region: away, originRegion: home });
       const rows = await waitForOrders(productId, [body.orderId], 30_000);
-      expect(rows.find((r) => r.id === body.orderId)).toMatchObject({ region: away, originRegion: home, userId: "hal" });
+      expect(rows.find((r) => r.id === body.orderId)).toMatchObject({
+        region: away,
+        originRegion: home,
+        userId: "hal",
+      });
     });
   });
 
@@ -77,21 +117,40 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
       const key = uniqueName("same");
       const answers = await Promise.all(
         Array.from({ length: 50 }, async () => {
-          const r = await order(send, { user: "bo", key, body: { productId, quantity: 2 }, headers: { "X-Region": home } });
-          return { status: r.status, replayed: r.headers.get("idempotent-replayed"), body: (await r.json()) as { orderId?: string } };
+          const r = await order(send, {
+            user: "bo",
+            key,
+            body: { productId, quantity: 2 },
+            headers: { "X-Region": home },
+          });
+          return {
+            status: r.status,
+            replayed: r.headers.get("idempotent-replayed"),
+            body: (await r.json()) as { orderId?: string },
+          };
         }),
       );
       const fresh = answers.filter((a) => a.status === 202 && a.replayed !== "true");
       expect(fresh).toHaveLength(1);
-      expect(answers.every((a) => a.status === 409 || (a.status === 202 && a.body.orderId === fresh[0]!.body.orderId))).toBe(true);
+      expect(
+        answers.every((a) => a.status === 409 || (a.status === 202 && a.body.orderId === fresh[0]!.body.orderId)),
+      ).toBe(true);
       expect(await stockIn(send, home, productId)).toBe(98);
     });
 
     test("the same key with another body is 422, and reserves nothing more", async () => {
       const productId = await createProduct({ units: { [home]: 10 } });
       const key = uniqueName("k");
-      expect((await order(send, { user: "di", key, body: { productId, quantity: 1 }, headers: { "X-Region": home } })).status).toBe(202);
-      const other = await order(send, { user: "di", key, body: { productId, quantity: 2 }, headers: { "X-Region": home } });
+      expect(
+        (await order(send, { user: "di", key, body: { productId, quantity: 1 }, headers: { "X-Region": home } }))
+          .status,
+      ).toBe(202);
+      const other = await order(send, {
+        user: "di",
+        key,
+        body: { productId, quantity: 2 },
+        headers: { "X-Region": home },
+      });
       expect(other.status).toBe(422);
       expect(await other.json()).toMatchObject({ code: "idempotency_key_reused" });
       expect(await stockIn(send, home, productId)).toBe(9);
@@ -100,8 +159,12 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
     test("keys are per client: another user's same key is a new order", async () => {
       const productId = await createProduct({ units: { [home]: 10 } });
       const key = uniqueName("k");
-      const a = (await (await order(send, { user: "u-a", key, body: { productId, quantity: 1 }, headers: { "X-Region": home } })).json()) as { orderId: string };
-      const b = (await (await order(send, { user: "u-b", key, body: { productId, quantity: 1 }, headers: { "X-Region": home } })).json()) as { orderId: string };
+      const a = (await (
+        await order(send, { user: "u-a", key, body: { productId, quantity: 1 }, headers: { "X-Region": home } })
+      ).json()) as { orderId: string };
+      const b = (await (
+        await order(send, { user: "u-b", key, body: { productId, quantity: 1 }, headers: { "X-Region": home } })
+      ).json()) as { orderId: string };
       expect(a.orderId).not.toBe(b.orderId);
     });
 
@@ -116,21 +179,72 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
     const attempt = (productId: string, init: { body?: string; headers?: Record<string, string> }) =>
       send("/v1/orders", {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-User-Id": "fuzz", "X-Region": home, "Idempotency-Key": uniqueName("k"), ...init.headers },
+        headers: {
+          "Content-Type": "application/json",
+          "X-User-Id": "fuzz",
+          "X-Region": home,
+          "Idempotency-Key": uniqueName("k"),
+          ...init.headers,
+        },
         body: init.body ?? JSON.stringify({ productId, quantity: 1 }),
       });
     const cases: [string, (p: string) => Promise<Response>, number, string][] = [
       ["malformed JSON", (p) => attempt(p, { body: "{oops" }), 400, "invalid_request"],
       ["a missing field", (p) => attempt(p, { body: JSON.stringify({ productId: p }) }), 400, "invalid_request"],
-      ["a user id in the body", (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: 1, userId: "victim" }) }), 400, "invalid_request"],
-      ["a product id far too long", (p) => attempt(p, { body: JSON.stringify({ productId: "p".repeat(300), quantity: 1 }) }), 400, "invalid_request"],
-      ["a string quantity", (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: "1" }) }), 400, "invalid_request"],
-      ["a zero quantity", (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: 0 }) }), 422, "invalid_quantity"],
-      ["a negative quantity", (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: -5 }) }), 422, "invalid_quantity"],
-      ["a huge body", (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: 1, pad: "x".repeat(100_000) }) }), 413, "payload_too_large"],
-      ["an Idempotency-Key with spaces", (p) => attempt(p, { headers: { "Idempotency-Key": "a b" } }), 400, "invalid_request"],
-      ["a user id that tries to reach into keys", (p) => attempt(p, { headers: { "X-User-Id": "a}b{c d" } }), 401, "unauthenticated"],
-      ["a bearer token where none is expected", (p) => attempt(p, { headers: { "X-User-Id": "", Authorization: "Bearer x" } }), 401, "unauthenticated"],
+      [
+        "a user id in the body",
+        (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: 1, userId: "victim" }) }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a product id far too long",
+        (p) => attempt(p, { body: JSON.stringify({ productId: "p".repeat(300), quantity: 1 }) }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a string quantity",
+        (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: "1" }) }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a zero quantity",
+        (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: 0 }) }),
+        422,
+        "invalid_quantity",
+      ],
+      [
+        "a negative quantity",
+        (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: -5 }) }),
+        422,
+        "invalid_quantity",
+      ],
+      [
+        "a huge body",
+        (p) => attempt(p, { body: JSON.stringify({ productId: p, quantity: 1, pad: "x".repeat(100_000) }) }),
+        413,
+        "payload_too_large",
+      ],
+      [
+        "an Idempotency-Key with spaces",
+        (p) => attempt(p, { headers: { "Idempotency-Key": "a b" } }),
+        400,
+        "invalid_request",
+      ],
+      [
+        "a user id that tries to reach into keys",
+        (p) => attempt(p, { headers: { "X-User-Id": "a}b{c d" } }),
+        401,
+        "unauthenticated",
+      ],
+      [
+        "a bearer token where none is expected",
+        (p) => attempt(p, { headers: { "X-User-Id": "", Authorization: "Bearer x" } }),
+        401,
+        "unauthenticated",
+      ],
     ];
     test.each(cases)("%s", async (_, badRequest, status, code) => {
       const productId = await createProduct({ units: { [home]: 10 } });
@@ -151,6 +265,11 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
 
   test("the OpenAPI document describes the public API", async () => {
     const doc = (await (await send("/openapi.json")).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths).sort()).toEqual(["/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/cancel", "/v1/products/{id}"]);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/v1/orders",
+      "/v1/orders/{id}",
+      "/v1/orders/{id}/cancel",
+      "/v1/products/{id}",
+    ]);
   });
 }

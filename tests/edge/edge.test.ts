@@ -12,7 +12,14 @@ import { regionById } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../helpers.ts";
-import { coreClient, createProduct, pooled, testRegion, waitForOrders, withCoresAndWorkers } from "../pipeline/harness.ts";
+import {
+  coreClient,
+  createProduct,
+  pooled,
+  testRegion,
+  waitForOrders,
+  withCoresAndWorkers,
+} from "../pipeline/harness.ts";
 
 const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
@@ -54,11 +61,22 @@ describe("edge, in-process", () => {
 
   test("the nearest region timing out: no spillover, 503 with Retry-After", async () => {
     const stalled = await blackhole();
-    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${stalled.port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
+    const stuck = inProcess(
+      edgeApp({
+        ...env,
+        [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${stalled.port}`,
+        FLUX_GATE_CORE_TIMEOUT_MS: "300",
+      }),
+    );
     const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
 
     const t0 = performance.now();
-    const response = await order(stuck, { user: "ivy", key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+    const response = await order(stuck, {
+      user: "ivy",
+      key: uniqueName("k"),
+      body: { productId, quantity: 1 },
+      headers: { "X-Region": home },
+    });
     // The deadline is 300 ms; what is more is the admission round trip and a busy machine.
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect(response.status).toBe(503);
@@ -76,13 +94,24 @@ describe("edge, in-process", () => {
       async fetch(request) {
         await Bun.sleep(800);
         const url = new URL(request.url);
-        return fetch(testRegion(home).coreUrl + url.pathname + url.search, { method: request.method, headers: request.headers, body: request.method === "GET" ? undefined : await request.text() });
+        return fetch(testRegion(home).coreUrl + url.pathname + url.search, {
+          method: request.method,
+          headers: request.headers,
+          body: request.method === "GET" ? undefined : await request.text(),
+        });
       },
     });
     try {
-      const slowEdge = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${slow.port}` }));
+      const slowEdge = inProcess(
+        edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${slow.port}` }),
+      );
       const productId = await createProduct({ units: { [home]: 10 } });
-      const request = { user: uniqueName("patient"), key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } };
+      const request = {
+        user: uniqueName("patient"),
+        key: uniqueName("k"),
+        body: { productId, quantity: 1 },
+        headers: { "X-Region": home },
+      };
       const first = order(slowEdge, request);
       await Bun.sleep(200);
       const second = await order(slowEdge, request);
@@ -92,7 +121,8 @@ describe("edge, in-process", () => {
       const firstBody = (await (await first).json()) as { orderId: string };
       let third = await order(slowEdge, request);
       // The completion follows the answer: until it lands the key may still read as in flight.
-      for (let i = 0; i < 20 && third.status === 409; i++) third = (await Bun.sleep(50), await order(slowEdge, request));
+      for (let i = 0; i < 20 && third.status === 409; i++)
+        third = (await Bun.sleep(50), await order(slowEdge, request));
       expect(third.headers.get("idempotent-replayed")).toBe("true");
       expect(await third.json()).toMatchObject({ orderId: firstBody.orderId });
       expect(await stockIn(send, home, productId)).toBe(9);
@@ -118,19 +148,29 @@ describe("edge, in-process", () => {
       [409, "sale_paused"],
       [503, "overloaded"],
       [500, "internal"],
-    ])("the nearest region answering %d %s: the buyer gets it, the next region keeps its stock", async (status, code) => {
-      const core = cannedCore(status, code);
-      try {
-        const edgeWith = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${core.port}` }));
-        const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
-        const response = await order(edgeWith, { user: uniqueName("stay"), key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
-        expect(response.status).toBe(status);
-        expect(await response.json()).toMatchObject({ code });
-        expect(await stockIn(send, away, productId)).toBe(5);
-      } finally {
-        core.stop(true);
-      }
-    });
+    ])(
+      "the nearest region answering %d %s: the buyer gets it, the next region keeps its stock",
+      async (status, code) => {
+        const core = cannedCore(status, code);
+        try {
+          const edgeWith = inProcess(
+            edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${core.port}` }),
+          );
+          const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
+          const response = await order(edgeWith, {
+            user: uniqueName("stay"),
+            key: uniqueName("k"),
+            body: { productId, quantity: 1 },
+            headers: { "X-Region": home },
+          });
+          expect(response.status).toBe(status);
+          expect(await response.json()).toMatchObject({ code });
+          expect(await stockIn(send, away, productId)).toBe(5);
+        } finally {
+          core.stop(true);
+        }
+      },
+    );
   });
 
   test("availability is cached for its stated second, then read again", async () => {
@@ -147,7 +187,13 @@ describe("edge, in-process", () => {
 
   test("a 503 is not stored under the key: a retry asks again and gets the order, which the key then keeps for a day", async () => {
     const stalled = await blackhole();
-    const stuck = inProcess(edgeApp({ ...env, [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${stalled.port}`, FLUX_GATE_CORE_TIMEOUT_MS: "300" }));
+    const stuck = inProcess(
+      edgeApp({
+        ...env,
+        [regionVariable("CORE_URL", home)]: `http://127.0.0.1:${stalled.port}`,
+        FLUX_GATE_CORE_TIMEOUT_MS: "300",
+      }),
+    );
     // On sale in both regions: the stuck edge learns the sale's terms from the other one.
     const productId = await createProduct({ units: { [home]: 5, [away]: 5 } });
     const user = uniqueName("retrier");
@@ -156,7 +202,14 @@ describe("edge, in-process", () => {
     expect((await order(stuck, request)).status).toBe(503);
     stalled.close();
 
-    const record = connectRedis(configuredRegion(homeRegion(user, config.regions.map((r) => r.id))).redisUrl);
+    const record = connectRedis(
+      configuredRegion(
+        homeRegion(
+          user,
+          config.regions.map((r) => r.id),
+        ),
+      ).redisUrl,
+    );
     const recordKey = buyerKeys(user).idempotency(key);
     await waitUntil(async () => (await record.hget(recordKey, "lease")) === "0", 5_000, 20);
     expect(await record.hget(recordKey, "state")).toBe("pending");
@@ -173,7 +226,15 @@ describe("edge, in-process", () => {
     const productId = await createProduct({ units: { [home]: 100 } });
     const user = uniqueName("greedy");
     const answers: Response[] = [];
-    for (let i = 0; i < 4; i++) answers.push(await order(limited, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } }));
+    for (let i = 0; i < 4; i++)
+      answers.push(
+        await order(limited, {
+          user,
+          key: uniqueName("k"),
+          body: { productId, quantity: 1 },
+          headers: { "X-Region": home },
+        }),
+      );
     expect(answers.map((r) => r.status)).toEqual([202, 202, 202, 429]);
     expect(answers[0]!.headers.get("ratelimit-policy")).toBe('"user";q=3;w=10');
     expect(answers[1]!.headers.get("ratelimit")).toMatch(/^"user";r=1;t=\d+$/);
@@ -182,7 +243,12 @@ describe("edge, in-process", () => {
     expect(refused.headers.get("ratelimit")).toMatch(/^"user";r=0;t=\d+$/);
     expect(await refused.json()).toMatchObject({ code: "rate_limited", status: 429 });
 
-    const other = await order(limited, { user: uniqueName("polite"), key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+    const other = await order(limited, {
+      user: uniqueName("polite"),
+      key: uniqueName("k"),
+      body: { productId, quantity: 1 },
+      headers: { "X-Region": home },
+    });
     expect(other.status).toBe(202);
   });
 
@@ -190,22 +256,42 @@ describe("edge, in-process", () => {
     // A window far longer than the test, so it never straddles a window's end (where the sliding
     // window forgives part of the last one), and an address no earlier run used.
     const limited = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/600s", FLUX_GATE_TRUSTED_PROXIES: "1" }));
-    const ip = { "X-Forwarded-For": `10.0.0.1, 2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}` };
+    const ip = {
+      "X-Forwarded-For": `10.0.0.1, 2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`,
+    };
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await limited(`/v1/products/${uniqueName("any")}`, { headers: ip })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await limited(`/v1/products/${uniqueName("any")}`, { headers: ip })).status);
     expect(statuses).toEqual([404, 404, 429]);
-    expect((await limited(`/v1/products/${uniqueName("any")}`, { headers: { "X-Forwarded-For": "198.51.100.7" } })).status).toBe(404);
+    expect(
+      (await limited(`/v1/products/${uniqueName("any")}`, { headers: { "X-Forwarded-For": "198.51.100.7" } })).status,
+    ).toBe(404);
   });
 
   test("on Cloudflare the per-IP limit counts CF-Connecting-IP, not the X-Forwarded-For a client writes", async () => {
     const app = edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "2/600s" });
     // Workers give every request a `cf` object: that is how the edge knows where it runs.
-    const onWorkers = (path: string, headers: Record<string, string>) => app.request(Object.assign(new Request(`http://edge${path}`, { headers }), { cf: { country: "US" } }));
+    const onWorkers = (path: string, headers: Record<string, string>) =>
+      app.request(Object.assign(new Request(`http://edge${path}`, { headers }), { cf: { country: "US" } }));
     const ip = `2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`;
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await onWorkers(`/v1/products/${uniqueName("any")}`, { "CF-Connecting-IP": ip, "X-Forwarded-For": `192.0.2.${i}` })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push(
+        (
+          await onWorkers(`/v1/products/${uniqueName("any")}`, {
+            "CF-Connecting-IP": ip,
+            "X-Forwarded-For": `192.0.2.${i}`,
+          })
+        ).status,
+      );
     expect(statuses).toEqual([404, 404, 429]);
-    expect((await onWorkers(`/v1/products/${uniqueName("any")}`, { "CF-Connecting-IP": `198.51.100.${Math.floor(Math.random() * 250)}` })).status).toBe(404);
+    expect(
+      (
+        await onWorkers(`/v1/products/${uniqueName("any")}`, {
+          "CF-Connecting-IP": `198.51.100.${Math.floor(Math.random() * 250)}`,
+        })
+      ).status,
+    ).toBe(404);
   });
 
   describe("JWT identity", () => {
@@ -213,12 +299,15 @@ describe("edge, in-process", () => {
     const jwtSend = inProcess(edgeApp({ ...env, FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWT_SECRET: secret }));
     const sign = (claims: { sub?: string; exp?: number }, key = secret) =>
       new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt().sign(new TextEncoder().encode(key));
-    const lookup = (token: string) => jwtSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { Authorization: `Bearer ${token}` } });
+    const lookup = (token: string) =>
+      jwtSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { Authorization: `Bearer ${token}` } });
     const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
 
     test("a valid token's sub is the user; X-User-Id is ignored without development mode", async () => {
       expect((await lookup(await sign({ sub: "zoe", exp: inAMinute() }))).status).toBe(404);
-      expect((await jwtSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { "X-User-Id": "zoe" } })).status).toBe(401);
+      expect((await jwtSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { "X-User-Id": "zoe" } })).status).toBe(
+        401,
+      );
     });
 
     test("the token's sub becomes the order's user in PostgreSQL, whatever X-User-Id says", async () => {
@@ -226,7 +315,13 @@ describe("edge, in-process", () => {
       const sub = uniqueName("jwt-buyer");
       const response = await jwtSend("/v1/orders", {
         method: "POST",
-        headers: { Authorization: `Bearer ${await sign({ sub, exp: inAMinute() })}`, "X-User-Id": "mallory", "Idempotency-Key": uniqueName("k"), "X-Region": home, "Content-Type": "application/json" },
+        headers: {
+          Authorization: `Bearer ${await sign({ sub, exp: inAMinute() })}`,
+          "X-User-Id": "mallory",
+          "Idempotency-Key": uniqueName("k"),
+          "X-Region": home,
+          "Content-Type": "application/json",
+        },
         body: JSON.stringify({ productId, quantity: 1 }),
       });
       expect(response.status).toBe(202);
@@ -238,7 +333,11 @@ describe("edge, in-process", () => {
       ["expired two minutes ago", () => sign({ sub: "zoe", exp: Math.floor(Date.now() / 1000) - 120 })],
       ["that never expires", () => sign({ sub: "zoe" })],
       ["signed with another key", () => sign({ sub: "zoe", exp: inAMinute() }, "not-the-secret-not-the-secret-at-all")],
-      ["with alg none", async () => `${btoa(JSON.stringify({ alg: "none", typ: "JWT" })).replaceAll("=", "")}.${btoa(JSON.stringify({ sub: "zoe" })).replaceAll("=", "")}.`],
+      [
+        "with alg none",
+        async () =>
+          `${btoa(JSON.stringify({ alg: "none", typ: "JWT" })).replaceAll("=", "")}.${btoa(JSON.stringify({ sub: "zoe" })).replaceAll("=", "")}.`,
+      ],
       ["without sub", () => sign({ exp: inAMinute() })],
       ["that is not a JWT", async () => "garbage"],
     ])("a token %s is 401", async (_, token) => {
@@ -254,9 +353,21 @@ describe("edge, in-process", () => {
     const stranger = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
     const jwks = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ keys: [jwk] }) });
-    const jwksSend = inProcess(edgeApp({ ...env, FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks.json` }));
-    const token = (key: CryptoKey) => new SignJWT({ sub: "kim" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setExpirationTime("1m").sign(key);
-    const lookup = async (key: CryptoKey) => (await jwksSend(`/v1/orders/${crypto.randomUUID()}`, { headers: { Authorization: `Bearer ${await token(key)}` } })).status;
+    const jwksSend = inProcess(
+      edgeApp({
+        ...env,
+        FLUX_GATE_DEV_IDENTITY: undefined,
+        FLUX_GATE_JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks.json`,
+      }),
+    );
+    const token = (key: CryptoKey) =>
+      new SignJWT({ sub: "kim" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setExpirationTime("1m").sign(key);
+    const lookup = async (key: CryptoKey) =>
+      (
+        await jwksSend(`/v1/orders/${crypto.randomUUID()}`, {
+          headers: { Authorization: `Bearer ${await token(key)}` },
+        })
+      ).status;
     expect(await lookup(privateKey)).toBe(404);
     expect(await lookup(stranger.privateKey)).toBe(401);
     jwks.stop(true);
@@ -266,7 +377,12 @@ describe("edge, in-process", () => {
     const productId = await createProduct({ units: { [home]: 1_000 } });
     const crowd = uniqueName("crowd");
     const answers = await pooled(200, 50, async (i) => {
-      const response = await order(send, { user: `${crowd}-${i}`, key: "buy", body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+      const response = await order(send, {
+        user: `${crowd}-${i}`,
+        key: "buy",
+        body: { productId, quantity: 1 },
+        headers: { "X-Region": home },
+      });
       return (await response.json()) as { orderId: string };
     });
     expect(new Set(answers.map((a) => a.orderId)).size).toBe(200);

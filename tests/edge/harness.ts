@@ -20,10 +20,19 @@ export type Env = Record<string, string | undefined>;
 export function startGateways() {
   const servers = config.regions.map((region) => {
     const redis = connectRedis(region.redisUrlFor.edge);
-    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createGatewayApp({ redis, token: region.redisRestToken, allow: edgeAllowList(region.id) }).fetch });
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: createGatewayApp({ redis, token: region.redisRestToken, allow: edgeAllowList(region.id) }).fetch,
+    });
     return { region, redis, server };
   });
-  const env: Env = Object.fromEntries(servers.map(({ region, server }) => [regionVariable("REDIS_REST_URL", region.id), `http://127.0.0.1:${server.port}`]));
+  const env: Env = Object.fromEntries(
+    servers.map(({ region, server }) => [
+      regionVariable("REDIS_REST_URL", region.id),
+      `http://127.0.0.1:${server.port}`,
+    ]),
+  );
   return {
     env,
     stop() {
@@ -37,7 +46,15 @@ export function startGateways() {
 
 /** The environment an edge under test runs with: test cores, the given gateways, dev identity. */
 export function edgeEnv(gateways: Env, overrides: Env = {}): Env {
-  return { ...process.env, FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT), FLUX_GATE_DEV_IDENTITY: "1", FLUX_GATE_RATE_LIMIT_USER: "1000/10s", FLUX_GATE_RATE_LIMIT_IP: "100000/10s", ...gateways, ...overrides };
+  return {
+    ...process.env,
+    FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT),
+    FLUX_GATE_DEV_IDENTITY: "1",
+    FLUX_GATE_RATE_LIMIT_USER: "1000/10s",
+    FLUX_GATE_RATE_LIMIT_IP: "100000/10s",
+    ...gateways,
+    ...overrides,
+  };
 }
 
 /** An edge app; its Redis over RESP, as on Bun and Deno, unless given the REST client (Workers). */
@@ -53,20 +70,33 @@ export const inProcess = (app: ReturnType<typeof edgeApp>): Send => {
   const background = backgroundWork();
   return async (path, init) => await app.request(path, init, {}, background.context);
 };
-export const overHttp = (base: string): Send => (path, init) => fetch(base + path, init);
+export const overHttp =
+  (base: string): Send =>
+  (path, init) =>
+    fetch(base + path, init);
 
 /** An order as a client places it. */
-export function order(send: Send, { user, key, body, headers = {} }: { user: string; key?: string; body: unknown; headers?: Record<string, string> }) {
+export function order(
+  send: Send,
+  { user, key, body, headers = {} }: { user: string; key?: string; body: unknown; headers?: Record<string, string> },
+) {
   return send("/v1/orders", {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-User-Id": user, ...(key ? { "Idempotency-Key": key } : {}), ...headers },
+    headers: {
+      "Content-Type": "application/json",
+      "X-User-Id": user,
+      ...(key ? { "Idempotency-Key": key } : {}),
+      ...headers,
+    },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
 
 /** Units available in `region`, as the edge reports them (uncached: a fresh product each time). */
 export async function stockIn(send: Send, region: string, productId: string): Promise<number | undefined> {
-  const body = (await (await send(`/v1/products/${productId}`)).json()) as { regions: Record<string, { available: number }> };
+  const body = (await (await send(`/v1/products/${productId}`)).json()) as {
+    regions: Record<string, { available: number }>;
+  };
   return body.regions[region]?.available;
 }
 

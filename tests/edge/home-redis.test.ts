@@ -54,8 +54,17 @@ describe("home-region transports", () => {
     expect(await store.admit(first)).toMatchObject({ kind: "new" });
     expect(await store.admit({ ...first, token: crypto.randomUUID() })).toMatchObject({ kind: "in_flight" });
     expect(await store.admit({ ...first, fingerprint: "POST /v1/orders p 2" })).toEqual({ kind: "reused" });
-    await store.complete(first, { outcome: "served", answer: { status: 202, contentType: "application/json", body: '{"orderId":"x"}' }, region: region.id });
-    expect(await store.admit({ ...first, token: crypto.randomUUID() })).toEqual({ kind: "replay", status: 202, contentType: "application/json", body: '{"orderId":"x"}' });
+    await store.complete(first, {
+      outcome: "served",
+      answer: { status: 202, contentType: "application/json", body: '{"orderId":"x"}' },
+      region: region.id,
+    });
+    expect(await store.admit({ ...first, token: crypto.randomUUID() })).toEqual({
+      kind: "replay",
+      status: 202,
+      contentType: "application/json",
+      body: '{"orderId":"x"}',
+    });
     expect(await store.servedAt(first.userId, first.orderId)).toEqual({ region: region.id, productId: "p" });
 
     const second = request({ userId: first.userId, quantity: 2, orderId: crypto.randomUUID() });
@@ -63,44 +72,61 @@ describe("home-region transports", () => {
     await store.releaseAllowance(first.userId, "p", first.orderId);
     expect(await store.admit(second)).toMatchObject({ kind: "new" });
     // A quantity below 1 would lower what the other orders count: the script refuses it outright.
-    expect(store.admit(request({ userId: first.userId, quantity: -5, orderId: crypto.randomUUID() }))).rejects.toThrow("quantity must be at least 1");
+    expect(store.admit(request({ userId: first.userId, quantity: -5, orderId: crypto.randomUUID() }))).rejects.toThrow(
+      "quantity must be at least 1",
+    );
   });
 
-  test.each(transports)("%s: the order is noted where it is about to be served before any core answers; a refusal drops the note", async (_, redis) => {
-    const store = admissionStore(redis, { leaseMs: 5_000, keepSeconds: 60 });
-    const order = request({ productId: "noted" });
-    expect(await store.servedAt(order.userId, order.orderId)).toBeUndefined();
-    await store.admit(order);
-    expect(await store.servedAt(order.userId, order.orderId)).toEqual({ region: region.id, productId: "noted" });
-    await store.tryRegion(order, "eu-west");
-    expect(await store.servedAt(order.userId, order.orderId)).toEqual({ region: "eu-west", productId: "noted" });
-    await store.complete(order, { outcome: "refused", answer: { status: 409, contentType: "application/problem+json", body: "{}" } });
-    expect(await store.servedAt(order.userId, order.orderId)).toBeUndefined();
-  });
+  test.each(transports)(
+    "%s: the order is noted where it is about to be served before any core answers; a refusal drops the note",
+    async (_, redis) => {
+      const store = admissionStore(redis, { leaseMs: 5_000, keepSeconds: 60 });
+      const order = request({ productId: "noted" });
+      expect(await store.servedAt(order.userId, order.orderId)).toBeUndefined();
+      await store.admit(order);
+      expect(await store.servedAt(order.userId, order.orderId)).toEqual({ region: region.id, productId: "noted" });
+      await store.tryRegion(order, "eu-west");
+      expect(await store.servedAt(order.userId, order.orderId)).toEqual({ region: "eu-west", productId: "noted" });
+      await store.complete(order, {
+        outcome: "refused",
+        answer: { status: 409, contentType: "application/problem+json", body: "{}" },
+      });
+      expect(await store.servedAt(order.userId, order.orderId)).toBeUndefined();
+    },
+  );
 
-  test.each(transports)("%s: a retry that takes over a lapsed key learns the regions tried and when", async (_, redis) => {
-    const store = admissionStore(redis, { leaseMs: 1, keepSeconds: 60 });
-    const first = request();
-    const claimed = await store.admit(first);
-    expect(claimed).toMatchObject({ kind: "new" });
-    const namedAt = await store.tryRegion(first, "eu-west");
-    expect(namedAt).toBeGreaterThanOrEqual((claimed as { now: number }).now);
-    await store.complete(first, { outcome: "unsettled" });
-    const retry = { ...first, token: crypto.randomUUID() };
-    expect(await store.admit(retry)).toMatchObject({ kind: "resume", tried: [region.id, "eu-west"], sent: namedAt });
-    // The dead request's token no longer names regions or completes the key.
-    expect(await store.tryRegion(first, "ap-south")).toBe(0);
-    // A re-ask that was answered gives back the earlier send time.
-    expect(await store.tryRegion(retry, "eu-west")).toBeGreaterThanOrEqual(namedAt);
-    await store.complete(retry, { outcome: "unsettled", restoreSent: namedAt });
-    expect(await store.admit({ ...first, token: crypto.randomUUID() })).toMatchObject({ kind: "resume", sent: namedAt });
-  });
+  test.each(transports)(
+    "%s: a retry that takes over a lapsed key learns the regions tried and when",
+    async (_, redis) => {
+      const store = admissionStore(redis, { leaseMs: 1, keepSeconds: 60 });
+      const first = request();
+      const claimed = await store.admit(first);
+      expect(claimed).toMatchObject({ kind: "new" });
+      const namedAt = await store.tryRegion(first, "eu-west");
+      expect(namedAt).toBeGreaterThanOrEqual((claimed as { now: number }).now);
+      await store.complete(first, { outcome: "unsettled" });
+      const retry = { ...first, token: crypto.randomUUID() };
+      expect(await store.admit(retry)).toMatchObject({ kind: "resume", tried: [region.id, "eu-west"], sent: namedAt });
+      // The dead request's token no longer names regions or completes the key.
+      expect(await store.tryRegion(first, "ap-south")).toBe(0);
+      // A re-ask that was answered gives back the earlier send time.
+      expect(await store.tryRegion(retry, "eu-west")).toBeGreaterThanOrEqual(namedAt);
+      await store.complete(retry, { outcome: "unsettled", restoreSent: namedAt });
+      expect(await store.admit({ ...first, token: crypto.randomUUID() })).toMatchObject({
+        kind: "resume",
+        sent: namedAt,
+      });
+    },
+  );
 
   test.each(transports)("%s: scripts survive Redis forgetting them", async (_, redis) => {
     await admin.script("FLUSH");
     const store = admissionStore(redis, { leaseMs: 5_000, keepSeconds: 60 });
     expect(await store.admit(request())).toMatchObject({ kind: "new" });
-    const verdict = await rateLimiter("flush-test", { requests: 5, windowSeconds: 10 })(redis.ratelimit, uniqueName("id"));
+    const verdict = await rateLimiter("flush-test", { requests: 5, windowSeconds: 10 })(
+      redis.ratelimit,
+      uniqueName("id"),
+    );
     expect(verdict.success).toBe(true);
     expect(verdict.headers.RateLimit).toMatch(/r=4;/);
   });

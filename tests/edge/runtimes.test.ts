@@ -29,11 +29,24 @@ const bindings: Record<string, string> = {
 };
 
 const RUNTIMES = [
-  { name: "bun", port: 18470, argv: () => [process.execPath, "edge/entry/bun.ts"], env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port) }) },
+  {
+    name: "bun",
+    port: 18470,
+    argv: () => [process.execPath, "edge/entry/bun.ts"],
+    env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port) }),
+  },
   {
     name: "deno",
     port: 18471,
-    argv: () => [join(BIN, "deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "edge/entry/deno.ts"],
+    argv: () => [
+      join(BIN, "deno"),
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "edge/entry/deno.ts",
+    ],
     env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port) }),
   },
   {
@@ -59,7 +72,16 @@ const edges: ReturnType<typeof Bun.spawn>[] = [];
 
 function cfFile(): string {
   const path = join(config.home, "test-workerd-cf.json");
-  writeFileSync(path, JSON.stringify({ country: "DE", colo: "FRA", continent: "EU", timezone: "Europe/Berlin", httpProtocol: "HTTP/1.1" }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      country: "DE",
+      colo: "FRA",
+      continent: "EU",
+      timezone: "Europe/Berlin",
+      httpProtocol: "HTTP/1.1",
+    }),
+  );
   return path;
 }
 
@@ -69,10 +91,24 @@ describe("edge runtimes", () => {
     await Promise.all(
       RUNTIMES.map(async (runtime) => {
         const log = openSync(join(config.home, "logs", `test-edge-${runtime.name.split(" ")[0]}.log`), "a");
-        const child = Bun.spawn(runtime.argv(runtime.port), { cwd: ROOT, env: { ...env, ...runtime.env(runtime.port) }, stdin: "ignore", stdout: log, stderr: log });
+        const child = Bun.spawn(runtime.argv(runtime.port), {
+          cwd: ROOT,
+          env: { ...env, ...runtime.env(runtime.port) },
+          stdin: "ignore",
+          stdout: log,
+          stderr: log,
+        });
         closeSync(log);
         edges.push(child);
-        const up = await waitUntil(() => fetch(`http://127.0.0.1:${runtime.port}/health`).then((r) => r.ok, () => false), 60_000, 250);
+        const up = await waitUntil(
+          () =>
+            fetch(`http://127.0.0.1:${runtime.port}/health`).then(
+              (r) => r.ok,
+              () => false,
+            ),
+          60_000,
+          250,
+        );
         if (!up) throw new Error(`the ${runtime.name} edge did not start (see ${config.home}/logs/test-edge-*.log)`);
       }),
     );
@@ -85,6 +121,10 @@ describe("edge runtimes", () => {
   }, 30_000);
 
   for (const runtime of RUNTIMES) {
-    describe(runtime.name, () => edgeContract(overHttp(`http://127.0.0.1:${runtime.port}`), { cfCountry: "cfCountry" in runtime ? runtime.cfCountry : undefined }));
+    describe(runtime.name, () =>
+      edgeContract(overHttp(`http://127.0.0.1:${runtime.port}`), {
+        cfCountry: "cfCountry" in runtime ? runtime.cfCountry : undefined,
+      }),
+    );
   }
 });

@@ -65,7 +65,13 @@ export function testRegion(id = config.regions[0]!.id): Region {
   const index = config.regions.indexOf(region);
   const corePort = TEST_CORE_PORT + index;
   const workerPort = TEST_WORKER_PORT + index;
-  return { ...region, corePort, coreUrl: `http://127.0.0.1:${corePort}`, workerPort, workerUrl: `http://127.0.0.1:${workerPort}` };
+  return {
+    ...region,
+    corePort,
+    coreUrl: `http://127.0.0.1:${corePort}`,
+    workerPort,
+    workerUrl: `http://127.0.0.1:${workerPort}`,
+  };
 }
 
 export async function startCore(regionId: string, env: Record<string, string> = {}): Promise<Child> {
@@ -78,12 +84,24 @@ export async function startCore(regionId: string, env: Record<string, string> = 
 
 /** Refuses to start beside a leftover process: its answers would pass for the new one's. */
 async function expectPortFree(url: string, name: string): Promise<void> {
-  const taken = await fetch(url).then(() => true, () => false);
-  if (taken) throw new Error(`something already answers at ${url}; a ${name} left over from another run? (stop it first)`);
+  const taken = await fetch(url).then(
+    () => true,
+    () => false,
+  );
+  if (taken)
+    throw new Error(`something already answers at ${url}; a ${name} left over from another run? (stop it first)`);
 }
 
 export async function untilHealthy(url: string, name: string): Promise<void> {
-  const up = await waitUntil(() => fetch(url).then((r) => r.ok, () => false), 15_000, 100);
+  const up = await waitUntil(
+    () =>
+      fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+    100,
+  );
   if (!up) throw new Error(`${name} did not come up (see ${testLog(name)})`);
 }
 
@@ -171,7 +189,10 @@ export function adminApp(regionIds: string[], tokens: AdminToken[]) {
  * core), in the regions named in `units`; `pool` units more stay unallocated.
  */
 export async function createProduct(spec: ProductSpec & { pool?: number }): Promise<string> {
-  const input = productInput({ ...spec, totalUnits: Object.values(spec.units).reduce((a, b) => a + b, 0) + (spec.pool ?? 0) });
+  const input = productInput({
+    ...spec,
+    totalUnits: Object.values(spec.units).reduce((a, b) => a + b, 0) + (spec.pool ?? 0),
+  });
   const { products: service } = adminServices(Object.keys(spec.units));
   const created = await service.create(input);
   const allocated = await service.setAllocations(input.id, spec.units, "test");
@@ -185,7 +206,7 @@ export function coreClient(regionId: string) {
   const region = testRegion(regionId);
   async function call(method: string, path: string, body?: unknown): Promise<Response> {
     const text = body === undefined ? "" : JSON.stringify(body);
-    const headers = { "Content-Type": "application/json", ...(signRequest(region.coreSecret, method, path, text)) };
+    const headers = { "Content-Type": "application/json", ...signRequest(region.coreSecret, method, path, text) };
     return fetch(region.coreUrl + path, { method, headers, body: text || undefined });
   }
   return {
@@ -218,10 +239,14 @@ export async function ordersOf(productId: string) {
 export async function waitForOrders(productId: string, ids: string[], timeoutMs = 60_000) {
   const wanted = new Set(ids);
   let rows = await ordersOf(productId);
-  await waitUntil(async () => {
-    rows = await ordersOf(productId);
-    return rows.filter((r) => wanted.has(r.id)).length === wanted.size;
-  }, timeoutMs, 250);
+  await waitUntil(
+    async () => {
+      rows = await ordersOf(productId);
+      return rows.filter((r) => wanted.has(r.id)).length === wanted.size;
+    },
+    timeoutMs,
+    250,
+  );
   return rows;
 }
 

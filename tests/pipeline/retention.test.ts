@@ -10,7 +10,18 @@ import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config } from "../helpers.ts";
-import { coreClient, createProduct, ordersById, pooled, startCore, startWorker, testRegion, untilHealthy, waitForOrders, type Child } from "./harness.ts";
+import {
+  coreClient,
+  createProduct,
+  ordersById,
+  pooled,
+  startCore,
+  startWorker,
+  testRegion,
+  untilHealthy,
+  waitForOrders,
+  type Child,
+} from "./harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CLI = join(import.meta.dir, "../../stack/cli.ts");
@@ -20,12 +31,19 @@ const redis = connectRedis(config.regions[0]!.redisUrl);
 const SHORT_RETENTION = { FLUX_GATE_ORDER_RETENTION_MS: "1000", FLUX_GATE_RETENTION_INTERVAL_MS: "100" };
 
 function verifyClean(productId: string) {
-  const result = Bun.spawnSync([process.execPath, CLI, "verify", "--product", productId, "--json", "--settle", "30"], { stdin: "ignore" });
-  expect(result.stdout.toString() && JSON.parse(result.stdout.toString())).toEqual({ products: 1, transfersInFlight: 0, drifts: [] });
+  const result = Bun.spawnSync([process.execPath, CLI, "verify", "--product", productId, "--json", "--settle", "30"], {
+    stdin: "ignore",
+  });
+  expect(result.stdout.toString() && JSON.parse(result.stdout.toString())).toEqual({
+    products: 1,
+    transfersInFlight: 0,
+    drifts: [],
+  });
   expect(result.exitCode).toBe(0);
 }
 
-const inRedis = (productId: string, orderId: string) => redis.exists(orderKey(region, productId, orderId)).then((n) => n === 1);
+const inRedis = (productId: string, orderId: string) =>
+  redis.exists(orderKey(region, productId, orderId)).then((n) => n === 1);
 
 describe("the retention sweep", () => {
   const children: Child[] = [];
@@ -45,19 +63,36 @@ describe("the retention sweep", () => {
       return { userId: `r-${i}`, orderId: ((await response.json()) as { orderId: string }).orderId };
     });
     const [confirmed, cancelled, live] = [placed.slice(0, 10), placed.slice(10, 15), placed.slice(15)];
-    for (const { orderId } of confirmed) expect((await core.call("POST", coreOrderPath(orderId, { productId, action: "confirm" }))).status).toBe(200);
-    for (const { orderId } of cancelled) expect((await core.call("POST", coreOrderPath(orderId, { productId, action: "cancel" }))).status).toBe(200);
+    for (const { orderId } of confirmed)
+      expect((await core.call("POST", coreOrderPath(orderId, { productId, action: "confirm" }))).status).toBe(200);
+    for (const { orderId } of cancelled)
+      expect((await core.call("POST", coreOrderPath(orderId, { productId, action: "cancel" }))).status).toBe(200);
 
     const ended = [...confirmed, ...cancelled];
-    expect(await waitUntil(async () => (await Promise.all(ended.map((o) => inRedis(productId, o.orderId)))).every((present) => !present), 30_000, 100)).toBe(true);
+    expect(
+      await waitUntil(
+        async () => (await Promise.all(ended.map((o) => inRedis(productId, o.orderId)))).every((present) => !present),
+        30_000,
+        100,
+      ),
+    ).toBe(true);
     for (const { orderId } of live) expect(await inRedis(productId, orderId)).toBe(true);
     expect(await redis.zcard(productKeys(region, productId).ended)).toBe(0);
     // The ledger's transfer (pool → region) is settled: its change id leaves too.
-    expect(await waitUntil(async () => (await redis.hlen(productKeys(region, productId).allocationChanges)) === 0, 10_000, 100)).toBe(true);
+    expect(
+      await waitUntil(
+        async () => (await redis.hlen(productKeys(region, productId).allocationChanges)) === 0,
+        10_000,
+        100,
+      ),
+    ).toBe(true);
     expect(await redis.zcard(productKeys(region, productId).allocationChangeTimes)).toBe(0);
 
     const stock = await redis.hmget(productKeys(region, productId).product, "available", "held", "sold");
-    for (const [orders, status] of [[confirmed, "confirmed"], [cancelled, "cancelled"]] as const) {
+    for (const [orders, status] of [
+      [confirmed, "confirmed"],
+      [cancelled, "cancelled"],
+    ] as const) {
       for (const { userId, orderId } of orders) {
         const retry = await core.reserve({ orderId, userId, productId, quantity: 1 });
         expect(retry.status).toBe(202);
@@ -66,8 +101,12 @@ describe("the retention sweep", () => {
         expect(await seen.json()).toMatchObject({ orderId, status, userId });
       }
     }
-    expect((await core.call("POST", coreOrderPath(confirmed[0]!.orderId, { productId, action: "confirm" }))).status).toBe(200);
-    expect((await core.call("POST", coreOrderPath(confirmed[0]!.orderId, { productId, action: "cancel" }))).status).toBe(409);
+    expect(
+      (await core.call("POST", coreOrderPath(confirmed[0]!.orderId, { productId, action: "confirm" }))).status,
+    ).toBe(200);
+    expect(
+      (await core.call("POST", coreOrderPath(confirmed[0]!.orderId, { productId, action: "cancel" }))).status,
+    ).toBe(409);
     expect(await redis.hmget(productKeys(region, productId).product, "available", "held", "sold")).toEqual(stock);
     expect(stock).toEqual(["25", "15", "10"]);
     verifyClean(productId);
@@ -79,7 +118,12 @@ describe("the retention sweep", () => {
     children.push(await startCore(region), startWorker(region));
     await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
     const ORDERS = 6_000;
-    const productId = await createProduct({ units: { [region]: ORDERS }, holdSeconds: 0, perUserLimit: ORDERS, maxPerOrder: 1 });
+    const productId = await createProduct({
+      units: { [region]: ORDERS },
+      holdSeconds: 0,
+      perUserLimit: ORDERS,
+      maxPerOrder: 1,
+    });
     const core = coreClient(region);
     const ids = await pooled(ORDERS, 50, async () => {
       const orderId = crypto.randomUUID();
@@ -100,9 +144,20 @@ describe("the retention sweep", () => {
 
     children.unshift(await startCore(region, SHORT_RETENTION));
     expect(await waitUntil(async () => (await redis.zcard(ended)) === 0, 30_000, 100)).toBe(true);
-    const retries = await pooled(ids.length, 50, async (i) => (await (await core.reserve({ orderId: ids[i]!, userId: "sweep-buyer", productId, quantity: 1 })).json()) as { replayed: boolean; status: string });
+    const retries = await pooled(
+      ids.length,
+      50,
+      async (i) =>
+        (await (await core.reserve({ orderId: ids[i]!, userId: "sweep-buyer", productId, quantity: 1 })).json()) as {
+          replayed: boolean;
+          status: string;
+        },
+    );
     expect(retries.filter((r) => r.replayed && r.status === "confirmed")).toHaveLength(ORDERS);
-    expect(await redis.hmget(productKeys(region, productId).product, "available", "sold")).toEqual(["0", String(ORDERS)]);
+    expect(await redis.hmget(productKeys(region, productId).product, "available", "sold")).toEqual([
+      "0",
+      String(ORDERS),
+    ]);
     expect((await ordersById(ids)).filter((o) => o.status === "confirmed")).toHaveLength(ORDERS);
     verifyClean(productId);
   }, 180_000);

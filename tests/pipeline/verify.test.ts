@@ -37,7 +37,9 @@ describe("flux-gate verify", () => {
     try {
       const dirty = verifyCli("--product", productId, "--settle", "0");
       expect(dirty.code).toBe(1);
-      expect(dirty.stdout.trim()).toBe(`drift: ${productId} in ${region}: available 26 + held 15 + sold 10 = 51, not the 50 allocated`);
+      expect(dirty.stdout.trim()).toBe(
+        `drift: ${productId} in ${region}: available 26 + held 15 + sold 10 = 51, not the 50 allocated`,
+      );
     } finally {
       await redis.hincrby(productKeys(region, productId).product, "available", -1);
       redis.disconnect();

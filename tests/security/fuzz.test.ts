@@ -28,19 +28,35 @@ async function expectDocumented(response: Response, what: string): Promise<unkno
   return body;
 }
 
-const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("", " ", "{}", "null", "%", "../", "\u0000", "a".repeat(5_000)));
-const jsonish = fc.oneof(fc.json().map((j) => j), text, fc.constant(undefined));
+const text = fc.oneof(
+  fc.string(),
+  fc.string({ unit: "grapheme" }),
+  fc.constantFrom("", " ", "{}", "null", "%", "../", "\u0000", "a".repeat(5_000)),
+);
+const jsonish = fc.oneof(
+  fc.json().map((j) => j),
+  text,
+  fc.constant(undefined),
+);
 
 describe("fuzzing", () => {
   withCoresAndWorkers(REGIONS);
 
   test("the edge: every answer documented, none a 5xx, and units move only by accepted orders", async () => {
-    const productId = await createProduct({ units: Object.fromEntries(REGIONS.map((r) => [r, 50])), perUserLimit: 3, maxPerOrder: 2 });
+    const productId = await createProduct({
+      units: Object.fromEntries(REGIONS.map((r) => [r, 50])),
+      perUserLimit: 3,
+      maxPerOrder: 2,
+    });
     const send = inProcess(edgeApp(edgeEnv({})));
     const accepted = new Map<string, number>();
     const product = fc.oneof(fc.constant(productId), text);
     const order = fc.record(
-      { productId: product, quantity: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, 1, 2, 3, -1, 1e20), text, fc.constant(null)), extra: jsonish },
+      {
+        productId: product,
+        quantity: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, 1, 2, 3, -1, 1e20), text, fc.constant(null)),
+        extra: jsonish,
+      },
       { requiredKeys: [] },
     );
     const path = fc.oneof(
@@ -60,7 +76,16 @@ describe("fuzzing", () => {
       },
       { requiredKeys: [] },
     );
-    const request = fc.record({ method: fc.constantFrom("GET", "POST", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"), path, headers, body: fc.oneof(order.map((o) => JSON.stringify(o)), jsonish.map((j) => (j === undefined ? undefined : JSON.stringify(j))), text) });
+    const request = fc.record({
+      method: fc.constantFrom("GET", "POST", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"),
+      path,
+      headers,
+      body: fc.oneof(
+        order.map((o) => JSON.stringify(o)),
+        jsonish.map((j) => (j === undefined ? undefined : JSON.stringify(j))),
+        text,
+      ),
+    });
 
     await fc.assert(
       fc.asyncProperty(request, async ({ method, path, headers, body }) => {
@@ -74,27 +99,41 @@ describe("fuzzing", () => {
           if (error instanceof TypeError) return;
           throw error;
         }
-        const answer = (await expectDocumented(response, `${method} ${path} ${JSON.stringify(safeHeaders)} ${String(withBody).slice(0, 200)}`)) as { orderId?: string; quantity?: number; status?: string };
-        if (method === "POST" && path === "/v1/orders" && response.status === 202 && answer.orderId) accepted.set(answer.orderId, answer.quantity ?? 0);
+        const answer = (await expectDocumented(
+          response,
+          `${method} ${path} ${JSON.stringify(safeHeaders)} ${String(withBody).slice(0, 200)}`,
+        )) as { orderId?: string; quantity?: number; status?: string };
+        if (method === "POST" && path === "/v1/orders" && response.status === 202 && answer.orderId)
+          accepted.set(answer.orderId, answer.quantity ?? 0);
       }),
       { numRuns: RUNS },
     );
 
-    const stock = (await (await send(`/v1/products/${productId}`)).json()) as { regions: Record<string, { available: number; held: number; sold: number }> };
+    const stock = (await (await send(`/v1/products/${productId}`)).json()) as {
+      regions: Record<string, { available: number; held: number; sold: number }>;
+    };
     const available = Object.values(stock.regions).reduce((sum, r) => sum + r.available, 0);
     const taken = [...accepted.values()].reduce((a, b) => a + b, 0);
     expect(available + taken).toBe(50 * REGIONS.length);
   }, 120_000);
 
   describe("the admin API", () => {
-    const TOKENS = { global: "fuzz-global-token-0123456789", own: "fuzz-us-east-token-0123456789", other: "fuzz-eu-west-token-0123456789" };
+    const TOKENS = {
+      global: "fuzz-global-token-0123456789",
+      own: "fuzz-us-east-token-0123456789",
+      other: "fuzz-eu-west-token-0123456789",
+    };
     const { app } = adminApp(REGIONS, [
       { name: "global", scopes: ["global"], token: TOKENS.global },
       { name: "us-east", scopes: ["region:us-east"], token: TOKENS.own },
       { name: "eu-west", scopes: ["region:eu-west"], token: TOKENS.other },
     ]);
     const call = (method: string, path: string, token: string | undefined, body?: string) =>
-      app.request(path, { method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" }, body });
+      app.request(path, {
+        method,
+        headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" },
+        body,
+      });
 
     test("bodies, paths and tokens: every answer documented, none a 5xx, every unit still accounted for", async () => {
       const productId = await createProduct({ units: { "us-east": 20, "eu-west": 20 }, pool: 10 });
@@ -102,24 +141,50 @@ describe("fuzzing", () => {
       const route = fc.oneof(
         fc.constantFrom("/v1/products", "/v1/transfers", "/v1/audit", "/v1/stats", "/v1/me"),
         id.map((p) => `/v1/products/${encodeURIComponent(p)}`),
-        fc.tuple(id, fc.constantFrom("pause", "resume", "allocations", "rebalance")).map(([p, a]) => `/v1/products/${encodeURIComponent(p)}/${a}`),
-        fc.tuple(fc.oneof(fc.constantFrom(...REGIONS), text), id, fc.constantFrom("claim", "release", "")).map(([r, p, a]) => `/v1/regions/${encodeURIComponent(r)}/products/${encodeURIComponent(p)}${a ? `/${a}` : ""}`),
+        fc
+          .tuple(id, fc.constantFrom("pause", "resume", "allocations", "rebalance"))
+          .map(([p, a]) => `/v1/products/${encodeURIComponent(p)}/${a}`),
+        fc
+          .tuple(fc.oneof(fc.constantFrom(...REGIONS), text), id, fc.constantFrom("claim", "release", ""))
+          .map(
+            ([r, p, a]) => `/v1/regions/${encodeURIComponent(r)}/products/${encodeURIComponent(p)}${a ? `/${a}` : ""}`,
+          ),
         fc.oneof(fc.uuid(), text).map((t) => `/v1/transfers/${encodeURIComponent(t)}`),
       );
       // Bodies shaped like the API's, with every field fuzzed: deep enough to reach the checks past parsing.
       const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, 1, -1, 1e12), text);
       const shaped = fc.record(
-        { units: number, regions: fc.dictionary(fc.oneof(fc.constantFrom(...REGIONS), text), number), productId: id, from: fc.constantFrom(...REGIONS), to: fc.constantFrom(...REGIONS), totalUnits: number, name: text, window: number, paused: fc.boolean() },
+        {
+          units: number,
+          regions: fc.dictionary(fc.oneof(fc.constantFrom(...REGIONS), text), number),
+          productId: id,
+          from: fc.constantFrom(...REGIONS),
+          to: fc.constantFrom(...REGIONS),
+          totalUnits: number,
+          name: text,
+          window: number,
+          paused: fc.boolean(),
+        },
         { requiredKeys: [] },
       );
-      const body = fc.oneof(shaped.map((b) => JSON.stringify(b)), jsonish.map((j) => (j === undefined ? undefined : JSON.stringify(j))), text);
+      const body = fc.oneof(
+        shaped.map((b) => JSON.stringify(b)),
+        jsonish.map((j) => (j === undefined ? undefined : JSON.stringify(j))),
+        text,
+      );
       const token = fc.constantFrom(TOKENS.global, TOKENS.own, TOKENS.other, undefined, "not-a-token");
 
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE"), route, token, body, async (method, path, bearer, payload) => {
-          const response = await call(method, path, bearer, method === "GET" ? undefined : payload);
-          await expectDocumented(response, `${method} ${path} ${payload?.slice(0, 200)}`);
-        }),
+        fc.asyncProperty(
+          fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE"),
+          route,
+          token,
+          body,
+          async (method, path, bearer, payload) => {
+            const response = await call(method, path, bearer, method === "GET" ? undefined : payload);
+            await expectDocumented(response, `${method} ${path} ${payload?.slice(0, 200)}`);
+          },
+        ),
         { numRuns: RUNS },
       );
       const result = await verify(config, { productIds: [productId], settleMs: 5_000 });
@@ -139,12 +204,22 @@ describe("fuzzing", () => {
       ["PATCH", `/v1/products/${ANY}`, { global: true, own: false, other: false }, { name: "x" }],
       ["POST", `/v1/products/${ANY}/pause`, { global: true, own: false, other: false }, null],
       ["POST", `/v1/products/${ANY}/resume`, { global: true, own: false, other: false }, null],
-      ["PUT", `/v1/products/${ANY}/allocations`, { global: true, own: false, other: false }, { regions: { "us-east": 1 } }],
+      [
+        "PUT",
+        `/v1/products/${ANY}/allocations`,
+        { global: true, own: false, other: false },
+        { regions: { "us-east": 1 } },
+      ],
       ["POST", `/v1/products/${ANY}/rebalance`, { global: true, own: false, other: false }, {}],
       ["GET", `/v1/regions/us-east/products/${ANY}`, { global: true, own: true, other: false }, null],
       ["POST", `/v1/regions/us-east/products/${ANY}/claim`, { global: true, own: true, other: false }, { units: 1 }],
       ["POST", `/v1/regions/us-east/products/${ANY}/release`, { global: true, own: true, other: false }, { units: 1 }],
-      ["POST", "/v1/transfers", { global: true, own: true, other: false }, { productId: ANY, from: "us-east", to: "eu-west", units: 1 }],
+      [
+        "POST",
+        "/v1/transfers",
+        { global: true, own: true, other: false },
+        { productId: ANY, from: "us-east", to: "eu-west", units: 1 },
+      ],
       ["GET", "/v1/transfers", { global: true, own: true, other: true }, null],
       ["GET", "/v1/audit", { global: true, own: false, other: false }, null],
     ];

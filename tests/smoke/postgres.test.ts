@@ -44,9 +44,12 @@ test("a product and its allocation round-trip through Drizzle", async () => {
 
 test("the schema refuses a sale window that ends before it starts", async () => {
   const bad = { ...aProduct(uniqueName("smoke")), endsAt: new Date("2025-12-31T00:00:00Z") };
-  const refusal = await db.insert(products).values(bad).then(
-    () => undefined,
-    (error: { cause?: { constraint_name?: string } }) => error.cause?.constraint_name,
-  );
+  const refusal = await db
+    .insert(products)
+    .values(bad)
+    .then(
+      () => undefined,
+      (error: { cause?: { constraint_name?: string } }) => error.cause?.constraint_name,
+    );
   expect(refusal).toBe("products_window_ordered");
 });

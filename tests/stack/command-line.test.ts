@@ -10,11 +10,24 @@ const ROOT = join(import.meta.dir, "../..");
 test.each([
   ["stack/cli.ts", ["stack", "sideways"], 'flux-gate: unknown command "stack sideways"', "usage: flux-gate <command>"],
   ["demo/main.ts", ["--topology", "x"], "demo: Unknown option '--topology'", "usage: npm run demo"],
-  ["demo/main.ts", ["--buyers", "many"], 'demo: --buyers takes a positive whole number, not "many"', "usage: npm run demo"],
+  [
+    "demo/main.ts",
+    ["--buyers", "many"],
+    'demo: --buyers takes a positive whole number, not "many"',
+    "usage: npm run demo",
+  ],
   ["bench/main.ts", ["--fast"], "bench: Unknown option '--fast'", "usage: npm run bench"],
-  ["bench/main.ts", ["--seconds", "0"], 'bench: --seconds takes a positive whole number, not "0"', "usage: npm run bench"],
+  [
+    "bench/main.ts",
+    ["--seconds", "0"],
+    'bench: --seconds takes a positive whole number, not "0"',
+    "usage: npm run bench",
+  ],
 ])("%s %p: one line, the usage, exit 2", (script, args, message, usage) => {
-  const run = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], { stdin: "ignore", env: { ...process.env, FLUX_GATE_ENV: "development" } });
+  const run = Bun.spawnSync([process.execPath, join(ROOT, script), ...args], {
+    stdin: "ignore",
+    env: { ...process.env, FLUX_GATE_ENV: "development" },
+  });
   const stderr = run.stderr.toString();
   expect(run.exitCode).toBe(2);
   expect(stderr).toStartWith(`${message}\n\n${usage}`);

@@ -24,7 +24,9 @@ describe("flux-gate stack", () => {
     expect(status.databaseUrl).toBe(config.postgres.url);
     expect(status.kafkaBrokers).toEqual(config.kafka.brokers);
     const services = status.services as { name: string; state: string }[];
-    expect(services.map((s) => s.name).sort()).toEqual([...config.regions.map((r) => `redis-${r.id}`), "postgres", "kafka"].sort());
+    expect(services.map((s) => s.name).sort()).toEqual(
+      [...config.regions.map((r) => `redis-${r.id}`), "postgres", "kafka"].sort(),
+    );
     for (const service of services) expect(["running", "external"]).toContain(service.state);
   });
 
@@ -44,23 +46,49 @@ describe("flux-gate stack", () => {
       expect(status.redis[r.id]).toBe(r.redisUrl);
     }
     const apps = status.apps as { name: string; state: string }[];
-    expect(apps.map((a) => a.name).sort()).toEqual(["admin", "edge", ...config.regions.flatMap((r) => [`core-${r.id}`, `gateway-${r.id}`, `worker-${r.id}`])].sort());
+    expect(apps.map((a) => a.name).sort()).toEqual(
+      ["admin", "edge", ...config.regions.flatMap((r) => [`core-${r.id}`, `gateway-${r.id}`, `worker-${r.id}`])].sort(),
+    );
   });
 
   test("status says which apps answer their /health: those that do are running, the others stopped", async () => {
     // Ports of their own, where only what this test starts can answer.
-    const ports = { FLUX_GATE_CORE_PORT: "19101", FLUX_GATE_GATEWAY_PORT: "19201", FLUX_GATE_WORKER_PORT: "19401", FLUX_GATE_ADMIN_PORT: "19300", FLUX_GATE_EDGE_PORT: "19080" };
+    const ports = {
+      FLUX_GATE_CORE_PORT: "19101",
+      FLUX_GATE_GATEWAY_PORT: "19201",
+      FLUX_GATE_WORKER_PORT: "19401",
+      FLUX_GATE_ADMIN_PORT: "19300",
+      FLUX_GATE_EDGE_PORT: "19080",
+    };
     const [first, second] = config.regions;
     const answering = { [`core-${first!.id}`]: 19101, [`worker-${second!.id}`]: 19402, edge: 19080 };
-    const servers = Object.values(answering).map((port) => Bun.serve({ port, hostname: "127.0.0.1", fetch: (r) => (new URL(r.url).pathname === "/health" ? Response.json({ status: "ok" }) : new Response(null, { status: 404 })) }));
+    const servers = Object.values(answering).map((port) =>
+      Bun.serve({
+        port,
+        hostname: "127.0.0.1",
+        fetch: (r) =>
+          new URL(r.url).pathname === "/health" ? Response.json({ status: "ok" }) : new Response(null, { status: 404 }),
+      }),
+    );
     try {
       // Not spawnSync: this process must stay free to answer the probes.
-      const child = Bun.spawn([process.execPath, CLI, "status", "--json"], { env: { ...process.env, ...ports }, stdin: "ignore", stdout: "pipe" });
+      const child = Bun.spawn([process.execPath, CLI, "status", "--json"], {
+        env: { ...process.env, ...ports },
+        stdin: "ignore",
+        stdout: "pipe",
+      });
       const stdout = await new Response(child.stdout).text();
       expect(await child.exited).toBe(0);
       const apps = (JSON.parse(stdout).apps as { name: string; state: string }[]).map((a) => [a.name, a.state]);
-      expect(Object.fromEntries(apps)).toEqual(Object.fromEntries(apps.map(([name]) => [name, name! in answering ? "running" : "stopped"])));
-      expect(apps.filter(([, state]) => state === "running").map(([name]) => name).sort()).toEqual(Object.keys(answering).sort());
+      expect(Object.fromEntries(apps)).toEqual(
+        Object.fromEntries(apps.map(([name]) => [name, name! in answering ? "running" : "stopped"])),
+      );
+      expect(
+        apps
+          .filter(([, state]) => state === "running")
+          .map(([name]) => name)
+          .sort(),
+      ).toEqual(Object.keys(answering).sort());
     } finally {
       for (const server of servers) server.stop(true);
     }
@@ -120,8 +148,14 @@ describe("flux-gate stack", () => {
       FLUX_GATE_KAFKA_PORT: String(kafkaPort),
     });
     try {
-      await expect(stackUp(other)).rejects.toThrow(`kafka: port ${kafkaPort} is taken by a process this stack did not start`);
-      expect((await stackStatus(other)).filter((s) => s.name !== "kafka").map((s) => s.state)).toEqual(["stopped", "stopped", "stopped"]);
+      await expect(stackUp(other)).rejects.toThrow(
+        `kafka: port ${kafkaPort} is taken by a process this stack did not start`,
+      );
+      expect((await stackStatus(other)).filter((s) => s.name !== "kafka").map((s) => s.state)).toEqual([
+        "stopped",
+        "stopped",
+        "stopped",
+      ]);
     } finally {
       squatter.close();
     }
@@ -133,7 +167,9 @@ describe("flux-gate stack", () => {
     expect(bad.stderr.trim()).toBe('flux-gate: FLUX_GATE_PG_PORT must be a positive whole number, not "port"');
     const unreachable = cli(["verify"], { ...process.env, FLUX_GATE_REDIS_PORT: "1" });
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/^flux-gate: cannot reach (us-east|eu-west)'s Redis at redis:\/\/127\.0\.0\.1:[12]\n/);
+    expect(unreachable.stderr).toMatch(
+      /^flux-gate: cannot reach (us-east|eu-west)'s Redis at redis:\/\/127\.0\.0\.1:[12]\n/,
+    );
     const unknown = cli(["stack", "sideways"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toStartWith('flux-gate: unknown command "stack sideways"');

@@ -14,7 +14,8 @@ export function idempotencyKey(): MiddlewareHandler<{ Variables: IdempotencyKeyV
   return async (c, next) => {
     const key = c.req.header("Idempotency-Key");
     if (!key) return problemResponse(problem("idempotency_key_missing"));
-    if (!KEY.test(key)) return problemResponse(problem("invalid_request", "Idempotency-Key must be 1-255 visible ASCII characters"));
+    if (!KEY.test(key))
+      return problemResponse(problem("invalid_request", "Idempotency-Key must be 1-255 visible ASCII characters"));
     c.set("idempotencyKey", key);
     await next();
   };

@@ -28,7 +28,9 @@ const deny = (detail: string) => problemResponse(problem("unauthenticated", deta
 
 export function identity(options: IdentityOptions): MiddlewareHandler<{ Variables: IdentityVariables }> {
   if (!options.trustUserHeader && !options.jwtSecret && !options.jwksUrl) {
-    throw new Error("the edge needs FLUX_GATE_JWT_SECRET or FLUX_GATE_JWKS_URL (or FLUX_GATE_DEV_IDENTITY=1 for local runs)");
+    throw new Error(
+      "the edge needs FLUX_GATE_JWT_SECRET or FLUX_GATE_JWKS_URL (or FLUX_GATE_DEV_IDENTITY=1 for local runs)",
+    );
   }
   const key: Uint8Array | JWTVerifyGetKey | undefined = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))

@@ -46,15 +46,21 @@ export function rateLimiter(policy: string, setting: RateLimitSetting) {
       .limit(identifier)
       .catch(() => ({ success: true, remaining: setting.requests, reset: Date.now() }));
     const resetSeconds = Math.max(0, Math.ceil((reset - Date.now()) / 1000));
-    const headers = { "RateLimit-Policy": policyHeader, RateLimit: `"${policy}";r=${Math.max(0, remaining)};t=${resetSeconds}` };
+    const headers = {
+      "RateLimit-Policy": policyHeader,
+      RateLimit: `"${policy}";r=${Math.max(0, remaining)};t=${resetSeconds}`,
+    };
     return {
       success,
       headers,
       refusal: () =>
-        problemResponse(problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`), {
-          ...headers,
-          "Retry-After": String(Math.max(1, resetSeconds)),
-        }),
+        problemResponse(
+          problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`),
+          {
+            ...headers,
+            "Retry-After": String(Math.max(1, resetSeconds)),
+          },
+        ),
     };
   };
 }
