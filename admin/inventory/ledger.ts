@@ -57,6 +57,14 @@ export function transferLedger(db: Database) {
       .where(and(eq(inventoryTransfers.id, t.id), eq(inventoryTransfers.state, from)))
       .returning();
 
+  const rowOf = (m: MoveRequest) => ({
+    id: m.id,
+    productId: m.productId,
+    fromRegion: m.from,
+    toRegion: m.to,
+    units: m.units,
+    requestedBy: m.requestedBy,
+  });
   const ledger = {
     async get(id: string): Promise<Transfer | undefined> {
       const [row] = await db.select().from(inventoryTransfers).where(eq(inventoryTransfers.id, id));
@@ -67,18 +75,7 @@ export function transferLedger(db: Database) {
     async record(m: MoveRequest): Promise<Recorded> {
       const [product] = await db.select({ id: products.id }).from(products).where(eq(products.id, m.productId));
       if (!product) return { kind: "unknown_product" };
-      const [created] = await db
-        .insert(inventoryTransfers)
-        .values({
-          id: m.id,
-          productId: m.productId,
-          fromRegion: m.from,
-          toRegion: m.to,
-          units: m.units,
-          requestedBy: m.requestedBy,
-        })
-        .onConflictDoNothing()
-        .returning();
+      const [created] = await db.insert(inventoryTransfers).values(rowOf(m)).onConflictDoNothing().returning();
       if (created) return { kind: "new", transfer: created };
       const existing = (await ledger.get(m.id))!;
       const same =
@@ -141,19 +138,7 @@ export function transferLedger(db: Database) {
     /** Records a planned set of moves at once (inside the planner's transaction), in order. */
     async recordPlan(requests: MoveRequest[], tx: Executor): Promise<Transfer[]> {
       if (requests.length === 0) return [];
-      const rows = await tx
-        .insert(inventoryTransfers)
-        .values(
-          requests.map((m) => ({
-            id: m.id,
-            productId: m.productId,
-            fromRegion: m.from,
-            toRegion: m.to,
-            units: m.units,
-            requestedBy: m.requestedBy,
-          })),
-        )
-        .returning();
+      const rows = await tx.insert(inventoryTransfers).values(requests.map(rowOf)).returning();
       return requests.map((m) => rows.find((r) => r.id === m.id)!);
     },
 
