@@ -10,10 +10,8 @@ import { tokenChecker } from "./access/tokens.ts";
 import { startHistory } from "./dashboard/history.ts";
 import { regionStats } from "./dashboard/stats.ts";
 import { createAdminApp } from "./http/app.ts";
-import { regionCores } from "./inventory/cores.ts";
-import { transferLedger } from "./inventory/ledger.ts";
-import { haltAfter, type MoveDeps } from "./inventory/moves.ts";
-import { productService } from "./inventory/products.ts";
+import { haltAfter } from "./inventory/moves.ts";
+import { inventoryServices } from "./inventory/services.ts";
 import { startResumer } from "./inventory/resumer.ts";
 
 const config = loadConfig();
@@ -25,13 +23,7 @@ const log = logger("admin", "global");
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const regionIds = config.regions.map((r) => r.id);
-const ledger = transferLedger(db);
-const moves: MoveDeps = {
-  ledger,
-  cores: regionCores(config.regions),
-  afterStep: haltAfter(config.admin.testHaltAfter, log),
-};
-const products = productService(db, regionIds, moves);
+const { ledger, moves, products } = inventoryServices(db, config.regions, haltAfter(config.admin.testHaltAfter, log));
 
 const resumer = startResumer(moves, config.admin.resumeIntervalMs, (error, transfer) =>
   log.warn("resuming a transfer failed; will retry", { transferId: transfer?.id, error: String(error) }),

@@ -19,9 +19,7 @@ import { count, inArray } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
 import { commandLine } from "../shared/command-line.ts";
 import { orders, products } from "../db/schema.ts";
-import { regionCores } from "../admin/inventory/cores.ts";
-import { transferLedger } from "../admin/inventory/ledger.ts";
-import { productService } from "../admin/inventory/products.ts";
+import { inventoryServices } from "../admin/inventory/services.ts";
 import { loadConfig, regionById, regionVariable } from "../shared/config.ts";
 import { consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
@@ -133,7 +131,7 @@ await skipToEnd(
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);
-const admin = productService(db, [REGION], { ledger: transferLedger(db), cores: regionCores([region]) });
+const { products: admin } = inventoryServices(db, [region]);
 const runId = Date.now().toString(36);
 let productCount = 0;
 

@@ -20,8 +20,9 @@ import {
   unique,
   uuid,
 } from "drizzle-orm/pg-core";
+import { ORDER_STATUSES } from "../shared/events.ts";
 
-export const orderStatus = pgEnum("order_status", ["reserved", "confirmed", "cancelled", "expired"]);
+export const orderStatus = pgEnum("order_status", ORDER_STATUSES);
 /**
  * pending: recorded, nothing moved yet (or the source's Redis gave the units, PostgreSQL not yet);
  * released: the units left the source and are in transit; completed: they reached the target;

@@ -13,6 +13,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
 import { callCore, type CoreAnswer } from "../shared/core-client.ts";
+import { ORDER_STATUSES } from "../shared/events.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import { describeIssues, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
@@ -35,7 +36,7 @@ const orderIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: 
 const orderSchema = z
   .object({
     orderId: z.uuid(),
-    status: z.enum(["reserved", "confirmed", "cancelled", "expired"]),
+    status: z.enum(ORDER_STATUSES),
     expiresAt: z.string().nullable(),
     region: z.string(),
     originRegion: z.string(),

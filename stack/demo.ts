@@ -1,9 +1,7 @@
 /** The demo product `npm start` puts on sale, so that a new user has something to buy. */
 import { connectDatabase } from "../db/client.ts";
 import type { Config } from "../shared/config.ts";
-import { regionCores } from "../admin/inventory/cores.ts";
-import { transferLedger } from "../admin/inventory/ledger.ts";
-import { productService } from "../admin/inventory/products.ts";
+import { inventoryServices } from "../admin/inventory/services.ts";
 import { StackError } from "./process.ts";
 
 export const DEMO_PRODUCT = "demo-phone";
@@ -18,8 +16,7 @@ const WEEK_MS = 7 * 24 * 3_600_000;
 export async function seedDemoProduct(config: Config): Promise<string> {
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
   const regionIds = config.regions.map((r) => r.id);
-  const ledger = transferLedger(db);
-  const products = productService(db, regionIds, { ledger, cores: regionCores(config.regions) });
+  const { products } = inventoryServices(db, config.regions);
   try {
     const now = Date.now();
     const created = await products.create({

@@ -8,9 +8,7 @@ import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
 import { connectDatabase } from "../../db/client.ts";
 import { orders, products } from "../../db/schema.ts";
-import { regionCores } from "../../admin/inventory/cores.ts";
-import { transferLedger } from "../../admin/inventory/ledger.ts";
-import { productService } from "../../admin/inventory/products.ts";
+import { inventoryServices } from "../../admin/inventory/services.ts";
 import { regionById, type AdminToken, type Region } from "../../shared/config.ts";
 import { tokenChecker } from "../../admin/access/tokens.ts";
 import { regionStats } from "../../admin/dashboard/stats.ts";
@@ -164,9 +162,10 @@ export async function insertProduct(spec: Omit<ProductSpec, "units"> & { totalUn
 
 /** The admin's services in-process, driving the test cores of `regionIds`. */
 export function adminServices(regionIds: string[]) {
-  const ledger = transferLedger(database.db);
-  const moves = { ledger, cores: regionCores(regionIds.map((id) => testRegion(id))) };
-  return { ledger, moves, products: productService(database.db, regionIds, moves) };
+  return inventoryServices(
+    database.db,
+    regionIds.map((id) => testRegion(id)),
+  );
 }
 
 /** The admin API in-process over the test cores of `regionIds`, taking `tokens`, logging nothing. */
