@@ -13,7 +13,7 @@ import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from ".
 import { answersHealth, appEndpoints, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
 import { StackError, waitUntil } from "../stack/process.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
-import { verify } from "../stack/verify/verify.ts";
+import { verify } from "../cli/verify/verify.ts";
 import { runBuyers } from "./buyers.ts";
 import { progressLine, quantile, type Tally } from "./progress.ts";
 import { formatReport, integrity, regionsReport, type DemoReport, type StoredOrder } from "./report.ts";

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { desc, eq } from "drizzle-orm";
 import { drive } from "../../admin/inventory/moves.ts";
 import { adminAudit, allocations, inventoryTransfers } from "../../db/schema.ts";
-import { verify } from "../../stack/verify/verify.ts";
+import { verify } from "../../cli/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
 import {
   adminApp,

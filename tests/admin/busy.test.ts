@@ -9,7 +9,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
 import { allocations, inventoryTransfers, orders } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { verify } from "../../stack/verify/verify.ts";
+import { verify } from "../../cli/verify/verify.ts";
 import { config } from "../helpers.ts";
 import {
   adminServices,

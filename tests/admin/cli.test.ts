@@ -5,7 +5,7 @@ import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
 import { uniqueName } from "../helpers.ts";
 import { startAdmin, startCore, testAdminUrl, type Child } from "../pipeline/harness.ts";
 
-const CLI = join(import.meta.dir, "../../stack/cli.ts");
+const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 
 function flux(args: string[], env: Record<string, string> = {}) {
   const result = Bun.spawnSync([process.execPath, CLI, ...args], {

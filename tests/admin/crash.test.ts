@@ -13,7 +13,7 @@ import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { inventoryTransfers } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { verify } from "../../stack/verify/verify.ts";
+import { verify } from "../../cli/verify/verify.ts";
 import { config } from "../helpers.ts";
 import {
   adminServices,

@@ -14,7 +14,7 @@ import { homeRegion } from "../../shared/home-region.ts";
 import { buyerKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { verify } from "../../stack/verify/verify.ts";
+import { verify } from "../../cli/verify/verify.ts";
 import { config, uniqueName } from "../helpers.ts";
 import {
   createProduct,

@@ -24,7 +24,7 @@ import {
 } from "./harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
-const CLI = join(import.meta.dir, "../../stack/cli.ts");
+const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 const region = config.regions[0]!.id;
 const redis = connectRedis(config.regions[0]!.redisUrl);
 /** A retention short enough for a test; the sweep looks every 100 ms. */

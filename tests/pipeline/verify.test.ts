@@ -7,7 +7,7 @@ import { config } from "../helpers.ts";
 import { coreClient, createProduct, pooled, withCoresAndWorkers } from "./harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
-const CLI = join(import.meta.dir, "../../stack/cli.ts");
+const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 const region = config.regions[0]!.id;
 
 function verifyCli(...args: string[]) {

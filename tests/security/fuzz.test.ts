@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { PROBLEMS, problemType } from "../../shared/problems.ts";
-import { verify } from "../../stack/verify/verify.ts";
+import { verify } from "../../cli/verify/verify.ts";
 import { config } from "../helpers.ts";
 import { edgeApp, edgeEnv, inProcess } from "../edge/harness.ts";
 import { adminApp, createProduct, withCoresAndWorkers } from "../pipeline/harness.ts";

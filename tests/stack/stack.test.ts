@@ -8,7 +8,7 @@ import { connectRedis } from "../../shared/redis.ts";
 import { stackStatus, stackUp } from "../../stack/stack.ts";
 import { config, uniqueName } from "../helpers.ts";
 
-const CLI = join(import.meta.dir, "../../stack/cli.ts");
+const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 
 function cli(args: string[], env: Record<string, string | undefined> = process.env) {
   const result = Bun.spawnSync([process.execPath, CLI, ...args], { env, stdin: "ignore" });

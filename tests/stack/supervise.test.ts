@@ -11,7 +11,7 @@ import { waitUntil } from "../../stack/process.ts";
 import { config } from "../helpers.ts";
 
 const ROOT = join(import.meta.dir, "../..");
-const CLI = join(ROOT, "stack/cli.ts");
+const CLI = join(ROOT, "cli/flux-gate.ts");
 const env = { ...process.env, FLUX_GATE_ENV: "development" };
 const region = config.regions[0]!;
 

@@ -1,7 +1,7 @@
 /** The admin's pure pieces: tokens and scopes, the CLI's arguments, rebalancing's split. */
 import { describe, expect, test } from "bun:test";
 import { reaches, tokenChecker } from "../../../admin/access/tokens.ts";
-import { allocationTargets, AdminUsageError, instant } from "../../../admin/cli/commands.ts";
+import { allocationTargets, AdminUsageError, instant } from "../../../cli/admin-commands.ts";
 import { shareOfPool } from "../../../admin/inventory/rebalance.ts";
 import {
   ConfigError,

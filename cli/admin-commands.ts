@@ -4,8 +4,8 @@
  * and exits 1.
  */
 import { parseArgs } from "node:util";
-import type { Config } from "../../shared/config.ts";
-import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
+import type { Config } from "../shared/config.ts";
+import { DEVELOPMENT_ADMIN_TOKEN } from "../shared/config.ts";
 
 export const ADMIN_USAGE = `  products list                          every product
   products show ID                       totals, the pool and each region's live counters

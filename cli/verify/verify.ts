@@ -11,7 +11,7 @@ import { claimChange, releaseChange } from "../../admin/inventory/moves.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
 import { redactUrl, type Config } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { StackError } from "../process.ts";
+import { StackError } from "../../stack/process.ts";
 import { drifts, type Drift, type ProductReading, type TransferReading } from "./drift.ts";
 
 export interface VerifyResult {

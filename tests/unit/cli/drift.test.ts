@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { drifts, type ProductReading, type TransferReading } from "../../../stack/verify/drift.ts";
+import { drifts, type ProductReading, type TransferReading } from "../../../cli/verify/drift.ts";
 
 function reading(overrides: (p: ProductReading) => void = () => {}): ProductReading {
   const p: ProductReading = {

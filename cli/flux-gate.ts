@@ -13,12 +13,12 @@ import {
 import { setUserCommands, userRules } from "../shared/redis-acl.ts";
 import { REDIS_COMPONENTS, redisPasswordVariable } from "../shared/redis-users.ts";
 import { migrateDatabase } from "../db/migrate.ts";
-import { StackError } from "./process.ts";
-import { appEndpoints, appStatus, claimRun, startApps, stopApps, type App } from "./apps.ts";
-import { seedDemoProduct } from "./demo.ts";
-import { endpoints, killServices, stackDown, stackStatus, stackUp, type ServiceStatus } from "./stack.ts";
+import { StackError } from "../stack/process.ts";
+import { appEndpoints, appStatus, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
+import { seedDemoProduct } from "../stack/demo-product.ts";
+import { endpoints, killServices, stackDown, stackStatus, stackUp, type ServiceStatus } from "../stack/stack.ts";
 import { verify } from "./verify/verify.ts";
-import { ADMIN_USAGE, AdminCommandError, AdminUsageError, adminCommand } from "../admin/cli/commands.ts";
+import { ADMIN_USAGE, AdminCommandError, AdminUsageError, adminCommand } from "./admin-commands.ts";
 
 const USAGE = `usage: flux-gate <command>
 
