@@ -6,7 +6,7 @@
  * answer, and the completion under the Idempotency-Key after it.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import type { Hono } from "hono";
+import type { Instrumentable } from "../shared/metrics.ts";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -151,7 +151,7 @@ export interface EdgeDeps {
    * Adds request timing and /metrics (the Bun edge: shared/metrics.ts `instrument`). Injected,
    * so the Workers bundle carries no prom-client; Workers have Cloudflare's analytics.
    */
-  instrument?: (app: Hono<any, any, any>) => void;
+  instrument?: (app: Instrumentable) => void;
 }
 
 export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {

@@ -3,7 +3,7 @@
  * component and region, served as text at `/metrics`. Each component names its own metrics
  * beside its code (core/metrics.ts, worker/metrics.ts); the HTTP timing is shared.
  */
-import type { Hono, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
@@ -55,11 +55,18 @@ export function readinessGauge(registry: Registry, app: { request(path: string):
   });
 }
 
+/** What `instrument` needs of a Hono app, whatever its variables and routes. */
+export interface Instrumentable {
+  use(middleware: MiddlewareHandler): unknown;
+  get(path: string, handler: () => Promise<Response>): unknown;
+  request(path: string): Response | Promise<Response>;
+}
+
 /**
  * What every process's app gets: each request timed, `/metrics`, and `flux_gate_ready`. Call it
  * before the app's routes (Hono runs middleware in the order it was added).
  */
-export function instrument(app: Hono<any, any, any>, registry: Registry): void {
+export function instrument(app: Instrumentable, registry: Registry): void {
   app.use(requestTiming(registry));
   app.get("/metrics", () => metricsResponse(registry));
   readinessGauge(registry, app);

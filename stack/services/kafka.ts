@@ -52,11 +52,9 @@ export function brokerProperties(config: Config, logDir: string): string {
     // Topics are created on purpose (with their partition count), never by a typo.
     "auto.create.topics.enable": "false",
   };
-  return (
-    Object.entries(settings)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("\n") + "\n"
-  );
+  return `${Object.entries(settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n")}\n`;
 }
 
 /**

@@ -105,7 +105,10 @@ describe("expiry", () => {
       await Bun.sleep(990);
       const sweepers = [startSweeper(store, 5), startSweeper(store, 5)];
       const cancels = await Promise.all(
-        ids.map(async (id, i) => (await Bun.sleep(i % 20), store.cancel(productId, id))),
+        ids.map(async (id, i) => {
+          await Bun.sleep(i % 20);
+          return store.cancel(productId, id);
+        }),
       );
       await Bun.sleep(100);
       await Promise.all(sweepers.map((s) => s.stop()));

@@ -121,8 +121,10 @@ describe("edge, in-process", () => {
       const firstBody = (await (await first).json()) as { orderId: string };
       let third = await order(slowEdge, request);
       // The completion follows the answer: until it lands the key may still read as in flight.
-      for (let i = 0; i < 20 && third.status === 409; i++)
-        third = (await Bun.sleep(50), await order(slowEdge, request));
+      for (let i = 0; i < 20 && third.status === 409; i++) {
+        await Bun.sleep(50);
+        third = await order(slowEdge, request);
+      }
       expect(third.headers.get("idempotent-replayed")).toBe("true");
       expect(await third.json()).toMatchObject({ orderId: firstBody.orderId });
       expect(await stockIn(send, home, productId)).toBe(9);

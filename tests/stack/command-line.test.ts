@@ -8,7 +8,12 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "../..");
 
 test.each([
-  ["cli/flux-gate.ts", ["stack", "sideways"], 'flux-gate: unknown command "stack sideways"', "usage: flux-gate <command>"],
+  [
+    "cli/flux-gate.ts",
+    ["stack", "sideways"],
+    'flux-gate: unknown command "stack sideways"',
+    "usage: flux-gate <command>",
+  ],
   ["demo/main.ts", ["--topology", "x"], "demo: Unknown option '--topology'", "usage: npm run demo"],
   [
     "demo/main.ts",

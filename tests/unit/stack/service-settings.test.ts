@@ -37,7 +37,7 @@ describe("kafka settings", () => {
   );
   test("one KRaft node on the configured ports", () => {
     expect(properties["process.roles"]).toBe("broker,controller");
-    expect(properties["listeners"]).toBe("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093");
+    expect(properties.listeners).toBe("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093");
     expect(properties["controller.quorum.voters"]).toBe("1@127.0.0.1:19093");
     expect(properties["log.dirs"]).toBe("/data/kafka");
   });
