@@ -16,13 +16,13 @@ import { callCore, type CoreAnswer } from "../shared/core-client.ts";
 import { ORDER_STATUSES } from "../shared/events.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
-import { describeIssues, problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import { describeIssues, problem, problemHeaders, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
 import { clientAddress } from "./client-address.ts";
 import type { HomeRedisTransport } from "./home/home.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
 import { idempotencyKey, type IdempotencyKeyVariables } from "./middleware/idempotency-key/index.ts";
 import { rateLimit, rateLimiter } from "./middleware/rate-limit/index.ts";
-import { homesFor, orderService } from "./orders.ts";
+import { homesFor, orderService, type Answer } from "./orders.ts";
 import { regionOrder } from "./regions.ts";
 import { saleTermsCache } from "./sale-terms.ts";
 
@@ -42,6 +42,42 @@ const orderSchema = z
     originRegion: z.string(),
   })
   .openapi("Order");
+
+const availabilitySchema = z
+  .object({
+    productId: z.string(),
+    startsAt: z.string(),
+    endsAt: z.string(),
+    paused: z.boolean(),
+    available: z.number(),
+    regions: z.record(z.string(), z.object({ available: z.number(), held: z.number(), sold: z.number() })),
+  })
+  .openapi("Availability");
+
+/**
+ * An answer checked against what its route declares before it leaves: an order as a core tells
+ * it (loose: the core's fields beyond the schema pass on), or a problem with a declared status.
+ * Anything else is a region answering out of contract: 503.
+ */
+const orderBody = orderSchema.loose();
+const problemBody = problemSchema.loose();
+const outOfContract = (c: Context, what: string) =>
+  c.json(
+    problem("unavailable", `a region answered ${what}, which this route does not declare`),
+    503,
+    problemHeaders(503),
+  );
+function problemReply<S extends 400 | 401 | 404 | 409 | 422 | 429 | 503>(
+  c: Context,
+  answer: Answer,
+  declared: readonly S[],
+) {
+  const parsed = problemBody.safeParse(answer.body);
+  const status = declared.find((s) => s === answer.status);
+  if (parsed.success && status !== undefined)
+    return c.json(parsed.data, status, problemHeaders(status, answer.headers));
+  return outOfContract(c, `${answer.status}`);
+}
 
 const routes = {
   placeOrder: createRoute({
@@ -68,6 +104,7 @@ const routes = {
       },
       400: { description: "Malformed, or no Idempotency-Key", content: problemContent },
       401: { description: "No valid credentials", content: problemContent },
+      404: { description: "The product is not on sale in any region", content: problemContent },
       409: {
         description: "Refused (sold out everywhere, limit, window) or the key is in flight",
         content: problemContent,
@@ -85,6 +122,7 @@ const routes = {
     responses: {
       200: { description: "The order", content: { "application/json": { schema: orderSchema } } },
       404: { description: "No such order", content: problemContent },
+      503: { description: "A region did not answer; retry", content: problemContent },
     },
   }),
   cancelOrder: createRoute({
@@ -96,6 +134,7 @@ const routes = {
       200: { description: "Cancelled", content: { "application/json": { schema: orderSchema } } },
       404: { description: "No such order", content: problemContent },
       409: { description: "Not reserved any more", content: problemContent },
+      503: { description: "A region did not answer; retry", content: problemContent },
     },
   }),
   product: createRoute({
@@ -115,20 +154,12 @@ const routes = {
         description: "Availability (cached for 1 s)",
         content: {
           "application/json": {
-            schema: z
-              .object({
-                productId: z.string(),
-                startsAt: z.string(),
-                endsAt: z.string(),
-                paused: z.boolean(),
-                available: z.number(),
-                regions: z.record(z.string(), z.object({ available: z.number(), held: z.number(), sold: z.number() })),
-              })
-              .openapi("Availability"),
+            schema: availabilitySchema,
           },
         },
       },
       404: { description: "Not on sale in any region", content: problemContent },
+      503: { description: "No region answered", content: problemContent },
     },
   }),
 };
@@ -267,28 +298,37 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
 
   app.openapi(routes.placeOrder, async (c) => {
     const { productId, quantity } = c.req.valid("json");
-    return (await orders.place(c, productId, quantity, c.get("regions"))) as never;
+    const answer = await orders.place(c, productId, quantity, c.get("regions"));
+    const order = answer.status === 202 ? orderBody.safeParse(answer.body) : undefined;
+    if (order?.success) return c.json(order.data, 202, answer.headers);
+    return problemReply(c, answer, [400, 401, 404, 409, 422, 429, 503]);
   });
 
-  const publicOrder = (o: Record<string, unknown>) => ({
-    orderId: o.orderId,
-    productId: o.productId,
-    quantity: o.quantity,
-    status: o.status,
-    expiresAt: o.expiresAt,
-    region: o.region,
-    originRegion: o.originRegion,
-    reservedAt: o.reservedAt,
-  });
+  /** What a buyer sees of an order: the core's record without its internals (the user id, …). */
+  const publicOrder = (o: Record<string, unknown>) =>
+    orderBody.safeParse({
+      orderId: o.orderId,
+      productId: o.productId,
+      quantity: o.quantity,
+      status: o.status,
+      expiresAt: o.expiresAt,
+      region: o.region,
+      originRegion: o.originRegion,
+      reservedAt: o.reservedAt,
+    });
 
   app.openapi(routes.getOrder, async (c) => {
     const found = await orders.find(c, c.req.valid("param").id, c.get("regions"));
-    return (found instanceof Response ? found : c.json(publicOrder(found.order), 200)) as never;
+    if ("status" in found) return problemReply(c, found, [404, 503]);
+    const order = publicOrder(found.order);
+    return order.success ? c.json(order.data, 200) : outOfContract(c, "an order this edge cannot read");
   });
 
   app.openapi(routes.cancelOrder, async (c) => {
     const cancelled = await orders.cancel(c, c.req.valid("param").id, c.get("regions"));
-    return (cancelled instanceof Response ? cancelled : c.json(publicOrder(cancelled.order), 200)) as never;
+    if ("status" in cancelled) return problemReply(c, cancelled, [404, 409, 503]);
+    const order = publicOrder(cancelled.order);
+    return order.success ? c.json(order.data, 200) : outOfContract(c, "an order this edge cannot read");
   });
 
   /**
@@ -296,23 +336,24 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
    * product, or asking for ones that do not exist, costs the cores one fan-out per product and
    * moment. Bounded: past MAX_CACHED products the oldest entry goes (a Map keeps insertion order).
    */
-  const availability = new Map<string, { until: number; body?: Record<string, unknown> }>();
-  const remember = (id: string, ttlMs: number, body?: Record<string, unknown>) => {
+  type Availability = z.infer<typeof availabilitySchema>;
+  const availability = new Map<string, { until: number; body?: Availability }>();
+  const remember = (id: string, ttlMs: number, body?: Availability) => {
     availability.delete(id);
     availability.set(id, { until: Date.now() + ttlMs, body });
     if (availability.size > MAX_CACHED) availability.delete(availability.keys().next().value!);
   };
-  const unknownProduct = (id: string) =>
-    problemResponse(problem("unknown_product", `${id} is not on sale in any region`), {
-      "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}`,
-    });
+  const unknownProduct = (c: Context, id: string) =>
+    c.json(
+      problem("unknown_product", `${id} is not on sale in any region`),
+      404,
+      problemHeaders(404, { "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}` }),
+    );
   app.openapi(routes.product, async (c) => {
     const id = c.req.valid("param").id;
     const cached = availability.get(id);
     if (cached && cached.until > Date.now()) {
-      return (
-        cached.body ? c.json(cached.body as never, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(id)
-      ) as never;
+      return cached.body ? c.json(cached.body, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(c, id);
     }
     const answers = await Promise.all(config.regions.map((r) => askCore(r, "GET", `/v1/products/${id}`)));
     const regions: Record<string, { available: number; held: number; sold: number }> = {};
@@ -324,23 +365,24 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
     }
     if (Object.keys(regions).length === 0) {
       const failed = answers.find((a) => a.kind !== "answer" || a.body.code !== "unknown_product");
-      if (failed) return orders.fromCore(failed) as never;
+      if (failed) return problemReply(c, orders.fromCore(failed), [404, 503]);
       remember(id, UNKNOWN_TTL_MS);
-      return unknownProduct(id) as never;
+      return unknownProduct(c, id);
     }
     const sale = answers.find(
       (a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200,
     )!.body;
-    const body = {
+    const body = availabilitySchema.safeParse({
       productId: id,
       startsAt: sale.startsAt,
       endsAt: sale.endsAt,
       paused: sale.paused,
       available: Object.values(regions).reduce((n, r) => n + r.available, 0),
       regions,
-    };
-    remember(id, AVAILABILITY_TTL_MS, body);
-    return c.json(body, 200, { "Cache-Control": "public, max-age=1" }) as never;
+    });
+    if (!body.success) return outOfContract(c, "a sale this edge cannot read");
+    remember(id, AVAILABILITY_TTL_MS, body.data);
+    return c.json(body.data, 200, { "Cache-Control": "public, max-age=1" });
   });
 
   return app;

@@ -8,7 +8,7 @@ import { IDEMPOTENCY_WINDOW_MS, type Config, type Region } from "../shared/confi
 import { callCore, coreOrderPath, type CoreAnswer, type SaleTerms } from "../shared/core-client.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
-import { problem, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import { problem, PROBLEM_CONTENT_TYPE, type Problem } from "../shared/problems.ts";
 import {
   admissionStore,
   type Admission,
@@ -18,7 +18,7 @@ import {
   type StoredAnswer,
 } from "./admission/admission.ts";
 import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
-import { withRateLimitHeaders, type RateLimiter } from "./middleware/rate-limit/index.ts";
+import type { RateLimiter } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
 import type { TermsLookup } from "./sale-terms.ts";
@@ -59,11 +59,24 @@ type Attempt =
   /** Another request took the key over (this one ran past its lease). */
   | { kind: "lost" };
 
+/**
+ * What an order route answers, before it is a Response: a status, the body as JSON (an order, or
+ * a problem) and headers. edge/app.ts checks it against what its route declares and sends it.
+ */
+export interface Answer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+const problemAnswer = (body: Problem, headers: Record<string, string> = {}): Answer => ({
+  status: body.status,
+  body,
+  headers,
+});
+
 const unavailable = (detail: string, retryAfterSeconds?: number) =>
-  problemResponse(
-    problem("unavailable", detail),
-    retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {},
-  );
+  problemAnswer(problem("unavailable", detail), retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {});
 
 /** A core's answer as the edge passes it on, and stores it under the Idempotency-Key. */
 function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>): StoredAnswer {
@@ -74,11 +87,9 @@ function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>)
 const refusesTheEdge = (answer: CoreAnswer) =>
   answer.kind === "answer" && (answer.status === 401 || answer.status === 403);
 
-function fromCore(answer: CoreAnswer): Response {
-  if (answer.kind === "answer" && !refusesTheEdge(answer)) {
-    const { status, contentType, body } = storedAnswer(answer);
-    return new Response(body, { status, headers: { "Content-Type": contentType } });
-  }
+function fromCore(answer: CoreAnswer): Answer {
+  if (answer.kind === "answer" && !refusesTheEdge(answer))
+    return { status: answer.status, body: answer.body, headers: {} };
   const detail =
     answer.kind === "timeout"
       ? "the region did not answer in time"
@@ -190,13 +201,13 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     );
   }
 
-  async function place(c: Context, productId: string, quantity: number, preferred: Region[]): Promise<Response> {
+  async function place(c: Context, productId: string, quantity: number, preferred: Region[]): Promise<Answer> {
     const userId: string = c.get("userId");
     const sale = await terms.get(productId, preferred);
     if (sale === "unavailable") return unavailable("no region answered for the product");
-    if (!sale) return problemResponse(problem("unknown_product", `${productId} is not on sale in any region`));
+    if (!sale) return problemAnswer(problem("unknown_product", `${productId} is not on sale in any region`));
     if (quantity < 1 || quantity > sale.maxPerOrder)
-      return problemResponse(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
+      return problemAnswer(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
     const { redis, admission: store } = home(userId);
     const request = admissionRequest(userId, c.get("idempotencyKey"), productId, quantity, sale, preferred[0]!.id);
     const [verdict, admission] = await Promise.all([
@@ -217,9 +228,11 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
         inBackground(c, "rate-limited admission", () =>
           store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }),
         );
-      return verdict.refusal();
+      const refused = verdict.refusal();
+      return problemAnswer(refused.body, refused.headers);
     }
-    return withRateLimitHeaders(await admitted(c, request, admission, preferred), verdict);
+    const answer = await admitted(c, request, admission, preferred);
+    return { ...answer, headers: { ...answer.headers, ...verdict.headers } };
   }
 
   function admissionRequest(
@@ -250,21 +263,22 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     request: AdmissionRequest,
     admission: Admission,
     preferred: Region[],
-  ): Promise<Response> {
+  ): Promise<Answer> {
     switch (admission.kind) {
       case "replay":
-        return new Response(admission.body, {
+        return {
           status: admission.status,
-          headers: { "Content-Type": admission.contentType, "Idempotent-Replayed": "true" },
-        });
+          body: JSON.parse(admission.body),
+          headers: { "Idempotent-Replayed": "true" },
+        };
       case "in_flight":
-        return problemResponse(problem("idempotency_key_in_use", "a request with this key is still being served"), {
+        return problemAnswer(problem("idempotency_key_in_use", "a request with this key is still being served"), {
           "Retry-After": String(Math.max(1, Math.ceil(admission.retryAfterMs / 1000))),
         });
       case "reused":
-        return problemResponse(problem("idempotency_key_reused"));
+        return problemAnswer(problem("idempotency_key_reused"));
       case "limit":
-        return problemResponse(
+        return problemAnswer(
           problem(
             "user_limit_exceeded",
             `${admission.counted} of at most ${request.perUserLimit} units are yours already, across all regions`,
@@ -277,7 +291,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
       inBackground(c, "completion", () => home(request.userId).admission.complete(request, completion));
     switch (attempt.kind) {
       case "lost":
-        return problemResponse(problem("idempotency_key_in_use", "another request with this key took over"), {
+        return problemAnswer(problem("idempotency_key_in_use", "another request with this key took over"), {
           "Retry-After": "1",
         });
       case "uncertain":
@@ -307,7 +321,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     c: Context,
     id: string,
     preferred: Region[],
-  ): Promise<{ region: Region; order: Record<string, unknown> } | Response> {
+  ): Promise<{ region: Region; order: Record<string, unknown> } | Answer> {
     const userId: string = c.get("userId");
     const noted = await home(userId)
       .admission.servedAt(userId, id)
@@ -329,16 +343,16 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
         candidates.push(holder);
       } else return { region: holder, order: answer.body };
     }
-    return problemResponse(problem("not_found", `no order ${id}`));
+    return problemAnswer(problem("not_found", `no order ${id}`));
   }
 
   async function cancel(
     c: Context,
     id: string,
     preferred: Region[],
-  ): Promise<{ order: Record<string, unknown> } | Response> {
+  ): Promise<{ order: Record<string, unknown> } | Answer> {
     const found = await find(c, id, preferred);
-    if (found instanceof Response) return found;
+    if ("status" in found) return found;
     const answer = await ask(
       c,
       found.region,

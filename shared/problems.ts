@@ -69,13 +69,15 @@ export function problem(code: ProblemCode, detail?: string, extensions: Record<s
 /** Seconds a client should wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 1;
 
-export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+/** The headers a problem goes out with: its media type, and Retry-After on a 503 or 429 unless given. */
+export function problemHeaders(status: number, headers: Record<string, string> = {}): Record<string, string> {
   const retry: Record<string, string> =
-    body.status === 503 || body.status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
-  return new Response(JSON.stringify(body), {
-    status: body.status,
-    headers: { "Content-Type": PROBLEM_CONTENT_TYPE, ...retry, ...headers },
-  });
+    status === 503 || status === 429 ? { "Retry-After": String(RETRY_AFTER_SECONDS) } : {};
+  return { "Content-Type": PROBLEM_CONTENT_TYPE, ...retry, ...headers };
+}
+
+export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status: body.status, headers: problemHeaders(body.status, headers) });
 }
 
 /** A validation failure as one line for `detail`: `field: message; field: message`. */

@@ -134,25 +134,29 @@ describe("edge, in-process", () => {
   });
 
   describe("only a definitive none-left moves an order to another region", () => {
-    // A core whose every reservation gets one answer; what it is asked otherwise it passes on.
+    // A core whose every reservation gets one answer (a problem as a core writes it, with the
+    // status given); what it is asked otherwise it passes on.
     const cannedCore = (status: number, code: string) =>
       Bun.serve({
         port: 0,
         hostname: "127.0.0.1",
         async fetch(request) {
           const url = new URL(request.url);
-          if (url.pathname === "/v1/reservations") return Response.json({ status, code }, { status });
+          if (url.pathname === "/v1/reservations")
+            return Response.json({ type: `urn:flux-gate:problem:${code}`, title: code, status, code }, { status });
           return fetch(testRegion(home).coreUrl + url.pathname, { method: request.method, headers: request.headers });
         },
       });
+    // A status the order route does not declare (a 500 from a broken core or a proxy) reaches
+    // the buyer as the 503 it means: retry with the same key.
     test.each([
-      [409, "user_limit_exceeded"],
-      [409, "sale_paused"],
-      [503, "overloaded"],
-      [500, "internal"],
+      [409, "user_limit_exceeded", 409, "user_limit_exceeded"],
+      [409, "sale_paused", 409, "sale_paused"],
+      [503, "overloaded", 503, "overloaded"],
+      [500, "internal", 503, "unavailable"],
     ])(
-      "the nearest region answering %d %s: the buyer gets it, the next region keeps its stock",
-      async (status, code) => {
+      "the nearest region answering %d %s: the buyer gets %d %s, the next region keeps its stock",
+      async (status, code, answered, answeredCode) => {
         const core = cannedCore(status, code);
         try {
           const edgeWith = inProcess(
@@ -165,8 +169,8 @@ describe("edge, in-process", () => {
             body: { productId, quantity: 1 },
             headers: { "X-Region": home },
           });
-          expect(response.status).toBe(status);
-          expect(await response.json()).toMatchObject({ code });
+          expect(response.status).toBe(answered);
+          expect(await response.json()).toMatchObject({ code: answeredCode });
           expect(await stockIn(send, away, productId)).toBe(5);
         } finally {
           core.stop(true);

@@ -12,13 +12,13 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis as Upstash } from "@upstash/redis";
 import type { RateLimitSetting } from "../../../shared/config.ts";
-import { problem, problemResponse } from "../../../shared/problems.ts";
+import { problem, problemResponse, type Problem } from "../../../shared/problems.ts";
 
 export interface Verdict {
   success: boolean;
   headers: Record<string, string>;
-  /** The 429 to answer with, when refused. */
-  refusal(): Response;
+  /** The 429 to answer with, when refused: the problem and its headers. */
+  refusal(): { body: Problem; headers: Record<string, string> };
 }
 
 /** `policy` names the headers and prefixes the Redis keys. */
@@ -53,14 +53,10 @@ export function rateLimiter(policy: string, setting: RateLimitSetting) {
     return {
       success,
       headers,
-      refusal: () =>
-        problemResponse(
-          problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`),
-          {
-            ...headers,
-            "Retry-After": String(Math.max(1, resetSeconds)),
-          },
-        ),
+      refusal: () => ({
+        body: problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`),
+        headers: { ...headers, "Retry-After": String(Math.max(1, resetSeconds)) },
+      }),
     };
   };
 }
@@ -84,7 +80,10 @@ export interface RateLimitOptions {
 export function rateLimit({ limiter, redis, identify }: RateLimitOptions): MiddlewareHandler {
   return async (c, next) => {
     const verdict = await limiter(redis(c), identify(c));
-    if (!verdict.success) return verdict.refusal();
+    if (!verdict.success) {
+      const refused = verdict.refusal();
+      return problemResponse(refused.body, refused.headers);
+    }
     await next();
     withRateLimitHeaders(c.res, verdict);
   };
