@@ -57,7 +57,7 @@ async function supervise(
   env: Record<string, string> = {},
 ): Promise<App> {
   const log = stackPaths(config).log(name);
-  let child = spawnChild(log, argv, env);
+  let child = spawnProcess(log, argv, env);
   let stopping = false;
   let restarts = 0;
   let quickExits = 0;
@@ -85,7 +85,7 @@ async function supervise(
       );
       await Bun.sleep(delay);
       if (stopping) return;
-      child = spawnChild(log, argv, env);
+      child = spawnProcess(log, argv, env);
       restarts++;
       state.note(name, { pid: child.pid, restarts });
     }
@@ -111,7 +111,8 @@ async function supervise(
   };
 }
 
-function spawnChild(log: string, argv: string[], env: Record<string, string>) {
+/** A Flux-Gate process (`argv[0]` relative to the repository) with its output appended to `log`. */
+export function spawnProcess(log: string, argv: string[], env: Record<string, string>) {
   const fd = openSync(log, "a");
   const child = Bun.spawn([process.execPath, ...argv.map((a, i) => (i === 0 ? join(ROOT, a) : a))], {
     cwd: ROOT,

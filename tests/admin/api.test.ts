@@ -7,7 +7,7 @@ import { desc, eq } from "drizzle-orm";
 import { drive } from "../../admin/inventory/moves.ts";
 import { adminAudit, allocations, inventoryTransfers } from "../../db/schema.ts";
 import { verify } from "../../cli/verify/verify.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 import {
   adminApp,
   adminServices,
@@ -16,7 +16,7 @@ import {
   pooled,
   waitForOrders,
   withCoresAndWorkers,
-} from "../pipeline/harness.ts";
+} from "../support/harness.ts";
 
 const REGIONS = ["us-east", "eu-west"];
 const TOKENS = {

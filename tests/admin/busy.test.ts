@@ -10,7 +10,7 @@ import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
 import { allocations, inventoryTransfers, orders } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../cli/verify/verify.ts";
-import { config } from "../helpers.ts";
+import { config } from "../support/helpers.ts";
 import {
   adminServices,
   coreClient,
@@ -21,7 +21,7 @@ import {
   startWorker,
   testAdminUrl,
   type Child,
-} from "../pipeline/harness.ts";
+} from "../support/harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
 const REGIONS = ["us-east", "eu-west"] as const;

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
-import { uniqueName } from "../helpers.ts";
-import { startAdmin, startCore, testAdminUrl, type Child } from "../pipeline/harness.ts";
+import { uniqueName } from "../support/helpers.ts";
+import { startAdmin, startCore, testAdminUrl, type Child } from "../support/harness.ts";
 
 const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 

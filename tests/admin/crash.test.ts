@@ -14,7 +14,7 @@ import { connectRedis } from "../../shared/redis.ts";
 import { inventoryTransfers } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../cli/verify/verify.ts";
-import { config } from "../helpers.ts";
+import { config } from "../support/helpers.ts";
 import {
   adminServices,
   createProduct,
@@ -25,7 +25,7 @@ import {
   testAdminUrl,
   testLog,
   type Child,
-} from "../pipeline/harness.ts";
+} from "../support/harness.ts";
 
 const FROM = "us-east";
 const TO = "eu-west";

@@ -19,7 +19,7 @@ import {
   testRegion,
   untilHealthy,
   type Child,
-} from "../pipeline/harness.ts";
+} from "../support/harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
@@ -36,8 +36,7 @@ describe("admin dashboard in Chromium", () => {
     if (!existsSync(CHROMIUM))
       throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLUX_GATE_CHROMIUM)`);
     for (const region of ["us-east", "eu-west"]) children.push(await startCore(region), startWorker(region));
-    for (const region of ["us-east", "eu-west"])
-      await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
+    for (const region of ["us-east", "eu-west"]) await untilHealthy(testRegion(region).workerUrl, `worker-${region}`);
     children.push(await startAdmin());
     productId = await createProduct({
       units: { "us-east": 300, "eu-west": 200 },

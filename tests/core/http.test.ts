@@ -10,7 +10,7 @@ import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { bunRedis } from "../../shared/bun-redis.ts";
 import { signRequest } from "../../shared/signing.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
 const REGION = "test-http";

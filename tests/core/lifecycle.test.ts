@@ -5,7 +5,7 @@ import { startSweeper } from "../../core/sweeper/sweeper.ts";
 import { orderEventSchema, type OrderEvent } from "../../shared/events.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, saleRules } from "../helpers.ts";
+import { config, saleRules } from "../support/helpers.ts";
 
 // A region id of its own: no core relays these outboxes.
 const REGION = "test-lifecycle";

@@ -13,7 +13,7 @@ import { connectProducer, ensureTopics } from "../../shared/kafka.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis, type Redis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config, ownRedis, uniqueName } from "../helpers.ts";
+import { config, ownRedis, uniqueName } from "../support/helpers.ts";
 
 const REGION = "test-relay";
 const PRODUCTS = 1_000;

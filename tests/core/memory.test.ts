@@ -12,7 +12,7 @@ import { bunRedis } from "../../shared/bun-redis.ts";
 import { createRegistry, readSamples } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { signRequest } from "../../shared/signing.ts";
-import { ownRedis } from "../helpers.ts";
+import { ownRedis } from "../support/helpers.ts";
 
 const REGION = "test-memory";
 const SECRET = "test-memory-secret";

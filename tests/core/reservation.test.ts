@@ -4,7 +4,7 @@ import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
 import { orderEventSchema } from "../../shared/events.ts";
 import { outboxPendingKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, saleRules, uniqueName } from "../helpers.ts";
+import { config, saleRules, uniqueName } from "../support/helpers.ts";
 
 // A region id of its own: no core relays these outboxes, so nothing reaches Kafka.
 const region = { ...config.regions[0]!, id: "test-lua" };

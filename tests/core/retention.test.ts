@@ -9,7 +9,7 @@ import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, saleRules } from "../helpers.ts";
+import { config, saleRules } from "../support/helpers.ts";
 
 // A region id of its own: no core relays these outboxes or sweeps these orders.
 const region = { ...config.regions[0]!, id: "test-retention" };

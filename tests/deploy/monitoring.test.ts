@@ -11,9 +11,9 @@ import { allowEverything } from "../../gateway/allow-list.ts";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createRegistry, instrument } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config } from "../helpers.ts";
-import { edgeApp, edgeEnv } from "../edge/harness.ts";
-import { testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { config } from "../support/helpers.ts";
+import { edgeApp, edgeEnv } from "../support/edge.ts";
+import { testRegion, withCoresAndWorkers } from "../support/harness.ts";
 
 const PROMETHEUS = join(import.meta.dir, "../../deploy/prometheus");
 const rules = readFileSync(join(PROMETHEUS, "flux-gate.rules.yml"), "utf8");

@@ -15,7 +15,7 @@ import { buyerKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../cli/verify/verify.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 import {
   createProduct,
   ordersOf,
@@ -23,8 +23,8 @@ import {
   testRegion,
   waitForOrders,
   withCoresAndWorkers,
-} from "../pipeline/harness.ts";
-import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
+} from "../support/harness.ts";
+import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "../support/edge.ts";
 
 const regionById = (id: string) => configuredRegion(config, id);
 

@@ -3,9 +3,9 @@
  * over HTTP on Bun, Deno and workerd (wrangler dev). Needs cores and workers running.
  */
 import { describe, expect, test } from "bun:test";
-import { config, uniqueName } from "../helpers.ts";
-import { createProduct, waitForOrders } from "../pipeline/harness.ts";
-import { order, stockIn, type Send } from "./harness.ts";
+import { config, uniqueName } from "../support/helpers.ts";
+import { createProduct, waitForOrders } from "../support/harness.ts";
+import { order, stockIn, type Send } from "../support/edge.ts";
 
 const [home, away] = [config.regions[0]!.id, config.regions[1]!.id];
 

@@ -11,7 +11,7 @@ import { homeRegion } from "../../shared/home-region.ts";
 import { regionById } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 import {
   coreClient,
   createProduct,
@@ -19,11 +19,11 @@ import {
   testRegion,
   waitForOrders,
   withCoresAndWorkers,
-} from "../pipeline/harness.ts";
+} from "../support/harness.ts";
 
 const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
-import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "./harness.ts";
+import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "../support/edge.ts";
 
 const [home, away] = [config.regions[0]!.id, config.regions[1]!.id];
 const gateways = startGateways();

@@ -12,8 +12,8 @@ import { restHomeRedis } from "../../edge/home/rest.ts";
 import { rateLimiter } from "../../edge/middleware/rate-limit/index.ts";
 import { regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
-import { startGateways } from "./harness.ts";
+import { config, uniqueName } from "../support/helpers.ts";
+import { startGateways } from "../support/edge.ts";
 
 const region = config.regions[0]!;
 const gateways = startGateways();

@@ -8,10 +8,10 @@ import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { regionVariable } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config } from "../helpers.ts";
-import { testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { config } from "../support/helpers.ts";
+import { testRegion, withCoresAndWorkers } from "../support/harness.ts";
 import { edgeContract } from "./contract.ts";
-import { edgeEnv, overHttp, startGateways } from "./harness.ts";
+import { edgeEnv, overHttp, startGateways } from "../support/edge.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const BIN = join(ROOT, "node_modules/.bin");

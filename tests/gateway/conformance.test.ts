@@ -9,7 +9,7 @@ import { allowEverything } from "../../gateway/allow-list.ts";
 import { createGatewayApp } from "../../gateway/app.ts";
 import { createRegistry, readSamples, total } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 
 const TOKEN = "conformance-token";
 const redis = connectRedis(config.regions[0]!.redisUrl);

@@ -5,8 +5,8 @@
 import { expect, test } from "bun:test";
 import { connectRedis } from "../../shared/redis.ts";
 import { productKeys } from "../../shared/keys.ts";
-import { config } from "../helpers.ts";
-import { coreClient, createProduct, pooled, waitForOrders, withCoresAndWorkers } from "./harness.ts";
+import { config } from "../support/helpers.ts";
+import { coreClient, createProduct, pooled, waitForOrders, withCoresAndWorkers } from "../support/harness.ts";
 
 const region = config.regions[0]!.id;
 withCoresAndWorkers([region]);

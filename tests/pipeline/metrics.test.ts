@@ -2,8 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { readSamples, total } from "../../shared/metrics.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config } from "../helpers.ts";
-import { coreClient, createProduct, pooled, testRegion, withCoresAndWorkers } from "./harness.ts";
+import { config } from "../support/helpers.ts";
+import { coreClient, createProduct, pooled, testRegion, withCoresAndWorkers } from "../support/harness.ts";
 
 const region = config.regions[0]!.id;
 const scrape = async (url: string) => {

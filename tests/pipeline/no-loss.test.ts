@@ -9,7 +9,7 @@ import { RegionStore } from "../../core/reservation/store.ts";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { kafkaService } from "../../stack/services/kafka.ts";
-import { config } from "../helpers.ts";
+import { config } from "../support/helpers.ts";
 import { waitUntil } from "../../stack/process.ts";
 import {
   coreClient,
@@ -21,7 +21,7 @@ import {
   startWorker,
   waitForOrders,
   type Child,
-} from "./harness.ts";
+} from "../support/harness.ts";
 
 const region = config.regions[0]!.id;
 let children: Child[] = [];

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config } from "../helpers.ts";
+import { config } from "../support/helpers.ts";
 import {
   coreClient,
   createProduct,
@@ -21,7 +21,7 @@ import {
   untilHealthy,
   waitForOrders,
   type Child,
-} from "./harness.ts";
+} from "../support/harness.ts";
 import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
@@ -54,7 +54,7 @@ describe("the retention sweep", () => {
 
   test("ended orders leave Redis once PostgreSQL holds them; live ones stay; a late retry reserves nothing; change ids the ledger settled leave", async () => {
     children.push(await startCore(region, SHORT_RETENTION), startWorker(region));
-    await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
+    await untilHealthy(testRegion(region).workerUrl, `worker-${region}`);
     const productId = await createProduct({ units: { [region]: 50 } });
     const core = coreClient(region);
     const placed = await pooled(30, 10, async (i) => {
@@ -116,7 +116,7 @@ describe("the retention sweep", () => {
     // The sweep waits (a long retention) until every order is in PostgreSQL; then a core with a
     // short one starts sweeping and is killed while it is under way.
     children.push(await startCore(region), startWorker(region));
-    await untilHealthy(`${testRegion(region).workerUrl}/health`, `worker-${region}`);
+    await untilHealthy(testRegion(region).workerUrl, `worker-${region}`);
     const ORDERS = 6_000;
     const productId = await createProduct({
       units: { [region]: ORDERS },

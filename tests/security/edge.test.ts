@@ -9,9 +9,9 @@ import { SignJWT } from "jose";
 import { ConfigError, loadConfig, regionVariable } from "../../shared/config.ts";
 import { problem, problemResponse } from "../../shared/problems.ts";
 import { readSamples } from "../../shared/metrics.ts";
-import { config, uniqueName } from "../helpers.ts";
-import { edgeApp, edgeEnv, inProcess, order } from "../edge/harness.ts";
-import { createProduct, testRegion, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { config, uniqueName } from "../support/helpers.ts";
+import { edgeApp, edgeEnv, inProcess, order } from "../support/edge.ts";
+import { createProduct, testRegion, withCoresAndWorkers } from "../support/harness.ts";
 
 const regionIds = config.regions.map((r) => r.id);
 // Redis over RESP: no REST gateways needed.

@@ -8,9 +8,9 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { PROBLEMS, problemType } from "../../shared/problems.ts";
 import { verify } from "../../cli/verify/verify.ts";
-import { config } from "../helpers.ts";
-import { edgeApp, edgeEnv, inProcess } from "../edge/harness.ts";
-import { adminApp, createProduct, withCoresAndWorkers } from "../pipeline/harness.ts";
+import { config } from "../support/helpers.ts";
+import { edgeApp, edgeEnv, inProcess } from "../support/edge.ts";
+import { adminApp, createProduct, withCoresAndWorkers } from "../support/harness.ts";
 
 const RUNS = Number(process.env.FLUX_GATE_FUZZ_RUNS ?? 400);
 const REGIONS = config.regions.map((r) => r.id);

@@ -10,7 +10,7 @@ import { createGatewayApp } from "../../gateway/app.ts";
 import { buyerKeys, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { urlAs } from "../../shared/redis-users.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 
 const region = config.regions[0]!;
 const other = config.regions[1]!;

@@ -8,7 +8,7 @@ import {
   type GroupConsumer,
   type IncomingMessage,
 } from "../../shared/kafka.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 
 const brokers = config.kafka.brokers;
 const closers: (() => Promise<void>)[] = [];

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { connectDatabase } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { allocations, products } from "../../db/schema.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 
 const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
 afterAll(() => sql.end());

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { connectRedis } from "../../shared/redis.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 
 // Takes `quantity` from a stock counter only if enough is left: the shape of the reservation.
 const TAKE_IF_AVAILABLE = `

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { stackStatus, stackUp } from "../../stack/stack.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "../support/helpers.ts";
 
 const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 

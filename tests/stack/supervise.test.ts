@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { answersHealth } from "../../stack/apps.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config } from "../helpers.ts";
+import { config } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const CLI = join(ROOT, "cli/flux-gate.ts");

@@ -7,8 +7,8 @@ import type { OrderEvent } from "../../shared/events.ts";
 import { connectConsumer, connectProducer, type IdempotentProducer, type IncomingMessage } from "../../shared/kafka.ts";
 import { postgresService } from "../../stack/services/postgres.ts";
 import { DEAD_LETTER_HEADERS } from "../../worker/dead-letter.ts";
-import { config, uniqueName } from "../helpers.ts";
-import { database, insertProduct, ordersById, startWorker, waitForOrders, type Child } from "../pipeline/harness.ts";
+import { config, uniqueName } from "../support/helpers.ts";
+import { database, insertProduct, ordersById, startWorker, waitForOrders, type Child } from "../support/harness.ts";
 
 const region = config.regions[1]!;
 let worker: Child;

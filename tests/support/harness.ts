@@ -3,7 +3,7 @@
  * test can kill -9 them), a signed client for the core, and products in PostgreSQL.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { openSync, closeSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { eq, inArray } from "drizzle-orm";
 import { connectDatabase } from "../../db/client.ts";
@@ -14,10 +14,10 @@ import { tokenChecker } from "../../admin/access/tokens.ts";
 import { regionStats } from "../../admin/dashboard/stats.ts";
 import { createAdminApp } from "../../admin/http/app.ts";
 import { signRequest } from "../../shared/signing.ts";
+import { answersHealth, spawnProcess } from "../../stack/apps.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config, uniqueName } from "../helpers.ts";
+import { config, uniqueName } from "./helpers.ts";
 
-const ROOT = join(import.meta.dir, "../..");
 /** Test cores listen apart from the ones `npm start` may be running. */
 export const TEST_CORE_PORT = 18101;
 export const TEST_WORKER_PORT = 18401;
@@ -35,20 +35,12 @@ export const testLog = (name: string) => join(config.home, "logs", `test-${name}
 
 function spawnApp(entry: string, args: string[], extraEnv: Record<string, string>, name: string): Child {
   mkdirSync(join(config.home, "logs"), { recursive: true });
-  const fd = openSync(testLog(name), "a");
-  const child = Bun.spawn([process.execPath, join(ROOT, entry), ...args], {
-    env: {
-      ...process.env,
-      FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT),
-      FLUX_GATE_WORKER_PORT: String(TEST_WORKER_PORT),
-      FLUX_GATE_ADMIN_PORT: String(TEST_ADMIN_PORT),
-      ...extraEnv,
-    },
-    stdout: fd,
-    stderr: fd,
-    stdin: "ignore",
+  const child = spawnProcess(testLog(name), [entry, ...args], {
+    FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT),
+    FLUX_GATE_WORKER_PORT: String(TEST_WORKER_PORT),
+    FLUX_GATE_ADMIN_PORT: String(TEST_ADMIN_PORT),
+    ...extraEnv,
   });
-  closeSync(fd);
   return {
     pid: child.pid,
     async kill(signal = "SIGTERM") {
@@ -73,10 +65,10 @@ export function testRegion(id = config.regions[0]!.id): Region {
 }
 
 export async function startCore(regionId: string, env: Record<string, string> = {}): Promise<Child> {
-  const url = `${testRegion(regionId).coreUrl}/health`;
-  await expectPortFree(url, `core-${regionId}`);
+  const { coreUrl } = testRegion(regionId);
+  await expectPortFree(`${coreUrl}/health`, `core-${regionId}`);
   const child = spawnApp("core/main.ts", ["--region", regionId], env, `core-${regionId}`);
-  await untilHealthy(url, `core-${regionId}`);
+  await untilHealthy(coreUrl, `core-${regionId}`);
   return child;
 }
 
@@ -90,16 +82,9 @@ async function expectPortFree(url: string, name: string): Promise<void> {
     throw new Error(`something already answers at ${url}; a ${name} left over from another run? (stop it first)`);
 }
 
+/** Waits for the server at `url` to answer its /health (15 s at most). */
 export async function untilHealthy(url: string, name: string): Promise<void> {
-  const up = await waitUntil(
-    () =>
-      fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    15_000,
-    100,
-  );
+  const up = await waitUntil(() => answersHealth(url), 15_000, 100);
   if (!up) throw new Error(`${name} did not come up (see ${testLog(name)})`);
 }
 
@@ -111,7 +96,7 @@ export function startWorker(regionId: string, env: Record<string, string> = {}):
 export async function startAdmin(env: Record<string, string> = {}): Promise<Child> {
   await expectPortFree(`${testAdminUrl}/health`, "admin");
   const child = spawnApp("admin/main.ts", [], env, "admin");
-  await untilHealthy(`${testAdminUrl}/health`, "admin");
+  await untilHealthy(testAdminUrl, "admin");
   return child;
 }
 
@@ -125,7 +110,7 @@ export function withCoresAndWorkers(regionIds: string[]): void {
     for (const id of regionIds) children.push(await startCore(id));
     for (const id of regionIds) children.push(startWorker(id));
     // A worker serves /health before it joins its group: up means its process runs.
-    await Promise.all(regionIds.map((id) => untilHealthy(`${testRegion(id).workerUrl}/health`, `worker-${id}`)));
+    await Promise.all(regionIds.map((id) => untilHealthy(testRegion(id).workerUrl, `worker-${id}`)));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(children.map((c) => c.kill()));

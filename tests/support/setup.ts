@@ -4,8 +4,8 @@
  * with `npx flux-gate stack up`. FLUX_GATE_TEST_SERVICES=none (npm run test:unit) starts nothing.
  */
 import { afterAll } from "bun:test";
-import { loadConfig } from "../shared/config.ts";
-import { stackDown, stackUp } from "../stack/stack.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { stackDown, stackUp } from "../../stack/stack.ts";
 
 // The tests run on the local stack's development defaults; a test that wants production says so.
 process.env.FLUX_GATE_ENV ??= "development";

@@ -11,8 +11,8 @@ import type { HomeRedisTransport } from "../../edge/home/home.ts";
 import { respHomeRedis } from "../../edge/home/resp.ts";
 import { loadConfig, regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config } from "../helpers.ts";
-import { TEST_CORE_PORT } from "../pipeline/harness.ts";
+import { config } from "./helpers.ts";
+import { TEST_CORE_PORT } from "./harness.ts";
 
 export type Env = Record<string, string | undefined>;
 

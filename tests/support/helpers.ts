@@ -1,9 +1,9 @@
 /** What the test files share: the configuration the stack runs with, unique names, sale rules, a Redis of a test's own. */
 import { createServer } from "node:net";
-import type { SaleRules } from "../core/reservation/store.ts";
-import { loadConfig } from "../shared/config.ts";
-import { redisIsReady } from "../shared/redis.ts";
-import { waitUntil } from "../stack/process.ts";
+import type { SaleRules } from "../../core/reservation/store.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { redisIsReady } from "../../shared/redis.ts";
+import { waitUntil } from "../../stack/process.ts";
 
 export const config = loadConfig();
 
