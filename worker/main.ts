@@ -12,7 +12,7 @@ import { createWorkerApp } from "./http.ts";
 import { workerMetrics } from "./metrics.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { allowanceHandler } from "./allowance.ts";
-import { batchHandler, untilApplied } from "./worker.ts";
+import { batchHandler, untilApplied } from "./batch.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
