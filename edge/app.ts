@@ -12,7 +12,8 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
-import { callCore, type CoreAnswer } from "../shared/core-client.ts";
+import { coreClient, reach, type CoreClient } from "../core/http/client.ts";
+import type { CoreOrder } from "../core/http/routes.ts";
 import { ORDER_STATUSES } from "../shared/events.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
@@ -197,14 +198,17 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   const redisOf = (regionId: string) => homes.get(regionId)!.redis;
   const log = (fields: Record<string, unknown>) =>
     console.error(JSON.stringify({ time: new Date().toISOString(), component: "edge", ...fields }));
-  const askCore = (region: Region, method: string, path: string) =>
-    callCore(region, method, path, undefined, edge.coreTimeoutMs);
+  const cores = new Map(config.regions.map((r) => [r.id, coreClient(r, { timeoutMs: edge.coreTimeoutMs })]));
+  const core = (region: Region): CoreClient => cores.get(region.id)!;
+  const askProduct = (region: Region, id: string) =>
+    reach(() => core(region).v1.products[":id"].$get({ param: { id } }));
   const userLimiter = rateLimiter("user", edge.rateLimit.user);
   const orders = orderService({
     config,
     homes,
+    core,
     userLimiter,
-    terms: saleTermsCache((region, productId) => askCore(region, "GET", `/v1/products/${productId}`)),
+    terms: saleTermsCache(askProduct),
     log,
   });
 
@@ -305,7 +309,7 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   });
 
   /** What a buyer sees of an order: the core's record without its internals (the user id, …). */
-  const publicOrder = (o: Record<string, unknown>) =>
+  const publicOrder = (o: CoreOrder) =>
     orderBody.safeParse({
       orderId: o.orderId,
       productId: o.productId,
@@ -355,23 +359,20 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
     if (cached && cached.until > Date.now()) {
       return cached.body ? c.json(cached.body, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(c, id);
     }
-    const answers = await Promise.all(config.regions.map((r) => askCore(r, "GET", `/v1/products/${id}`)));
-    const regions: Record<string, { available: number; held: number; sold: number }> = {};
-    for (const [i, answer] of answers.entries()) {
-      if (answer.kind === "answer" && answer.status === 200) {
-        const { available, held, sold } = answer.body as { available: number; held: number; sold: number };
-        regions[config.regions[i]!.id] = { available, held, sold };
-      }
-    }
-    if (Object.keys(regions).length === 0) {
-      const failed = answers.find((a) => a.kind !== "answer" || a.body.code !== "unknown_product");
+    const answers = await Promise.all(config.regions.map((r) => askProduct(r, id)));
+    const sales = answers.flatMap((a, i) =>
+      a.kind === "answer" && a.status === 200 ? [{ region: config.regions[i]!.id, sale: a.body }] : [],
+    );
+    if (sales.length === 0) {
+      const failed = answers.find((a) => a.kind !== "answer" || a.status !== 404 || a.body.code !== "unknown_product");
       if (failed) return problemReply(c, orders.fromCore(failed), [404, 503]);
       remember(id, UNKNOWN_TTL_MS);
       return unknownProduct(c, id);
     }
-    const sale = answers.find(
-      (a): a is Extract<CoreAnswer, { kind: "answer" }> => a.kind === "answer" && a.status === 200,
-    )!.body;
+    const regions = Object.fromEntries(
+      sales.map(({ region, sale: { available, held, sold } }) => [region, { available, held, sold }]),
+    );
+    const sale = sales[0]!.sale;
     const body = availabilitySchema.safeParse({
       productId: id,
       startsAt: sale.startsAt,

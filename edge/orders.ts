@@ -5,7 +5,8 @@
  */
 import type { Context } from "hono";
 import { IDEMPOTENCY_WINDOW_MS, type Config, type Region } from "../shared/config.ts";
-import { callCore, coreOrderPath, type CoreAnswer, type SaleTerms } from "../shared/core-client.ts";
+import { reach, tracing, type CoreAnswer, type CoreClient } from "../core/http/client.ts";
+import type { CoreOrder } from "../core/http/routes.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
 import { problem, PROBLEM_CONTENT_TYPE, type Problem } from "../shared/problems.ts";
@@ -21,7 +22,7 @@ import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
 import type { RateLimiter } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
-import type { TermsLookup } from "./sale-terms.ts";
+import type { SaleTerms, TermsLookup } from "./sale-terms.ts";
 
 /**
  * After a region was asked and did not answer, a copy of that request may still reach it until
@@ -44,6 +45,8 @@ export interface Home {
 export interface OrderDeps {
   config: Config;
   homes: Map<string, Home>;
+  /** Each region's core, typed by its routes. */
+  core: (region: Region) => CoreClient;
   userLimiter: RateLimiter;
   terms: { get(productId: string, regions: Region[]): Promise<TermsLookup> };
   log: (fields: Record<string, unknown>) => void;
@@ -118,13 +121,11 @@ export function homesFor(config: Config, transport: HomeRedisTransport): Map<str
   );
 }
 
-export function orderService({ config, homes, userLimiter, terms, log }: OrderDeps) {
+export function orderService({ config, homes, core, userLimiter, terms, log }: OrderDeps) {
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));
   const home = (userId: string) => homes.get(homeRegion(userId, regionIds))!;
-  const ask = (c: Context, region: Region, method: string, path: string, body?: unknown) =>
-    callCore(region, method, path, body, edge.coreTimeoutMs, { requestId: c.get("requestId") });
   /** After the answer: tried three times (each of these calls is idempotent), then logged. */
   const inBackground = (c: Context, what: string, work: () => Promise<unknown>) =>
     c.executionCtx.waitUntil(
@@ -180,10 +181,12 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
       if (named === undefined) return { kind: "unsettled", answer: { kind: "timeout" } };
       if (named === 0) return { kind: "lost" };
       // The core reserves nothing past this (Redis's clock), however late the request runs there.
-      const answer = await ask(c, region, "POST", "/v1/reservations", {
-        ...reservation,
-        notAfter: named + MAX_SKEW_MS,
-      });
+      const answer = await reach(() =>
+        core(region).v1.reservations.$post(
+          { json: { ...reservation, notAfter: named + MAX_SKEW_MS } },
+          tracing(c.get("requestId")),
+        ),
+      );
       if (answer.kind !== "answer" || answer.status >= 500 || refusesTheEdge(answer))
         return { kind: "unsettled", answer };
       if (answer.status === 202) return { kind: "served", answer };
@@ -321,7 +324,7 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     c: Context,
     id: string,
     preferred: Region[],
-  ): Promise<{ region: Region; order: Record<string, unknown> } | Answer> {
+  ): Promise<{ region: Region; order: CoreOrder } | Answer> {
     const userId: string = c.get("userId");
     const noted = await home(userId)
       .admission.servedAt(userId, id)
@@ -333,38 +336,38 @@ export function orderService({ config, homes, userLimiter, terms, log }: OrderDe
     for (const region of candidates) {
       if (asked.has(region.id)) continue;
       asked.add(region.id);
-      const answer = await ask(c, region, "GET", coreOrderPath(id, { productId: products.get(region.id) }));
+      const answer = await reach(() =>
+        core(region).v1.orders[":id"].$get(
+          { param: { id }, query: { productId: products.get(region.id) } },
+          tracing(c.get("requestId")),
+        ),
+      );
       if (answer.kind !== "answer") return fromCore(answer);
       if (answer.status !== 200 || answer.body.userId !== userId) continue;
       // A region may know another region's order from PostgreSQL: the one that serves it has it live.
-      const holder = byId.get(String(answer.body.region)) ?? region;
+      const holder = byId.get(answer.body.region) ?? region;
       if (holder.id !== region.id && !asked.has(holder.id)) {
-        products.set(holder.id, String(answer.body.productId));
+        products.set(holder.id, answer.body.productId);
         candidates.push(holder);
       } else return { region: holder, order: answer.body };
     }
     return problemAnswer(problem("not_found", `no order ${id}`));
   }
 
-  async function cancel(
-    c: Context,
-    id: string,
-    preferred: Region[],
-  ): Promise<{ order: Record<string, unknown> } | Answer> {
+  async function cancel(c: Context, id: string, preferred: Region[]): Promise<{ order: CoreOrder } | Answer> {
     const found = await find(c, id, preferred);
     if ("status" in found) return found;
-    const answer = await ask(
-      c,
-      found.region,
-      "POST",
-      coreOrderPath(id, { productId: String(found.order.productId), action: "cancel" }),
+    const { productId } = found.order;
+    const answer = await reach(() =>
+      core(found.region).v1.orders[":id"].cancel.$post(
+        { param: { id }, query: { productId } },
+        tracing(c.get("requestId")),
+      ),
     );
     if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
     const userId: string = c.get("userId");
     // The units count against the buyer's limit no more; the allowance consumer would also see it, later.
-    inBackground(c, "allowance release", () =>
-      home(userId).admission.releaseAllowance(userId, String(found.order.productId), id),
-    );
+    inBackground(c, "allowance release", () => home(userId).admission.releaseAllowance(userId, productId, id));
     return { order: { ...found.order, ...answer.body } };
   }
 

@@ -5,14 +5,17 @@
  * the edges within TERMS_TTL_MS; each core keeps checking its own region's count meanwhile.
  */
 import type { Region } from "../shared/config.ts";
-import type { CoreAnswer, SaleTerms } from "../shared/core-client.ts";
+import type { ProductAnswer } from "../core/http/client.ts";
 
 export const TERMS_TTL_MS = 5_000;
+
+/** What a core tells of a sale: the edge counts each buyer's units against `perUserLimit`. */
+export type SaleTerms = Extract<ProductAnswer, { status: 200 }>["body"];
 
 /** `undefined`: on sale in no region; `unavailable`: no region answered. */
 export type TermsLookup = SaleTerms | undefined | "unavailable";
 
-type Ask = (region: Region, productId: string) => Promise<CoreAnswer>;
+type Ask = (region: Region, productId: string) => Promise<ProductAnswer>;
 
 /** The first region that knows the product answers; unknown everywhere is cached too. */
 export function saleTermsCache(ask: Ask, ttlMs = TERMS_TTL_MS) {
@@ -22,7 +25,7 @@ export function saleTermsCache(ask: Ask, ttlMs = TERMS_TTL_MS) {
     let unanswered = false;
     for (const region of regions) {
       const answer = await ask(region, productId);
-      if (answer.kind === "answer" && answer.status === 200) return answer.body as unknown as SaleTerms;
+      if (answer.kind === "answer" && answer.status === 200) return answer.body;
       if (answer.kind !== "answer" || answer.body.code !== "unknown_product") unanswered = true;
     }
     return unanswered ? "unavailable" : undefined;

@@ -2,6 +2,10 @@
  * Every error Flux-Gate answers with, as RFC 9457 problem details. The code is the stable
  * contract; clients branch on it (or on `type`, which is derived from it), never on `title`.
  */
+import { z } from "@hono/zod-openapi";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
 export const PROBLEMS = {
   invalid_request: { status: 400, title: "The request is malformed or fails validation" },
   idempotency_key_missing: { status: 400, title: "This request needs an Idempotency-Key header" },
@@ -45,6 +49,13 @@ export const PROBLEMS = {
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
+export type ProblemStatus = (typeof PROBLEMS)[ProblemCode]["status"];
+
+/** A problem as routes declare it (OpenAPI) and callers read it: extension members pass. */
+export const problemSchema = z
+  .object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string().optional() })
+  .openapi("Problem");
+export const problemContent = { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } };
 
 export interface Problem {
   type: string;
@@ -54,8 +65,6 @@ export interface Problem {
   detail?: string;
   [extension: string]: unknown;
 }
-
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 export function problemType(code: ProblemCode): string {
   return `urn:flux-gate:problem:${code}`;

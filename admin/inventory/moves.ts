@@ -6,7 +6,7 @@
  */
 import { allocationChangeId } from "../../shared/allocation-changes.ts";
 import { ConfigError } from "../../shared/config.ts";
-import type { AllocationOutcome, Cores } from "./cores.ts";
+import type { Cores } from "./cores.ts";
 import type { Transfer, TransferLedger } from "./ledger.ts";
 
 /**
@@ -40,7 +40,7 @@ export async function drive(deps: MoveDeps, transfer: Transfer): Promise<Transfe
 
 async function release({ ledger, cores, afterStep }: MoveDeps, t: Transfer): Promise<void> {
   if (t.fromRegion === null) return ledger.releasedFromPool(t);
-  const outcome: AllocationOutcome = await cores.allocate(t.fromRegion, t.productId, releaseChange(t), -t.units);
+  const outcome = await cores.allocate(t.fromRegion, t.productId, releaseChange(t), -t.units);
   if (!outcome.ok) {
     // The region had fewer available units, or never had the product: nothing moved.
     return ledger.failed(t, outcome.code === "unknown_product" ? "insufficient_available" : outcome.code);

@@ -6,7 +6,7 @@ import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { allocations, orders, products } from "../../db/schema.ts";
 import type { Stock } from "../../core/reservation/store.ts";
-import type { ProblemCode } from "../../shared/problems.ts";
+import type { Result } from "../../shared/result.ts";
 import { RegionUnavailable, type Cores } from "./cores.ts";
 import { unitsOutsideRegions, type Executor, type MoveRequest, type Transfer } from "./ledger.ts";
 import { drive, type MoveDeps } from "./moves.ts";
@@ -17,7 +17,8 @@ export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused"> &
 export type ProductChange = Partial<Omit<ProductInput, "id">>;
 
 /** What a change did, or the problem code that says why it did nothing (with the transfer it met). */
-export type Change<T> = { ok: true; value: T } | { ok: false; code: ProblemCode; detail: string; transfer?: Transfer };
+/** A refused change says why in words, and names the transfer it collided with, if any. */
+export type Change<T> = Result<T, { detail: string; transfer?: Transfer }>;
 
 export interface MoveResult {
   transfer: Transfer;

@@ -2,12 +2,22 @@
  * The core's HTTP API (internal: the edge calls it, signed). Routes translate between HTTP and
  * the region's store; every error is RFC 9457 problem+json with a stable code.
  */
-import { Hono, type Context } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { z } from "zod";
+import type { Registry } from "prom-client";
 import { PRODUCT_ID } from "../../shared/keys.ts";
-import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
+import { instrument } from "../../shared/metrics.ts";
+import {
+  describeIssues,
+  problem,
+  problemHeaders,
+  problemResponse,
+  PROBLEMS,
+  type ProblemCode,
+} from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
 import {
   isOutOfMemory,
@@ -16,8 +26,7 @@ import {
   type Outcome,
   type RegionStore,
 } from "../reservation/store.ts";
-import type { Registry } from "prom-client";
-import { instrument } from "../../shared/metrics.ts";
+import { coreRoutes as routes, orderIdSchema } from "./routes.ts";
 import { requireSignature } from "./signature.ts";
 
 export interface CoreDeps {
@@ -36,23 +45,6 @@ export interface CoreDeps {
   testHalt?: "allocation-applied";
 }
 
-/** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
-const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
-
-const reservationSchema = z.strictObject({
-  orderId: orderIdSchema,
-  userId: z.string().min(1).max(128),
-  productId: z.string().regex(PRODUCT_ID),
-  quantity: z.int(),
-  originRegion: z.string().min(1).max(32),
-  notAfter: z.int().positive().optional(),
-});
-
-const allocationChangeSchema = z.strictObject({
-  changeId: z.string().min(1).max(128),
-  units: z.int().refine((n) => n !== 0, "must not be 0"),
-});
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function orderBody(o: OrderRecord) {
@@ -63,24 +55,22 @@ function stateBody(s: OrderState) {
   return { orderId: s.orderId, status: s.status, expiresAt: iso(s.expiresAt) };
 }
 
-function fail(code: ProblemCode, detail?: string, extensions?: Record<string, unknown>): Response {
-  return problemResponse(problem(code, detail, extensions));
+function fail(code: ProblemCode, detail?: string): Response {
+  return problemResponse(problem(code, detail));
 }
 
-function refusal(outcome: Extract<Outcome<unknown>, { ok: false }>): Response {
-  return fail(outcome.code, undefined, outcome.status ? { orderStatus: outcome.status } : {});
+/** A problem as a route's typed answer (its status is the code's, from the registry). */
+function refuse<C extends ProblemCode>(c: Context, code: C, detail?: string, extensions?: Record<string, unknown>) {
+  const status: (typeof PROBLEMS)[C]["status"] = PROBLEMS[code].status;
+  return c.json(problem(code, detail, extensions), status, problemHeaders(status));
 }
 
-async function jsonBody(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    return undefined;
-  }
+function refusal(c: Context, outcome: Extract<Outcome<unknown>, { ok: false }>) {
+  return refuse(c, outcome.code, undefined, outcome.status ? { orderStatus: outcome.status } : {});
 }
 
 /** The route's order id in lower case, or undefined if it is not a UUID. */
-const orderIdParam = (c: Context) => orderIdSchema.safeParse(c.req.param("id")).data;
+const lowerCaseId = (id: string) => orderIdSchema.safeParse(id).data;
 
 export function createCoreApp({
   store,
@@ -92,7 +82,11 @@ export function createCoreApp({
   metrics,
   testHalt,
 }: CoreDeps) {
-  const app = new Hono();
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success) return fail("invalid_request", describeIssues(result.error.issues));
+    },
+  });
 
   app.use(requestId());
   if (metrics) {
@@ -115,6 +109,8 @@ export function createCoreApp({
       }
       return fail("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes");
     }
+    // Hono's own 4xx (the JSON validator's "Malformed JSON in request body") are the caller's.
+    if (error instanceof HTTPException && error.status < 500) return fail("invalid_request", error.message);
     // Anything else that reaches here is a dependency that failed or did not answer in time
     // (Redis, PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
     console.error(
@@ -148,81 +144,77 @@ export function createCoreApp({
     app.use(prefix, requireSignature(key));
   }
 
-  app.post("/v1/reservations", async (c) => {
-    const parsed = reservationSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) {
-      return fail("invalid_request", describeIssues(parsed.error.issues));
-    }
-    const outcome = await store.reserve(parsed.data);
-    metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
-    if (!outcome.ok) return refusal(outcome);
-    // A forgotten order's tombstone keeps its outcome only; PostgreSQL has the rest.
-    const originRegion = outcome.value.originRegion || (await records.order(parsed.data.orderId))?.originRegion;
-    return c.json(
-      { ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed },
-      202,
-    );
-  });
-
   /**
    * The product an order belongs to: the caller's word (`?productId=`; the edge notes it when
    * the order is placed), else PostgreSQL's, which has the order once the worker stored it.
    */
-  async function productOf(c: Context, orderId: string): Promise<string | undefined> {
-    const named = c.req.query("productId");
+  async function productOf(named: string | undefined, orderId: string): Promise<string | undefined> {
     if (named !== undefined) return PRODUCT_ID.test(named) ? named : undefined;
     return (await records.order(orderId))?.productId;
   }
 
-  app.get("/v1/orders/:id", async (c) => {
-    const id = orderIdParam(c);
-    if (!id) return fail("not_found", "order ids are UUIDs");
-    const productId = await productOf(c, id);
-    // Redis has a live order's latest state; PostgreSQL has it once forgotten there.
-    const order = (productId && (await store.order(productId, id))) || (await records.order(id));
-    return order ? c.json(orderBody(order)) : fail("not_found", `no order ${id} in ${store.region}`);
-  });
-
-  for (const action of ["confirm", "cancel"] as const) {
-    app.post(`/v1/orders/:id/${action}`, async (c) => {
-      const id = orderIdParam(c);
-      const productId = id ? await productOf(c, id) : undefined;
-      if (!id || !productId) return fail("not_found", `no order ${c.req.param("id")} in ${store.region}`);
-      const outcome = await store[action](productId, id);
-      if (!outcome.ok) return refusal(outcome);
-      return c.json(stateBody(outcome.value));
-    });
-  }
+  const settle = async (c: Context, action: "confirm" | "cancel") => {
+    const id = lowerCaseId(c.req.param("id") ?? "");
+    const productId = id ? await productOf(c.req.query("productId"), id) : undefined;
+    if (!id || !productId) return refuse(c, "not_found", `no order ${c.req.param("id")} in ${store.region}`);
+    const outcome = await store[action](productId, id);
+    if (!outcome.ok) return refusal(c, outcome);
+    return c.json(stateBody(outcome.value), 200);
+  };
 
   const product = async (c: Context) => {
-    const id = c.req.param("id")!;
+    const id = c.req.param("id") ?? "";
     const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleWindow(id)]) : [];
     return stock && window
-      ? c.json({ productId: id, region: store.region, ...stock, ...window })
-      : fail("unknown_product", `no product ${id} in ${store.region}`);
+      ? c.json({ productId: id, region: store.region, ...stock, ...window }, 200)
+      : refuse(c, "unknown_product", `no product ${id} in ${store.region}`);
   };
-  app.get("/v1/products/:id", product);
-  app.get("/admin/v1/products/:id", product);
 
-  /** Loads or refreshes the product's rules from PostgreSQL; moves no unit. */
-  app.post("/admin/v1/products/:id/activate", async (c) => {
-    const id = c.req.param("id");
-    const rules = PRODUCT_ID.test(id) ? await records.rules(id) : undefined;
-    if (!rules) return fail("unknown_product", `no product ${id}`);
-    return c.json({ productId: id, region: store.region, ...(await store.activate(rules)) });
-  });
-
-  /** One allocation change of the admin's transfer ledger, applied once per change id. */
-  app.post("/admin/v1/products/:id/allocation", async (c) => {
-    const id = c.req.param("id");
-    const parsed = allocationChangeSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) return fail("invalid_request", describeIssues(parsed.error.issues));
-    if (!PRODUCT_ID.test(id)) return fail("unknown_product", `no product ${id}`);
-    const outcome = await store.allocate(id, parsed.data.changeId, parsed.data.units);
-    if (testHalt === "allocation-applied") await new Promise(() => {});
-    if (!outcome.ok) return refusal(outcome);
-    return c.json({ productId: id, region: store.region, ...outcome.value });
-  });
-
-  return app;
+  return (
+    app
+      .openapi(routes.reserve, async (c) => {
+        const request = c.req.valid("json");
+        const outcome = await store.reserve(request);
+        metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
+        if (!outcome.ok) return refusal(c, outcome);
+        // A forgotten order's tombstone keeps its outcome only; PostgreSQL has the rest.
+        const originRegion = outcome.value.originRegion || (await records.order(request.orderId))?.originRegion;
+        return c.json(
+          { ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed },
+          202,
+        );
+      })
+      .openapi(routes.order, async (c) => {
+        const id = lowerCaseId(c.req.valid("param").id);
+        if (!id) return refuse(c, "not_found", "order ids are UUIDs");
+        const productId = await productOf(c.req.valid("query").productId, id);
+        // Redis has a live order's latest state; PostgreSQL has it once forgotten there.
+        const order = (productId && (await store.order(productId, id))) || (await records.order(id));
+        return order ? c.json(orderBody(order), 200) : refuse(c, "not_found", `no order ${id} in ${store.region}`);
+      })
+      .openapi(routes.confirm, (c) => settle(c, "confirm"))
+      .openapi(routes.cancel, (c) => settle(c, "cancel"))
+      .openapi(routes.product, (c) => product(c))
+      .openapi(routes.adminProduct, (c) => product(c))
+      /** Loads or refreshes the product's rules from PostgreSQL; moves no unit. */
+      .openapi(routes.activate, async (c) => {
+        const id = c.req.valid("param").id;
+        const rules = PRODUCT_ID.test(id) ? await records.rules(id) : undefined;
+        if (!rules) return refuse(c, "unknown_product", `no product ${id}`);
+        return c.json({ productId: id, region: store.region, ...(await store.activate(rules)) }, 200);
+      })
+      /** One allocation change of the admin's transfer ledger, applied once per change id. */
+      .openapi(routes.allocate, async (c) => {
+        const id = c.req.valid("param").id;
+        const { changeId, units } = c.req.valid("json");
+        if (!PRODUCT_ID.test(id)) return refuse(c, "unknown_product", `no product ${id}`);
+        const outcome = await store.allocate(id, changeId, units);
+        if (testHalt === "allocation-applied") await new Promise(() => {});
+        if (!outcome.ok) return refusal(c, outcome);
+        return c.json({ productId: id, region: store.region, ...outcome.value }, 200);
+      })
+  );
 }
+
+/** The core's routes as Hono's typed client sees them (core/http/client.ts). */
+export type CoreApp = ReturnType<typeof createCoreApp>;

@@ -4,10 +4,12 @@
  * Redis answers NOSCRIPT (after a restart or a flush).
  */
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { luaScript, runScript, type RespSend } from "../../shared/lua.ts";
 import type { Redis } from "../../shared/redis.ts";
 
-const read = (name: string) => readFileSync(new URL(`./${name}.lua`, import.meta.url), "utf8");
+// By path (href), not URL: the edge's Workers build type-checks this file too (its types reach the core's client).
+const read = (name: string) => readFileSync(fileURLToPath(new URL(`./${name}.lua`, import.meta.url).href), "utf8");
 const common = read("common");
 
 /** Name → number of KEYS. */

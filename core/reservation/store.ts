@@ -2,16 +2,17 @@
  * A region's live inventory in its Redis: typed calls over the Lua scripts beside this file.
  * Outcomes are values, not exceptions: a sold-out product is an answer, not a failure.
  */
-import type { SaleTerms } from "../../shared/core-client.ts";
 import type { OrderStatus } from "../../shared/events.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
 import { orderKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import type { Redis } from "../../shared/redis.ts";
 import type { RespSend } from "../../shared/lua.ts";
+import type { Result } from "../../shared/result.ts";
 import { respScripts, scriptsFor, type Scripts } from "./scripts.ts";
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ProblemCode; status?: OrderStatus };
+/** A refusal about an existing order names the status it is in. */
+export type Outcome<T> = Result<T, { status?: OrderStatus }>;
 
 export interface ReservationRequest {
   orderId: string;
@@ -347,7 +348,11 @@ export class RegionStore {
   }
 
   /** The sale window, pause flag and per-buyer bounds as this region has them. */
-  async saleWindow(productId: string): Promise<SaleTerms | undefined> {
+  async saleWindow(
+    productId: string,
+  ): Promise<
+    { startsAt: string; endsAt: string; paused: boolean; perUserLimit: number; maxPerOrder: number } | undefined
+  > {
     const [startsAt, endsAt, paused, perUserLimit, maxPerOrder] = await this.redis.hmget(
       this.keys(productId).product,
       "startsAt",

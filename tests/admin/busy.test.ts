@@ -10,7 +10,7 @@ import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
 import { allocations, inventoryTransfers, orders } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { verify } from "../../cli/verify/verify.ts";
-import { config } from "../support/helpers.ts";
+import { config, coreOrderPath } from "../support/helpers.ts";
 import {
   adminServices,
   coreClient,
@@ -22,7 +22,6 @@ import {
   testAdminUrl,
   type Child,
 } from "../support/harness.ts";
-import { coreOrderPath } from "../../shared/core-client.ts";
 
 const REGIONS = ["us-east", "eu-west"] as const;
 const SECONDS = 30;

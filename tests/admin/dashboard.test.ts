@@ -3,6 +3,7 @@
  * playwright-core; no browser download): sign in, watch a sale move the numbers live, move
  * units with the form and see both regions change.
  */
+import { coreOrderPath } from "../support/helpers.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +21,6 @@ import {
   untilHealthy,
   type Child,
 } from "../support/harness.ts";
-import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
 /** Set to a folder to keep the screenshots (the docs' come from here). */

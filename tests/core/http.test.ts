@@ -10,8 +10,7 @@ import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { bunRedis } from "../../shared/bun-redis.ts";
 import { signRequest } from "../../shared/signing.ts";
-import { config, uniqueName } from "../support/helpers.ts";
-import { coreOrderPath } from "../../shared/core-client.ts";
+import { config, uniqueName, coreOrderPath } from "../support/helpers.ts";
 
 const REGION = "test-http";
 const SECRET = "test-secret";
@@ -319,6 +318,19 @@ describe("bad input gets the documented error and reserves nothing", () => {
       "unauthorized",
     ],
     [
+      "a reservation whose body is not declared JSON (no Content-Type)",
+      (p) => {
+        const body = reservation(p, { quantity: 1 });
+        return app.request("/v1/reservations", {
+          method: "POST",
+          headers: signRequest(SECRET, "POST", "/v1/reservations", body),
+          body,
+        });
+      },
+      400,
+      "invalid_request",
+    ],
+    [
       "a signed body swapped for another",
       async (p) => {
         const headers = signRequest(SECRET, "POST", "/v1/reservations", reservation(p, { quantity: 1 }));
@@ -365,7 +377,7 @@ describe("an unreachable Redis", () => {
       const t0 = performance.now();
       const response = await stuck.request("/v1/reservations", {
         method: "POST",
-        headers: signRequest(SECRET, "POST", "/v1/reservations", body),
+        headers: { "Content-Type": "application/json", ...signRequest(SECRET, "POST", "/v1/reservations", body) },
         body,
       });
       // The deadline is 300 ms; what is more is the test's own machinery on a busy machine.

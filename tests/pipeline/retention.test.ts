@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config } from "../support/helpers.ts";
+import { config, coreOrderPath } from "../support/helpers.ts";
 import {
   coreClient,
   createProduct,
@@ -22,7 +22,6 @@ import {
   waitForOrders,
   type Child,
 } from "../support/harness.ts";
-import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 const region = config.regions[0]!.id;

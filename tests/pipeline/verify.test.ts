@@ -3,9 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { config } from "../support/helpers.ts";
+import { config, coreOrderPath } from "../support/helpers.ts";
 import { coreClient, createProduct, pooled, withCoresAndWorkers } from "../support/harness.ts";
-import { coreOrderPath } from "../../shared/core-client.ts";
 
 const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 const region = config.regions[0]!.id;

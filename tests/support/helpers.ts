@@ -67,3 +67,11 @@ export async function ownRedis(): Promise<{ url: string; stop(): Promise<void> }
     },
   };
 }
+
+/** A core's path for an order, as the tests call it by hand (the apps use core/http/client.ts). */
+export function coreOrderPath(
+  orderId: string,
+  { productId, action }: { productId?: string; action?: "confirm" | "cancel" } = {},
+): string {
+  return `/v1/orders/${encodeURIComponent(orderId)}${action ? `/${action}` : ""}${productId ? `?productId=${encodeURIComponent(productId)}` : ""}`;
+}

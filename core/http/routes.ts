@@ -1,0 +1,149 @@
+/**
+ * The core's contract: every route with what it takes and what it answers. The core's app
+ * implements these (core/http/app.ts); the edge and the admin API call them through Hono's typed
+ * client (core/http/client.ts), so a route changed here breaks their build, not production.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { ORDER_STATUSES } from "../../shared/events.ts";
+import { PRODUCT_ID } from "../../shared/keys.ts";
+import { PROBLEMS, problemContent, type ProblemStatus } from "../../shared/problems.ts";
+
+/** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
+export const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
+
+const reservationRequest = z.strictObject({
+  orderId: orderIdSchema,
+  userId: z.string().min(1).max(128),
+  productId: z.string().regex(PRODUCT_ID),
+  quantity: z.int(),
+  originRegion: z.string().min(1).max(32),
+  /** Reserve nothing if this runs later (ms since the epoch, Redis's clock). */
+  notAfter: z.int().positive().optional(),
+});
+
+const allocationChange = z.strictObject({
+  changeId: z.string().min(1).max(128),
+  units: z.int().refine((n) => n !== 0, "must not be 0"),
+});
+
+const orderState = z.object({
+  orderId: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  /** When an unconfirmed hold runs out; null once sold. */
+  expiresAt: z.string().nullable(),
+});
+
+const reservation = orderState.extend({
+  region: z.string(),
+  /** The region the buyer came from, as the order was first reserved. */
+  originRegion: z.string().optional(),
+  /** True when this order id was reserved before: nothing changed, this is the first outcome. */
+  replayed: z.boolean(),
+});
+
+const order = orderState.extend({
+  productId: z.string(),
+  region: z.string(),
+  originRegion: z.string(),
+  userId: z.string(),
+  quantity: z.number(),
+  reservedAt: z.string().nullable(),
+});
+
+/** An order as the core tells it: what the edge reads of it, and passes on. */
+export type CoreOrder = z.infer<typeof order>;
+
+const stock = z.object({
+  productId: z.string(),
+  region: z.string(),
+  allocated: z.number(),
+  available: z.number(),
+  held: z.number(),
+  sold: z.number(),
+});
+
+const product = stock.extend({
+  startsAt: z.string(),
+  endsAt: z.string(),
+  paused: z.boolean(),
+  perUserLimit: z.number(),
+  maxPerOrder: z.number(),
+});
+
+/**
+ * Any route may answer any problem of the registry: the signature check (401), the body limit
+ * (413), a dependency that failed (503) and the store's refusals (shared/problems.ts says which
+ * code has which status).
+ */
+const problems = Object.fromEntries(
+  [...new Set(Object.values(PROBLEMS).map((p) => p.status))].map((status) => [
+    status,
+    { description: "A problem (shared/problems.ts)", content: problemContent },
+  ]),
+) as Record<ProblemStatus, { description: string; content: typeof problemContent }>;
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const idParam = z.object({ id: z.string() });
+/** The caller's word on an order's product: the core finds a live order in Redis by it. */
+const orderQuery = z.object({ productId: z.string().optional() });
+
+export const coreRoutes = {
+  reserve: createRoute({
+    method: "post",
+    path: "/v1/reservations",
+    request: { body: { required: true, content: { "application/json": { schema: reservationRequest } } } },
+    responses: { 202: json(reservation, "Reserved (or sold), or this order id's first outcome"), ...problems },
+  }),
+  order: createRoute({
+    method: "get",
+    path: "/v1/orders/{id}",
+    request: { params: idParam, query: orderQuery },
+    responses: { 200: json(order, "The order, live from Redis or from PostgreSQL"), ...problems },
+  }),
+  confirm: createRoute({
+    method: "post",
+    path: "/v1/orders/{id}/confirm",
+    request: { params: idParam, query: orderQuery },
+    responses: { 200: json(orderState, "The order, confirmed (sold)"), ...problems },
+  }),
+  cancel: createRoute({
+    method: "post",
+    path: "/v1/orders/{id}/cancel",
+    request: { params: idParam, query: orderQuery },
+    responses: { 200: json(orderState, "The order, cancelled: its units are back"), ...problems },
+  }),
+  product: createRoute({
+    method: "get",
+    path: "/v1/products/{id}",
+    request: { params: idParam },
+    responses: { 200: json(product, "The region's counters and the sale's terms"), ...problems },
+  }),
+  adminProduct: createRoute({
+    method: "get",
+    path: "/admin/v1/products/{id}",
+    request: { params: idParam },
+    responses: { 200: json(product, "The region's counters and the sale's terms"), ...problems },
+  }),
+  activate: createRoute({
+    method: "post",
+    path: "/admin/v1/products/{id}/activate",
+    request: { params: idParam },
+    responses: { 200: json(stock, "The product's rules loaded from PostgreSQL; no unit moved"), ...problems },
+  }),
+  allocate: createRoute({
+    method: "post",
+    path: "/admin/v1/products/{id}/allocation",
+    request: {
+      params: idParam,
+      body: { required: true, content: { "application/json": { schema: allocationChange } } },
+    },
+    responses: {
+      200: json(stock.extend({ replayed: z.boolean() }), "Applied, or applied before under this change id"),
+      ...problems,
+    },
+  }),
+};
