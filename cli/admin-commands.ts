@@ -4,8 +4,13 @@
  * and exits 1.
  */
 import { parseArgs } from "node:util";
+import { hc, type ClientResponse } from "hono/client";
+import type { JSONParsed } from "hono/utils/types";
+import type { AdminApp, TransferBody } from "../admin/http/app.ts";
+import type { ProductView } from "../admin/inventory/products.ts";
 import type { Config } from "../shared/config.ts";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../shared/config.ts";
+import { problemSchema } from "../shared/problems.ts";
 
 export const ADMIN_USAGE = `  products list                          every product
   products show ID                       totals, the pool and each region's live counters
@@ -83,8 +88,15 @@ export function allocationTargets(items: string[]): Record<string, number> {
   return targets;
 }
 
-const defined = (o: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+/** A flag the command cannot do without. */
+function required<T>(flag: string, value: T | undefined): T {
+  if (value === undefined) throw new AdminUsageError(`--${flag} is required`);
+  return value;
+}
+
+/** What a call's successful answers carry (its refusals are problems, read apart). */
+type Success<R> =
+  R extends ClientResponse<infer Body, infer Status, "json"> ? (Status extends 200 | 201 | 202 ? Body : never) : never;
 
 export async function adminCommand(
   config: Config,
@@ -99,66 +111,59 @@ export async function adminCommand(
     (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : undefined);
   if (!token) throw new AdminUsageError("give the admin token with --token or FLUX_GATE_ADMIN_TOKEN");
 
-  async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-    let response: Response;
+  const admin = hc<AdminApp>(config.admin.url, {
+    headers: { Authorization: `Bearer ${token}` },
+    fetch: (input: string | URL | Request, init?: RequestInit) =>
+      fetch(input, { ...init, signal: AbortSignal.timeout(30_000) }),
+  });
+
+  /** One call's answer; a refusal, or no answer at all, is one line (AdminCommandError). */
+  async function call<R extends ClientResponse<unknown, number, "json">>(request: Promise<R>): Promise<Success<R>> {
+    let response: R;
     try {
-      response = await fetch(config.admin.url + path, {
-        method,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
+      response = await request;
     } catch (error) {
       throw new AdminCommandError(
         `cannot reach the admin API at ${config.admin.url} (${(error as Error).message}); is npm start running?`,
       );
     }
-    const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!response.ok)
+    if (!response.ok) {
+      const refusal = problemSchema.safeParse(await response.json().catch(() => undefined));
       throw new AdminCommandError(
-        `${answer.code ?? response.status}: ${answer.detail ?? answer.title ?? response.statusText}`,
+        refusal.success
+          ? `${refusal.data.code}: ${refusal.data.detail ?? refusal.data.title}`
+          : `${response.status}: ${response.statusText}`,
       );
+    }
     if (response.status === 202)
       print(`in progress: a region's core did not answer; the admin API finishes the move when it does`);
-    return answer;
+    return (await response.json()) as Success<R>;
   }
   const needId = (what = "product id") => {
     if (!id) throw new AdminUsageError(`name the ${what}`);
     return id;
   };
-  const productFields = () =>
-    defined({
-      name: values.name,
-      totalUnits: wholeNumber("total", values.total),
-      startsAt: instant("starts", values.starts),
-      endsAt: instant("ends", values.ends),
-      perUserLimit: wholeNumber("per-user", values["per-user"]),
-      maxPerOrder: wholeNumber("max-per-order", values["max-per-order"]),
-      holdSeconds: wholeNumber("hold", values.hold),
-    });
-  const units = () => {
-    const n = wholeNumber("units", values.units);
-    if (n === undefined) throw new AdminUsageError("--units is required");
-    return n;
-  };
-  const region = () => {
-    if (!values.region) throw new AdminUsageError("--region is required");
-    return values.region;
-  };
+  const productFields = () => ({
+    name: values.name,
+    totalUnits: wholeNumber("total", values.total),
+    startsAt: instant("starts", values.starts),
+    endsAt: instant("ends", values.ends),
+    perUserLimit: wholeNumber("per-user", values["per-user"]),
+    maxPerOrder: wholeNumber("max-per-order", values["max-per-order"]),
+    holdSeconds: wholeNumber("hold", values.hold),
+  });
+  const units = () => required("units", wholeNumber("units", values.units));
 
-  const show = (answer: Record<string, unknown>, summary: (a: Record<string, unknown>) => string) =>
+  const show = <T>(answer: T, summary: (a: T) => string) =>
     print(values.json ? JSON.stringify(answer, null, 2) : summary(answer));
-  const path = `/v1/products/${encodeURIComponent(id ?? "")}`;
+  const product = () => admin.v1.products[":id"];
 
   switch (`${noun} ${verb ?? ""}`.trim()) {
     case "products list":
       return show(
-        await call("GET", "/v1/products"),
+        await call(admin.v1.products.$get()),
         (a) =>
-          (a.products as { id: string; name: string; totalUnits: number; paused: boolean }[])
+          a.products
             .map(
               (p) =>
                 `${p.id.padEnd(24)} ${String(p.totalUnits).padStart(10)} units  ${p.paused ? "paused  " : ""}${p.name}`,
@@ -166,35 +171,40 @@ export async function adminCommand(
             .join("\n") || "no products",
       );
     case "products show":
-      needId();
-      return show(await call("GET", path), describeProduct);
+      return show(await call(product().$get({ param: { id: needId() } })), describeProduct);
     case "products create": {
+      const fields = productFields();
       const body = {
         id: needId(),
-        ...productFields(),
+        name: required("name", fields.name),
+        totalUnits: required("total", fields.totalUnits),
+        startsAt: required("starts", fields.startsAt),
+        endsAt: required("ends", fields.endsAt),
+        perUserLimit: required("per-user", fields.perUserLimit),
+        maxPerOrder: required("max-per-order", fields.maxPerOrder),
+        holdSeconds: required("hold", fields.holdSeconds),
         ...(values.allocate ? { allocations: allocationTargets([values.allocate]) } : {}),
       };
-      return show(await call("POST", "/v1/products", body), (a) => `created ${id}\n${describeProduct(a)}`);
+      return show(await call(admin.v1.products.$post({ json: body })), (a) => `created ${id}\n${describeProduct(a)}`);
     }
     case "products update": {
-      needId();
-      const change = productFields();
+      const change = Object.fromEntries(Object.entries(productFields()).filter(([, v]) => v !== undefined));
       if (Object.keys(change).length === 0)
         throw new AdminUsageError("name something to change (--name, --total, --starts, …)");
-      return show(await call("PATCH", path, change), () => `updated ${id}`);
+      return show(await call(product().$patch({ param: { id: needId() }, json: change })), () => `updated ${id}`);
     }
     case "products pause":
+      return show(await call(product().pause.$post({ param: { id: needId() } })), () => `${id} paused`);
     case "products resume":
-      needId();
-      return show(await call("POST", `${path}/${verb}`), () => `${id} ${verb === "pause" ? "paused" : "resumed"}`);
-    case "products allocate":
-      needId();
-      return show(await call("PUT", `${path}/allocations`, { regions: allocationTargets(rest) }), describeProduct);
+      return show(await call(product().resume.$post({ param: { id: needId() } })), () => `${id} resumed`);
+    case "products allocate": {
+      const json = { regions: allocationTargets(rest) };
+      return show(await call(product().allocations.$put({ param: { id: needId() }, json })), describeProduct);
+    }
     case "products rebalance": {
-      needId();
-      const body = defined({ windowMinutes: wholeNumber("window", values.window) });
-      return show(await call("POST", `${path}/rebalance`, body), (a) => {
-        const shares = Object.entries(a.shares as Record<string, number>);
+      const json = { windowMinutes: wholeNumber("window", values.window) };
+      return show(await call(product().rebalance.$post({ param: { id: needId() }, json })), (a) => {
+        const shares = Object.entries(a.shares);
         const given = shares.length
           ? shares.map(([r, n]) => `${n} to ${r}`).join(", ")
           : "nothing (no sales in the window, or no pool)";
@@ -203,53 +213,47 @@ export async function adminCommand(
     }
     case "products claim":
     case "products release": {
-      needId();
-      const body = defined({ units: units(), transferId: values.id });
-      return show(
-        await call("POST", `/v1/regions/${region()}/products/${encodeURIComponent(id!)}/${verb}`, body),
-        describeTransfer,
-      );
+      const request = {
+        param: { region: required("region", values.region), id: needId() },
+        json: { units: units(), transferId: values.id },
+      };
+      const regionProduct = admin.v1.regions[":region"].products[":id"];
+      const moved = verb === "claim" ? regionProduct.claim.$post(request) : regionProduct.release.$post(request);
+      return show(await call(moved), describeTransfer);
     }
     case "products transfer": {
-      const body = defined({
+      const json = {
         productId: needId(),
-        from: values.from,
-        to: values.to,
+        from: required("from", values.from),
+        to: required("to", values.to),
         units: units(),
         transferId: values.id,
-      });
-      if (!values.from || !values.to) throw new AdminUsageError("--from and --to are required (a region, or pool)");
-      return show(await call("POST", "/v1/transfers", body), describeTransfer);
+      };
+      return show(await call(admin.v1.transfers.$post({ json })), describeTransfer);
     }
-    case "transfers list": {
-      const query = values.product ? `?productId=${encodeURIComponent(values.product)}` : "";
+    case "transfers list":
       return show(
-        await call("GET", `/v1/transfers${query}`),
-        (a) => (a.transfers as Record<string, unknown>[]).map(describeTransfer).join("\n") || "no transfers",
+        await call(admin.v1.transfers.$get({ query: { productId: values.product } })),
+        (a) => a.transfers.map(describeTransfer).join("\n") || "no transfers",
       );
-    }
     case "transfers show":
-      return show(await call("GET", `/v1/transfers/${encodeURIComponent(needId("transfer id"))}`), describeTransfer);
+      return show(
+        await call(admin.v1.transfers[":id"].$get({ param: { id: needId("transfer id") } })),
+        describeTransfer,
+      );
     default:
       throw new AdminUsageError(`unknown command "${positionals.join(" ")}"`);
   }
 }
 
-function describeTransfer(t: Record<string, unknown>): string {
+function describeTransfer(t: JSONParsed<TransferBody>): string {
   return `transfer ${t.transferId}: ${t.units} units of ${t.productId} ${t.from} → ${t.to}: ${t.state}${t.reason ? ` (${t.reason})` : ""}`;
 }
 
-function describeProduct(view: Record<string, unknown>): string {
-  const product = view.product as Record<string, unknown>;
-  const regions = view.regions as {
-    region: string;
-    allocation: number;
-    live?: Record<string, number>;
-    unreachable?: boolean;
-  }[];
+function describeProduct({ product, unallocated, inTransit, available, regions }: JSONParsed<ProductView>): string {
   const lines = [
     `${product.id} (${product.name}): ${product.totalUnits} units, sale ${product.startsAt} → ${product.endsAt}${product.paused ? ", PAUSED" : ""}`,
-    `  pool ${view.unallocated}, in transit ${view.inTransit}, available to buyers ${view.available}`,
+    `  pool ${unallocated}, in transit ${inTransit}, available to buyers ${available}`,
     `  ${"region".padEnd(12)} ${"allocated".padStart(10)} ${"available".padStart(10)} ${"held".padStart(8)} ${"sold".padStart(8)}`,
     ...regions.map((r) =>
       r.unreachable

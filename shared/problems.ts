@@ -3,6 +3,7 @@
  * contract; clients branch on it (or on `type`, which is derived from it), never on `title`.
  */
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
@@ -87,6 +88,20 @@ export function problemHeaders(status: number, headers: Record<string, string> =
 
 export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status: body.status, headers: problemHeaders(body.status, headers) });
+}
+
+/**
+ * A problem as a route's typed answer (`c.json`), its status the code's: Hono's typed client then
+ * knows a route's refusals from its answers.
+ */
+export function refuse<C extends ProblemCode>(
+  c: Context,
+  code: C,
+  detail?: string,
+  extensions?: Record<string, unknown>,
+) {
+  const status: (typeof PROBLEMS)[C]["status"] = PROBLEMS[code].status;
+  return c.json(problem(code, detail, extensions), status, problemHeaders(status));
 }
 
 /** A validation failure as one line for `detail`: `field: message; field: message`. */

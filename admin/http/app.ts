@@ -5,22 +5,23 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { desc } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../../db/client.ts";
 import { adminAudit } from "../../db/schema.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
-import { describeIssues, problem, problemResponse, type ProblemCode } from "../../shared/problems.ts";
+import { describeIssues, problem, problemResponse, refuse, type ProblemCode } from "../../shared/problems.ts";
 import { reaches, type Principal } from "../access/tokens.ts";
 import type { Transfer, TransferLedger } from "../inventory/ledger.ts";
 import type { Change, MoveResult, ProductService } from "../inventory/products.ts";
 import { HISTORY_SECONDS, type HistoryPoint } from "../dashboard/history.ts";
 import type { RegionStats } from "../dashboard/stats.ts";
 import { auditTrail } from "./audit.ts";
-import { bearerAuth, forbiddenUnlessReaches, type AdminEnv } from "./auth.ts";
+import { bearerAuth, forbiddenUnlessReaches, requireScope, type AdminEnv } from "./auth.ts";
 
 export interface AdminDeps {
   db: Database;
@@ -42,6 +43,7 @@ const fail = (code: ProblemCode, detail?: string, extensions?: Record<string, un
   problemResponse(problem(code, detail, extensions));
 
 /** A transfer as the API shows it: the pool is named "pool", not null. */
+export type TransferBody = ReturnType<typeof transferBody>;
 function transferBody(t: Transfer) {
   return {
     transferId: t.id,
@@ -57,30 +59,56 @@ function transferBody(t: Transfer) {
   };
 }
 
+/** A move its source could not give: 409 with the source's refusal. */
+function failedMove(c: Context, transfer: Transfer, extensions: Record<string, unknown> = {}) {
+  const source = transfer.fromRegion ?? "the unallocated pool";
+  const detail = `${source} had fewer than ${transfer.units} units free to give; nothing moved (transfer ${transfer.id})`;
+  return refuse(c, transfer.reason as ProblemCode, detail, { transfer: transferBody(transfer), ...extensions });
+}
+
 /** 201 done, 200 done before (same id), 202 still moving (a core is out of reach), 409 refused. */
-function moveResponse(
-  c: Context,
-  { transfer, replayed }: MoveResult,
-  extensions: Record<string, unknown> = {},
-): Response {
-  if (transfer.state === "failed") {
-    const source = transfer.fromRegion ?? "the unallocated pool";
-    const detail = `${source} had fewer than ${transfer.units} units free to give; nothing moved (transfer ${transfer.id})`;
-    return fail(transfer.reason as ProblemCode, detail, { transfer: transferBody(transfer), ...extensions });
-  }
+function moveResponse(c: Context, { transfer, replayed }: MoveResult) {
+  if (transfer.state === "failed") return failedMove(c, transfer);
   const status = transfer.state !== "completed" ? 202 : replayed ? 200 : 201;
   return c.json(transferBody(transfer), status);
 }
 
 /** A move refused before it started; the transfer it met is shown only to who may see it. */
-function refusedMove(c: Context<AdminEnv>, refusal: Extract<Change<unknown>, { ok: false }>): Response {
+function refusedMove(c: Context<AdminEnv>, refusal: Extract<Change<unknown>, { ok: false }>) {
   const shown = refusal.transfer && visible(c.get("principal"), refusal.transfer);
-  return fail(refusal.code, refusal.detail, shown ? { transfer: transferBody(refusal.transfer!) } : {});
+  return refuse(c, refusal.code, refusal.detail, shown ? { transfer: transferBody(refusal.transfer!) } : {});
 }
 
 /** A transfer is visible to the scopes of either side. */
 function visible(principal: Principal, t: Transfer): boolean {
   return reaches(principal, "global") || [t.fromRegion, t.toRegion].some((r) => r !== null && reaches(principal, r));
+}
+
+/**
+ * Middleware: the body (or the query) as `schema` reads it, for the handler and for Hono's typed
+ * client (the CLI's); a wrong one is the 400 that says what is wrong. Not hono/validator: an
+ * empty body must reach the schema (rebalance's defaults), and a body is JSON whatever its
+ * Content-Type says, as the API has always read it.
+ */
+function valid<T extends "json" | "query", S extends z.ZodType>(
+  target: T,
+  schema: S,
+): MiddlewareHandler<AdminEnv, string, { in: { [K in T]: z.input<S> }; out: { [K in T]: z.output<S> } }> {
+  return async (c, next) => {
+    let value: unknown = c.req.query();
+    if (target === "json") {
+      const text = await c.req.text();
+      try {
+        value = text === "" ? undefined : JSON.parse(text);
+      } catch {
+        return fail("invalid_request", "the body must be JSON");
+      }
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) return fail("invalid_request", describeIssues(parsed.error.issues));
+    c.req.addValidatedData(target, parsed.data as object);
+    await next();
+  };
 }
 
 const DASHBOARD = readFileSync(new URL("../dashboard/page.html", import.meta.url), "utf8");
@@ -126,7 +154,8 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       .refine((o) => Object.keys(o).length > 0, "name at least one field to change"),
     allocations: z.strictObject({ regions: z.partialRecord(region, z.int().min(0)) }),
     claimOrRelease: z.strictObject({ units, transferId: z.uuid().optional() }),
-    rebalance: z.strictObject({ windowMinutes: z.int().min(1).max(1_440).default(15) }),
+    /** No body at all means the defaults. */
+    rebalance: z.strictObject({ windowMinutes: z.int().min(1).max(1_440).default(15) }).default({ windowMinutes: 15 }),
     transfer: z
       .strictObject({
         transferId: z.uuid().optional(),
@@ -136,19 +165,17 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
         units,
       })
       .refine((t) => t.from !== t.to, "from and to must differ"),
+    /** `?limit=`, 1 to 1,000 (100 when absent). */
+    list: z.object({
+      productId: z.string().optional(),
+      limit: z.coerce.number().int().min(1).max(1_000).default(100),
+    }),
   };
-
-  /** The parsed body, or the 400 that says what is wrong with it. */
-  async function read<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S> | Response> {
-    const json = await c.req.json().catch(() => undefined);
-    if (json === undefined) return fail("invalid_request", "the body must be JSON");
-    const parsed = schema.safeParse(json);
-    return parsed.success ? parsed.data : fail("invalid_request", describeIssues(parsed.error.issues));
-  }
 
   const app = new Hono<AdminEnv>();
   app.use(requestId());
   app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) return fail("invalid_request", error.message);
     log("error", "request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) });
     const unavailable = error.name === "RegionUnavailable";
     return fail("unavailable", unavailable ? error.message : "a dependency of the admin API failed");
@@ -207,41 +234,6 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })),
   );
 
-  app.get("/v1/me", (c) => c.json(c.get("principal")));
-  app.get("/v1/stats", async (c) => {
-    const own = ownRegions(c);
-    return c.json({ regions: (await stats()).filter((r) => !own || own.includes(r.region)) });
-  });
-  // A region's token sees its own regions in every point; the edge's latency is everyone's.
-  app.get("/v1/stats/history", (c) => {
-    const own = ownRegions(c);
-    const points = (history?.() ?? []).map((p) =>
-      own ? { ...p, regions: Object.fromEntries(Object.entries(p.regions).filter(([id]) => own.includes(id))) } : p,
-    );
-    return c.json({ seconds: HISTORY_SECONDS, points });
-  });
-  app.get("/v1/products", async (c) => c.json({ products: await products.list() }));
-
-  app.post("/v1/products", async (c) => {
-    const denied = forbiddenUnlessReaches(c, "global");
-    if (denied) return denied;
-    const body = await read(c, schemas.create);
-    if (body instanceof Response) return body;
-    const { allocations, ...input } = body;
-    const given = Object.values(allocations ?? {}).reduce((n: number, u) => n + (u ?? 0), 0);
-    if (given > input.totalUnits)
-      return fail("invalid_request", `allocations: ${given} units given, the total is ${input.totalUnits}`);
-    const created = await products.create(input);
-    if (!created.ok) return fail(created.code, created.detail);
-    if (!allocations) return c.json({ ...(await viewFor(c, input.id)), transfers: [] }, 201);
-    const moved = await products.setAllocations(
-      input.id,
-      allocations as Record<string, number>,
-      c.get("principal").name,
-    );
-    return allocationAnswer(c, input.id, moved, 201);
-  });
-
   /** A product as the caller may see it: every region for global tokens, their own regions otherwise. */
   async function viewFor(c: Context<AdminEnv>, productId: string) {
     const view = await products.view(productId);
@@ -255,153 +247,167 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
    * (the rest were abandoned; repeat once it is done); 409 with the first failure's code.
    * Each carries every move, so a partial change is never hidden.
    */
-  async function allocationAnswer(
+  async function allocationAnswer<Extra extends object = object>(
     c: Context<AdminEnv>,
     productId: string,
     moved: Change<MoveResult[]>,
     success: 200 | 201,
-    extra: Record<string, unknown> = {},
-  ): Promise<Response> {
+    extra?: Extra,
+  ) {
     if (!moved.ok) return refusedMove(c, moved);
     const transfers = moved.value.map((m) => transferBody(m.transfer));
     const failed = moved.value.find((m) => m.transfer.state === "failed");
-    if (failed) return moveResponse(c, failed, { ...extra, transfers });
+    if (failed) return failedMove(c, failed.transfer, { ...extra, transfers });
     const waiting = moved.value.some((m) => m.transfer.state !== "completed");
-    return c.json({ ...(await viewFor(c, productId)), ...extra, transfers }, waiting ? 202 : success);
+    const view = (await viewFor(c, productId))!;
+    return c.json({ ...view, ...(extra as Extra), transfers }, waiting ? 202 : success);
   }
-
-  app.get("/v1/products/:id", async (c) => {
-    const view = await viewFor(c, c.req.param("id"));
-    return view ? c.json(view) : fail("unknown_product", `no product ${c.req.param("id")}`);
-  });
 
   async function update(c: Context<AdminEnv>, change: z.output<typeof schemas.update>) {
     const updated = await products.update(c.req.param("id")!, change);
-    return updated.ok ? c.json(updated.value) : fail(updated.code, updated.detail);
+    return updated.ok ? c.json(updated.value, 200) : refuse(c, updated.code, updated.detail);
   }
-
-  app.patch("/v1/products/:id", async (c) => {
-    const body = forbiddenUnlessReaches(c, "global") ?? (await read(c, schemas.update));
-    return body instanceof Response ? body : update(c, body);
-  });
-  app.post("/v1/products/:id/pause", (c) => forbiddenUnlessReaches(c, "global") ?? update(c, { paused: true }));
-  app.post("/v1/products/:id/resume", (c) => forbiddenUnlessReaches(c, "global") ?? update(c, { paused: false }));
-
-  app.put("/v1/products/:id/allocations", async (c) => {
-    const body = forbiddenUnlessReaches(c, "global") ?? (await read(c, schemas.allocations));
-    if (body instanceof Response) return body;
-    const moved = await products.setAllocations(
-      c.req.param("id"),
-      body.regions as Record<string, number>,
-      c.get("principal").name,
-    );
-    return allocationAnswer(c, c.req.param("id"), moved, 200);
-  });
-
-  app.post("/v1/products/:id/rebalance", async (c) => {
-    // No body at all means the defaults.
-    const empty = (c.req.header("Content-Length") ?? "0") === "0";
-    const body =
-      forbiddenUnlessReaches(c, "global") ?? (empty ? schemas.rebalance.parse({}) : await read(c, schemas.rebalance));
-    if (body instanceof Response) return body;
-    const id = c.req.param("id");
-    const done = await products.rebalance(id, body.windowMinutes, c.get("principal").name);
-    if (!done.ok) return refusedMove(c, done);
-    const { demand, shares, moves } = done.value;
-    return allocationAnswer(c, id, { ok: true, value: moves }, 200, {
-      windowMinutes: body.windowMinutes,
-      demand,
-      shares,
-    });
-  });
 
   /** The path's region if the caller reaches it, or the 404/403 that says why not. */
-  function regionOf(c: Context<AdminEnv>): string | Response {
+  const regionAccess: MiddlewareHandler<AdminEnv> = async (c, next) => {
     const id = c.req.param("region")!;
-    if (!regionIds.includes(id)) return fail("not_found", `no region ${id} (regions: ${regionIds.join(", ")})`);
-    return forbiddenUnlessReaches(c, id) ?? id;
-  }
+    if (!regionIds.includes(id)) return refuse(c, "not_found", `no region ${id} (regions: ${regionIds.join(", ")})`);
+    return forbiddenUnlessReaches(c, id) ?? next();
+  };
 
-  app.get("/v1/regions/:region/products/:id", async (c) => {
-    const id = regionOf(c);
-    if (id instanceof Response) return id;
-    const view = await products.view(c.req.param("id"));
-    const here = view?.regions.find((r) => r.region === id);
-    if (!view || !here) return fail("unknown_product", `no product ${c.req.param("id")}`);
-    if (here.unreachable) return fail("unavailable", `${id}'s core did not answer`);
-    const live = here.live ?? { allocated: 0, available: 0, held: 0, sold: 0 };
-    return c.json({ productId: view.product.id, region: id, ...live, unallocated: view.unallocated });
-  });
-
-  for (const direction of ["claim", "release"] as const) {
-    app.post(`/v1/regions/:region/products/:id/${direction}`, async (c) => {
-      const id = regionOf(c);
-      if (id instanceof Response) return id;
-      const body = await read(c, schemas.claimOrRelease);
-      if (body instanceof Response) return body;
-      const ends = direction === "claim" ? { from: null, to: id } : { from: id, to: null };
-      const moved = await products.move({
-        id: body.transferId ?? crypto.randomUUID(),
-        productId: c.req.param("id"),
-        units: body.units,
-        requestedBy: c.get("principal").name,
-        ...ends,
-      });
-      return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
-    });
-  }
-
-  app.post("/v1/transfers", async (c) => {
-    const body = await read(c, schemas.transfer);
-    if (body instanceof Response) return body;
-    // Units leave only with the consent of the side that gives them; the pool's are the
-    // taker's to claim, as on the claim route.
-    const denied = forbiddenUnlessReaches(c, body.from === POOL ? body.to : body.from);
-    if (denied) return denied;
-    const end = (r: string) => (r === POOL ? null : r);
-    const moved = await products.move({
+  const move = (
+    c: Context<AdminEnv>,
+    direction: "claim" | "release",
+    body: z.output<typeof schemas.claimOrRelease>,
+  ) => {
+    const region = c.req.param("region")!;
+    const ends = direction === "claim" ? { from: null, to: region } : { from: region, to: null };
+    return products.move({
       id: body.transferId ?? crypto.randomUUID(),
-      productId: body.productId,
-      from: end(body.from),
-      to: end(body.to),
+      productId: c.req.param("id")!,
       units: body.units,
       requestedBy: c.get("principal").name,
+      ...ends,
     });
-    return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
-  });
-
-  /** `?limit=`, 1 to 1,000 (100 when absent), or the 400 that says so. */
-  function limitOf(c: Context): number | Response {
-    const parsed = z.coerce.number().int().min(1).max(1_000).default(100).safeParse(c.req.query("limit"));
-    return parsed.success ? parsed.data : fail("invalid_request", `limit: ${describeIssues(parsed.error.issues)}`);
-  }
+  };
 
   /** The regions a non-global token reaches; undefined for a global one (no filter). */
   function ownRegions(c: Context<AdminEnv>): string[] | undefined {
     return reaches(c.get("principal"), "global") ? undefined : regionIds.filter((r) => reaches(c.get("principal"), r));
   }
 
-  app.get("/v1/transfers", async (c) => {
-    const limit = limitOf(c);
-    if (limit instanceof Response) return limit;
-    const transfers = await ledger.list({ productId: c.req.query("productId"), regions: ownRegions(c), limit });
-    return c.json({ transfers: transfers.map(transferBody) });
-  });
+  const globalOnly = requireScope("global");
 
-  app.get("/v1/transfers/:id", async (c) => {
-    const id = c.req.param("id");
-    const transfer = z.uuid().safeParse(id).success ? await ledger.get(id) : undefined;
-    if (!transfer || !visible(c.get("principal"), transfer)) return fail("not_found", `no transfer ${id}`);
-    return c.json(transferBody(transfer));
-  });
-
-  app.get("/v1/audit", async (c) => {
-    const denied = forbiddenUnlessReaches(c, "global");
-    if (denied) return denied;
-    const limit = limitOf(c);
-    if (limit instanceof Response) return limit;
-    return c.json({ entries: await db.select().from(adminAudit).orderBy(desc(adminAudit.id)).limit(limit) });
-  });
-
-  return app;
+  return (
+    app
+      .get("/v1/me", (c) => c.json(c.get("principal"), 200))
+      .get("/v1/stats", async (c) => {
+        const own = ownRegions(c);
+        return c.json({ regions: (await stats()).filter((r) => !own || own.includes(r.region)) }, 200);
+      })
+      // A region's token sees its own regions in every point; the edge's latency is everyone's.
+      .get("/v1/stats/history", (c) => {
+        const own = ownRegions(c);
+        const points = (history?.() ?? []).map((p) =>
+          own ? { ...p, regions: Object.fromEntries(Object.entries(p.regions).filter(([id]) => own.includes(id))) } : p,
+        );
+        return c.json({ seconds: HISTORY_SECONDS, points }, 200);
+      })
+      .get("/v1/products", async (c) => c.json({ products: await products.list() }, 200))
+      .post("/v1/products", globalOnly, valid("json", schemas.create), async (c) => {
+        const { allocations, ...input } = c.req.valid("json");
+        const given = Object.values(allocations ?? {}).reduce((n: number, u) => n + (u ?? 0), 0);
+        if (given > input.totalUnits)
+          return refuse(c, "invalid_request", `allocations: ${given} units given, the total is ${input.totalUnits}`);
+        const created = await products.create(input);
+        if (!created.ok) return refuse(c, created.code, created.detail);
+        const moved = allocations
+          ? await products.setAllocations(input.id, allocations as Record<string, number>, c.get("principal").name)
+          : { ok: true as const, value: [] };
+        return allocationAnswer(c, input.id, moved, 201);
+      })
+      .get("/v1/products/:id", async (c) => {
+        const view = await viewFor(c, c.req.param("id"));
+        return view ? c.json(view, 200) : refuse(c, "unknown_product", `no product ${c.req.param("id")}`);
+      })
+      .patch("/v1/products/:id", globalOnly, valid("json", schemas.update), (c) => update(c, c.req.valid("json")))
+      .post("/v1/products/:id/pause", globalOnly, (c) => update(c, { paused: true }))
+      .post("/v1/products/:id/resume", globalOnly, (c) => update(c, { paused: false }))
+      .put("/v1/products/:id/allocations", globalOnly, valid("json", schemas.allocations), async (c) => {
+        const id = c.req.param("id");
+        const targets = c.req.valid("json").regions as Record<string, number>;
+        return allocationAnswer(c, id, await products.setAllocations(id, targets, c.get("principal").name), 200);
+      })
+      .post("/v1/products/:id/rebalance", globalOnly, valid("json", schemas.rebalance), async (c) => {
+        const { windowMinutes } = c.req.valid("json");
+        const id = c.req.param("id");
+        const done = await products.rebalance(id, windowMinutes, c.get("principal").name);
+        if (!done.ok) return refusedMove(c, done);
+        const { demand, shares, moves } = done.value;
+        return allocationAnswer(c, id, { ok: true, value: moves }, 200, { windowMinutes, demand, shares });
+      })
+      .get("/v1/regions/:region/products/:id", regionAccess, async (c) => {
+        const region = c.req.param("region");
+        const view = await products.view(c.req.param("id"));
+        const here = view?.regions.find((r) => r.region === region);
+        if (!view || !here) return refuse(c, "unknown_product", `no product ${c.req.param("id")}`);
+        if (here.unreachable) return refuse(c, "unavailable", `${region}'s core did not answer`);
+        const live = here.live ?? { allocated: 0, available: 0, held: 0, sold: 0 };
+        return c.json({ productId: view.product.id, region, ...live, unallocated: view.unallocated }, 200);
+      })
+      .post(
+        "/v1/regions/:region/products/:id/claim",
+        regionAccess,
+        valid("json", schemas.claimOrRelease),
+        async (c) => {
+          const moved = await move(c, "claim", c.req.valid("json"));
+          return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
+        },
+      )
+      .post(
+        "/v1/regions/:region/products/:id/release",
+        regionAccess,
+        valid("json", schemas.claimOrRelease),
+        async (c) => {
+          const moved = await move(c, "release", c.req.valid("json"));
+          return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
+        },
+      )
+      .post("/v1/transfers", valid("json", schemas.transfer), async (c) => {
+        const body = c.req.valid("json");
+        // Units leave only with the consent of the side that gives them; the pool's are the
+        // taker's to claim, as on the claim route.
+        const denied = forbiddenUnlessReaches(c, body.from === POOL ? body.to : body.from);
+        if (denied) return denied;
+        const end = (r: string) => (r === POOL ? null : r);
+        const moved = await products.move({
+          id: body.transferId ?? crypto.randomUUID(),
+          productId: body.productId,
+          from: end(body.from),
+          to: end(body.to),
+          units: body.units,
+          requestedBy: c.get("principal").name,
+        });
+        return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
+      })
+      .get("/v1/transfers", valid("query", schemas.list), async (c) => {
+        const { productId, limit } = c.req.valid("query");
+        const transfers = await ledger.list({ productId, regions: ownRegions(c), limit });
+        return c.json({ transfers: transfers.map(transferBody) }, 200);
+      })
+      .get("/v1/transfers/:id", async (c) => {
+        const id = c.req.param("id");
+        const transfer = z.uuid().safeParse(id).success ? await ledger.get(id) : undefined;
+        if (!transfer || !visible(c.get("principal"), transfer)) return refuse(c, "not_found", `no transfer ${id}`);
+        return c.json(transferBody(transfer), 200);
+      })
+      .get("/v1/audit", globalOnly, valid("query", schemas.list), async (c) => {
+        const { limit } = c.req.valid("query");
+        const entries = await db.select().from(adminAudit).orderBy(desc(adminAudit.id)).limit(limit);
+        return c.json({ entries }, 200);
+      })
+  );
 }
+
+/** The admin API's routes as Hono's typed client sees them (the CLI's, cli/admin-commands.ts). */
+export type AdminApp = ReturnType<typeof createAdminApp>;

@@ -1,6 +1,6 @@
 /** Bearer-token access for the admin API: who is calling (401 if no one), and where they reach (403). */
 import type { Context, MiddlewareHandler } from "hono";
-import { problem, problemResponse } from "../../shared/problems.ts";
+import { problem, problemResponse, refuse } from "../../shared/problems.ts";
 import { reaches, type Principal } from "../access/tokens.ts";
 
 export type AdminEnv = { Variables: { principal: Principal; requestId: string } };
@@ -21,8 +21,13 @@ export function bearerAuth(
 }
 
 /** A 403 unless the caller's scopes reach `region` (or, for "global", everything). */
-export function forbiddenUnlessReaches(c: Context<AdminEnv>, region: string | "global"): Response | undefined {
+export function forbiddenUnlessReaches(c: Context<AdminEnv>, region: string | "global") {
   if (reaches(c.get("principal"), region)) return undefined;
   const needed = region === "global" ? "the global scope" : `scope region:${region} or global`;
-  return problemResponse(problem("forbidden", `${c.get("principal").name} lacks ${needed}`));
+  return refuse(c, "forbidden", `${c.get("principal").name} lacks ${needed}`);
+}
+
+/** Middleware: a route only callers whose scopes reach `region` (or "global") may use. */
+export function requireScope(region: string | "global"): MiddlewareHandler<AdminEnv> {
+  return async (c, next) => forbiddenUnlessReaches(c, region) ?? next();
 }

@@ -10,14 +10,7 @@ import { requestId } from "hono/request-id";
 import type { Registry } from "prom-client";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { instrument } from "../../shared/metrics.ts";
-import {
-  describeIssues,
-  problem,
-  problemHeaders,
-  problemResponse,
-  PROBLEMS,
-  type ProblemCode,
-} from "../../shared/problems.ts";
+import { describeIssues, problem, problemResponse, refuse, type ProblemCode } from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
 import {
   isOutOfMemory,
@@ -57,12 +50,6 @@ function stateBody(s: OrderState) {
 
 function fail(code: ProblemCode, detail?: string): Response {
   return problemResponse(problem(code, detail));
-}
-
-/** A problem as a route's typed answer (its status is the code's, from the registry). */
-function refuse<C extends ProblemCode>(c: Context, code: C, detail?: string, extensions?: Record<string, unknown>) {
-  const status: (typeof PROBLEMS)[C]["status"] = PROBLEMS[code].status;
-  return c.json(problem(code, detail, extensions), status, problemHeaders(status));
 }
 
 function refusal(c: Context, outcome: Extract<Outcome<unknown>, { ok: false }>) {

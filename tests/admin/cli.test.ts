@@ -148,6 +148,7 @@ describe("flux-gate products", () => {
       ["products", "claim", "x", "--region", "us-east", "--units", "many"],
       ["products", "frobnicate"],
       ["products", "transfer", "x", "--units", "1"],
+      ["products", "create", "x", "--name", "no total, window or limits"],
     ]) {
       const result = flux(args);
       expect(result.code).toBe(2);
