@@ -73,7 +73,7 @@ const benchEnv = {
   ...process.env,
   FLUX_GATE_REGIONS: [...base.regions.map((r) => r.id), REGION].join(","),
   FLUX_GATE_CORE_PORT: "18300",
-  FLUX_GATE_GATEWAY_PORT: "18400",
+  FLUX_GATE_REDIS_REST_PORT: "18400",
   FLUX_GATE_EDGE_PORT: "18500",
   // The edge with rate limiting and idempotency on, limits high enough never to refuse.
   FLUX_GATE_DEV_IDENTITY: "1",
@@ -358,16 +358,16 @@ async function throughputAndMemory() {
   progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
   // An edge that knows the bench region only, so its idempotency records and rate-limit
   // counters land in the bench's own Redis, not in the stack's. It speaks RESP to that Redis;
-  // the REST gateway (what the Workers edge would use) still runs and stays in the CPU split,
+  // the Redis REST adapter (what the Workers edge would use) still runs and stays in the CPU split,
   // so a reader sees it idle.
-  const gateway = spawn(["gateway/main.ts", "--region", REGION]);
+  const restAdapter = spawn(["redis-rest/main.ts", "--region", REGION]);
   const edge = spawn(["edge/entry/bun.ts"], {
     FLUX_GATE_REGIONS: REGION,
     [regionVariable("CORE_URL", REGION)]: region.coreUrl,
     [regionVariable("REDIS_REST_URL", REGION)]: region.redisRestUrl,
     [regionVariable("REDIS_URL", REGION)]: region.redisUrl,
   });
-  children.push(gateway, edge);
+  children.push(restAdapter, edge);
   const edgeUrl = config.edge.url;
   await waitUntil(
     () =>
@@ -380,7 +380,7 @@ async function throughputAndMemory() {
   );
   const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: edgeUrl };
   await runLoad({ ...edgeLoad, seconds: 2 });
-  const edgeRun = await measureCpu({ edge: edge.pid, gateway: gateway.pid, core: core.pid, ...shared }, () =>
+  const edgeRun = await measureCpu({ edge: edge.pid, "redis-rest": restAdapter.pid, core: core.pid, ...shared }, () =>
     runLoad({ ...edgeLoad, seconds: SECONDS }),
   );
   progress(
@@ -388,7 +388,7 @@ async function throughputAndMemory() {
   );
   const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: edgeFixedRate });
   edge.kill();
-  gateway.kill();
+  restAdapter.kill();
 
   progress("relay: waiting for the outboxes to drain into Kafka");
   const all = [productId!, ...many];

@@ -25,7 +25,7 @@ const USAGE = `usage: flux-gate <command>
   stack up               start Redis (one per region), PostgreSQL and Kafka; reuse what runs
   stack down             stop what the stack started
   status [--json]        every endpoint of the running system: the edge, the dashboard, the
-                         admin API, each region's core, gateway, worker and Redis, PostgreSQL
+                         admin API, each region's core, REST adapter, worker and Redis, PostgreSQL
                          and Kafka, and whether each answers
   stack status [--json]  show each service and its endpoint
   db migrate             create the database if needed and apply the migrations
@@ -36,7 +36,7 @@ const USAGE = `usage: flux-gate <command>
                          the region's Redis users (deploy/redis/users.acl) as ACL SETUSER
                          commands with the configured passwords hashed, for a Redis the stack
                          does not run: pipe into redis-cli
-  run                    stack up, plus a gateway, core and worker per region, the admin API
+  run                    stack up, plus a REST adapter, core and worker per region, the admin API
                          and the edge, and the demo product, in the foreground (npm start);
                          Ctrl-C stops what it started
 ${ADMIN_USAGE}

@@ -38,8 +38,8 @@ export interface Region {
   redisRestToken: string;
   /** Set when REDIS_REST_URL_<REGION> points at a REST endpoint the stack does not run. */
   redisRestExternal: boolean;
-  /** Port the local REST gateway listens on (unused when REDIS_REST_URL_<REGION> is set). */
-  gatewayPort: number;
+  /** Port the local Redis REST adapter listens on (unused when REDIS_REST_URL_<REGION> is set). */
+  redisRestPort: number;
   /** The worker's /health, /ready and /metrics. */
   workerPort: number;
   workerUrl: string;
@@ -205,7 +205,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   ) as Record<RedisComponent, string>;
   const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
-  const firstGatewayPort = port(env, "FLUX_GATE_GATEWAY_PORT", 8201);
+  const firstRedisRestPort = port(env, "FLUX_GATE_REDIS_REST_PORT", 8201);
   const firstWorkerPort = port(env, "FLUX_GATE_WORKER_PORT", 8401);
   const regions = regionIds.map((id, index): Region => {
     const redisPort = firstRedisPort + index;
@@ -214,7 +214,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const coreSecret = secret(regionVariable("CORE_SECRET", id));
     const adminSecret = secret(regionVariable("CORE_ADMIN_SECRET", id));
     const restToken = secret(regionVariable("REDIS_REST_TOKEN", id));
-    const gatewayPort = firstGatewayPort + index;
+    const redisRestPort = firstRedisRestPort + index;
     const redisUrl = external ?? `redis://127.0.0.1:${redisPort}`;
     return {
       id,
@@ -230,8 +230,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       coreUrl: env[regionVariable("CORE_URL", id)] ?? `http://127.0.0.1:${corePort}`,
       coreSecret: coreSecret ?? `development-only-core-secret-${id}`,
       coreAdminSecret: adminSecret ?? `development-only-core-admin-secret-${id}`,
-      gatewayPort,
-      redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${gatewayPort}`,
+      redisRestPort,
+      redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${redisRestPort}`,
       redisRestExternal: env[regionVariable("REDIS_REST_URL", id)] !== undefined,
       redisRestToken: restToken ?? `development-only-rest-token-${id}`,
       workerPort: firstWorkerPort + index,

@@ -35,7 +35,7 @@ export function requestTiming(registry: Registry): MiddlewareHandler {
     const stop = histogram.startTimer();
     await next();
     // The route whose handler ran last (the one that answered), not the last one matched: a
-    // catch-all such as the gateway's path form matches every path.
+    // catch-all such as the REST adapter's path form matches every path.
     stop({ route: routePath(c), method: c.req.method, status: String(c.res.status) });
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The Redis users' rules (deploy/redis/users.acl) read and rendered for a region: the stack's
- * aclfile, `ACL SETUSER` for a Redis the stack does not run, the gateway's allow-list. Bun only
+ * aclfile, `ACL SETUSER` for a Redis the stack does not run, the REST adapter's allow-list. Bun only
  * (it reads a file); the pure parts are in redis-users.ts.
  */
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
 /**
  * Lua script flags that Upstash's servers accept and Redis does not. `@upstash/ratelimit`
  * marks every script `#!lua flags=allow-key-locking`, which Redis 7.0 refuses ("ERR Unexpected
- * flag in script shebang"). The REST gateway and the edge's RESP client run such scripts without
+ * flag in script shebang"). The Redis REST adapter and the edge's RESP client run such scripts without
  * the flag (Redis runs every script atomically anyway) and keep answering to the hash the client
  * computed.
  */

@@ -1,5 +1,5 @@
 /**
- * Flux-Gate's own processes for `npm start`: a REST gateway, a core and a worker per region,
+ * Flux-Gate's own processes for `npm start`: a Redis REST adapter, a core and a worker per region,
  * the admin API and the Bun edge; each a child process with its own log file, started again
  * with backoff when it exits on its own, stopped together.
  */
@@ -171,7 +171,7 @@ export function claimRun(config: Config): AppState {
   };
 }
 
-/** Starts every region's gateway, core and worker, the admin API and the edge; resolves once the servers answer /health. */
+/** Starts every region's REST adapter, core and worker, the admin API and the edge; resolves once the servers answer /health. */
 export async function startApps(config: Config, state: AppState, progress: AppEvent): Promise<App[]> {
   const apps: App[] = [];
   const startServer = (name: string, argv: string[], url: string, env?: Record<string, string>) =>
@@ -180,9 +180,13 @@ export async function startApps(config: Config, state: AppState, progress: AppEv
     for (const region of config.regions) {
       if (!region.redisRestExternal) {
         apps.push(
-          await startServer(`gateway-${region.id}`, ["gateway/main.ts", "--region", region.id], region.redisRestUrl),
+          await startServer(
+            `redis-rest-${region.id}`,
+            ["redis-rest/main.ts", "--region", region.id],
+            region.redisRestUrl,
+          ),
         );
-        progress(`gateway-${region.id}`, `ready at ${region.redisRestUrl}`);
+        progress(`redis-rest-${region.id}`, `ready at ${region.redisRestUrl}`);
       }
       apps.push(await startServer(`core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
       progress(`core-${region.id}`, `ready at ${region.coreUrl}`);
@@ -213,7 +217,7 @@ export function appEndpoints(config: Config) {
     admin: config.admin.url,
     dashboard: `${config.admin.url}/dashboard`,
     regions: Object.fromEntries(
-      config.regions.map((r) => [r.id, { core: r.coreUrl, gateway: r.redisRestUrl, worker: r.workerUrl }]),
+      config.regions.map((r) => [r.id, { core: r.coreUrl, redisRest: r.redisRestUrl, worker: r.workerUrl }]),
     ),
   };
 }
@@ -227,7 +231,7 @@ export async function appStatus(
   const e = appEndpoints(config);
   const named = [
     ...Object.entries(e.regions).flatMap(([id, r]) => [
-      { name: `gateway-${id}`, url: r.gateway },
+      { name: `redis-rest-${id}`, url: r.redisRest },
       { name: `core-${id}`, url: r.core },
       { name: `worker-${id}`, url: r.worker },
     ]),

@@ -1,6 +1,6 @@
 /**
  * The Upstash REST protocol (@upstash/redis), for the Workers edge: Upstash itself, or the
- * project's gateway in front of a region's Redis. Auto-pipelining puts the commands of
+ * project's REST adapter in front of a region's Redis. Auto-pipelining puts the commands of
  * concurrent requests into one HTTP request; every HTTP request has the edge's deadline.
  */
 import { Redis as Upstash } from "@upstash/redis";

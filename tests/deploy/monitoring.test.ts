@@ -7,8 +7,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { allowEverything } from "../../gateway/allow-list.ts";
-import { createGatewayApp } from "../../gateway/app.ts";
+import { allowEverything } from "../../redis-rest/allow-list.ts";
+import { createRedisRestApp } from "../../redis-rest/app.ts";
 import { createRegistry, instrument } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config } from "../support/helpers.ts";
@@ -65,17 +65,17 @@ describe("metric names", () => {
   async function everyExportedName(): Promise<Set<string>> {
     const edgeRegistry = createRegistry("edge");
     const edge = edgeApp(edgeEnv({}), undefined, (app) => instrument(app, edgeRegistry));
-    const gateway = createGatewayApp({
+    const restAdapter = createRedisRestApp({
       redis,
       token: "t",
       allow: allowEverything,
-      registry: createRegistry("gateway", region),
+      registry: createRegistry("redis-rest", region),
     });
     const texts = await Promise.all([
       fetch(`${testRegion(region).coreUrl}/metrics`).then((r) => r.text()),
       fetch(`${testRegion(region).workerUrl}/metrics`).then((r) => r.text()),
       Promise.resolve(edge.request("/metrics")).then((r) => r.text()),
-      Promise.resolve(gateway.request("/metrics")).then((r) => r.text()),
+      Promise.resolve(restAdapter.request("/metrics")).then((r) => r.text()),
     ]);
     // `up` is Prometheus's own, one per scraped target.
     return new Set(["up", ...texts.flatMap(exported)]);

@@ -24,14 +24,14 @@ import {
   waitForOrders,
   withCoresAndWorkers,
 } from "../support/harness.ts";
-import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "../support/edge.ts";
+import { blackhole, edgeApp, edgeEnv, inProcess, order, startRedisRestAdapters, stockIn } from "../support/edge.ts";
 
 const regionById = (id: string) => configuredRegion(config, id);
 
 const regionIds = config.regions.map((r) => r.id);
 const [east, west] = regionIds as [string, string];
-const gateways = startGateways();
-const env = edgeEnv(gateways.env);
+const restAdapters = startRedisRestAdapters();
+const env = edgeEnv(restAdapters.env);
 const send = inProcess(edgeApp(env));
 
 /** A fresh user id whose home is `region`. */
@@ -70,7 +70,7 @@ describe("buyers' state in their home region", () => {
       if (!ready) throw new Error(`worker ${id} not ready (see ${testLog(`worker-${id}`)})`);
     }
   }, 70_000);
-  afterAll(() => gateways.stop());
+  afterAll(() => restAdapters.stop());
 
   test("the per-user limit holds across regions: X-Region, a change of country and spillover", async () => {
     const productId = await createProduct({ units: { [east]: 2, [west]: 10 }, perUserLimit: 3 });

@@ -1,5 +1,5 @@
 /**
- * The edge in-process (app.request) against real gateways, cores, workers, Redis, Kafka and
+ * The edge in-process (app.request) against real REST adapters, cores, workers, Redis, Kafka and
  * PostgreSQL: the runtime contract, then what needs a configuration of its own (timeouts,
  * rate limits, JWTs, an edge restart).
  */
@@ -23,18 +23,18 @@ import {
 
 const configuredRegion = (id: string) => regionById(config, id);
 import { edgeContract } from "./contract.ts";
-import { blackhole, edgeApp, edgeEnv, inProcess, order, startGateways, stockIn } from "../support/edge.ts";
+import { blackhole, edgeApp, edgeEnv, inProcess, order, startRedisRestAdapters, stockIn } from "../support/edge.ts";
 
 const [home, away] = [config.regions[0]!.id, config.regions[1]!.id];
-const gateways = startGateways();
-const env = edgeEnv(gateways.env);
+const restAdapters = startRedisRestAdapters();
+const env = edgeEnv(restAdapters.env);
 const send = inProcess(edgeApp(env));
 
 // Bun runs a file's top-level afterAll early when the file also has describe blocks: keep
 // the hooks inside one describe.
 describe("edge, in-process", () => {
   withCoresAndWorkers([home, away]);
-  afterAll(() => gateways.stop());
+  afterAll(() => restAdapters.stop());
 
   edgeContract(send);
 

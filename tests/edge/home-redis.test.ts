@@ -1,6 +1,6 @@
 /**
  * The three ways an edge reaches a buyer's home region (ioredis and Bun's client over RESP, the
- * Upstash REST protocol through the gateway) run the same scripts on the same keys and decide
+ * Upstash REST protocol through the REST adapter) run the same scripts on the same keys and decide
  * alike: an edge of each kind can serve one deployment.
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -13,11 +13,11 @@ import { rateLimiter } from "../../edge/middleware/rate-limit/index.ts";
 import { regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../support/helpers.ts";
-import { startGateways } from "../support/edge.ts";
+import { startRedisRestAdapters } from "../support/edge.ts";
 
 const region = config.regions[0]!;
-const gateways = startGateways();
-const restRegion = { ...region, redisRestUrl: gateways.env[regionVariable("REDIS_REST_URL", region.id)]! };
+const restAdapters = startRedisRestAdapters();
+const restRegion = { ...region, redisRestUrl: restAdapters.env[regionVariable("REDIS_REST_URL", region.id)]! };
 const transports: [string, HomeRedis][] = [
   ["ioredis (Deno)", respHomeRedis.connect(region, 1_000)],
   ["Bun's client (Bun)", bunHomeRedis.connect(region, 1_000)],
@@ -45,7 +45,7 @@ describe("home-region transports", () => {
   afterAll(() => {
     for (const [, t] of transports) t.close();
     admin.disconnect();
-    gateways.stop();
+    restAdapters.stop();
   });
 
   test.each(transports)("%s: claim, in flight, complete, replay; the limit counts across keys", async (_, redis) => {

@@ -11,12 +11,12 @@ import { waitUntil } from "../../stack/process.ts";
 import { config } from "../support/helpers.ts";
 import { testRegion, withCoresAndWorkers } from "../support/harness.ts";
 import { edgeContract } from "./contract.ts";
-import { edgeEnv, overHttp, startGateways } from "../support/edge.ts";
+import { edgeEnv, overHttp, startRedisRestAdapters } from "../support/edge.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
-const gateways = startGateways();
-const env = edgeEnv(gateways.env);
+const restAdapters = startRedisRestAdapters();
+const env = edgeEnv(restAdapters.env);
 
 /** The bindings a Worker gets: what differs from the defaults in the test environment. */
 const bindings: Record<string, string> = {
@@ -25,7 +25,7 @@ const bindings: Record<string, string> = {
   FLUX_GATE_RATE_LIMIT_USER: env.FLUX_GATE_RATE_LIMIT_USER!,
   FLUX_GATE_RATE_LIMIT_IP: env.FLUX_GATE_RATE_LIMIT_IP!,
   ...Object.fromEntries(config.regions.map((r) => [regionVariable("CORE_URL", r.id), testRegion(r.id).coreUrl])),
-  ...(gateways.env as Record<string, string>),
+  ...(restAdapters.env as Record<string, string>),
 };
 
 const RUNTIMES = [
@@ -117,7 +117,7 @@ describe("edge runtimes", () => {
   afterAll(async () => {
     for (const edge of edges) edge.kill();
     await Promise.all(edges.map((e) => e.exited));
-    gateways.stop();
+    restAdapters.stop();
   }, 30_000);
 
   for (const runtime of RUNTIMES) {

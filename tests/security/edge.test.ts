@@ -14,7 +14,7 @@ import { edgeApp, edgeEnv, inProcess, order } from "../support/edge.ts";
 import { createProduct, testRegion, withCoresAndWorkers } from "../support/harness.ts";
 
 const regionIds = config.regions.map((r) => r.id);
-// Redis over RESP: no REST gateways needed.
+// Redis over RESP: no Redis REST adapters needed.
 const env = edgeEnv({});
 
 describe("the edge under attack", () => {

@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Redis as Upstash } from "@upstash/redis";
-import { edgeAllowList } from "../../gateway/allow-list.ts";
-import { createGatewayApp } from "../../gateway/app.ts";
+import { edgeAllowList } from "../../redis-rest/allow-list.ts";
+import { createRedisRestApp } from "../../redis-rest/app.ts";
 import { buyerKeys, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { urlAs } from "../../shared/redis-users.ts";
@@ -98,7 +98,7 @@ describe("the edge's REST token", () => {
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    fetch: createGatewayApp({ redis, token, allow: edgeAllowList(region.id) }).fetch,
+    fetch: createRedisRestApp({ redis, token, allow: edgeAllowList(region.id) }).fetch,
   });
   const url = `http://127.0.0.1:${server.port}`;
   afterAll(() => {
@@ -151,7 +151,7 @@ describe("the edge's REST token", () => {
       status: 400,
       body: { error: touch },
     });
-    // A script that names no key gets past the gateway; Redis checks the edge's user inside it.
+    // A script that names no key gets past the REST adapter; Redis checks the edge's user inside it.
     const hidden = await post("/", ["EVAL", `return redis.call('HSET', '${product}', 'available', 999)`, "0"]);
     expect(hidden.status).toBe(400);
     expect(JSON.stringify(hidden.body)).toContain("can't access at least one of the keys");

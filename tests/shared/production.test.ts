@@ -47,9 +47,9 @@ describe("a production process without its secrets", () => {
     ).toContain("CORE_SECRET_US_EAST, CORE_ADMIN_SECRET_US_EAST must be set in production (");
   });
 
-  test("a REST gateway exits naming its token and the edge's Redis password", () => {
-    const { code, output } = startInProduction(["gateway/main.ts", "--region", "eu-west"], {
-      FLUX_GATE_GATEWAY_PORT: "18906",
+  test("a Redis REST adapter exits naming its token and the edge's Redis password", () => {
+    const { code, output } = startInProduction(["redis-rest/main.ts", "--region", "eu-west"], {
+      FLUX_GATE_REDIS_REST_PORT: "18906",
     });
     expect(code).not.toBe(0);
     expect(output).toContain("REDIS_REST_TOKEN_EU_WEST, FLUX_GATE_REDIS_PASSWORD_EDGE must be set in production");

@@ -42,12 +42,16 @@ describe("flux-gate stack", () => {
       kafkaBrokers: config.kafka.brokers,
     });
     for (const r of config.regions) {
-      expect(status.regions[r.id]).toEqual({ core: r.coreUrl, gateway: r.redisRestUrl, worker: r.workerUrl });
+      expect(status.regions[r.id]).toEqual({ core: r.coreUrl, redisRest: r.redisRestUrl, worker: r.workerUrl });
       expect(status.redis[r.id]).toBe(r.redisUrl);
     }
     const apps = status.apps as { name: string; state: string }[];
     expect(apps.map((a) => a.name).sort()).toEqual(
-      ["admin", "edge", ...config.regions.flatMap((r) => [`core-${r.id}`, `gateway-${r.id}`, `worker-${r.id}`])].sort(),
+      [
+        "admin",
+        "edge",
+        ...config.regions.flatMap((r) => [`core-${r.id}`, `redis-rest-${r.id}`, `worker-${r.id}`]),
+      ].sort(),
     );
   });
 
@@ -55,7 +59,7 @@ describe("flux-gate stack", () => {
     // Ports of their own, where only what this test starts can answer.
     const ports = {
       FLUX_GATE_CORE_PORT: "19101",
-      FLUX_GATE_GATEWAY_PORT: "19201",
+      FLUX_GATE_REDIS_REST_PORT: "19201",
       FLUX_GATE_WORKER_PORT: "19401",
       FLUX_GATE_ADMIN_PORT: "19300",
       FLUX_GATE_EDGE_PORT: "19080",

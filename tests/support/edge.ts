@@ -1,9 +1,9 @@
 /**
- * An edge under test: real core and worker processes, real REST gateways in this process (for
+ * An edge under test: real core and worker processes, real Redis REST adapters in this process (for
  * the Workers edge), and an edge app built from a configuration that points at them.
  */
-import { edgeAllowList } from "../../gateway/allow-list.ts";
-import { createGatewayApp } from "../../gateway/app.ts";
+import { edgeAllowList } from "../../redis-rest/allow-list.ts";
+import { createRedisRestApp } from "../../redis-rest/app.ts";
 import { createServer, type Server, type Socket } from "node:net";
 import { createEdgeApp, type EdgeDeps } from "../../edge/app.ts";
 import { backgroundWork } from "../../edge/background.ts";
@@ -16,14 +16,14 @@ import { TEST_CORE_PORT } from "./harness.ts";
 
 export type Env = Record<string, string | undefined>;
 
-/** One gateway per region, in this process. */
-export function startGateways() {
+/** One REST adapter per region, in this process. */
+export function startRedisRestAdapters() {
   const servers = config.regions.map((region) => {
     const redis = connectRedis(region.redisUrlFor.edge);
     const server = Bun.serve({
       port: 0,
       hostname: "127.0.0.1",
-      fetch: createGatewayApp({ redis, token: region.redisRestToken, allow: edgeAllowList(region.id) }).fetch,
+      fetch: createRedisRestApp({ redis, token: region.redisRestToken, allow: edgeAllowList(region.id) }).fetch,
     });
     return { region, redis, server };
   });
@@ -44,15 +44,15 @@ export function startGateways() {
   };
 }
 
-/** The environment an edge under test runs with: test cores, the given gateways, dev identity. */
-export function edgeEnv(gateways: Env, overrides: Env = {}): Env {
+/** The environment an edge under test runs with: test cores, the given REST adapters, dev identity. */
+export function edgeEnv(restAdapters: Env, overrides: Env = {}): Env {
   return {
     ...process.env,
     FLUX_GATE_CORE_PORT: String(TEST_CORE_PORT),
     FLUX_GATE_DEV_IDENTITY: "1",
     FLUX_GATE_RATE_LIMIT_USER: "1000/10s",
     FLUX_GATE_RATE_LIMIT_IP: "100000/10s",
-    ...gateways,
+    ...restAdapters,
     ...overrides,
   };
 }
@@ -100,7 +100,7 @@ export async function stockIn(send: Send, region: string, productId: string): Pr
   return body.regions[region]?.available;
 }
 
-/** A TCP server that accepts connections and never answers: a stalled core, Redis or gateway. */
+/** A TCP server that accepts connections and never answers: a stalled core, Redis or REST adapter. */
 export async function blackhole(): Promise<{ port: number; close(): void }> {
   const sockets: Socket[] = [];
   const server: Server = createServer((s) => void sockets.push(s)).listen(0, "127.0.0.1");

@@ -1,6 +1,6 @@
-/** The Redis users' rules, read and rendered (deploy/redis/users.acl), and the gateway's allow-list: pure. */
+/** The Redis users' rules, read and rendered (deploy/redis/users.acl), and the REST adapter's allow-list: pure. */
 import { describe, expect, test } from "bun:test";
-import { allowList, commandKeys } from "../../../gateway/allow-list.ts";
+import { allowList, commandKeys } from "../../../redis-rest/allow-list.ts";
 import { aclFile, setUserCommands, userRules } from "../../../shared/redis-acl.ts";
 import { parseUserRules, urlAs } from "../../../shared/redis-users.ts";
 
@@ -38,7 +38,7 @@ describe("the rules, read and rendered", () => {
     );
   });
 
-  test("the gateway's allow-list: keys found by each command's shape; unknown shapes and categories are refused when read", () => {
+  test("the REST adapter's allow-list: keys found by each command's shape; unknown shapes and categories are refused when read", () => {
     expect(commandKeys(["EVALSHA", "abc", 2, "k1", "k2", "arg"])).toEqual(["k1", "k2"]);
     expect(commandKeys(["DEL", "a", "b"])).toEqual(["a", "b"]);
     expect(commandKeys(["HGET", "h", "f"])).toEqual(["h"]);
@@ -50,7 +50,7 @@ describe("the rules, read and rendered", () => {
     expect(allow(["EVAL", "return 1", "1", "app:1", "other"])).toBeUndefined();
     expect(allow(["EVAL", "return 1", "2", "app:1", "other"])).toBe("NOPERM this token may not touch the key 'other'");
     expect(allow(["EVAL", "return 1", "many"])).toBe("ERR wrong number of arguments for 'eval'");
-    expect(() => allowList(["~*", "+@read"])).toThrow("rules the gateway cannot check: +@read");
+    expect(() => allowList(["~*", "+@read"])).toThrow("rules the REST adapter cannot check: +@read");
     expect(() => allowList(["~*", "+sort"])).toThrow("does not know where the keys of SORT are");
   });
 });

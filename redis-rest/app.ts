@@ -4,7 +4,7 @@
  * `POST /` one command, `POST /pipeline` many, `POST /multi-exec` many in a transaction, and the
  * path form (`GET /set/key/value`, `POST /set/key` with the value as the body, `?EX=100`).
  * Redis errors pass through verbatim: the clients look for `NOSCRIPT` in them. A token runs only
- * what its allow-list grants (gateway/allow-list.ts).
+ * what its allow-list grants (redis-rest/allow-list.ts).
  */
 import { Hono, type Context } from "hono";
 import type { Registry } from "prom-client";
@@ -22,7 +22,7 @@ const MAX_BODY_BYTES = 1_048_576;
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-export function createGatewayApp({
+export function createRedisRestApp({
   redis,
   token,
   allow,

@@ -1,12 +1,12 @@
 /**
- * The REST gateway against the real clients that use it: `@upstash/redis` and
+ * The Redis REST adapter against the real clients that use it: `@upstash/redis` and
  * `@upstash/ratelimit`, over HTTP, in front of real Redis.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis as Upstash } from "@upstash/redis";
-import { allowEverything } from "../../gateway/allow-list.ts";
-import { createGatewayApp } from "../../gateway/app.ts";
+import { allowEverything } from "../../redis-rest/allow-list.ts";
+import { createRedisRestApp } from "../../redis-rest/app.ts";
 import { createRegistry, readSamples, total } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../support/helpers.ts";
@@ -16,7 +16,7 @@ const redis = connectRedis(config.regions[0]!.redisUrl);
 const server = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
-  fetch: createGatewayApp({ redis, token: TOKEN, allow: allowEverything }).fetch,
+  fetch: createRedisRestApp({ redis, token: TOKEN, allow: allowEverything }).fetch,
 });
 const url = `http://127.0.0.1:${server.port}`;
 const client = (options: { token?: string; base64?: boolean } = {}) =>
@@ -35,7 +35,7 @@ afterAll(() => {
 
 const key = (name: string) => `{gw}:${uniqueName(name)}`;
 
-describe("@upstash/redis through the gateway", () => {
+describe("@upstash/redis through the REST adapter", () => {
   test("strings, including unicode and text that looks like base64", async () => {
     const k = key("s");
     expect(await upstash.set(k, "héllo ⚡ T0s=")).toBe("OK");
@@ -152,7 +152,7 @@ describe("the REST API's path form, as Upstash documents it", () => {
   });
 });
 
-describe("@upstash/ratelimit through the gateway", () => {
+describe("@upstash/ratelimit through the REST adapter", () => {
   test("a sliding window limits one client and leaves another alone", async () => {
     const limiter = new Ratelimit({
       redis: upstash,
@@ -182,8 +182,8 @@ describe("@upstash/ratelimit through the gateway", () => {
 
 describe("probes and metrics", () => {
   test("/ready pings Redis; /metrics times each route, without the token", async () => {
-    const registry = createRegistry("gateway", "test");
-    const app = createGatewayApp({ redis, token: TOKEN, allow: allowEverything, registry });
+    const registry = createRegistry("redis-rest", "test");
+    const app = createRedisRestApp({ redis, token: TOKEN, allow: allowEverything, registry });
     expect(await (await app.request("/ready")).json()).toEqual({ status: "ready", redis: true });
     await app.request("/pipeline", {
       method: "POST",
@@ -197,7 +197,7 @@ describe("probes and metrics", () => {
       total(samples, "flux_gate_http_request_duration_seconds_count", {
         route: "/pipeline",
         status: "200",
-        component: "gateway",
+        component: "redis-rest",
       }),
     ).toBe(1);
   });

@@ -1,6 +1,6 @@
 /** The Upstash REST protocol's pure parts: reply encoding, script flags, token comparison. */
 import { describe, expect, test } from "bun:test";
-import { encodeReply, tokenMatches } from "../../../gateway/protocol.ts";
+import { encodeReply, tokenMatches } from "../../../redis-rest/protocol.ts";
 import { portableScript } from "../../../shared/script-flags.ts";
 
 describe("protocol", () => {

@@ -1,6 +1,6 @@
 /**
  * What a REST token may run, read from the same ACL rules its Redis user has
- * (deploy/redis/users.acl): the gateway refuses the rest before it reaches Redis, in the REST
+ * (deploy/redis/users.acl): the REST adapter refuses the rest before it reaches Redis, in the REST
  * protocol's error shape, and holds on a Redis without ACLs too. Pure but for reading the rules.
  */
 import { userRules } from "../shared/redis-acl.ts";
@@ -78,7 +78,8 @@ function globToRegExp(glob: string): RegExp {
 /** An allow-list from ACL rules: `+command` and `~pattern` grant, everything else is refused. */
 export function allowList(rules: string[]): AllowList {
   const unsupported = rules.filter((r) => /^(\+@|\+.*\||%|allkeys|allcommands|\+@all)/.test(r));
-  if (unsupported.length > 0) throw new Error(`allow-list: rules the gateway cannot check: ${unsupported.join(" ")}`);
+  if (unsupported.length > 0)
+    throw new Error(`allow-list: rules the REST adapter cannot check: ${unsupported.join(" ")}`);
   const commands = new Set(
     rules
       .filter((r) => r.startsWith("+"))
@@ -87,7 +88,7 @@ export function allowList(rules: string[]): AllowList {
   );
   const unknown = [...commands].filter((c) => !(c in KEY_POSITIONS));
   if (unknown.length > 0)
-    throw new Error(`allow-list: the gateway does not know where the keys of ${unknown.join(", ")} are`);
+    throw new Error(`allow-list: the REST adapter does not know where the keys of ${unknown.join(", ")} are`);
   const patterns = rules.filter((r) => r.startsWith("~")).map((r) => globToRegExp(r.slice(1)));
 
   return (command) => {
@@ -103,5 +104,5 @@ export function allowList(rules: string[]): AllowList {
 /** What the edge's token may run in `region`: what its Redis user may (deploy/redis/users.acl). */
 export const edgeAllowList = (region: string): AllowList => allowList(rulesIn(userRules(), "edge", region));
 
-/** For a gateway whose token stands for the whole Redis (tests of the protocol itself). */
+/** For a REST adapter whose token stands for the whole Redis (tests of the protocol itself). */
 export const allowEverything: AllowList = () => undefined;

@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 export type Command = (string | number)[];
 
-/** Commands that would hold the gateway's shared connection, or never return on it. */
+/** Commands that would hold the REST adapter's shared connection, or never return on it. */
 const REFUSED = new Set([
   "SUBSCRIBE",
   "PSUBSCRIBE",
