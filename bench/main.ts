@@ -32,6 +32,7 @@ import { measureCpu } from "./cpu.ts";
 import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts";
 import { lineChartSvg } from "./chart.ts";
 import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts";
+import { runCrowd } from "../demo/crowd.ts";
 
 const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --soak [--orders N]]
 
@@ -56,6 +57,10 @@ const CORE_FIXED_SHARE = 0.4;
 const EDGE_FIXED_SHARE = 0.15;
 /** Products on sale at once in the many-products run. */
 const MANY_PRODUCTS = 1_000;
+/** The waiting room's run: its admissions per second, how long the crowd (ten times that) arrives, its units. */
+const ROOM_RATE = 30;
+const ROOM_ARRIVAL_SECONDS = 5;
+const ROOM_UNITS = 240;
 /** Orders of each kind in the memory run. */
 const MEMORY_ORDERS = 50_000;
 /** A retention short enough for the memory runs (the default is 15 minutes). */
@@ -165,6 +170,27 @@ async function allocateProducts(ids: string[]): Promise<void> {
       }),
     );
   }
+}
+
+/** A product behind a waiting room (queue mode), with `units` in the bench region and one per buyer. */
+async function roomProduct(units: number, rate: number): Promise<string> {
+  const id = `bench-${runId}-room`;
+  await db.insert(products).values({
+    id,
+    name: "Benchmark waiting room",
+    totalUnits: units,
+    startsAt: new Date(Date.now() - 60_000),
+    endsAt: new Date(Date.now() + 3_600_000),
+    perUserLimit: 1,
+    maxPerOrder: 1,
+    holdSeconds: 600,
+    roomMode: "queue",
+    roomRate: rate,
+  });
+  const allocated = await admin.setAllocations(id, { [REGION]: units }, "bench");
+  if (!allocated.ok || allocated.value.some((m) => m.transfer.state !== "completed"))
+    throw new Error(`allocating ${id} failed: ${JSON.stringify(allocated)}`);
+  return id;
 }
 
 const stored = async (ids: string[]) =>
@@ -387,11 +413,25 @@ async function throughputAndMemory() {
     `edge: latency at ${edgeFixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`,
   );
   const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: edgeFixedRate });
+
+  const roomId = await roomProduct(ROOM_UNITS, ROOM_RATE);
+  const crowd = ROOM_RATE * 10 * ROOM_ARRIVAL_SECONDS;
+  progress(`room: ${crowd} buyers at ten times the waiting room's ${ROOM_RATE} admissions/s, for ${ROOM_UNITS} units`);
+  const { figures: room } = await runCrowd({
+    edgeUrl,
+    productId: roomId,
+    rate: ROOM_RATE,
+    multiple: 10,
+    buyers: crowd,
+    drainSeconds: 30,
+    headers: async (i) => ({ "X-User-Id": `room-buyer-${runId}-${i}`, "X-Region": REGION }),
+  });
+  const roomSold = Number(await redis.hget(productKeys(REGION, roomId).product, "held"));
   edge.kill();
   restAdapter.kill();
 
   progress("relay: waiting for the outboxes to drain into Kafka");
-  const all = [productId!, ...many];
+  const all = [productId!, ...many, roomId];
   const outboxes = all.map((id) => productKeys(REGION, id).outbox);
   const waiting = async () => {
     const pipeline = redis.pipeline();
@@ -446,6 +486,9 @@ async function throughputAndMemory() {
     relay_lag_at_end: relayLag,
     worker_orders_per_s: Math.round((reserved - firstCount) / Math.max(workerSeconds, 0.001)),
     orders_persisted: reserved,
+    ...room,
+    room_oversold: Math.max(0, roomSold - ROOM_UNITS) + Math.max(0, room.room_orders - ROOM_UNITS),
+    room_lost: room.room_orders - (await stored([roomId])),
     ...memory,
     cpu_percent_of_one_core: { ...(cpu as object), naive: naiveRun.cpu, edge: edgeRun.cpu },
   };

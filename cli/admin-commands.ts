@@ -11,6 +11,7 @@ import type { ProductView } from "../admin/inventory/products.ts";
 import type { Config } from "../shared/config.ts";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../shared/config.ts";
 import { problemSchema } from "../shared/problems.ts";
+import { ROOM_MODES, type RoomMode } from "../shared/room-modes.ts";
 
 export const ADMIN_USAGE = `  products list                          every product
   products show ID                       totals, the pool and each region's live counters
@@ -19,6 +20,9 @@ export const ADMIN_USAGE = `  products list                          every produ
                                          T is an ISO time, "now", or "+30m", "+2h", "+7d"
   products update ID [--name N] [--total N] [--starts T] [--ends T] [--per-user N]
                   [--max-per-order N] [--hold SECONDS]
+                  (create and update) [--room off|queue|lobby] [--room-rate N]
+                                         the edge's waiting room: past N orders/s per region
+                                         buyers get a place in a queue (lobby: drawn at the start)
   products pause ID | products resume ID
   products allocate ID REGION=UNITS…     set every named region's allocation (global)
   products rebalance ID [--window MINUTES]
@@ -46,6 +50,8 @@ const OPTIONS = {
   "per-user": { type: "string" },
   "max-per-order": { type: "string" },
   hold: { type: "string" },
+  room: { type: "string" },
+  "room-rate": { type: "string" },
   allocate: { type: "string" },
   region: { type: "string" },
   units: { type: "string" },
@@ -86,6 +92,13 @@ export function allocationTargets(items: string[]): Record<string, number> {
   }
   if (Object.keys(targets).length === 0) throw new AdminUsageError("name at least one REGION=UNITS");
   return targets;
+}
+
+function roomMode(value: string | undefined): RoomMode | undefined {
+  if (value === undefined) return undefined;
+  const mode = ROOM_MODES.find((m) => m === value);
+  if (!mode) throw new AdminUsageError(`--room takes ${ROOM_MODES.join(", ")}, not "${value}"`);
+  return mode;
 }
 
 /** A flag the command cannot do without. */
@@ -151,6 +164,8 @@ export async function adminCommand(
     perUserLimit: wholeNumber("per-user", values["per-user"]),
     maxPerOrder: wholeNumber("max-per-order", values["max-per-order"]),
     holdSeconds: wholeNumber("hold", values.hold),
+    roomMode: roomMode(values.room),
+    roomRate: wholeNumber("room-rate", values["room-rate"]),
   });
   const units = () => required("units", wholeNumber("units", values.units));
 
@@ -183,6 +198,8 @@ export async function adminCommand(
         perUserLimit: required("per-user", fields.perUserLimit),
         maxPerOrder: required("max-per-order", fields.maxPerOrder),
         holdSeconds: required("hold", fields.holdSeconds),
+        roomMode: fields.roomMode,
+        roomRate: fields.roomRate,
         ...(values.allocate ? { allocations: allocationTargets([values.allocate]) } : {}),
       };
       return show(await call(admin.v1.products.$post({ json: body })), (a) => `created ${id}\n${describeProduct(a)}`);
@@ -254,6 +271,9 @@ function describeProduct({ product, unallocated, inTransit, available, regions }
   const lines = [
     `${product.id} (${product.name}): ${product.totalUnits} units, sale ${product.startsAt} → ${product.endsAt}${product.paused ? ", PAUSED" : ""}`,
     `  pool ${unallocated}, in transit ${inTransit}, available to buyers ${available}`,
+    ...(product.roomMode === "off"
+      ? []
+      : [`  waiting room: ${product.roomMode}, ${product.roomRate} orders admitted per second per region`]),
     `  ${"region".padEnd(12)} ${"allocated".padStart(10)} ${"available".padStart(10)} ${"held".padStart(8)} ${"sold".padStart(8)}`,
     ...regions.map((r) =>
       r.unreachable

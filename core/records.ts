@@ -20,8 +20,8 @@ export function postgresRecords(db: Database): Records {
     async rules(productId) {
       const [row] = await db.select().from(products).where(eq(products.id, productId));
       if (!row) return undefined;
-      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused } = row;
-      return { productId: id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused };
+      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused, roomMode, roomRate } = row;
+      return { productId: id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused, roomMode, roomRate };
     },
 
     async order(orderId) {

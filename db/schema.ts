@@ -4,6 +4,7 @@
  * drizzle-kit (`npm run db:generate`) and are committed under db/migrations.
  */
 import { sql } from "drizzle-orm";
+import { ROOM_MODES } from "../shared/room-modes.ts";
 import {
   bigint,
   boolean,
@@ -46,6 +47,10 @@ export const products = pgTable(
     /** How long an unconfirmed reservation keeps its units; 0 sells at once. */
     holdSeconds: integer("hold_seconds").notNull(),
     paused: boolean("paused").notNull().default(false),
+    /** The waiting room at the edge (edge/room/): off, queue, or queue with a lobby before the start. */
+    roomMode: text("room_mode", { enum: ROOM_MODES }).notNull().default("off"),
+    /** Orders admitted per second in each region while the room is on. */
+    roomRate: integer("room_rate").notNull().default(100),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -55,6 +60,7 @@ export const products = pgTable(
     check("products_per_user_limit_positive", sql`${t.perUserLimit} > 0`),
     check("products_max_per_order_positive", sql`${t.maxPerOrder} > 0`),
     check("products_hold_seconds_non_negative", sql`${t.holdSeconds} >= 0`),
+    check("products_room_rate_positive", sql`${t.roomRate} > 0`),
   ],
 );
 

@@ -3,6 +3,8 @@
  * against the running `npm start`, or on a stack and apps this command starts (and stops).
  * A fresh product with M units spread across the regions, N buyers from several countries at
  * the edge, a live line while they buy, then a report checked against PostgreSQL.
+ * `--crowd X [--room-rate R]`: the product has a waiting room admitting R orders/s per region,
+ * and the buyers arrive at X times that (demo/crowd.ts), as the room's page behaves.
  */
 import { eq } from "drizzle-orm";
 import { SignJWT } from "jose";
@@ -14,7 +16,8 @@ import { answersHealth, appEndpoints, claimRun, startApps, stopApps, type App } 
 import { StackError, waitUntil } from "../stack/process.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { verify } from "../cli/verify/verify.ts";
-import { runBuyers } from "./buyers.ts";
+import { COUNTRIES, runBuyers } from "./buyers.ts";
+import { runCrowd } from "./crowd.ts";
 import { progressLine, quantile, type Tally } from "./progress.ts";
 import { formatReport, integrity, regionsReport, type DemoReport, type StoredOrder } from "./report.ts";
 
@@ -24,6 +27,8 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
   --units M          units of the sale's product, spread across the regions (1000)
   --concurrency C    buyers in flight at once (64)
   --per-address K    buyers sharing one client address (4)
+  --crowd X          a waiting room: buyers arrive at X times its rate (10 or 10x), open-loop
+  --room-rate R      the room's admissions per second per region, with --crowd (50)
   --json             the report as JSON`;
 
 const { values: flags, count } = commandLine("demo", USAGE, {
@@ -31,6 +36,8 @@ const { values: flags, count } = commandLine("demo", USAGE, {
   units: { type: "string", default: "1000" },
   concurrency: { type: "string", default: "64" },
   "per-address": { type: "string", default: "4" },
+  crowd: { type: "string" },
+  "room-rate": { type: "string", default: "50" },
   json: { type: "boolean", default: false },
 });
 
@@ -74,6 +81,7 @@ function identity(config: Config): (userId: string) => Promise<Record<string, st
 async function createSaleProduct(
   config: Config,
   units: number,
+  roomRate?: number,
 ): Promise<{ id: string; allocations: Record<string, number> }> {
   const id = `flash-${Date.now().toString(36)}`;
   const regions = config.regions.map((r) => r.id);
@@ -93,6 +101,7 @@ async function createSaleProduct(
       perUserLimit: 2,
       maxPerOrder: 2,
       holdSeconds: 0, // sold at once: every accepted order is a sale
+      ...(roomRate ? { roomMode: "queue", roomRate } : {}),
       allocations,
     }),
   });
@@ -110,13 +119,15 @@ async function main(): Promise<number> {
   const buyers = count("buyers", flags.buyers!);
   const units = count("units", flags.units!);
   const concurrency = count("concurrency", flags.concurrency!);
+  const crowd = flags.crowd === undefined ? undefined : count("crowd", flags.crowd.replace(/x$/, ""));
+  const roomRate = crowd === undefined ? undefined : count("room-rate", flags["room-rate"]!);
   // A demo on the local stack's defaults, as npm start runs it.
   process.env.FLUX_GATE_ENV ??= "development";
   const config = loadConfig();
   const restore = await ensureSystem(config);
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
   try {
-    const product = await createSaleProduct(config, units);
+    const product = await createSaleProduct(config, units, roomRate);
     say(
       `${buyers} buyers from ${config.regions.length} regions' countries want ${product.id}: ${units} units (${Object.entries(
         product.allocations,
@@ -146,23 +157,44 @@ async function main(): Promise<number> {
       live ? 200 : 1_000,
     );
     const started = performance.now();
-    const results = await runBuyers({
-      edgeUrl: appEndpoints(config).edge,
-      productId: product.id,
-      buyers,
-      concurrency,
-      buyersPerAddress: count("per-address", flags["per-address"]!),
-      identity: identity(config),
-      onRequest(status, code, ms) {
-        tally.requests++;
-        latencies.push(ms);
-        if (status === 429) tally.rateLimited++;
-        else if (SOLD_OUT.has(code ?? "")) tally.soldOut++;
-        else if (status !== 202) tally.failed++;
-        else tally.accepted++;
-      },
-      onBuyer: () => tally.buyersDone++,
-    });
+    const who = identity(config);
+    const onRequest = (status: number, code: string | undefined, ms: number) => {
+      tally.requests++;
+      latencies.push(ms);
+      if (status === 429) tally.rateLimited++;
+      else if (SOLD_OUT.has(code ?? "")) tally.soldOut++;
+      else if (status !== 202) tally.failed++;
+      else tally.accepted++;
+    };
+    const crowdRun =
+      crowd === undefined
+        ? undefined
+        : await runCrowd({
+            edgeUrl: appEndpoints(config).edge,
+            productId: product.id,
+            rate: roomRate!,
+            multiple: crowd,
+            buyers,
+            drainSeconds: 60,
+            headers: async (i) => ({ "CF-IPCountry": COUNTRIES[i % COUNTRIES.length]!, ...(await who(`crowd-${i}`)) }),
+            onAnswer: (status, ms) => {
+              tally.requests++;
+              latencies.push(ms);
+              if (status >= 500) tally.failed++;
+            },
+          });
+    const results = crowdRun
+      ? []
+      : await runBuyers({
+          edgeUrl: appEndpoints(config).edge,
+          productId: product.id,
+          buyers,
+          concurrency,
+          buyersPerAddress: count("per-address", flags["per-address"]!),
+          identity: who,
+          onRequest,
+          onBuyer: () => tally.buyersDone++,
+        });
     clearInterval(ticker);
     tally.p99Ms = quantile(latencies, 0.99);
     draw();
@@ -170,7 +202,7 @@ async function main(): Promise<number> {
     const loadSeconds = (performance.now() - started) / 1000;
 
     // Time to drain: from the last answer until PostgreSQL holds every accepted order.
-    const accepted = results.flatMap((r) => (r.orderId ? [r.orderId] : []));
+    const accepted = crowdRun?.orderIds ?? results.flatMap((r) => (r.orderId ? [r.orderId] : []));
     say(
       `load done in ${loadSeconds.toFixed(1)} s; waiting for PostgreSQL to hold the ${accepted.length} accepted orders`,
     );
@@ -199,9 +231,11 @@ async function main(): Promise<number> {
       units,
       requests: tally.requests,
       accepted: accepted.length,
-      soldOut: results.filter((r) => SOLD_OUT.has(r.code ?? "")).length,
+      soldOut: crowdRun?.figures.room_told_sold_out ?? results.filter((r) => SOLD_OUT.has(r.code ?? "")).length,
       rateLimited: tally.rateLimited,
-      failed: results.filter((r) => r.status !== 202 && !SOLD_OUT.has(r.code ?? "")).length,
+      failed:
+        crowdRun?.figures.room_unfinished ??
+        results.filter((r) => r.status !== 202 && !SOLD_OUT.has(r.code ?? "")).length,
       latencyMs: { p50: round(quantile(latencies, 0.5)), p99: round(quantile(latencies, 0.99)) },
       regions,
       spillovers: checks.spillovers,
@@ -212,6 +246,7 @@ async function main(): Promise<number> {
       unexpected: checks.unexpected,
       drainSeconds,
       verifyDrifts: verified.drifts.map((d) => `${d.region ?? "product"}: ${d.message}`),
+      ...(crowdRun ? { room: crowdRun.figures } : {}),
     };
     console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.oversold + report.lost + report.unexpected + report.verifyDrifts.length === 0 ? 0 : 1;

@@ -1,3 +1,5 @@
+import type { RoomFigures } from "./crowd.ts";
+
 /**
  * The demo's closing report, from what PostgreSQL holds, not from what the buyers counted:
  * "oversold" and "lost" are properties of the system of record.
@@ -36,6 +38,8 @@ export interface DemoReport {
   unexpected: number;
   drainSeconds: number | null;
   verifyDrifts: string[];
+  /** With --crowd: how the waiting room held up. */
+  room?: RoomFigures;
 }
 
 export function regionsReport(allocations: Record<string, number>, stored: StoredOrder[]): DemoReport["regions"] {
@@ -85,5 +89,19 @@ export function formatReport(r: DemoReport): string {
     line("unexpected", ok(r.unexpected)),
     line("time to drain", r.drainSeconds === null ? "did not drain" : `${r.drainSeconds.toFixed(2)} s`),
     line("verify", r.verifyDrifts.length === 0 ? "every unit accounted for ✓" : r.verifyDrifts.join("; ")),
+    ...(r.room ? roomLines(r.room, line) : []),
   ].join("\n");
+}
+
+function roomLines(room: RoomFigures, line: (label: string, value: string | number) => string): string[] {
+  return [
+    `Waiting room: ${room.room_crowd_per_s} buyers/s arriving, ${room.room_rate} admitted/s per region`,
+    line("admitted order p99", `${room.room_admitted_p99_ms} ms`),
+    line("any answer p99 / max", `${room.room_answer_p99_ms} ms / ${room.room_answer_max_ms} ms`),
+    line(
+      "told sold out",
+      `${room.room_told_sold_out} buyers, at most ${room.room_soldout_notice_ms} ms after the last unit`,
+    ),
+    line("places moved back", room.room_places_backwards === 0 ? "0 ✓" : `${room.room_places_backwards} ✗`),
+  ];
 }

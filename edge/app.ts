@@ -17,7 +17,14 @@ import type { CoreOrder } from "../core/http/routes.ts";
 import { ORDER_STATUSES } from "../shared/events.ts";
 import { homeRegion } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
-import { describeIssues, problem, problemHeaders, problemResponse, PROBLEM_CONTENT_TYPE } from "../shared/problems.ts";
+import {
+  describeIssues,
+  problem,
+  problemContent,
+  problemHeaders,
+  problemResponse,
+  problemSchema,
+} from "../shared/problems.ts";
 import { clientAddress } from "./client-address.ts";
 import type { HomeRedisTransport } from "./home/home.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
@@ -26,13 +33,13 @@ import { rateLimit, rateLimiter } from "./middleware/rate-limit/index.ts";
 import { homesFor, orderService, type Answer } from "./orders.ts";
 import { regionOrder } from "./regions.ts";
 import { saleTermsCache } from "./sale-terms.ts";
+import { roomPage } from "./room/page.ts";
+import { ROOM_STATES } from "./room/room.ts";
+import { ticketKey } from "./room/ticket.ts";
+import { freshStock, queueStatus, waitingRoom } from "./room/waiting-room.ts";
 
 type Variables = IdempotencyKeyVariables & IdentityVariables & { regions: Region[]; requestId: string };
 
-const problemSchema = z
-  .object({ type: z.string(), title: z.string(), status: z.number(), code: z.string(), detail: z.string().optional() })
-  .openapi("Problem");
-const problemContent = { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } };
 const orderIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 const orderSchema = z
   .object({
@@ -43,6 +50,30 @@ const orderSchema = z
     originRegion: z.string(),
   })
   .openapi("Order");
+
+const queueSchema = z
+  .object({
+    ticket: z.string(),
+    state: z.enum(ROOM_STATES),
+    productId: z.string(),
+    quantity: z.number(),
+    region: z.string(),
+    ahead: z.number(),
+    waiting: z.number(),
+    estimatedWaitSeconds: z.number().nullable(),
+    admittedUntil: z.string().nullable(),
+    elsewhere: z.array(z.object({ region: z.string(), available: z.number() })),
+    pollAfterMs: z.number(),
+    links: z.object({ status: z.string(), order: z.string(), page: z.string() }),
+  })
+  .openapi("QueueTicket");
+const ticketParam = z.object({
+  ticket: z
+    .string()
+    .min(1)
+    .max(2_048)
+    .openapi({ param: { name: "ticket", in: "path" } }),
+});
 
 const availabilitySchema = z
   .object({
@@ -80,6 +111,25 @@ function problemReply<S extends 400 | 401 | 404 | 409 | 422 | 429 | 503>(
   return outOfContract(c, `${answer.status}`);
 }
 
+/** What placing an order answers, from POST /v1/orders and from a ticket's order. */
+const orderResponses = {
+  202: {
+    description: "Reserved (or sold, for products without a hold); or, when the waiting room holds it, a ticket",
+    content: { "application/json": { schema: z.union([orderSchema, queueSchema]) } },
+  },
+  303: { description: "Queued, for a browser (Accept: text/html): the room's page" },
+  400: { description: "Malformed, or no Idempotency-Key", content: problemContent },
+  401: { description: "No valid credentials", content: problemContent },
+  404: { description: "The product is not on sale in any region", content: problemContent },
+  409: {
+    description: "Refused (sold out everywhere, limit, window) or the key is in flight",
+    content: problemContent,
+  },
+  422: { description: "Invalid quantity, or the key was used for another request", content: problemContent },
+  429: { description: "Rate limited", content: problemContent },
+  503: { description: "A region did not answer; retry with the same key", content: problemContent },
+};
+
 const routes = {
   placeOrder: createRoute({
     method: "post",
@@ -98,22 +148,28 @@ const routes = {
         },
       },
     },
+    responses: orderResponses,
+  }),
+  queueStatus: createRoute({
+    method: "get",
+    path: "/v1/queue/{ticket}",
+    summary: "Where a queued order stands in the waiting room (no credentials: the ticket is one)",
+    request: { params: ticketParam },
     responses: {
-      202: {
-        description: "Reserved (or sold, for products without a hold)",
-        content: { "application/json": { schema: orderSchema } },
-      },
-      400: { description: "Malformed, or no Idempotency-Key", content: problemContent },
-      401: { description: "No valid credentials", content: problemContent },
-      404: { description: "The product is not on sale in any region", content: problemContent },
-      409: {
-        description: "Refused (sold out everywhere, limit, window) or the key is in flight",
-        content: problemContent,
-      },
-      422: { description: "Invalid quantity, or the key was used for another request", content: problemContent },
-      429: { description: "Rate limited", content: problemContent },
-      503: { description: "A region did not answer; retry with the same key", content: problemContent },
+      200: { description: "The ticket's state", content: { "application/json": { schema: queueSchema } } },
+      404: { description: "No such ticket (forged, expired, or not a ticket)", content: problemContent },
+      503: { description: "The room's Redis did not answer; look again", content: problemContent },
     },
+  }),
+  queueOrder: createRoute({
+    method: "post",
+    path: "/v1/queue/{ticket}/order",
+    summary: "Place the ticket's order once the room admits it (optionally in another region)",
+    request: {
+      params: ticketParam,
+      query: z.object({ region: z.string().max(32).optional() }),
+    },
+    responses: orderResponses,
   }),
   getOrder: createRoute({
     method: "get",
@@ -203,14 +259,17 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   const askProduct = (region: Region, id: string) =>
     reach(() => core(region).v1.products[":id"].$get({ param: { id } }));
   const userLimiter = rateLimiter("user", edge.rateLimit.user);
-  const orders = orderService({
+  const terms = saleTermsCache(askProduct);
+  const room = waitingRoom({
     config,
     homes,
-    core,
-    userLimiter,
-    terms: saleTermsCache(askProduct),
-    log,
+    stock: freshStock(async (region, id) => {
+      const answer = await askProduct(region, id);
+      return answer.kind === "answer" && answer.status === 200 ? answer.body.available : undefined;
+    }),
+    key: ticketKey(edge.orderIdSecret),
   });
+  const orders = orderService({ config, homes, core, userLimiter, terms, room, log });
 
   const app = new OpenAPIHono<{ Variables: Variables }>({
     defaultHook: (result) => {
@@ -300,13 +359,58 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
   );
   app.on("POST", "/v1/orders", idempotencyKey());
 
+  /** An order's answer as its route declares it: an order, a ticket (303 to its page for a browser), or a problem. */
+  const orderReply = (c: Context, answer: Answer) => {
+    if (answer.status === 202) {
+      const order = orderBody.safeParse(answer.body);
+      if (order.success) return c.json(order.data, 202, answer.headers);
+      const ticket = queueSchema.safeParse(answer.body);
+      if (ticket.success) {
+        const browser = (c.req.header("Accept") ?? "").split(",")[0]?.trim().startsWith("text/html");
+        return browser ? c.redirect(ticket.data.links.page, 303) : c.json(ticket.data, 202, answer.headers);
+      }
+    }
+    return problemReply(c, answer, [400, 401, 404, 409, 422, 429, 503]);
+  };
+
   app.openapi(routes.placeOrder, async (c) => {
     const { productId, quantity } = c.req.valid("json");
-    const answer = await orders.place(c, productId, quantity, c.get("regions"));
-    const order = answer.status === 202 ? orderBody.safeParse(answer.body) : undefined;
-    if (order?.success) return c.json(order.data, 202, answer.headers);
-    return problemReply(c, answer, [400, 401, 404, 409, 422, 429, 503]);
+    return orderReply(c, await orders.place(c, productId, quantity, c.get("regions")));
   });
+
+  const noTicket = (c: Context) =>
+    c.json(problem("not_found", "no such ticket (forged, expired or not a ticket)"), 404, problemHeaders(404));
+
+  app.openapi(routes.queueStatus, async (c) => {
+    const token = c.req.valid("param").ticket;
+    const ticket = await room.read(token);
+    if (!ticket) return noTicket(c);
+    const sale = await terms.get(ticket.productId, config.regions);
+    if (sale === "unavailable") return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
+    const looked = sale && (await room.look(ticket, sale));
+    if (!looked) return noTicket(c);
+    return c.json(queueStatus(token, ticket, looked.standing, sale.roomRate, looked.elsewhere), 200);
+  });
+
+  app.openapi(routes.queueOrder, async (c) => {
+    const ticket = await room.read(c.req.valid("param").ticket);
+    if (!ticket) return noTicket(c);
+    // The ticket stands for the request that took it: its buyer, its key, its product and units.
+    c.set("userId", ticket.userId);
+    c.set("idempotencyKey", ticket.idempotencyKey);
+    const first = byId.get(c.req.valid("query").region ?? ticket.region) ?? byId.get(ticket.region);
+    const regions = [...(first ? [first] : []), ...c.get("regions").filter((r) => r.id !== first?.id)];
+    return orderReply(c, await orders.place(c, ticket.productId, ticket.quantity, regions));
+  });
+
+  // The room's page for browsers: it reads its ticket from its own path.
+  app.get("/queue/:ticket", (c) =>
+    c.html(roomPage, 200, {
+      "Content-Security-Policy":
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      "Cache-Control": "no-store",
+    }),
+  );
 
   /** What a buyer sees of an order: the core's record without its internals (the user id, …). */
   const publicOrder = (o: CoreOrder) =>

@@ -23,6 +23,7 @@ import type { RateLimiter } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
 import type { SaleTerms, TermsLookup } from "./sale-terms.ts";
+import { queueAnswer, type WaitingRoom } from "./room/waiting-room.ts";
 
 /**
  * After a region was asked and did not answer, a copy of that request may still reach it until
@@ -49,6 +50,8 @@ export interface OrderDeps {
   core: (region: Region) => CoreClient;
   userLimiter: RateLimiter;
   terms: { get(productId: string, regions: Region[]): Promise<TermsLookup> };
+  /** The waiting room, for products whose room is on. */
+  room: WaitingRoom;
   log: (fields: Record<string, unknown>) => void;
 }
 
@@ -121,7 +124,7 @@ export function homesFor(config: Config, transport: HomeRedisTransport): Map<str
   );
 }
 
-export function orderService({ config, homes, core, userLimiter, terms, log }: OrderDeps) {
+export function orderService({ config, homes, core, userLimiter, terms, room, log }: OrderDeps) {
   const { edge } = config;
   const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));
@@ -211,10 +214,36 @@ export function orderService({ config, homes, core, userLimiter, terms, log }: O
     if (!sale) return problemAnswer(problem("unknown_product", `${productId} is not on sale in any region`));
     if (quantity < 1 || quantity > sale.maxPerOrder)
       return problemAnswer(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
+    const idempotencyKey: string = c.get("idempotencyKey");
+    const orderId = deriveOrderId(edge.orderIdSecret, userId, idempotencyKey);
+    // Through the waiting room when the product has one: admitted (to the region whose room let
+    // it in), or a ticket and a place instead of a wait on this socket.
+    let admittedTo: Region | undefined;
+    if (sale.roomMode !== "off") {
+      const entry = await room
+        .enter({ id: orderId, userId, productId, quantity, idempotencyKey }, sale, preferred)
+        .catch((error: unknown) => error as Error);
+      if (entry instanceof Error) {
+        log({
+          level: "warn",
+          requestId: c.get("requestId"),
+          message: "the waiting room did not answer",
+          error: String(entry),
+        });
+        return unavailable("the waiting room did not answer; retry with the same Idempotency-Key");
+      }
+      if (entry.kind === "queued") return queueAnswer(entry);
+      if (entry.kind === "expired")
+        return problemAnswer(problem("admission_expired", "order with a new Idempotency-Key to queue again"));
+      if (entry.kind === "sold_out") return problemAnswer(problem("sold_out", "no region has units left"));
+      admittedTo = entry.region;
+      preferred = [admittedTo, ...preferred.filter((r) => r.id !== admittedTo!.id)];
+    }
     const { redis, admission: store } = home(userId);
-    const request = admissionRequest(userId, c.get("idempotencyKey"), productId, quantity, sale, preferred[0]!.id);
+    const request = admissionRequest(userId, idempotencyKey, orderId, productId, quantity, sale, preferred[0]!.id);
+    // An admitted buyer is not refused for load: the room's rate is the limit.
     const [verdict, admission] = await Promise.all([
-      userLimiter(redis.ratelimit, userId),
+      admittedTo ? undefined : userLimiter(redis.ratelimit, userId),
       store.admit(request).catch((error: unknown) => error as Error),
     ]);
     if (admission instanceof Error) {
@@ -226,7 +255,7 @@ export function orderService({ config, homes, core, userLimiter, terms, log }: O
       });
       return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
     }
-    if (!verdict.success) {
+    if (verdict && !verdict.success) {
       if (admission.kind === "new" || admission.kind === "resume")
         inBackground(c, "rate-limited admission", () =>
           store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }),
@@ -235,12 +264,17 @@ export function orderService({ config, homes, core, userLimiter, terms, log }: O
       return problemAnswer(refused.body, refused.headers);
     }
     const answer = await admitted(c, request, admission, preferred);
-    return { ...answer, headers: { ...answer.headers, ...verdict.headers } };
+    if (admittedTo) {
+      const region = admittedTo;
+      inBackground(c, "room admission used", () => room.use(region, productId, orderId));
+    }
+    return { ...answer, headers: { ...answer.headers, ...verdict?.headers } };
   }
 
   function admissionRequest(
     userId: string,
     idempotencyKey: string,
+    orderId: string,
     productId: string,
     quantity: number,
     sale: SaleTerms,
@@ -252,7 +286,7 @@ export function orderService({ config, homes, core, userLimiter, terms, log }: O
       // The whole validated request, short enough to keep as it is.
       fingerprint: `POST /v1/orders ${productId} ${quantity}`,
       token: crypto.randomUUID(),
-      orderId: deriveOrderId(edge.orderIdSecret, userId, idempotencyKey),
+      orderId,
       productId,
       quantity,
       perUserLimit: sale.perUserLimit,

@@ -120,6 +120,8 @@ export interface Config {
     coreTimeoutMs: number;
     /** Deadline for one call to a buyer's home-region Redis: past it the buyer gets a fast 503. */
     redisTimeoutMs: number;
+    /** How long a buyer the waiting room admitted may take to order (edge/room/). */
+    roomWindowSeconds: number;
     /** Crash tests only: after a core answers, the order never completes (the test kills the edge there). */
     testHalt?: "core-answered";
     /** Country code → regions in order of preference; `*` for every other country. */
@@ -391,6 +393,7 @@ function edgeSettings(
     },
     coreTimeoutMs: positiveInt(env, "FLUX_GATE_CORE_TIMEOUT_MS", 2_000),
     redisTimeoutMs: positiveInt(env, "FLUX_GATE_EDGE_REDIS_TIMEOUT_MS", 500),
+    roomWindowSeconds: positiveInt(env, "FLUX_GATE_ROOM_WINDOW_SECONDS", 120),
     testHalt: testHalt(env, "FLUX_GATE_TEST_EDGE_HALT", ["core-answered"] as const),
     countryRegions: parseCountryRegions(env.FLUX_GATE_COUNTRY_REGIONS ?? defaultCountryRegions(regionIds), regionIds),
   };

@@ -87,3 +87,28 @@ export function buyerKeys(userId: string): BuyerKeys {
     orders: `${prefix}:orders`,
   };
 }
+
+/**
+ * A product's waiting room in one region, kept in that region's Redis (edge/room/): one hash tag,
+ * so a cluster keeps a room on one node.
+ */
+export interface RoomKeys {
+  /** Sorted set: ticket → place (its arrival number; a random place before the start for the lobby). */
+  queue: string;
+  /** Hash: the admission bucket (tokens, at), arrivals so far, how many of the queue are admitted, units they keep. */
+  state: string;
+  /** Sorted set: admitted ticket → when, until it orders or its window passes. */
+  admits: string;
+  /** Hash: ticket → units asked (what its admission may take) or "used" once it ordered. */
+  tickets: string;
+}
+
+export function roomKeys(region: string, productId: string): RoomKeys {
+  const prefix = `fg:{room:${region}:${productId}}`;
+  return {
+    queue: `${prefix}:queue`,
+    state: `${prefix}:state`,
+    admits: `${prefix}:admits`,
+    tickets: `${prefix}:tickets`,
+  };
+}

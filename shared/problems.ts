@@ -24,6 +24,10 @@ export const PROBLEMS = {
   order_not_reserved: { status: 409, title: "The order is not in the reserved state" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed" },
   hold_expired: { status: 409, title: "The hold ran out before the order was confirmed" },
+  admission_expired: {
+    status: 409,
+    title: "The waiting room admitted this order, and its window to order passed; a new Idempotency-Key queues again",
+  },
   insufficient_available: {
     status: 409,
     title: "The region has fewer available (not held, not sold) units than the change takes",

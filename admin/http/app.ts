@@ -14,6 +14,7 @@ import { z } from "zod";
 import type { Database } from "../../db/client.ts";
 import { adminAudit } from "../../db/schema.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
+import { ROOM_MODES } from "../../shared/room-modes.ts";
 import { describeIssues, problem, problemResponse, refuse, type ProblemCode } from "../../shared/problems.ts";
 import { reaches, type Principal } from "../access/tokens.ts";
 import type { Transfer, TransferLedger } from "../inventory/ledger.ts";
@@ -140,12 +141,16 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       .min(0)
       .max(7 * 24 * 3600),
     paused: z.boolean(),
+    roomMode: z.enum(ROOM_MODES),
+    roomRate: z.int().min(1).max(1_000_000),
   };
   const schemas = {
     create: z.strictObject({
       id: z.string().regex(PRODUCT_ID, "letters, digits, '.', '_' and '-', at most 64"),
       ...productFields,
       paused: productFields.paused.optional(),
+      roomMode: productFields.roomMode.optional(),
+      roomRate: productFields.roomRate.optional(),
       allocations: z.partialRecord(region, z.int().min(0)).optional(),
     }),
     update: z

@@ -13,7 +13,9 @@ import { drive, type MoveDeps } from "./moves.ts";
 import { shareOfPool, type Demand } from "./rebalance.ts";
 
 export type Product = typeof products.$inferSelect;
-export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused"> & { paused?: boolean };
+/** A new product: the room is off and the sale running unless said otherwise (the table's defaults). */
+export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused" | "roomMode" | "roomRate"> &
+  Partial<Pick<Product, "paused" | "roomMode" | "roomRate">>;
 export type ProductChange = Partial<Omit<ProductInput, "id">>;
 
 /** What a change did, or the problem code that says why it did nothing (with the transfer it met). */
@@ -54,7 +56,9 @@ function sameProduct(stored: Product, input: ProductInput): boolean {
     stored.perUserLimit === input.perUserLimit &&
     stored.maxPerOrder === input.maxPerOrder &&
     stored.holdSeconds === input.holdSeconds &&
-    stored.paused === (input.paused ?? false)
+    stored.paused === (input.paused ?? false) &&
+    stored.roomMode === (input.roomMode ?? "off") &&
+    (input.roomRate === undefined || stored.roomRate === input.roomRate)
   );
 }
 

@@ -151,7 +151,7 @@ export function createCoreApp({
 
   const product = async (c: Context) => {
     const id = c.req.param("id") ?? "";
-    const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleWindow(id)]) : [];
+    const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleTerms(id)]) : [];
     return stock && window
       ? c.json({ productId: id, region: store.region, ...stock, ...window }, 200)
       : refuse(c, "unknown_product", `no product ${id} in ${store.region}`);

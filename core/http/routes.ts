@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ORDER_STATUSES } from "../../shared/events.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { PROBLEMS, problemContent, type ProblemStatus } from "../../shared/problems.ts";
+import { ROOM_MODES } from "../../shared/room-modes.ts";
 
 /** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
 export const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
@@ -68,6 +69,9 @@ const product = stock.extend({
   paused: z.boolean(),
   perUserLimit: z.number(),
   maxPerOrder: z.number(),
+  roomMode: z.enum(ROOM_MODES),
+  /** Orders the edge's waiting room admits per second in this region. */
+  roomRate: z.number(),
 });
 
 /**

@@ -9,6 +9,7 @@ import type { ProblemCode } from "../../shared/problems.ts";
 import type { Redis } from "../../shared/redis.ts";
 import type { RespSend } from "../../shared/lua.ts";
 import type { Result } from "../../shared/result.ts";
+import { ROOM_MODES, type RoomMode } from "../../shared/room-modes.ts";
 import { respScripts, scriptsFor, type Scripts } from "./scripts.ts";
 
 /** A refusal about an existing order names the status it is in. */
@@ -55,6 +56,19 @@ export interface SaleRules {
   maxPerOrder: number;
   holdSeconds: number;
   paused: boolean;
+  /** The waiting room the edge runs for this product (shared/room-modes.ts), and its admissions per second here. */
+  roomMode: RoomMode;
+  roomRate: number;
+}
+
+export interface SaleTerms {
+  startsAt: string;
+  endsAt: string;
+  paused: boolean;
+  perUserLimit: number;
+  maxPerOrder: number;
+  roomMode: RoomMode;
+  roomRate: number;
 }
 
 export interface Stock {
@@ -293,6 +307,8 @@ export class RegionStore {
         rules.maxPerOrder,
         rules.holdSeconds * 1000,
         rules.paused ? 1 : 0,
+        rules.roomMode,
+        rules.roomRate,
       ],
     );
     await this.redis.sadd(regionProductsKey(this.region), rules.productId);
@@ -348,18 +364,17 @@ export class RegionStore {
   }
 
   /** The sale window, pause flag and per-buyer bounds as this region has them. */
-  async saleWindow(
-    productId: string,
-  ): Promise<
-    { startsAt: string; endsAt: string; paused: boolean; perUserLimit: number; maxPerOrder: number } | undefined
-  > {
-    const [startsAt, endsAt, paused, perUserLimit, maxPerOrder] = await this.redis.hmget(
+  /** What the edge needs of a sale before it asks for units: the window, the limits, the room. */
+  async saleTerms(productId: string): Promise<SaleTerms | undefined> {
+    const [startsAt, endsAt, paused, perUserLimit, maxPerOrder, roomMode, roomRate] = await this.redis.hmget(
       this.keys(productId).product,
       "startsAt",
       "endsAt",
       "paused",
       "perUserLimit",
       "maxPerOrder",
+      "roomMode",
+      "roomRate",
     );
     if (startsAt === null || endsAt === null) return undefined;
     return {
@@ -368,6 +383,9 @@ export class RegionStore {
       paused: paused === "1",
       perUserLimit: Number(perUserLimit),
       maxPerOrder: Number(maxPerOrder),
+      // A product activated before the room existed has none.
+      roomMode: ROOM_MODES.find((m) => m === roomMode) ?? "off",
+      roomRate: Number(roomRate ?? 0),
     };
   }
 

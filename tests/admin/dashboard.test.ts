@@ -5,9 +5,10 @@
  */
 import { coreOrderPath } from "../support/helpers.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../support/browser.ts";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../../shared/config.ts";
 import {
   coreClient,
@@ -22,7 +23,6 @@ import {
   type Child,
 } from "../support/harness.ts";
 
-const CHROMIUM = process.env.FLUX_GATE_CHROMIUM ?? "/usr/bin/chromium";
 /** Set to a folder to keep the screenshots (the docs' come from here). */
 const SCREENSHOTS = process.env.FLUX_GATE_SCREENSHOT_DIR;
 
@@ -33,8 +33,6 @@ describe("admin dashboard in Chromium", () => {
   let productId: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set FLUX_GATE_CHROMIUM)`);
     for (const region of ["us-east", "eu-west"]) children.push(await startCore(region), startWorker(region));
     for (const region of ["us-east", "eu-west"]) await untilHealthy(testRegion(region).workerUrl, `worker-${region}`);
     children.push(await startAdmin());
@@ -44,17 +42,7 @@ describe("admin dashboard in Chromium", () => {
       perUserLimit: 1_000,
       maxPerOrder: 3,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1240, height: 980 } });
   }, 90_000);
 

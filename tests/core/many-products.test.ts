@@ -48,6 +48,8 @@ describe("1,000 products on sale", () => {
           maxPerOrder: 1,
           holdSeconds: 600,
           paused: false,
+          roomMode: "off",
+          roomRate: 100,
         });
         await store.allocate(productId, "initial", 100_000);
       }),
@@ -117,6 +119,8 @@ describe("1,000 products on sale", () => {
       maxPerOrder: 1,
       holdSeconds: 1,
       paused: false,
+      roomMode: "off",
+      roomRate: 100,
     });
     await store.allocate(quick, "initial", 10);
     expect(await sweeper.sweep()).toBe(0);

@@ -39,6 +39,8 @@ describe("a full Redis", () => {
       maxPerOrder: 1,
       holdSeconds: 600,
       paused: false,
+      roomMode: "off",
+      roomRate: 100,
     });
     expect(await store.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
     const records: Records = {

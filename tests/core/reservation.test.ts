@@ -198,6 +198,6 @@ describe("allocate", () => {
     const { store, sale, reserve } = await activeProduct(5);
     await reserve("u", 2);
     expect(await store.activate({ ...sale, paused: true })).toEqual({ allocated: 5, available: 3, held: 2, sold: 0 });
-    expect((await store.saleWindow(sale.productId))?.paused).toBe(true);
+    expect((await store.saleTerms(sale.productId))?.paused).toBe(true);
   });
 });

@@ -168,6 +168,47 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
       expect(a.orderId).not.toBe(b.orderId);
     });
 
+    test("a product with a waiting room: beyond its rate a ticket, its place, then its order once admitted; a browser is sent to the room's page", async () => {
+      const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
+      const buy = (user: string) =>
+        order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+      const answers = await Promise.all([buy("room-a"), buy("room-b"), buy("room-c")]);
+      const bodies = (await Promise.all(answers.map((a) => a.json()))) as {
+        ticket?: string;
+        orderId?: string;
+        links: { status: string; order: string; page: string };
+      }[];
+      const queued = bodies.filter((b) => b.ticket);
+      expect(queued.length).toBeGreaterThanOrEqual(1);
+      const browser = await send("/v1/orders", {
+        method: "POST",
+        redirect: "manual",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "text/html,application/xhtml+xml",
+          "X-User-Id": "room-d",
+          "X-Region": home,
+          "Idempotency-Key": uniqueName("k"),
+        },
+        body: JSON.stringify({ productId, quantity: 1 }),
+      });
+      expect(browser.status).toBe(303);
+      expect(browser.headers.get("location")).toStartWith("/queue/");
+      const page = await send(browser.headers.get("location")!);
+      expect(page.headers.get("content-type")).toContain("text/html");
+
+      const ticket = queued[0]!;
+      let state = "";
+      for (let i = 0; i < 100 && state !== "admitted"; i++) {
+        state = ((await (await send(ticket.links.status)).json()) as { state: string }).state;
+        if (state !== "admitted") await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(state).toBe("admitted");
+      const placed = await send(ticket.links.order, { method: "POST" });
+      expect(placed.status).toBe(202);
+      expect(await placed.json()).toMatchObject({ status: "reserved", region: home });
+    });
+
     test("no key is 400", async () => {
       const response = await order(send, { user: "fay", body: { productId: "x", quantity: 1 } });
       expect(response.status).toBe(400);
@@ -270,6 +311,8 @@ export function edgeContract(send: Send, { cfCountry }: ContractOptions = {}) {
       "/v1/orders/{id}",
       "/v1/orders/{id}/cancel",
       "/v1/products/{id}",
+      "/v1/queue/{ticket}",
+      "/v1/queue/{ticket}/order",
     ]);
   });
 }

@@ -135,9 +135,10 @@ describe("the edge's REST token", () => {
     const touch = `NOPERM this token may not touch the key '${product}'`;
     expect(await post("/", ["HSET", product, "available", "999"])).toEqual({ status: 400, body: { error: touch } });
     expect(await post("/", ["HGET", product, "available"])).toEqual({ status: 400, body: { error: touch } });
-    expect(await post("/", ["HINCRBY", product, "available", "5"])).toEqual({
+    expect(await post("/", ["HINCRBY", product, "available", "5"])).toEqual({ status: 400, body: { error: touch } });
+    expect(await post("/", ["HINCRBYFLOAT", product, "available", "5"])).toEqual({
       status: 400,
-      body: { error: "NOPERM this token may not run 'hincrby'" },
+      body: { error: "NOPERM this token may not run 'hincrbyfloat'" },
     });
     expect((await post("/pipeline", [["PING"], ["HSET", product, "available", "999"]])).body).toEqual([
       { result: "PONG" },

@@ -2,6 +2,7 @@
  * Real processes for pipeline tests: a core and a worker per region as child processes (so a
  * test can kill -9 them), a signed client for the core, and products in PostgreSQL.
  */
+import type { RoomMode } from "../../shared/room-modes.ts";
 import { afterAll, beforeAll } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -122,6 +123,10 @@ export interface ProductSpec {
   holdSeconds?: number;
   perUserLimit?: number;
   maxPerOrder?: number;
+  /** The waiting room: its mode and admissions per second per region. */
+  room?: { mode: RoomMode; rate: number };
+  /** The sale starts this long from now (it started a minute ago unless said). */
+  startsInMs?: number;
 }
 
 function productInput(spec: Omit<ProductSpec, "units"> & { totalUnits: number }) {
@@ -130,11 +135,12 @@ function productInput(spec: Omit<ProductSpec, "units"> & { totalUnits: number })
     id,
     name: `Test product ${id}`,
     totalUnits: spec.totalUnits,
-    startsAt: new Date(Date.now() - 60_000),
+    startsAt: new Date(Date.now() + (spec.startsInMs ?? -60_000)),
     endsAt: new Date(Date.now() + 3_600_000),
     perUserLimit: spec.perUserLimit ?? 5,
     maxPerOrder: spec.maxPerOrder ?? 5,
     holdSeconds: spec.holdSeconds ?? 600,
+    ...(spec.room ? { roomMode: spec.room.mode, roomRate: spec.room.rate } : {}),
   };
 }
 

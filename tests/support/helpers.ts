@@ -22,6 +22,8 @@ export function saleRules(prefix: string, overrides: Partial<SaleRules> = {}): S
     maxPerOrder: 5,
     holdSeconds: 600,
     paused: false,
+    roomMode: "off",
+    roomRate: 100,
     ...overrides,
   };
 }

@@ -1,0 +1,150 @@
+/**
+ * A crowd in front of a waiting room (`npm run demo -- --crowd 10`, and the bench's room run):
+ * buyers arrive open-loop, `multiple` times the room's admission rate (a fixed schedule,
+ * whatever the edge answers), each behaving as the room's page does: order, and if given a
+ * ticket look again as often as told, order once admitted, stop at sold out. Bounded in buyers
+ * and in time. Reports the admitted buyers' order latency, every answer's latency, how long
+ * after the last unit each queued buyer learned `sold_out`, and whether any place moved back.
+ */
+
+export interface CrowdOptions {
+  edgeUrl: string;
+  productId: string;
+  /** The room's admissions per second (per region). */
+  rate: number;
+  /** Buyers arrive at `multiple` × `rate` per second. */
+  multiple: number;
+  buyers: number;
+  /** The most the run may take after the last arrival. */
+  drainSeconds: number;
+  /** Buyer `i`'s own headers: who they are (a development header or a JWT), where they are. */
+  headers: (i: number) => Promise<Record<string, string>>;
+  /** After every answer (the live line). */
+  onAnswer?: (status: number, ms: number) => void;
+}
+
+export interface CrowdResult {
+  figures: RoomFigures;
+  /** The accepted orders' ids. */
+  orderIds: string[];
+}
+
+export interface RoomFigures {
+  room_buyers: number;
+  room_rate: number;
+  room_crowd_per_s: number;
+  /** Orders admitted (at once or from the queue) and answered 202. */
+  room_orders: number;
+  room_admitted_p99_ms: number;
+  room_answer_p99_ms: number;
+  room_answer_max_ms: number;
+  room_soldout_notice_ms: number;
+  room_told_sold_out: number;
+  /** Buyers whose `ahead` ever grew: the place must only move forward. */
+  room_places_backwards: number;
+  /** Buyers still without an outcome when the run's time was up. */
+  room_unfinished: number;
+}
+
+interface QueueAnswer {
+  ticket?: string;
+  orderId?: string;
+  state?: string;
+  ahead?: number;
+  pollAfterMs?: number;
+  links?: { status: string; order: string };
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Number(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!.toFixed(1));
+};
+
+export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
+  const crowd = o.rate * o.multiple;
+  const buyers = o.buyers;
+  const orderIds: string[] = [];
+  const answers: number[] = [];
+  const admittedOrders: number[] = [];
+  const soldOutAt: number[] = [];
+  let lastUnitAt = 0;
+  let orders = 0;
+  let backwards = 0;
+  let unfinished = 0;
+  const deadline = performance.now() + (buyers / crowd + o.drainSeconds) * 1000;
+
+  async function timed(path: string, init?: RequestInit) {
+    const t0 = performance.now();
+    const response = await fetch(o.edgeUrl + path, init);
+    const body = (await response.json().catch(() => ({}))) as QueueAnswer;
+    const ms = performance.now() - t0;
+    answers.push(ms);
+    o.onAnswer?.(response.status, ms);
+    return { status: response.status, body, ms, at: performance.now() };
+  }
+
+  const placed = (ms: number, at: number, orderId: string) => {
+    orderIds.push(orderId);
+    admittedOrders.push(ms);
+    orders++;
+    lastUnitAt = Math.max(lastUnitAt, at);
+  };
+
+  async function buyer(i: number) {
+    const first = await timed("/v1/orders", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID(), ...(await o.headers(i)) },
+      body: JSON.stringify({ productId: o.productId, quantity: 1 }),
+    });
+    if (first.status === 202 && first.body.orderId) return placed(first.ms, first.at, first.body.orderId);
+    if (!first.body.ticket || !first.body.links) return;
+    const { links } = first.body;
+    let ahead = first.body.ahead ?? 0;
+    let wait = first.body.pollAfterMs ?? 500;
+    while (performance.now() < deadline) {
+      await Bun.sleep(wait);
+      const look = await timed(links.status);
+      if (look.body.ahead !== undefined && look.body.state === "waiting") {
+        if (look.body.ahead > ahead) backwards++;
+        ahead = look.body.ahead;
+      }
+      wait = look.body.pollAfterMs ?? 500;
+      if (look.body.state === "admitted") {
+        const order = await timed(links.order, { method: "POST" });
+        if (order.status === 202 && order.body.orderId) placed(order.ms, order.at, order.body.orderId);
+        return;
+      }
+      if (look.body.state === "sold_out") return void soldOutAt.push(look.at);
+      if (look.body.state !== "waiting") return;
+    }
+    unfinished++;
+  }
+
+  const started = performance.now();
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < buyers; i++) {
+    const due = started + (i * 1000) / crowd;
+    const now = performance.now();
+    if (due > now) await Bun.sleep(due - now);
+    running.push(buyer(i).catch(() => void unfinished++));
+  }
+  await Promise.all(running);
+
+  // Told after the last unit went: the buyers still queued then.
+  const notices = soldOutAt.filter((t) => t >= lastUnitAt).map((t) => t - lastUnitAt);
+  const figures = {
+    room_buyers: buyers,
+    room_rate: o.rate,
+    room_crowd_per_s: crowd,
+    room_orders: orders,
+    room_admitted_p99_ms: percentile(admittedOrders, 99),
+    room_answer_p99_ms: percentile(answers, 99),
+    room_answer_max_ms: percentile(answers, 100),
+    room_soldout_notice_ms: notices.length ? Math.round(Math.max(...notices)) : 0,
+    room_told_sold_out: soldOutAt.length,
+    room_places_backwards: backwards,
+    room_unfinished: unfinished,
+  };
+  return { figures, orderIds };
+}

@@ -1,0 +1,112 @@
+/**
+ * The waiting room's scripts, run in the Redis of the region whose units the room guards (a
+ * string beside its caller, as edge/admission/lua.ts, so every runtime bundles it).
+ *
+ * A room (shared/keys.ts roomKeys) is a queue of tickets in order of arrival (an arrival number), a token bucket
+ * that admits the queue's head at the room's rate, and the admissions not yet used: each
+ * reserves the units its ticket asks for until it orders or its window passes, so the room
+ * never admits more buyers than the region's units can serve. Nobody is ever taken out of the
+ * queue: a ticket's place is fixed, and only `admitted` (how many of the queue's head are in)
+ * grows, so a buyer's position only moves forward. Times come from Redis's clock.
+ *
+ * ARGV common to both: rate (admissions/s), burst, window ms, available (the region's free
+ * units as the edge last saw them; -1 when unknown), opens (ms: nobody is admitted before).
+ * Both return {state, a, b, c}:
+ *   {'admitted', window ends (ms), now, waiting}   {'waiting', ahead, now, waiting}
+ *   {'sold_out', ahead, now, waiting}              {'lobby', 0, now, waiting}
+ *   {'expired', 0, now, waiting}  {'used', 0, now, waiting}  {'unknown', 0, now, waiting}
+ */
+
+const SETTLE = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local queue, state, admits, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local rate, burst, window_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local available, opens = tonumber(ARGV[4]), tonumber(ARGV[5])
+local KEEP_MS = 86400000
+
+local s = redis.call('HMGET', state, 'tokens', 'at', 'admitted', 'outstanding')
+local tokens = tonumber(s[1]) or burst
+local at = tonumber(s[2]) or now
+local admitted = tonumber(s[3]) or 0
+local outstanding = tonumber(s[4]) or 0
+
+-- Admissions whose window passed unused give their units back.
+local lapsed = redis.call('ZRANGEBYSCORE', admits, '-inf', now - window_ms)
+for _, ticket in ipairs(lapsed) do
+  outstanding = outstanding - (tonumber(redis.call('HGET', tickets, ticket)) or 0)
+end
+if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', admits, '-inf', now - window_ms) end
+
+local function settle()
+  local queued = redis.call('ZCARD', queue)
+  if now >= opens then
+    tokens = math.min(burst, tokens + math.max(0, now - math.max(at, opens)) * rate / 1000)
+    local room = math.min(math.floor(tokens), queued - admitted)
+    if room > 0 then
+      -- The queue's head, in order, while the bucket and the units last (first come, first served:
+      -- a buyer asking for more than is left is not overtaken).
+      for _, ticket in ipairs(redis.call('ZRANGE', queue, admitted, admitted + room - 1)) do
+        local units = tonumber(redis.call('HGET', tickets, ticket)) or 0
+        if available >= 0 and outstanding + units > available then break end
+        redis.call('ZADD', admits, now, ticket)
+        outstanding = outstanding + units
+        admitted = admitted + 1
+        tokens = tokens - 1
+      end
+    end
+  end
+  redis.call('HSET', state, 'tokens', tokens, 'at', now, 'admitted', admitted, 'outstanding', outstanding)
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, KEEP_MS) end
+  return queued - admitted
+end
+
+local function verdict(ticket, waiting)
+  local rank = redis.call('ZRANK', queue, ticket)
+  if not rank then return { 'unknown', 0, now, waiting } end
+  if redis.call('HGET', tickets, ticket) == 'used' then return { 'used', 0, now, waiting } end
+  if rank < admitted then
+    local since = redis.call('ZSCORE', admits, ticket)
+    if since then return { 'admitted', tonumber(since) + window_ms, now, waiting } end
+    return { 'expired', 0, now, waiting }
+  end
+  if now < opens then return { 'lobby', 0, now, waiting } end
+  if available == 0 then return { 'sold_out', rank - admitted, now, waiting } end
+  return { 'waiting', rank - admitted, now, waiting }
+end`;
+
+/**
+ * Takes a place in the queue (a ticket keeps the place it first took: retries are safe), then
+ * admits what the bucket allows and says where the ticket stands.
+ * KEYS: queue, state, admits, tickets
+ * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`)
+ */
+export const ENTER = `${SETTLE}
+local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+if not redis.call('ZSCORE', queue, ticket) then
+  -- Places are arrival numbers, strictly increasing: no two tickets share one, so the queue's
+  -- order never changes under an admitted head. Before the start the lobby's places are drawn at
+  -- random, all ahead of any later arrival: arriving early by a millisecond wins nothing.
+  local place = draw - 1
+  if now >= opens then place = redis.call('HINCRBY', state, 'arrivals', 1) end
+  redis.call('ZADD', queue, place, ticket)
+  redis.call('HSET', tickets, ticket, units)
+end
+local waiting = settle()
+return verdict(ticket, waiting)`;
+
+/** Where a ticket stands, after admitting what the bucket allows. KEYS, ARGV: as ENTER's first six. */
+export const LOOK = `${SETTLE}
+local waiting = settle()
+return verdict(ARGV[6], waiting)`;
+
+/**
+ * An admitted ticket ordered (whatever the answer): its units are no longer reserved by the room.
+ * KEYS: as ENTER's. ARGV: ticket. Returns 1 if it was admitted and unused, else 0.
+ */
+export const USE = `local state, admits, tickets = KEYS[2], KEYS[3], KEYS[4]
+local ticket = ARGV[1]
+if redis.call('ZREM', admits, ticket) == 0 then return 0 end
+local units = tonumber(redis.call('HGET', tickets, ticket)) or 0
+redis.call('HINCRBY', state, 'outstanding', -units)
+redis.call('HSET', tickets, ticket, 'used')
+return 1`;

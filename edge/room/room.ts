@@ -1,0 +1,79 @@
+/**
+ * A product's waiting room in one region: typed calls over the scripts in lua.ts, run in that
+ * region's Redis. Pure but for the calls.
+ */
+import { roomKeys } from "../../shared/keys.ts";
+import { luaScript } from "../../shared/lua.ts";
+import type { HomeRedis } from "../home/home.ts";
+import { ENTER, LOOK, USE } from "./lua.ts";
+
+const scripts = { enter: luaScript(ENTER), look: luaScript(LOOK), use: luaScript(USE) };
+
+export const ROOM_STATES = ["admitted", "waiting", "lobby", "sold_out", "expired", "used", "unknown"] as const;
+export type RoomState = (typeof ROOM_STATES)[number];
+
+/** Where a ticket stands. `now` is Redis's clock (ms), `waiting` the room's queue behind the admitted. */
+export interface Standing {
+  state: RoomState;
+  /** Buyers between this ticket and admission. */
+  ahead: number;
+  waiting: number;
+  now: number;
+  /** Until when an admitted ticket may order (ms). */
+  admittedUntil?: number;
+}
+
+/** The scripts' reply as a value. Pure. */
+export function parseStanding(reply: unknown): Standing {
+  const [state, a, now, waiting] = reply as [string, number, number, number];
+  const known = ROOM_STATES.find((s) => s === state);
+  if (!known) throw new Error(`the room's script answered ${JSON.stringify(reply)}`);
+  return {
+    state: known,
+    ahead: known === "admitted" ? 0 : Number(a),
+    waiting: Number(waiting),
+    now: Number(now),
+    ...(known === "admitted" ? { admittedUntil: Number(a) } : {}),
+  };
+}
+
+/** How a room admits at this moment. */
+export interface RoomTerms {
+  /** Admissions per second; the bucket holds one second of them. */
+  rate: number;
+  windowMs: number;
+  /** The region's free units as last seen (-1: unknown, no cap). */
+  available: number;
+  /** Nobody is admitted before (ms): the sale's start. */
+  opensAt: number;
+}
+
+const common = (t: RoomTerms) => [t.rate, Math.max(1, t.rate), t.windowMs, t.available, t.opensAt];
+
+export function roomStore(redis: HomeRedis, region: string) {
+  const keysOf = (productId: string) => {
+    const k = roomKeys(region, productId);
+    return [k.queue, k.state, k.admits, k.tickets];
+  };
+  return {
+    /**
+     * A place for `ticket` (its first one, on a retry), then its standing. `draw` places a lobby
+     * arrival before the start (0 ≤ draw < 1, from a random source the buyer cannot see).
+     */
+    async enter(productId: string, ticket: string, units: number, terms: RoomTerms, draw: number): Promise<Standing> {
+      const reply = await redis.run(scripts.enter, keysOf(productId), [...common(terms), ticket, units, draw]);
+      return parseStanding(reply);
+    },
+
+    async look(productId: string, ticket: string, terms: RoomTerms): Promise<Standing> {
+      return parseStanding(await redis.run(scripts.look, keysOf(productId), [...common(terms), ticket]));
+    },
+
+    /** The ticket ordered: the units its admission kept aside go back to the room. */
+    async use(productId: string, ticket: string): Promise<void> {
+      await redis.run(scripts.use, keysOf(productId), [ticket]);
+    },
+  };
+}
+
+export type RoomStore = ReturnType<typeof roomStore>;

@@ -1,0 +1,150 @@
+/**
+ * The waiting room in front of the cores, for products whose room is on (docs/api.md "The
+ * waiting room"). An order enters the room of the first preferred region that has units left:
+ * admitted at once while the room's rate allows, else it gets a ticket and a place, and its
+ * buyer is told where they stand instead of waiting on a socket. The room admits no more buyers
+ * than the region's free units can serve, so a region that sells out tells its queue at once.
+ */
+import type { Config, Region } from "../../shared/config.ts";
+import type { Answer, Home } from "../orders.ts";
+import type { SaleTerms } from "../sale-terms.ts";
+import { roomStore, type RoomTerms, type Standing } from "./room.ts";
+import { issueTicket, readTicket, type Ticket } from "./ticket.ts";
+
+/** How long a region's free units, as a core last told them, stand for the room's decisions. */
+export const STOCK_TTL_MS = 250;
+/** How often a queued buyer is asked to look again. */
+export const POLL_AFTER_MS = 500;
+
+export type Entry =
+  | { kind: "admitted"; region: Region }
+  | { kind: "queued"; token: string; ticket: Ticket; standing: Standing; rate: number }
+  | { kind: "expired" }
+  | { kind: "sold_out" };
+
+/** Where a ticket stands, as the buyer reads it (GET /v1/queue/{ticket}). Pure. */
+export function queueStatus(
+  token: string,
+  ticket: Ticket,
+  standing: Standing,
+  rate: number,
+  elsewhere: { region: string; available: number }[] = [],
+) {
+  const path = `/v1/queue/${token}`;
+  return {
+    ticket: token,
+    state: standing.state,
+    productId: ticket.productId,
+    quantity: ticket.quantity,
+    region: ticket.region,
+    /** Buyers between this one and admission. */
+    ahead: standing.ahead,
+    /** Buyers the room holds now, admitted ones not counted. */
+    waiting: standing.waiting,
+    estimatedWaitSeconds: standing.state === "waiting" ? Math.ceil(standing.ahead / Math.max(1, rate)) : null,
+    admittedUntil: standing.admittedUntil ? new Date(standing.admittedUntil).toISOString() : null,
+    /** Regions that still have units, when this one has none. */
+    elsewhere,
+    pollAfterMs: POLL_AFTER_MS,
+    links: { status: path, order: `${path}/order`, page: `/queue/${token}` },
+  };
+}
+
+/** A queued order's answer: 202 and its ticket; Retry-After says when to look again. */
+export function queueAnswer(entry: Extract<Entry, { kind: "queued" }>): Answer {
+  const body = queueStatus(entry.token, entry.ticket, entry.standing, entry.rate);
+  return { status: 202, body, headers: { "Retry-After": "1", Location: body.links.status } };
+}
+
+/** Free units per region and product, from the cores, each kept STOCK_TTL_MS; -1 when no core answered. */
+export function freshStock(ask: (region: Region, productId: string) => Promise<number | undefined>) {
+  const seen = new Map<string, { until: number; units: Promise<number> }>();
+  return (region: Region, productId: string): Promise<number> => {
+    const key = `${region.id} ${productId}`;
+    const hit = seen.get(key);
+    if (hit && hit.until > Date.now()) return hit.units;
+    const units = ask(region, productId).then(
+      (n) => n ?? -1,
+      () => -1,
+    );
+    seen.set(key, { until: Date.now() + STOCK_TTL_MS, units });
+    return units;
+  };
+}
+
+/** A uniform draw the buyer cannot see or predict: a lobby place. */
+const draw = () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+
+export interface WaitingRoomDeps {
+  config: Config;
+  homes: Map<string, Home>;
+  stock: (region: Region, productId: string) => Promise<number>;
+  key: Uint8Array;
+}
+
+export function waitingRoom({ config, homes, stock, key }: WaitingRoomDeps) {
+  const rooms = new Map(config.regions.map((r) => [r.id, roomStore(homes.get(r.id)!.redis, r.id)]));
+  const byId = new Map(config.regions.map((r) => [r.id, r]));
+  const windowMs = config.edge.roomWindowSeconds * 1000;
+
+  const termsIn = async (region: Region, productId: string, sale: SaleTerms): Promise<RoomTerms> => ({
+    rate: sale.roomRate,
+    windowMs,
+    available: await stock(region, productId),
+    opensAt: sale.roomMode === "lobby" ? Date.parse(sale.startsAt) : 0,
+  });
+
+  return {
+    /** An order's way into the cores, or its ticket. A retry with the same ids keeps its place. */
+    async enter(intent: Omit<Ticket, "region">, sale: SaleTerms, preferred: Region[]): Promise<Entry> {
+      for (const region of preferred) {
+        const terms = await termsIn(region, intent.productId, sale);
+        if (terms.available === 0) continue;
+        const standing = await rooms.get(region.id)!.enter(intent.productId, intent.id, intent.quantity, terms, draw());
+        switch (standing.state) {
+          case "admitted":
+          case "used": // ordered before: the Idempotency-Key has its answer
+            return { kind: "admitted", region };
+          case "expired":
+            return { kind: "expired" };
+          case "waiting":
+          case "lobby": {
+            const ticket = { ...intent, region: region.id };
+            return { kind: "queued", token: await issueTicket(key, ticket), ticket, standing, rate: sale.roomRate };
+          }
+          default: // sold out here: the next region
+        }
+      }
+      return { kind: "sold_out" };
+    },
+
+    /** Where a ticket stands now, with the regions that still have units when its own has none. */
+    async look(ticket: Ticket, sale: SaleTerms) {
+      const region = byId.get(ticket.region);
+      if (!region) return undefined;
+      const standing = await rooms
+        .get(region.id)!
+        .look(ticket.productId, ticket.id, await termsIn(region, ticket.productId, sale));
+      const elsewhere =
+        standing.state === "sold_out"
+          ? (
+              await Promise.all(
+                config.regions
+                  .filter((r) => r.id !== region.id)
+                  .map(async (r) => ({ region: r.id, available: await stock(r, ticket.productId) })),
+              )
+            ).filter((r) => r.available > 0)
+          : [];
+      return { standing, elsewhere };
+    },
+
+    /** The admitted order was answered: the units its admission kept aside go back to the room. */
+    use(region: Region, productId: string, ticketId: string): Promise<void> {
+      return rooms.get(region.id)!.use(productId, ticketId);
+    },
+
+    read: (token: string) => readTicket(key, token),
+  };
+}
+
+export type WaitingRoom = ReturnType<typeof waitingRoom>;

@@ -1,0 +1,226 @@
+/**
+ * The waiting room (edge/room/), in-process edges against real cores, workers, Redis and
+ * PostgreSQL: tickets instead of waits beyond the room's rate, places that only move forward,
+ * admitted orders served, sold out told to the queue and units coming back, the lobby's draw,
+ * forged and expired tickets, an edge restart mid-queue.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { issueTicket, ticketKey } from "../../edge/room/ticket.ts";
+import { roomKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { waitUntil } from "../../stack/process.ts";
+import { config, uniqueName } from "../support/helpers.ts";
+import { createProduct, withCoresAndWorkers } from "../support/harness.ts";
+import { edgeApp, edgeEnv, inProcess, order, type Send, startRedisRestAdapters, stockIn } from "../support/edge.ts";
+
+const [home, away] = [config.regions[0]!.id, config.regions[1]!.id];
+const restAdapters = startRedisRestAdapters();
+const env = edgeEnv(restAdapters.env);
+const send = inProcess(edgeApp(env));
+
+interface QueueTicket {
+  ticket: string;
+  state: string;
+  ahead: number;
+  region: string;
+  elsewhere: { region: string; available: number }[];
+  links: { status: string; order: string; page: string };
+}
+
+const buy = (user: string, productId: string, edge: Send = send, key = uniqueName("k")) =>
+  order(edge, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": home } });
+
+const status = async (ticket: string, edge: Send = send) => {
+  const response = await edge(`/v1/queue/${ticket}`);
+  return { status: response.status, body: (await response.json()) as QueueTicket };
+};
+
+const orderWith = (ticket: string, query = "", edge: Send = send) =>
+  edge(`/v1/queue/${ticket}/order${query}`, { method: "POST", headers: { Accept: "application/json" } });
+
+/** Looks at a ticket until `done` says so; every state seen, in order. */
+async function follow(ticket: string, done: (s: QueueTicket) => boolean, edge: Send = send) {
+  const seen: QueueTicket[] = [];
+  await waitUntil(
+    async () => {
+      const { body } = await status(ticket, edge);
+      seen.push(body);
+      return done(body);
+    },
+    30_000,
+    100,
+  );
+  return seen;
+}
+
+describe("the waiting room", () => {
+  withCoresAndWorkers([home, away]);
+  afterAll(() => restAdapters.stop());
+
+  test("beyond the room's rate a buyer gets a ticket at once; places only move forward; every admitted order is served, also after an edge restart", async () => {
+    const productId = await createProduct({ units: { [home]: 100 }, room: { mode: "queue", rate: 5 } });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => buy(`crowd-${i}`, productId)));
+    const bodies = await Promise.all(answers.map((a) => a.json() as Promise<QueueTicket & { orderId?: string }>));
+    expect(answers.every((a) => a.status === 202)).toBe(true);
+    const served = bodies.filter((b) => b.orderId);
+    const queued = bodies.filter((b) => b.ticket);
+    // The bucket holds one second of admissions; the rest wait with a ticket, not on a socket.
+    expect(served.length).toBeGreaterThanOrEqual(1);
+    expect(served.length).toBeLessThanOrEqual(10);
+    expect(served.length + queued.length).toBe(30);
+    for (const q of queued) expect(q).toMatchObject({ state: "waiting", region: home });
+
+    // An edge that restarts reads the same tickets: they are signed, the places are in Redis.
+    const restarted = inProcess(edgeApp(env));
+    const journeys = await Promise.all(
+      queued.map(async (q, i) => {
+        const edge = i % 2 ? restarted : send;
+        const seen = await follow(q.ticket, (s) => s.state === "admitted", edge);
+        const placed = await orderWith(q.ticket, "", edge);
+        return { seen, placed: placed.status, body: (await placed.json()) as { orderId: string; status: string } };
+      }),
+    );
+    for (const { seen, placed, body } of journeys) {
+      const aheads = seen.map((s) => s.ahead);
+      expect(aheads).toEqual([...aheads].sort((a, b) => b - a));
+      expect(placed).toBe(202);
+      expect(body.status).toBe("reserved");
+    }
+    expect(await stockIn(send, home, productId)).toBe(70);
+  }, 60_000);
+
+  test("a ticket is bound to its buyer, product and units: forged, foreign or expired ones are not tickets; a used one replays its order", async () => {
+    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
+    const ahead = await Promise.all([buy("first-a", productId), buy("first-b", productId)]);
+    const servedAhead = (await Promise.all(ahead.map((a) => a.json() as Promise<{ orderId?: string }>))).filter(
+      (b) => b.orderId,
+    ).length;
+    const queued = (await (await buy("bound", productId)).json()) as QueueTicket;
+    expect(queued.state).toBe("waiting");
+
+    const [head, payload, signature] = queued.ticket.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+    const otherUser = Buffer.from(JSON.stringify({ ...claims, sub: "mallory" })).toString("base64url");
+    const otherProduct = Buffer.from(JSON.stringify({ ...claims, pid: "another" })).toString("base64url");
+    const key = ticketKey(config.edge.orderIdSecret);
+    const intent = {
+      id: claims.jti,
+      userId: "bound",
+      productId,
+      quantity: 1,
+      idempotencyKey: claims.key,
+      region: home,
+    };
+    for (const forged of [
+      `${head}.${otherUser}.${signature}`,
+      `${head}.${otherProduct}.${signature}`,
+      await issueTicket(ticketKey("some other deployment's secret"), intent),
+      await issueTicket(key, intent, Date.now() - 2 * 3_600_000),
+      "not-a-ticket",
+    ]) {
+      expect((await status(forged)).status).toBe(404);
+      expect((await orderWith(forged)).status).toBe(404);
+    }
+
+    await follow(queued.ticket, (s) => s.state === "admitted");
+    const first = (await (await orderWith(queued.ticket)).json()) as { orderId: string };
+    const again = await orderWith(queued.ticket);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await again.json()).toMatchObject({ orderId: first.orderId });
+    expect((await status(queued.ticket)).body.state).toBe("used");
+    expect(await stockIn(send, home, productId)).toBe(10 - servedAhead - 1);
+  }, 30_000);
+
+  test("sold out while queued: the queue learns it, and is offered the region that still has units", async () => {
+    const productId = await createProduct({ units: { [home]: 2, [away]: 5 }, room: { mode: "queue", rate: 1 } });
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => buy(`late-${i}`, productId)));
+    const bodies = (await Promise.all(answers.map((a) => a.json()))) as (QueueTicket & { orderId?: string })[];
+    const queued = bodies.filter((b) => b.ticket);
+    // The first admitted orders (one a second) take the two units; the rest learn the room is empty.
+    const firstTwo = queued.slice(0, 2 - bodies.filter((b) => b.orderId).length);
+    for (const q of firstTwo) {
+      await follow(q.ticket, (s) => s.state === "admitted");
+      expect((await orderWith(q.ticket)).status).toBe(202);
+    }
+    const rest = queued.slice(firstTwo.length);
+    expect(rest.length).toBeGreaterThan(0);
+    for (const q of rest) {
+      const seen = await follow(q.ticket, (s) => s.state === "sold_out");
+      expect(seen.some((s) => s.state === "admitted")).toBe(false);
+      expect(seen.at(-1)!.elsewhere).toEqual([{ region: away, available: 5 }]);
+    }
+    // Taking the offer: the ticket's order in the other region, through that region's room.
+    const moved = await orderWith(rest[0]!.ticket, `?region=${away}`);
+    const movedBody = (await moved.json()) as QueueTicket & { region: string; orderId?: string };
+    if (movedBody.ticket) {
+      await follow(movedBody.ticket, (s) => s.state === "admitted");
+      const placed = await orderWith(movedBody.ticket);
+      expect(((await placed.json()) as { region: string }).region).toBe(away);
+    } else expect(movedBody.region).toBe(away);
+    expect(await stockIn(send, home, productId)).toBe(0);
+    expect(await stockIn(send, away, productId)).toBe(4);
+  }, 60_000);
+
+  test("units coming back (a cancel) let the queue in again", async () => {
+    const productId = await createProduct({ units: { [home]: 1 }, room: { mode: "queue", rate: 1 } });
+    const taker = await buy("taker", productId);
+    const taken = (await taker.json()) as { orderId: string };
+    expect(taker.status).toBe(202);
+    const waiter = (await (await buy("waiter", productId)).json()) as QueueTicket;
+    await follow(waiter.ticket, (s) => s.state === "sold_out");
+
+    const cancelled = await send(`/v1/orders/${taken.orderId}/cancel`, {
+      method: "POST",
+      headers: { "X-User-Id": "taker", "X-Region": home },
+    });
+    expect(cancelled.status).toBe(200);
+    await follow(waiter.ticket, (s) => s.state === "admitted");
+    const placed = await orderWith(waiter.ticket);
+    expect(placed.status).toBe(202);
+    expect(await stockIn(send, home, productId)).toBe(0);
+  }, 30_000);
+
+  test("the lobby: buyers who come before the start get places drawn once, not in order of arrival", async () => {
+    const productId = await createProduct({
+      units: { [home]: 50 },
+      room: { mode: "lobby", rate: 100 },
+      startsInMs: 3_000,
+    });
+    const early: QueueTicket[] = [];
+    for (let i = 0; i < 20; i++)
+      early.push((await (await buy(`early-${i}`, productId, send, `k-${i}`)).json()) as QueueTicket);
+    expect(early.every((t) => t.state === "lobby")).toBe(true);
+
+    const redis = connectRedis(config.regions[0]!.redisUrl);
+    const keys = roomKeys(home, productId);
+    const drawn = await redis.zrange(keys.queue, 0, -1);
+    const arrival = early.map((t) => JSON.parse(Buffer.from(t.ticket.split(".")[1]!, "base64url").toString()).jti);
+    expect(new Set(drawn)).toEqual(new Set(arrival));
+    expect(drawn).not.toEqual(arrival);
+    // A retry keeps the place it drew.
+    await buy("early-3", productId, send, "k-3");
+    expect(await redis.zrange(keys.queue, 0, -1)).toEqual(drawn);
+    redis.disconnect();
+
+    // At the start the lobby goes in, in the drawn order.
+    for (const t of early) await follow(t.ticket, (s) => s.state === "admitted");
+  }, 30_000);
+
+  test("an admission not used within its window expires, and the units it kept aside go to the next buyer", async () => {
+    const quick = inProcess(edgeApp({ ...env, FLUX_GATE_ROOM_WINDOW_SECONDS: "1" }));
+    const productId = await createProduct({ units: { [home]: 2 }, room: { mode: "queue", rate: 1 } });
+    expect((await buy("first", productId, quick)).status).toBe(202);
+    const dawdler = (await (await buy("dawdler", productId, quick)).json()) as QueueTicket;
+    const patient = (await (await buy("patient", productId, quick)).json()) as QueueTicket;
+    await follow(dawdler.ticket, (s) => s.state === "admitted", quick);
+    // The last unit is kept for the admitted buyer: the next one waits.
+    expect((await status(patient.ticket, quick)).body.state).toBe("waiting");
+    await follow(dawdler.ticket, (s) => s.state === "expired", quick);
+    await follow(patient.ticket, (s) => s.state === "admitted", quick);
+    expect((await orderWith(patient.ticket, "", quick)).status).toBe(202);
+    const late = await orderWith(dawdler.ticket, "", quick);
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({ code: "admission_expired" });
+    expect(await stockIn(quick, home, productId)).toBe(0);
+  }, 30_000);
+});
