@@ -19,8 +19,9 @@ export interface CrowdOptions {
   drainSeconds: number;
   /** Buyer `i`'s own headers: who they are (a development header or a JWT), where they are. */
   headers: (i: number) => Promise<Record<string, string>>;
-  /** After every answer (the live line). */
+  /** After every answer, and after every buyer with how it ended (the live line). */
   onAnswer?: (status: number, ms: number) => void;
+  onBuyer?: (outcome: "ordered" | "sold_out" | "other") => void;
 }
 
 export interface CrowdResult {
@@ -47,6 +48,7 @@ export interface RoomFigures {
 }
 
 interface QueueAnswer {
+  code?: string;
   ticket?: string;
   orderId?: string;
   state?: string;
@@ -89,16 +91,18 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
     admittedOrders.push(ms);
     orders++;
     lastUnitAt = Math.max(lastUnitAt, at);
+    return "ordered" as const;
   };
 
-  async function buyer(i: number) {
+  async function buyer(i: number): Promise<"ordered" | "sold_out" | "other"> {
     const first = await timed("/v1/orders", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID(), ...(await o.headers(i)) },
       body: JSON.stringify({ productId: o.productId, quantity: 1 }),
     });
     if (first.status === 202 && first.body.orderId) return placed(first.ms, first.at, first.body.orderId);
-    if (!first.body.ticket || !first.body.links) return;
+    if (first.body.code === "sold_out") return "sold_out";
+    if (!first.body.ticket || !first.body.links) return "other";
     const { links } = first.body;
     let ahead = first.body.ahead ?? 0;
     let wait = first.body.pollAfterMs ?? 500;
@@ -112,13 +116,16 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
       wait = look.body.pollAfterMs ?? 500;
       if (look.body.state === "admitted") {
         const order = await timed(links.order, { method: "POST" });
-        if (order.status === 202 && order.body.orderId) placed(order.ms, order.at, order.body.orderId);
-        return;
+        return order.status === 202 && order.body.orderId ? placed(order.ms, order.at, order.body.orderId) : "other";
       }
-      if (look.body.state === "sold_out") return void soldOutAt.push(look.at);
-      if (look.body.state !== "waiting") return;
+      if (look.body.state === "sold_out") {
+        soldOutAt.push(look.at);
+        return "sold_out";
+      }
+      if (look.body.state !== "waiting") return "other";
     }
     unfinished++;
+    return "other";
   }
 
   const started = performance.now();
@@ -127,7 +134,14 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
     const due = started + (i * 1000) / crowd;
     const now = performance.now();
     if (due > now) await Bun.sleep(due - now);
-    running.push(buyer(i).catch(() => void unfinished++));
+    running.push(
+      buyer(i)
+        .then((outcome) => o.onBuyer?.(outcome))
+        .catch(() => {
+          unfinished++;
+          o.onBuyer?.("other");
+        }),
+    );
   }
   await Promise.all(running);
 

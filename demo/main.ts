@@ -28,7 +28,7 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
   --concurrency C    buyers in flight at once (64)
   --per-address K    buyers sharing one client address (4)
   --crowd X          a waiting room: buyers arrive at X times its rate (10 or 10x), open-loop
-  --room-rate R      the room's admissions per second per region, with --crowd (50)
+  --room-rate R      the room's admissions per second per region, with --crowd (20)
   --json             the report as JSON`;
 
 const { values: flags, count } = commandLine("demo", USAGE, {
@@ -37,7 +37,7 @@ const { values: flags, count } = commandLine("demo", USAGE, {
   concurrency: { type: "string", default: "64" },
   "per-address": { type: "string", default: "4" },
   crowd: { type: "string" },
-  "room-rate": { type: "string", default: "50" },
+  "room-rate": { type: "string", default: "20" },
   json: { type: "boolean", default: false },
 });
 
@@ -181,6 +181,11 @@ async function main(): Promise<number> {
               tally.requests++;
               latencies.push(ms);
               if (status >= 500) tally.failed++;
+            },
+            onBuyer: (outcome) => {
+              tally.buyersDone++;
+              if (outcome === "ordered") tally.accepted++;
+              else if (outcome === "sold_out") tally.soldOut++;
             },
           });
     const results = crowdRun

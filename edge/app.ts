@@ -36,7 +36,7 @@ import { saleTermsCache } from "./sale-terms.ts";
 import { roomPage } from "./room/page.ts";
 import { ROOM_STATES } from "./room/room.ts";
 import { ticketKey } from "./room/ticket.ts";
-import { freshStock, queueStatus, waitingRoom } from "./room/waiting-room.ts";
+import { freshStock, queueStatus, waitingRoom, type RoomObserver } from "./room/waiting-room.ts";
 
 type Variables = IdempotencyKeyVariables & IdentityVariables & { regions: Region[]; requestId: string };
 
@@ -240,9 +240,11 @@ export interface EdgeDeps {
    * so the Workers bundle carries no prom-client; Workers have Cloudflare's analytics.
    */
   instrument?: (app: Instrumentable) => void;
+  /** Counts what the waiting room does (the Bun edge: edge/room/metrics.ts), injected for the same reason. */
+  observeRoom?: RoomObserver;
 }
 
-export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
+export function createEdgeApp(config: Config, { redis, instrument, observeRoom }: EdgeDeps) {
   requireSecrets(config, [
     "FLUX_GATE_ORDER_ID_SECRET",
     ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)]),
@@ -268,6 +270,7 @@ export function createEdgeApp(config: Config, { redis, instrument }: EdgeDeps) {
       return answer.kind === "answer" && answer.status === 200 ? answer.body.available : undefined;
     }),
     key: ticketKey(edge.orderIdSecret),
+    observe: observeRoom,
   });
   const orders = orderService({ config, homes, core, userLimiter, terms, room, log });
 

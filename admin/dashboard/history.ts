@@ -20,11 +20,19 @@ export interface RegionReading {
   units: Record<string, { allocated: number; held: number; sold: number }> | null;
 }
 
+/** The edge's waiting rooms in one region: admissions so far, and the buyers they hold now. */
+export interface RoomReading {
+  admitted: number;
+  waiting: number;
+}
+
 export interface Reading {
   at: number;
   regions: Record<string, RegionReading>;
   /** The edge's POST /v1/orders, cumulative; null when no edge answered. */
   edge: Buckets | null;
+  /** Region → its waiting rooms, as the edge counts them; absent for a region no room has met. */
+  rooms: Record<string, RoomReading>;
 }
 
 export interface HistoryPoint {
@@ -40,6 +48,9 @@ export interface HistoryPoint {
       consumerLag: number | null;
       /** Product → (sold + held) / allocated, 0–1. */
       sellThrough: Record<string, number>;
+      /** Orders the region's waiting rooms let in, per second; buyers they hold (null: no room met yet). */
+      roomAdmittedPerSecond: number | null;
+      roomWaiting: number | null;
     }
   >;
   edge: { p50Ms: number | null; p99Ms: number | null };
@@ -72,6 +83,21 @@ export function edgeReading(edge: Sample[] | undefined): Buckets | null {
     : null;
 }
 
+/** Per region: the edge's room admissions (cumulative) and the buyers its rooms hold (every product). Pure. */
+export function roomReading(edge: Sample[] | undefined): Record<string, RoomReading> {
+  const rooms: Record<string, RoomReading> = {};
+  for (const s of edge ?? []) {
+    const region = s.labels.region;
+    const admitted = s.name === "flux_gate_room_entries_total" && s.labels.outcome === "admitted";
+    if (!region || !(admitted || s.name === "flux_gate_room_waiting")) continue;
+    const room = rooms[region] ?? { admitted: 0, waiting: 0 };
+    rooms[region] = room;
+    if (admitted) room.admitted += s.value;
+    else room.waiting += s.value;
+  }
+  return rooms;
+}
+
 const ms = (seconds: number | null) => (seconds === null ? null : Math.round(seconds * 100_000) / 100);
 
 /** The quantiles of what a histogram observed between two readings, in ms. */
@@ -100,6 +126,8 @@ export function pointBetween(previous: Reading | undefined, current: Reading): H
         .filter(([, u]) => u.allocated > 0)
         .map(([product, u]) => [product, (u.sold + u.held) / u.allocated]),
     );
+    const room = current.rooms[id];
+    const roomBefore = previous?.rooms[id];
     regions[id] = {
       acceptedPerSecond: accepted,
       coreP50Ms: core.p50,
@@ -107,6 +135,9 @@ export function pointBetween(previous: Reading | undefined, current: Reading): H
       outboxDepth: now.outboxDepth,
       consumerLag: now.consumerLag,
       sellThrough,
+      roomAdmittedPerSecond:
+        room && seconds > 0 ? Math.max(0, room.admitted - (roomBefore?.admitted ?? 0)) / seconds : null,
+      roomWaiting: room?.waiting ?? null,
     };
   }
   const edge = quantilesBetween(previous?.edge, current.edge);
@@ -151,6 +182,7 @@ export function startHistory({
       at: Date.now(),
       regions: Object.fromEntries(regions.map((r, i) => [r.id, perRegion[i]!])),
       edge: edgeReading(edge),
+      rooms: roomReading(edge),
     };
     if (previous) points.push(pointBetween(previous, reading));
     previous = reading;

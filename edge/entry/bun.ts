@@ -4,10 +4,15 @@ import { createRegistry, instrument } from "../../shared/metrics.ts";
 import { createEdgeApp } from "../app.ts";
 import { backgroundWork } from "../background.ts";
 import { bunHomeRedis } from "../home/bun-resp.ts";
+import { roomMetrics } from "../room/metrics.ts";
 
 const config = loadConfig();
 const registry = createRegistry("edge");
-const app = createEdgeApp(config, { redis: bunHomeRedis, instrument: (app) => instrument(app, registry) });
+const app = createEdgeApp(config, {
+  redis: bunHomeRedis,
+  instrument: (app) => instrument(app, registry),
+  observeRoom: roomMetrics(registry),
+});
 const background = backgroundWork();
 const server = Bun.serve({
   port: config.edge.port,

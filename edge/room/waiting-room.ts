@@ -75,14 +75,26 @@ export function freshStock(ask: (region: Region, productId: string) => Promise<n
 /** A uniform draw the buyer cannot see or predict: a lobby place. */
 const draw = () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
 
+/**
+ * What the room tells the operator: the Bun edge exports it as Prometheus metrics
+ * (edge/room/metrics.ts), which the dashboard charts; the Workers bundle carries none.
+ */
+export interface RoomObserver {
+  /** An order met the room: let in at once or from the queue, given a ticket, or turned away. */
+  entered(region: string, outcome: "admitted" | "queued" | "sold_out" | "expired"): void;
+  /** The buyers a product's room in the region holds, admitted ones not counted, as last seen. */
+  waiting(region: string, productId: string, buyers: number): void;
+}
+
 export interface WaitingRoomDeps {
   config: Config;
   homes: Map<string, Home>;
   stock: (region: Region, productId: string) => Promise<number>;
   key: Uint8Array;
+  observe?: RoomObserver;
 }
 
-export function waitingRoom({ config, homes, stock, key }: WaitingRoomDeps) {
+export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomDeps) {
   const rooms = new Map(config.regions.map((r) => [r.id, roomStore(homes.get(r.id)!.redis, r.id)]));
   const byId = new Map(config.regions.map((r) => [r.id, r]));
   const windowMs = config.edge.roomWindowSeconds * 1000;
@@ -101,20 +113,26 @@ export function waitingRoom({ config, homes, stock, key }: WaitingRoomDeps) {
         const terms = await termsIn(region, intent.productId, sale);
         if (terms.available === 0) continue;
         const standing = await rooms.get(region.id)!.enter(intent.productId, intent.id, intent.quantity, terms, draw());
+        observe?.waiting(region.id, intent.productId, standing.waiting);
         switch (standing.state) {
           case "admitted":
+            observe?.entered(region.id, "admitted");
+            return { kind: "admitted", region };
           case "used": // ordered before: the Idempotency-Key has its answer
             return { kind: "admitted", region };
           case "expired":
+            observe?.entered(region.id, "expired");
             return { kind: "expired" };
           case "waiting":
           case "lobby": {
+            observe?.entered(region.id, "queued");
             const ticket = { ...intent, region: region.id };
             return { kind: "queued", token: await issueTicket(key, ticket), ticket, standing, rate: sale.roomRate };
           }
           default: // sold out here: the next region
         }
       }
+      if (preferred[0]) observe?.entered(preferred[0].id, "sold_out");
       return { kind: "sold_out" };
     },
 

@@ -152,7 +152,7 @@ describe("admin dashboard in Chromium", () => {
       await Bun.sleep(200);
       charts = await drawn();
     }
-    expect(Object.keys(charts).sort()).toEqual(["accepted", "lag", "latency", "outbox", "sell"]);
+    expect(Object.keys(charts).sort()).toEqual(["accepted", "lag", "latency", "outbox", "room", "sell"]);
     for (const chart of Object.values(charts)) {
       expect(chart.points).toBeGreaterThan(5);
       expect(chart.canvas[0]).toBeGreaterThan(300);
@@ -165,6 +165,12 @@ describe("admin dashboard in Chromium", () => {
       "us-east core p99",
       "eu-west core p50",
       "eu-west core p99",
+    ]);
+    expect(charts.room!.labels).toEqual([
+      "us-east queued",
+      "us-east admitted/s",
+      "eu-west queued",
+      "eu-west admitted/s",
     ]);
 
     // The chart's last point is the history point of the same second, as the admin API gives it.

@@ -64,7 +64,7 @@ describe("metric names", () => {
 
   async function everyExportedName(): Promise<Set<string>> {
     const edgeRegistry = createRegistry("edge");
-    const edge = edgeApp(edgeEnv({}), undefined, (app) => instrument(app, edgeRegistry));
+    const edge = edgeApp(edgeEnv({}), { instrument: (app) => instrument(app, edgeRegistry) });
     const restAdapter = createRedisRestApp({
       redis,
       token: "t",

@@ -204,7 +204,7 @@ describe("buyers' state in their home region", () => {
     test.each(cases)("%s", async (_, override, connect) => {
       const stalled = await blackhole();
       try {
-        const stuck = inProcess(edgeApp({ ...env, ...override(stalled.port) }, connect));
+        const stuck = inProcess(edgeApp({ ...env, ...override(stalled.port) }, { redis: connect }));
         const productId = await createProduct({ units: { [east]: 10, [west]: 10 } });
         const timed = async (user: string) => {
           const t0 = performance.now();

@@ -5,7 +5,9 @@
  * forged and expired tickets, an edge restart mid-queue.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { roomMetrics } from "../../edge/room/metrics.ts";
 import { issueTicket, ticketKey } from "../../edge/room/ticket.ts";
+import { createRegistry, instrument, readSamples } from "../../shared/metrics.ts";
 import { roomKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
@@ -88,6 +90,24 @@ describe("the waiting room", () => {
     }
     expect(await stockIn(send, home, productId)).toBe(70);
   }, 60_000);
+
+  test("the Bun edge counts what its rooms do: entries by outcome, and the buyers they hold", async () => {
+    const registry = createRegistry("edge");
+    const counted = inProcess(
+      edgeApp(env, { instrument: (app) => instrument(app, registry), observeRoom: roomMetrics(registry) }),
+    );
+    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
+    const answers = await Promise.all(["m-1", "m-2", "m-3"].map((u) => buy(u, productId, counted)));
+    const queued = (await Promise.all(answers.map((a) => a.json() as Promise<{ ticket?: string }>))).filter(
+      (b) => b.ticket,
+    ).length;
+    const samples = readSamples(await (await counted("/metrics")).text());
+    const value = (name: string, labels: Record<string, string>) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(value("flux_gate_room_entries_total", { region: home, outcome: "admitted" })).toBe(3 - queued);
+    expect(value("flux_gate_room_entries_total", { region: home, outcome: "queued" })).toBe(queued);
+    expect(value("flux_gate_room_waiting", { region: home, product: productId })).toBeGreaterThanOrEqual(1);
+  });
 
   test("a ticket is bound to its buyer, product and units: forged, foreign or expired ones are not tickets; a used one replays its order", async () => {
     const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });

@@ -7,7 +7,6 @@ import { createRedisRestApp } from "../../redis-rest/app.ts";
 import { createServer, type Server, type Socket } from "node:net";
 import { createEdgeApp, type EdgeDeps } from "../../edge/app.ts";
 import { backgroundWork } from "../../edge/background.ts";
-import type { HomeRedisTransport } from "../../edge/home/home.ts";
 import { respHomeRedis } from "../../edge/home/resp.ts";
 import { loadConfig, regionVariable } from "../../shared/config.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -58,8 +57,8 @@ export function edgeEnv(restAdapters: Env, overrides: Env = {}): Env {
 }
 
 /** An edge app; its Redis over RESP, as on Bun and Deno, unless given the REST client (Workers). */
-export function edgeApp(env: Env, redis: HomeRedisTransport = respHomeRedis, instrument?: EdgeDeps["instrument"]) {
-  return createEdgeApp(loadConfig(env), { redis, instrument });
+export function edgeApp(env: Env, { redis = respHomeRedis, ...deps }: Partial<EdgeDeps> = {}) {
+  return createEdgeApp(loadConfig(env), { redis, ...deps });
 }
 
 /** How a test reaches an edge: in-process (`app.request`) or over HTTP, whatever the runtime. */

@@ -1,6 +1,6 @@
 /** The dashboard's history, pure parts: quantiles from histogram buckets, rates between readings, a ring. */
 import { describe, expect, test } from "bun:test";
-import { pointBetween, regionReading, Ring, type Reading } from "../../../admin/dashboard/history.ts";
+import { pointBetween, regionReading, Ring, roomReading, type Reading } from "../../../admin/dashboard/history.ts";
 import {
   bucketsSince,
   histogramBuckets,
@@ -145,6 +145,7 @@ describe("a chart point between two readings", () => {
       [0.01, 5],
       [INF, 5],
     ],
+    rooms: { "us-east": { admitted: 40, waiting: 900 } },
   };
   const later: Reading = {
     at: 12_000,
@@ -160,6 +161,7 @@ describe("a chart point between two readings", () => {
       [0.01, 105],
       [INF, 105],
     ],
+    rooms: { "us-east": { admitted: 100, waiting: 800 } },
   };
 
   test("orders per second over the seconds between; quantiles of what was observed between, in ms; sell-through of allocated products", () => {
@@ -173,9 +175,31 @@ describe("a chart point between two readings", () => {
           outboxDepth: 1,
           consumerLag: 2,
           sellThrough: { P: 0.25 },
+          roomAdmittedPerSecond: 30,
+          roomWaiting: 800,
         },
       },
       edge: { p50Ms: 5, p99Ms: 9.9 },
+    });
+  });
+
+  test("the waiting rooms per region: admissions summed over products' counters, buyers held summed over products", () => {
+    const edge = readSamples(
+      [
+        'flux_gate_room_entries_total{region="us-east",outcome="admitted"} 7',
+        'flux_gate_room_entries_total{region="us-east",outcome="queued"} 50',
+        'flux_gate_room_waiting{region="us-east",product="P"} 30',
+        'flux_gate_room_waiting{region="us-east",product="Q"} 12',
+        'flux_gate_room_waiting{region="eu-west",product="P"} 0',
+      ].join("\n"),
+    );
+    expect(roomReading(edge)).toEqual({
+      "us-east": { admitted: 7, waiting: 42 },
+      "eu-west": { admitted: 0, waiting: 0 },
+    });
+    expect(pointBetween(earlier, { ...later, rooms: {} }).regions["us-east"]).toMatchObject({
+      roomAdmittedPerSecond: null,
+      roomWaiting: null,
     });
   });
 
