@@ -20,9 +20,10 @@ export const ADMIN_USAGE = `  products list                          every produ
                                          T is an ISO time, "now", or "+30m", "+2h", "+7d"
   products update ID [--name N] [--total N] [--starts T] [--ends T] [--per-user N]
                   [--max-per-order N] [--hold SECONDS]
-                  (create and update) [--room off|queue|lobby] [--room-rate N]
+                  (create and update) [--room off|shed|queue|lobby] [--room-rate N]
                                          the edge's waiting room: past N orders/s per region
-                                         buyers get a place in a queue (lobby: drawn at the start)
+                                         buyers get a place in a queue (lobby: drawn at the
+                                         start) or, with shed, 503 and Retry-After
   products pause ID | products resume ID
   products allocate ID REGION=UNITS…     set every named region's allocation (global)
   products rebalance ID [--window MINUTES]

@@ -236,6 +236,11 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
       if (entry.kind === "expired")
         return problemAnswer(problem("admission_expired", "order with a new Idempotency-Key to queue again"));
       if (entry.kind === "sold_out") return problemAnswer(problem("sold_out", "no region has units left"));
+      if (entry.kind === "shed")
+        return problemAnswer(
+          problem("overloaded", "the sale takes orders at its admission rate; retry with the same Idempotency-Key"),
+          { "Retry-After": "1" },
+        );
       admittedTo = entry.region;
       preferred = [admittedTo, ...preferred.filter((r) => r.id !== admittedTo!.id)];
     }

@@ -15,6 +15,7 @@
  *   {'admitted', window ends (ms), now, waiting}   {'waiting', ahead, now, waiting}
  *   {'sold_out', ahead, now, waiting}              {'lobby', 0, now, waiting}
  *   {'expired', 0, now, waiting}  {'used', 0, now, waiting}  {'unknown', 0, now, waiting}
+ *   {'shed', 0, now, waiting}: ENTER only, for a room that keeps no queue
  */
 
 const SETTLE = `local t = redis.call('TIME')
@@ -76,9 +77,12 @@ end`;
 
 /**
  * Takes a place in the queue (a ticket keeps the place it first took: retries are safe), then
- * admits what the bucket allows and says where the ticket stands.
+ * admits what the bucket allows and says where the ticket stands. A room that keeps no queue
+ * (`shed`) gives the place back at once when the ticket is not admitted: it was the last, so no
+ * other ticket's standing changes.
  * KEYS: queue, state, admits, tickets
- * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`)
+ * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`),
+ *       keep ('1': queue; '0': shed)
  */
 export const ENTER = `${SETTLE}
 local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -92,7 +96,13 @@ if not redis.call('ZSCORE', queue, ticket) then
   redis.call('HSET', tickets, ticket, units)
 end
 local waiting = settle()
-return verdict(ticket, waiting)`;
+local standing = verdict(ticket, waiting)
+if ARGV[9] == '0' and standing[1] == 'waiting' then
+  redis.call('ZREM', queue, ticket)
+  redis.call('HDEL', tickets, ticket)
+  return { 'shed', 0, now, waiting - 1 }
+end
+return standing`;
 
 /** Where a ticket stands, after admitting what the bucket allows. KEYS, ARGV: as ENTER's first six. */
 export const LOOK = `${SETTLE}

@@ -9,7 +9,7 @@ import { ENTER, LOOK, USE } from "./lua.ts";
 
 const scripts = { enter: luaScript(ENTER), look: luaScript(LOOK), use: luaScript(USE) };
 
-export const ROOM_STATES = ["admitted", "waiting", "lobby", "sold_out", "expired", "used", "unknown"] as const;
+export const ROOM_STATES = ["admitted", "waiting", "lobby", "sold_out", "expired", "used", "unknown", "shed"] as const;
 export type RoomState = (typeof ROOM_STATES)[number];
 
 /** Where a ticket stands. `now` is Redis's clock (ms), `waiting` the room's queue behind the admitted. */
@@ -58,10 +58,23 @@ export function roomStore(redis: HomeRedis, region: string) {
   return {
     /**
      * A place for `ticket` (its first one, on a retry), then its standing. `draw` places a lobby
-     * arrival before the start (0 ≤ draw < 1, from a random source the buyer cannot see).
+     * arrival before the start (0 ≤ draw < 1, from a random source the buyer cannot see); without
+     * `keep` a ticket not admitted at once gives its place back (`shed`).
      */
-    async enter(productId: string, ticket: string, units: number, terms: RoomTerms, draw: number): Promise<Standing> {
-      const reply = await redis.run(scripts.enter, keysOf(productId), [...common(terms), ticket, units, draw]);
+    async enter(
+      productId: string,
+      ticket: string,
+      units: number,
+      terms: RoomTerms,
+      { draw, keep }: { draw: number; keep: boolean },
+    ): Promise<Standing> {
+      const reply = await redis.run(scripts.enter, keysOf(productId), [
+        ...common(terms),
+        ticket,
+        units,
+        draw,
+        keep ? 1 : 0,
+      ]);
       return parseStanding(reply);
     },
 

@@ -20,6 +20,8 @@ export type Entry =
   | { kind: "admitted"; region: Region }
   | { kind: "queued"; token: string; ticket: Ticket; standing: Standing; rate: number }
   | { kind: "expired" }
+  /** The room keeps no queue (`shed`) and its rate is used up: try again in a second. */
+  | { kind: "shed" }
   | { kind: "sold_out" };
 
 /** Where a ticket stands, as the buyer reads it (GET /v1/queue/{ticket}). Pure. */
@@ -81,7 +83,7 @@ const draw = () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
  */
 export interface RoomObserver {
   /** An order met the room: let in at once or from the queue, given a ticket, or turned away. */
-  entered(region: string, outcome: "admitted" | "queued" | "sold_out" | "expired"): void;
+  entered(region: string, outcome: "admitted" | "queued" | "shed" | "sold_out" | "expired"): void;
   /** The buyers a product's room in the region holds, admitted ones not counted, as last seen. */
   waiting(region: string, productId: string, buyers: number): void;
 }
@@ -112,7 +114,9 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
       for (const region of preferred) {
         const terms = await termsIn(region, intent.productId, sale);
         if (terms.available === 0) continue;
-        const standing = await rooms.get(region.id)!.enter(intent.productId, intent.id, intent.quantity, terms, draw());
+        const standing = await rooms
+          .get(region.id)!
+          .enter(intent.productId, intent.id, intent.quantity, terms, { draw: draw(), keep: sale.roomMode !== "shed" });
         observe?.waiting(region.id, intent.productId, standing.waiting);
         switch (standing.state) {
           case "admitted":
@@ -123,6 +127,9 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
           case "expired":
             observe?.entered(region.id, "expired");
             return { kind: "expired" };
+          case "shed":
+            observe?.entered(region.id, "shed");
+            return { kind: "shed" };
           case "waiting":
           case "lobby": {
             observe?.entered(region.id, "queued");

@@ -91,6 +91,32 @@ describe("the waiting room", () => {
     expect(await stockIn(send, home, productId)).toBe(70);
   }, 60_000);
 
+  test("a room without a queue (shed): beyond its rate 503 with Retry-After at once, nothing kept; a retry later gets in", async () => {
+    const productId = await createProduct({ units: { [home]: 20 }, room: { mode: "shed", rate: 2 } });
+    const keys = Array.from({ length: 8 }, (_, i) => ({ user: `shed-${i}`, key: uniqueName("k") }));
+    const first = await Promise.all(keys.map(({ user, key }) => buy(user, productId, send, key)));
+    const shed = first.filter((a) => a.status === 503);
+    const served = first.filter((a) => a.status === 202);
+    expect(shed.length + served.length).toBe(8);
+    expect(served.length).toBeGreaterThanOrEqual(1);
+    expect(shed.length).toBeGreaterThanOrEqual(4);
+    for (const a of shed) {
+      expect(a.headers.get("retry-after")).toBe("1");
+      expect(await a.json()).toMatchObject({ code: "overloaded" });
+    }
+    for (const a of served) expect(await a.json()).toMatchObject({ status: "reserved" });
+    expect(await stockIn(send, home, productId)).toBe(20 - served.length);
+    // Nobody holds a place: a shed buyer retrying after Retry-After gets in like anyone else.
+    const again = keys[first.findIndex((a) => a.status === 503)]!;
+    let retried: Response | undefined;
+    for (let i = 0; i < 10 && retried?.status !== 202; i++) {
+      await Bun.sleep(1_000);
+      retried = await buy(again.user, productId, send, again.key);
+    }
+    expect(retried!.status).toBe(202);
+    expect(await stockIn(send, home, productId)).toBe(20 - served.length - 1);
+  }, 30_000);
+
   test("the Bun edge counts what its rooms do: entries by outcome, and the buyers they hold", async () => {
     const registry = createRegistry("edge");
     const counted = inProcess(
