@@ -280,21 +280,23 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     return forbiddenUnlessReaches(c, id) ?? next();
   };
 
-  const move = (
+  /** Pool → the path's region (claim) or back (release), answered as a move. */
+  async function move(
     c: Context<AdminEnv>,
     direction: "claim" | "release",
     body: z.output<typeof schemas.claimOrRelease>,
-  ) => {
+  ) {
     const region = c.req.param("region")!;
     const ends = direction === "claim" ? { from: null, to: region } : { from: region, to: null };
-    return products.move({
+    const moved = await products.move({
       id: body.transferId ?? crypto.randomUUID(),
       productId: c.req.param("id")!,
       units: body.units,
       requestedBy: c.get("principal").name,
       ...ends,
     });
-  };
+    return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
+  }
 
   /** The regions a non-global token reaches; undefined for a global one (no filter). */
   function ownRegions(c: Context<AdminEnv>): string[] | undefined {
@@ -360,23 +362,11 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
         const live = here.live ?? { allocated: 0, available: 0, held: 0, sold: 0 };
         return c.json({ productId: view.product.id, region, ...live, unallocated: view.unallocated }, 200);
       })
-      .post(
-        "/v1/regions/:region/products/:id/claim",
-        regionAccess,
-        valid("json", schemas.claimOrRelease),
-        async (c) => {
-          const moved = await move(c, "claim", c.req.valid("json"));
-          return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
-        },
+      .post("/v1/regions/:region/products/:id/claim", regionAccess, valid("json", schemas.claimOrRelease), (c) =>
+        move(c, "claim", c.req.valid("json")),
       )
-      .post(
-        "/v1/regions/:region/products/:id/release",
-        regionAccess,
-        valid("json", schemas.claimOrRelease),
-        async (c) => {
-          const moved = await move(c, "release", c.req.valid("json"));
-          return moved.ok ? moveResponse(c, moved.value) : refusedMove(c, moved);
-        },
+      .post("/v1/regions/:region/products/:id/release", regionAccess, valid("json", schemas.claimOrRelease), (c) =>
+        move(c, "release", c.req.valid("json")),
       )
       .post("/v1/transfers", valid("json", schemas.transfer), async (c) => {
         const body = c.req.valid("json");
