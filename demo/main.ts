@@ -23,8 +23,8 @@ import { formatReport, integrity, regionsReport, type DemoReport, type StoredOrd
 
 const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --per-address K --json]
 
-  --buyers N         buyers, each with a user id of their own (3000)
-  --units M          units of the sale's product, spread across the regions (1000)
+  --buyers N         buyers, each with a user id of their own (3000; 1000 with --crowd)
+  --units M          units of the sale's product, spread across the regions (1000; 300 with --crowd)
   --concurrency C    buyers in flight at once (64)
   --per-address K    buyers sharing one client address (4)
   --crowd X          a waiting room: buyers arrive at X times its rate (10 or 10x), open-loop
@@ -32,8 +32,8 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
   --json             the report as JSON`;
 
 const { values: flags, count } = commandLine("demo", USAGE, {
-  buyers: { type: "string", default: "3000" },
-  units: { type: "string", default: "1000" },
+  buyers: { type: "string" },
+  units: { type: "string" },
   concurrency: { type: "string", default: "64" },
   "per-address": { type: "string", default: "4" },
   crowd: { type: "string" },
@@ -116,10 +116,11 @@ async function createSaleProduct(
 }
 
 async function main(): Promise<number> {
-  const buyers = count("buyers", flags.buyers!);
-  const units = count("units", flags.units!);
-  const concurrency = count("concurrency", flags.concurrency!);
   const crowd = flags.crowd === undefined ? undefined : count("crowd", flags.crowd.replace(/x$/, ""));
+  // A crowd's queued buyers each look every half second: fewer of them fit this machine.
+  const buyers = count("buyers", flags.buyers ?? (crowd ? "1000" : "3000"));
+  const units = count("units", flags.units ?? (crowd ? "300" : "1000"));
+  const concurrency = count("concurrency", flags.concurrency!);
   const roomRate = crowd === undefined ? undefined : count("room-rate", flags["room-rate"]!);
   // A demo on the local stack's defaults, as npm start runs it.
   process.env.FLUX_GATE_ENV ??= "development";
