@@ -44,7 +44,7 @@ export function queueStatus(
     /** Buyers the room holds now, admitted ones not counted. */
     waiting: standing.waiting,
     estimatedWaitSeconds: standing.state === "waiting" ? Math.ceil(standing.ahead / Math.max(1, rate)) : null,
-    admittedUntil: standing.admittedUntil ? new Date(standing.admittedUntil).toISOString() : null,
+    admittedUntil: standing.admittedUntil === undefined ? null : new Date(standing.admittedUntil).toISOString(),
     /** Regions that still have units, when this one has none. */
     elsewhere,
     pollAfterMs: POLL_AFTER_MS,
