@@ -267,7 +267,9 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     homes,
     stock: freshStock(async (region, id) => {
       const answer = await askProduct(region, id);
-      return answer.kind === "answer" && answer.status === 200 ? answer.body.available : undefined;
+      if (answer.kind !== "answer") return undefined;
+      // Not on sale there is none to admit; unknown (no answer) leaves the room without a cap.
+      return answer.status === 200 ? answer.body.available : answer.status === 404 ? 0 : undefined;
     }),
     key: ticketKey(edge.orderIdSecret),
     observe: observeRoom,
@@ -403,7 +405,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     c.set("idempotencyKey", ticket.idempotencyKey);
     const first = byId.get(c.req.valid("query").region ?? ticket.region) ?? byId.get(ticket.region);
     const regions = [...(first ? [first] : []), ...c.get("regions").filter((r) => r.id !== first?.id)];
-    return orderReply(c, await orders.place(c, ticket.productId, ticket.quantity, regions));
+    return orderReply(c, await orders.place(c, ticket.productId, ticket.quantity, regions, { viaTicket: true }));
   });
 
   // The room's page for browsers: it reads its ticket from its own path.

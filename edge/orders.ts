@@ -105,6 +105,16 @@ function fromCore(answer: CoreAnswer): Answer {
   return unavailable(`${detail}; retry with the same Idempotency-Key`);
 }
 
+/** The whole validated request, short enough to keep as it is. */
+const fingerprintOf = (productId: string, quantity: number) => `POST /v1/orders ${productId} ${quantity}`;
+
+/** A stored answer, given again. */
+const replayed = (stored: Extract<Admission, { kind: "replay" }>): Answer => ({
+  status: stored.status,
+  body: JSON.parse(stored.body),
+  headers: { "Idempotent-Replayed": "true" },
+});
+
 /** Lease: longer than any one request can run (every region asked, each call within its deadline). */
 export function leaseMs(config: Config): number {
   return (
@@ -207,7 +217,60 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     );
   }
 
-  async function place(c: Context, productId: string, quantity: number, preferred: Region[]): Promise<Answer> {
+  /** The room's word on an order: the region whose room let it in, or the answer instead. */
+  async function enterRoom(
+    c: Context,
+    intent: { id: string; userId: string; productId: string; quantity: number; idempotencyKey: string },
+    sale: SaleTerms,
+    preferred: Region[],
+  ): Promise<{ region: Region } | Answer> {
+    const entry = await room.enter(intent, sale, preferred).catch((error: unknown) => error as Error);
+    if (entry instanceof Error) {
+      log({
+        level: "warn",
+        requestId: c.get("requestId"),
+        message: "the waiting room did not answer",
+        error: String(entry),
+      });
+      return unavailable("the waiting room did not answer; retry with the same Idempotency-Key");
+    }
+    switch (entry.kind) {
+      case "admitted":
+        return { region: entry.region };
+      case "queued":
+        return queueAnswer(entry);
+      case "shed":
+        return problemAnswer(
+          problem("overloaded", "the sale takes orders at its admission rate; retry with the same Idempotency-Key"),
+          { "Retry-After": "1" },
+        );
+      case "reused":
+        return problemAnswer(problem("idempotency_key_reused", "this key took its place in the queue for other units"));
+      default: {
+        // Sold out, or an admission that lapsed: unless this very request was answered before
+        // (its answer lost on the way), in which case that answer stands.
+        const stored = await home(intent.userId)
+          .admission.stored({ ...intent, fingerprint: fingerprintOf(intent.productId, intent.quantity) })
+          .catch(() => undefined);
+        if (stored) return replayed(stored);
+        return entry.kind === "expired"
+          ? problemAnswer(problem("admission_expired", "order with a new Idempotency-Key to queue again"))
+          : problemAnswer(problem("sold_out", "no region has units left"));
+      }
+    }
+  }
+
+  /**
+   * `viaTicket`: the order of a ticket the room admitted (POST /v1/queue/{ticket}/order), which
+   * the buyer's rate limit does not refuse: the room's rate is the limit.
+   */
+  async function place(
+    c: Context,
+    productId: string,
+    quantity: number,
+    preferred: Region[],
+    { viaTicket = false } = {},
+  ): Promise<Answer> {
     const userId: string = c.get("userId");
     const sale = await terms.get(productId, preferred);
     if (sale === "unavailable") return unavailable("no region answered for the product");
@@ -216,39 +279,28 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
       return problemAnswer(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
     const idempotencyKey: string = c.get("idempotencyKey");
     const orderId = deriveOrderId(edge.orderIdSecret, userId, idempotencyKey);
+    const { redis, admission: store } = home(userId);
+    const limit = viaTicket ? Promise.resolve(undefined) : userLimiter(redis.ratelimit, userId);
     // Through the waiting room when the product has one: admitted (to the region whose room let
-    // it in), or a ticket and a place instead of a wait on this socket.
+    // it in, and no other: another region's units are its own room's), or a ticket and a place
+    // instead of a wait on this socket.
     let admittedTo: Region | undefined;
     if (sale.roomMode !== "off") {
-      const entry = await room
-        .enter({ id: orderId, userId, productId, quantity, idempotencyKey }, sale, preferred)
-        .catch((error: unknown) => error as Error);
-      if (entry instanceof Error) {
-        log({
-          level: "warn",
-          requestId: c.get("requestId"),
-          message: "the waiting room did not answer",
-          error: String(entry),
-        });
-        return unavailable("the waiting room did not answer; retry with the same Idempotency-Key");
+      const intent = { id: orderId, userId, productId, quantity, idempotencyKey };
+      const [entry, verdict] = await Promise.all([enterRoom(c, intent, sale, preferred), limit]);
+      if (verdict && !verdict.success) {
+        if (!("status" in entry))
+          inBackground(c, "room admission given back", () => room.use(entry.region, productId, orderId));
+        const refused = verdict.refusal();
+        return problemAnswer(refused.body, refused.headers);
       }
-      if (entry.kind === "queued") return queueAnswer(entry);
-      if (entry.kind === "expired")
-        return problemAnswer(problem("admission_expired", "order with a new Idempotency-Key to queue again"));
-      if (entry.kind === "sold_out") return problemAnswer(problem("sold_out", "no region has units left"));
-      if (entry.kind === "shed")
-        return problemAnswer(
-          problem("overloaded", "the sale takes orders at its admission rate; retry with the same Idempotency-Key"),
-          { "Retry-After": "1" },
-        );
+      if ("status" in entry) return entry;
       admittedTo = entry.region;
-      preferred = [admittedTo, ...preferred.filter((r) => r.id !== admittedTo!.id)];
+      preferred = [admittedTo];
     }
-    const { redis, admission: store } = home(userId);
     const request = admissionRequest(userId, idempotencyKey, orderId, productId, quantity, sale, preferred[0]!.id);
-    // An admitted buyer is not refused for load: the room's rate is the limit.
     const [verdict, admission] = await Promise.all([
-      admittedTo ? undefined : userLimiter(redis.ratelimit, userId),
+      limit,
       store.admit(request).catch((error: unknown) => error as Error),
     ]);
     if (admission instanceof Error) {
@@ -288,8 +340,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     return {
       userId,
       idempotencyKey,
-      // The whole validated request, short enough to keep as it is.
-      fingerprint: `POST /v1/orders ${productId} ${quantity}`,
+      fingerprint: fingerprintOf(productId, quantity),
       token: crypto.randomUUID(),
       orderId,
       productId,
@@ -308,11 +359,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
   ): Promise<Answer> {
     switch (admission.kind) {
       case "replay":
-        return {
-          status: admission.status,
-          body: JSON.parse(admission.body),
-          headers: { "Idempotent-Replayed": "true" },
-        };
+        return replayed(admission);
       case "in_flight":
         return problemAnswer(problem("idempotency_key_in_use", "a request with this key is still being served"), {
           "Retry-After": String(Math.max(1, Math.ceil(admission.retryAfterMs / 1000))),

@@ -6,9 +6,14 @@
 import { buyerKeys } from "../../shared/keys.ts";
 import { luaScript } from "../../shared/lua.ts";
 import type { HomeRedis } from "../home/home.ts";
-import { ADMIT, COMPLETE, TRY_REGION } from "./lua.ts";
+import { ADMIT, COMPLETE, STORED, TRY_REGION } from "./lua.ts";
 
-const scripts = { admit: luaScript(ADMIT), tryRegion: luaScript(TRY_REGION), complete: luaScript(COMPLETE) };
+const scripts = {
+  admit: luaScript(ADMIT),
+  tryRegion: luaScript(TRY_REGION),
+  complete: luaScript(COMPLETE),
+  stored: luaScript(STORED),
+};
 
 export type Admission =
   /** A new intent: the key is ours, the allowance taken, the first region named at `now`. */
@@ -110,6 +115,15 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
         ],
       );
       return parseAdmission(reply);
+    },
+
+    /** The answer this same request was given before, if any; the key is not claimed. */
+    async stored(r: Pick<AdmissionRequest, "userId" | "idempotencyKey" | "fingerprint">) {
+      const key = buyerKeys(r.userId).idempotency(r.idempotencyKey);
+      const reply = (await redis.run(scripts.stored, [key], [r.fingerprint])) as unknown[];
+      if (reply[0] !== "replay") return undefined;
+      const answer = parseAdmission(reply);
+      return answer.kind === "replay" ? answer : undefined;
     },
 
     /** When the region was named (Redis's clock), or 0 when another request took the key over. */

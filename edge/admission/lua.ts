@@ -120,3 +120,14 @@ end
 -- The record keeps the expiry its claim gave it: a day from the first try.
 redis.call('HSET', record, 'state', 'done', 'lease', 0, 'status', ARGV[5], 'type', ARGV[6], 'body', ARGV[7])
 return 1`;
+
+/**
+ * The answer stored under a key, when the request is the same, without claiming the key: for a
+ * refusal the waiting room would give (sold out, an expired admission) to a request that was
+ * answered before, whose answer the buyer may have lost.
+ * KEYS: record. ARGV: fingerprint. Returns {'replay', status, type, body} | {'none'}
+ */
+export const STORED = `
+local r = redis.call('HMGET', KEYS[1], 'fp', 'state', 'status', 'type', 'body')
+if r[1] == ARGV[1] and r[2] == 'done' then return { 'replay', r[3], r[4], r[5] } end
+return { 'none' }`;

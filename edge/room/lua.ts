@@ -16,6 +16,7 @@
  *   {'sold_out', ahead, now, waiting}              {'lobby', 0, now, waiting}
  *   {'expired', 0, now, waiting}  {'used', 0, now, waiting}  {'unknown', 0, now, waiting}
  *   {'shed', 0, now, waiting}: ENTER only, for a room that keeps no queue
+ *   {'reused', 0, now, 0}: ENTER only, the ticket took its place asking for other units
  */
 
 const SETTLE = `local t = redis.call('TIME')
@@ -46,11 +47,16 @@ local function settle()
     if room > 0 then
       -- The queue's head, in order, while the bucket and the units last (first come, first served:
       -- a buyer asking for more than is left is not overtaken).
+      -- A head asking for more than is left still gets its try when no admission holds units
+      -- aside (the core answers for what is left): waiting for units that may never come would
+      -- stall everyone behind it.
       for _, ticket in ipairs(redis.call('ZRANGE', queue, admitted, admitted + room - 1)) do
         local units = tonumber(redis.call('HGET', tickets, ticket)) or 0
-        if available >= 0 and outstanding + units > available then break end
-        redis.call('ZADD', admits, now, ticket)
-        outstanding = outstanding + units
+        if available == 0 or (available > 0 and outstanding > 0 and outstanding + units > available) then break end
+        if not redis.call('ZSCORE', admits, ticket) then
+          redis.call('ZADD', admits, now, ticket)
+          outstanding = outstanding + units
+        end
         admitted = admitted + 1
         tokens = tokens - 1
       end
@@ -78,20 +84,24 @@ end`;
 /**
  * Takes a place in the queue (a ticket keeps the place it first took: retries are safe), then
  * admits what the bucket allows and says where the ticket stands. A room that keeps no queue
- * (`shed`) gives the place back at once when the ticket is not admitted: it was the last, so no
- * other ticket's standing changes.
+ * (`shed`) gives the place back at once when the ticket is not admitted: nobody behind it was
+ * admitted either, so no admitted head moves, and places only move forward.
  * KEYS: queue, state, admits, tickets
  * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`),
  *       keep ('1': queue; '0': shed)
  */
 export const ENTER = `${SETTLE}
 local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+-- One Idempotency-Key, one order: the same ticket asking for other units is another request.
+local had = redis.call('HGET', tickets, ticket)
+if had and had ~= 'used' and tonumber(had) ~= units then return { 'reused', 0, now, 0 } end
 if not redis.call('ZSCORE', queue, ticket) then
   -- Places are arrival numbers, strictly increasing: no two tickets share one, so the queue's
   -- order never changes under an admitted head. Before the start the lobby's places are drawn at
-  -- random, all ahead of any later arrival: arriving early by a millisecond wins nothing.
-  local place = draw - 1
-  if now >= opens then place = redis.call('HINCRBY', state, 'arrivals', 1) end
+  -- random, all ahead of any later arrival: arriving early by a millisecond wins nothing. Once
+  -- anyone was admitted (a start moved later, a queue turned lobby), places are arrivals again.
+  local place = redis.call('HINCRBY', state, 'arrivals', 1)
+  if now < opens and admitted == 0 then place = draw - 1 end
   redis.call('ZADD', queue, place, ticket)
   redis.call('HSET', tickets, ticket, units)
 end

@@ -8,7 +8,7 @@ import type { RoomObserver } from "./waiting-room.ts";
 export function roomMetrics(registry: Registry): RoomObserver {
   const entries = new Counter({
     name: "flux_gate_room_entries_total",
-    help: "Orders that met a waiting room, by region and outcome (admitted, queued, sold_out, expired)",
+    help: "Orders that met a waiting room, by region and outcome (admitted, queued, shed, sold_out, expired)",
     labelNames: ["region", "outcome"],
     registers: [registry],
   });

@@ -46,6 +46,11 @@ export const roomPage = `<!doctype html>
       history.replaceState(null, "", body.links.page);
       return show(body);
     }
+    if (response.status === 503 || body.code === "idempotency_key_in_use") {
+      // Not refused, only not now: the admission still stands; look again in a moment.
+      say("admitted", "It is your turn: the order is on its way…");
+      return;
+    }
     done = true;
     $("ahead").textContent = "";
     $("elsewhere").textContent = "";
@@ -94,7 +99,7 @@ export const roomPage = `<!doctype html>
         $("ahead").textContent = "";
         say(s.state, s.state === "expired"
           ? "Your turn came and passed: order again to join the queue."
-          : "This order was placed already.");
+          : s.state === "used" ? "This order was placed already." : "This ticket has no place in the queue.");
     }
   }
 
@@ -105,7 +110,7 @@ export const roomPage = `<!doctype html>
       const response = await fetch("/v1/queue/" + encodeURIComponent(ticket), { headers: { Accept: "application/json" } });
       const body = await response.json();
       if (response.ok) { await show(body); wait = body.pollAfterMs; }
-      else { done = true; say("invalid", body.detail || "This ticket is not valid."); }
+      else if (response.status === 404) { done = true; say("invalid", body.detail || "This ticket is not valid."); }
     } catch { /* the network blinked: look again */ }
     if (!done) setTimeout(poll, wait);
   }

@@ -9,7 +9,17 @@ import { ENTER, LOOK, USE } from "./lua.ts";
 
 const scripts = { enter: luaScript(ENTER), look: luaScript(LOOK), use: luaScript(USE) };
 
-export const ROOM_STATES = ["admitted", "waiting", "lobby", "sold_out", "expired", "used", "unknown", "shed"] as const;
+export const ROOM_STATES = [
+  "admitted",
+  "waiting",
+  "lobby",
+  "sold_out",
+  "expired",
+  "used",
+  "unknown",
+  "shed",
+  "reused",
+] as const;
 export type RoomState = (typeof ROOM_STATES)[number];
 
 /** Where a ticket stands. `now` is Redis's clock (ms), `waiting` the room's queue behind the admitted. */

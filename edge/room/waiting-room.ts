@@ -22,6 +22,8 @@ export type Entry =
   | { kind: "expired" }
   /** The room keeps no queue (`shed`) and its rate is used up: try again in a second. */
   | { kind: "shed" }
+  /** The same ticket (Idempotency-Key) took its place asking for other units. */
+  | { kind: "reused" }
   | { kind: "sold_out" };
 
 /** Where a ticket stands, as the buyer reads it (GET /v1/queue/{ticket}). Pure. */
@@ -130,6 +132,8 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
           case "shed":
             observe?.entered(region.id, "shed");
             return { kind: "shed" };
+          case "reused":
+            return { kind: "reused" };
           case "waiting":
           case "lobby": {
             observe?.entered(region.id, "queued");

@@ -5,7 +5,9 @@
  * forged and expired tickets, an edge restart mid-queue.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { respHomeRedis } from "../../edge/home/resp.ts";
 import { roomMetrics } from "../../edge/room/metrics.ts";
+import { roomStore } from "../../edge/room/room.ts";
 import { issueTicket, ticketKey } from "../../edge/room/ticket.ts";
 import { createRegistry, instrument, readSamples } from "../../shared/metrics.ts";
 import { roomKeys } from "../../shared/keys.ts";
@@ -116,6 +118,81 @@ describe("the waiting room", () => {
     expect(retried!.status).toBe(202);
     expect(await stockIn(send, home, productId)).toBe(20 - served.length - 1);
   }, 30_000);
+
+  test("a retry after the region sold out gets its stored answer, not a refusal; the same key with other units is 422", async () => {
+    const productId = await createProduct({ units: { [home]: 1 }, room: { mode: "queue", rate: 5 } });
+    const key = uniqueName("k");
+    const first = await buy("lucky", productId, send, key);
+    const placed = (await first.json()) as { orderId: string };
+    expect(first.status).toBe(202);
+    // The only unit is gone: the room reads the region as sold out, and the answer stands.
+    const again = await buy("lucky", productId, send, key);
+    expect(again.status).toBe(202);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await again.json()).toMatchObject({ orderId: placed.orderId });
+
+    const other = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
+    await Promise.all([buy("fill-1", other), buy("fill-2", other)]);
+    const otherKey = uniqueName("k");
+    expect(((await (await buy("changer", other, send, otherKey)).json()) as QueueTicket).state).toBe("waiting");
+    const changed = await order(send, {
+      user: "changer",
+      key: otherKey,
+      body: { productId: other, quantity: 2 },
+      headers: { "X-Region": home },
+    });
+    expect(changed.status).toBe(422);
+    expect(await changed.json()).toMatchObject({ code: "idempotency_key_reused" });
+  }, 30_000);
+
+  test("a head asking for more than is left gets its try instead of stalling the queue behind it", async () => {
+    const productId = await createProduct({ units: { [home]: 3 }, room: { mode: "queue", rate: 1 }, maxPerOrder: 2 });
+    const two = (user: string) =>
+      order(send, { user, key: uniqueName("k"), body: { productId, quantity: 2 }, headers: { "X-Region": home } });
+    expect((await two("big-first")).status).toBe(202);
+    const big = (await (await two("big-second")).json()) as QueueTicket;
+    const small = (await (await buy("small-third", productId)).json()) as QueueTicket;
+    await follow(big.ticket, (s) => s.state === "admitted");
+    const refused = await orderWith(big.ticket);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: "insufficient_stock" });
+    await follow(small.ticket, (s) => s.state === "admitted");
+    expect((await orderWith(small.ticket)).status).toBe(202);
+    expect(await stockIn(send, home, productId)).toBe(0);
+  }, 30_000);
+
+  test("a region that does not sell the product is no room to queue in; the buyer's limit counts orders, a ticket's order is exempt", async () => {
+    const limited = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_USER: "2/10s" }));
+    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
+    const fromAway = await order(limited, {
+      user: "traveller",
+      key: uniqueName("k"),
+      body: { productId, quantity: 1 },
+      headers: { "X-Region": away },
+    });
+    expect(fromAway.status).toBe(202);
+    expect(await fromAway.json()).toMatchObject({ region: home });
+    const queued = (await (await buy("traveller", productId, limited)).json()) as QueueTicket;
+    expect(queued.state).toBe("waiting");
+    expect((await buy("traveller", productId, limited)).status).toBe(429);
+    await follow(queued.ticket, (s) => s.state === "admitted", limited);
+    expect((await orderWith(queued.ticket, "", limited)).status).toBe(202);
+  }, 30_000);
+
+  test("a lobby that opens after admissions began gives arrivals places behind them: nobody admitted loses their turn", async () => {
+    const redis = respHomeRedis.connect(config.regions[0]!, 2_000);
+    const rooms = roomStore(redis, home);
+    const productId = uniqueName("lobby-late");
+    const now = { rate: 10, windowMs: 60_000, available: 100, opensAt: 0 };
+    expect((await rooms.enter(productId, "a", 1, now, { draw: 0.5, keep: true })).state).toBe("admitted");
+    expect((await rooms.enter(productId, "b", 1, now, { draw: 0.5, keep: true })).state).toBe("admitted");
+    // The start moved an hour later (or the queue turned lobby): a newcomer waits, the admitted stay admitted.
+    const later = { ...now, opensAt: Date.now() + 3_600_000 };
+    expect((await rooms.enter(productId, "c", 1, later, { draw: 0.01, keep: true })).state).toBe("lobby");
+    expect((await rooms.look(productId, "a", later)).state).toBe("admitted");
+    expect((await rooms.look(productId, "b", later)).state).toBe("admitted");
+    redis.close();
+  });
 
   test("the Bun edge counts what its rooms do: entries by outcome, and the buyers they hold", async () => {
     const registry = createRegistry("edge");
