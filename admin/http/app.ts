@@ -238,6 +238,13 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
     "/v1/*",
     auditTrail(db, (error) => log("error", "audit record failed", { error: String(error) })),
   );
+  // A product id that cannot be one (a NUL byte, 500 characters) names no product: PostgreSQL
+  // would refuse the query, and that is not a dependency failing.
+  for (const path of ["/v1/products/:id/*", "/v1/regions/:region/products/:id/*"])
+    app.use(path, async (c, next) => {
+      const id = c.req.param("id") ?? "";
+      return PRODUCT_ID.test(id) ? next() : refuse(c, "unknown_product", `no product ${JSON.stringify(id)}`);
+    });
 
   /** A product as the caller may see it: every region for global tokens, their own regions otherwise. */
   async function viewFor(c: Context<AdminEnv>, productId: string) {

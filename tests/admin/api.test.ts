@@ -484,6 +484,18 @@ describe("admin API", () => {
       ["an empty update", () => ops("PATCH", `/v1/products/${id}`, {}), 400, "invalid_request"],
       ["an unknown region in the path", () => ops("GET", `/v1/regions/mars/products/${id}`), 404, "not_found"],
       ["an unknown product", () => ops("GET", `/v1/products/${uniqueName("none")}`), 404, "unknown_product"],
+      [
+        "a product id no product can have (a NUL byte)",
+        () => ops("POST", "/v1/products/%00/pause"),
+        404,
+        "unknown_product",
+      ],
+      [
+        "a NUL byte in a region's product",
+        () => ops("POST", "/v1/regions/us-east/products/%00/claim", { units: 1 }),
+        404,
+        "unknown_product",
+      ],
       ["a negative limit", () => ops("GET", "/v1/transfers?limit=-1"), 400, "invalid_request"],
       ["a limit that is not a number", () => ops("GET", "/v1/audit?limit=all"), 400, "invalid_request"],
       [
