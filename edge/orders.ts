@@ -246,6 +246,10 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
         );
       case "reused":
         return problemAnswer(problem("idempotency_key_reused", "this key took its place in the queue for other units"));
+      case "limit":
+        return problemAnswer(
+          problem("user_limit_exceeded", `at most ${sale.perUserLimit} places in the queue per buyer: one per unit`),
+        );
       default: {
         // Sold out, or an admission that lapsed: unless this very request was answered before
         // (its answer lost on the way), in which case that answer stands.
@@ -280,7 +284,10 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     const idempotencyKey: string = c.get("idempotencyKey");
     const orderId = deriveOrderId(edge.orderIdSecret, userId, idempotencyKey);
     const { redis, admission: store } = home(userId);
-    const limit = viaTicket ? Promise.resolve(undefined) : userLimiter(redis.ratelimit, userId);
+    // A room is the limit for its product (its rate, and a buyer's places in its script); other
+    // products' orders count against the buyer's rate limit.
+    const limit =
+      viaTicket || sale.roomMode !== "off" ? Promise.resolve(undefined) : userLimiter(redis.ratelimit, userId);
     // Through the waiting room when the product has one: admitted (to the region whose room let
     // it in, and no other: another region's units are its own room's), or a ticket and a place
     // instead of a wait on this socket.

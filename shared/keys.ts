@@ -101,6 +101,8 @@ export interface RoomKeys {
   admits: string;
   /** Hash: ticket → units asked (what its admission may take) or "used" once it ordered. */
   tickets: string;
+  /** Hash: buyer → places taken in this room (at most the product's per-user limit). */
+  buyers: string;
 }
 
 export function roomKeys(region: string, productId: string): RoomKeys {
@@ -110,5 +112,6 @@ export function roomKeys(region: string, productId: string): RoomKeys {
     state: `${prefix}:state`,
     admits: `${prefix}:admits`,
     tickets: `${prefix}:tickets`,
+    buyers: `${prefix}:buyers`,
   };
 }

@@ -17,6 +17,7 @@
  *   {'expired', 0, now, waiting}  {'used', 0, now, waiting}  {'unknown', 0, now, waiting}
  *   {'shed', 0, now, waiting}: ENTER only, for a room that keeps no queue
  *   {'reused', 0, now, 0}: ENTER only, the ticket took its place asking for other units
+ *   {'limit', 0, now, 0}: ENTER only, the buyer holds as many places as they may buy units
  */
 
 const SETTLE = `local t = redis.call('TIME')
@@ -86,9 +87,9 @@ end`;
  * admits what the bucket allows and says where the ticket stands. A room that keeps no queue
  * (`shed`) gives the place back at once when the ticket is not admitted: nobody behind it was
  * admitted either, so no admitted head moves, and places only move forward.
- * KEYS: queue, state, admits, tickets
+ * KEYS: queue, state, admits, tickets, buyers
  * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`),
- *       keep ('1': queue; '0': shed)
+ *       keep ('1': queue; '0': shed), buyer, most places a buyer may take
  */
 export const ENTER = `${SETTLE}
 local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -96,6 +97,11 @@ local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local had = redis.call('HGET', tickets, ticket)
 if had and had ~= 'used' and tonumber(had) ~= units then return { 'reused', 0, now, 0 } end
 if not redis.call('ZSCORE', queue, ticket) then
+  -- A buyer holds at most as many places as units they may buy: no account takes places without end.
+  if redis.call('HINCRBY', KEYS[5], ARGV[10], 1) > tonumber(ARGV[11]) then
+    redis.call('HINCRBY', KEYS[5], ARGV[10], -1)
+    return { 'limit', 0, now, 0 }
+  end
   -- Places are arrival numbers, strictly increasing: no two tickets share one, so the queue's
   -- order never changes under an admitted head. Before the start the lobby's places are drawn at
   -- random, all ahead of any later arrival: arriving early by a millisecond wins nothing. Once
@@ -114,7 +120,7 @@ if ARGV[9] == '0' and standing[1] == 'waiting' then
 end
 return standing`;
 
-/** Where a ticket stands, after admitting what the bucket allows. KEYS, ARGV: as ENTER's first six. */
+/** Where a ticket stands, after admitting what the bucket allows. KEYS: ENTER's first four; ARGV: its first six. */
 export const LOOK = `${SETTLE}
 local waiting = settle()
 return verdict(ARGV[6], waiting)`;

@@ -19,6 +19,7 @@ export const ROOM_STATES = [
   "unknown",
   "shed",
   "reused",
+  "limit",
 ] as const;
 export type RoomState = (typeof ROOM_STATES)[number];
 
@@ -65,25 +66,29 @@ export function roomStore(redis: HomeRedis, region: string) {
     const k = roomKeys(region, productId);
     return [k.queue, k.state, k.admits, k.tickets];
   };
+  const enterKeys = (productId: string) => [...keysOf(productId), roomKeys(region, productId).buyers];
   return {
     /**
      * A place for `ticket` (its first one, on a retry), then its standing. `draw` places a lobby
      * arrival before the start (0 ≤ draw < 1, from a random source the buyer cannot see); without
-     * `keep` a ticket not admitted at once gives its place back (`shed`).
+     * `keep` a ticket not admitted at once gives its place back (`shed`); `buyer` takes at most
+     * `places` places in the room.
      */
     async enter(
       productId: string,
       ticket: string,
       units: number,
       terms: RoomTerms,
-      { draw, keep }: { draw: number; keep: boolean },
+      { draw, keep, buyer, places }: { draw: number; keep: boolean; buyer: string; places: number },
     ): Promise<Standing> {
-      const reply = await redis.run(scripts.enter, keysOf(productId), [
+      const reply = await redis.run(scripts.enter, enterKeys(productId), [
         ...common(terms),
         ticket,
         units,
         draw,
         keep ? 1 : 0,
+        buyer,
+        places,
       ]);
       return parseStanding(reply);
     },

@@ -24,6 +24,8 @@ export type Entry =
   | { kind: "shed" }
   /** The same ticket (Idempotency-Key) took its place asking for other units. */
   | { kind: "reused" }
+  /** The buyer holds as many places in the room as they may buy units. */
+  | { kind: "limit" }
   | { kind: "sold_out" };
 
 /** Where a ticket stands, as the buyer reads it (GET /v1/queue/{ticket}). Pure. */
@@ -116,9 +118,12 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
       for (const region of preferred) {
         const terms = await termsIn(region, intent.productId, sale);
         if (terms.available === 0) continue;
-        const standing = await rooms
-          .get(region.id)!
-          .enter(intent.productId, intent.id, intent.quantity, terms, { draw: draw(), keep: sale.roomMode !== "shed" });
+        const standing = await rooms.get(region.id)!.enter(intent.productId, intent.id, intent.quantity, terms, {
+          draw: draw(),
+          keep: sale.roomMode !== "shed",
+          buyer: intent.userId,
+          places: sale.perUserLimit,
+        });
         observe?.waiting(region.id, intent.productId, standing.waiting);
         switch (standing.state) {
           case "admitted":
@@ -134,6 +139,8 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
             return { kind: "shed" };
           case "reused":
             return { kind: "reused" };
+          case "limit":
+            return { kind: "limit" };
           case "waiting":
           case "lobby": {
             observe?.entered(region.id, "queued");

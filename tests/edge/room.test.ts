@@ -161,10 +161,9 @@ describe("the waiting room", () => {
     expect(await stockIn(send, home, productId)).toBe(0);
   }, 30_000);
 
-  test("a region that does not sell the product is no room to queue in; the buyer's limit counts orders, a ticket's order is exempt", async () => {
-    const limited = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_USER: "2/10s" }));
-    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
-    const fromAway = await order(limited, {
+  test("a region that does not sell the product is no room to queue in; a buyer holds no more places than units they may buy", async () => {
+    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 }, perUserLimit: 2 });
+    const fromAway = await order(send, {
       user: "traveller",
       key: uniqueName("k"),
       body: { productId, quantity: 1 },
@@ -172,11 +171,14 @@ describe("the waiting room", () => {
     });
     expect(fromAway.status).toBe(202);
     expect(await fromAway.json()).toMatchObject({ region: home });
-    const queued = (await (await buy("traveller", productId, limited)).json()) as QueueTicket;
+    const queued = (await (await buy("traveller", productId)).json()) as QueueTicket;
     expect(queued.state).toBe("waiting");
-    expect((await buy("traveller", productId, limited)).status).toBe(429);
-    await follow(queued.ticket, (s) => s.state === "admitted", limited);
-    expect((await orderWith(queued.ticket, "", limited)).status).toBe(202);
+    const third = await buy("traveller", productId);
+    expect(third.status).toBe(409);
+    expect(await third.json()).toMatchObject({ code: "user_limit_exceeded" });
+    await follow(queued.ticket, (s) => s.state === "admitted");
+    expect((await orderWith(queued.ticket)).status).toBe(202);
+    expect(await stockIn(send, home, productId)).toBe(8);
   }, 30_000);
 
   test("a lobby that opens after admissions began gives arrivals places behind them: nobody admitted loses their turn", async () => {
@@ -184,11 +186,17 @@ describe("the waiting room", () => {
     const rooms = roomStore(redis, home);
     const productId = uniqueName("lobby-late");
     const now = { rate: 10, windowMs: 60_000, available: 100, opensAt: 0 };
-    expect((await rooms.enter(productId, "a", 1, now, { draw: 0.5, keep: true })).state).toBe("admitted");
-    expect((await rooms.enter(productId, "b", 1, now, { draw: 0.5, keep: true })).state).toBe("admitted");
+    expect((await rooms.enter(productId, "a", 1, now, { draw: 0.5, keep: true, buyer: "u", places: 10 })).state).toBe(
+      "admitted",
+    );
+    expect((await rooms.enter(productId, "b", 1, now, { draw: 0.5, keep: true, buyer: "u", places: 10 })).state).toBe(
+      "admitted",
+    );
     // The start moved an hour later (or the queue turned lobby): a newcomer waits, the admitted stay admitted.
     const later = { ...now, opensAt: Date.now() + 3_600_000 };
-    expect((await rooms.enter(productId, "c", 1, later, { draw: 0.01, keep: true })).state).toBe("lobby");
+    expect(
+      (await rooms.enter(productId, "c", 1, later, { draw: 0.01, keep: true, buyer: "u", places: 10 })).state,
+    ).toBe("lobby");
     expect((await rooms.look(productId, "a", later)).state).toBe("admitted");
     expect((await rooms.look(productId, "b", later)).state).toBe("admitted");
     redis.close();
