@@ -21,7 +21,7 @@ requireSecrets(config, [
 ]);
 const log = logger("admin", "global");
 
-const { sql, db } = connectDatabase(config.postgres.url);
+const { sql, db } = connectDatabase(config.postgres.poolUrl, { pooled: config.postgres.pooled });
 const regionIds = config.regions.map((r) => r.id);
 const { ledger, moves, products } = inventoryServices(db, config.regions, haltAfter(config.admin.testHaltAfter, log));
 

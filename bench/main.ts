@@ -25,7 +25,7 @@ import { consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { livePid, waitUntil } from "../stack/process.ts";
-import { redisService } from "../stack/services/redis.ts";
+import { redisServices } from "../stack/services/redis.ts";
 import { stackPaths } from "../stack/services/service.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
 import { measureCpu } from "./cpu.ts";
@@ -113,7 +113,7 @@ function peakRssMb(pid: number): number {
 
 const t0 = performance.now();
 const { started } = await stackUp(base, (service, message) => progress(`${service} ${message}`));
-const benchRedis = redisService(config, region);
+const benchRedis = redisServices(config, region)[0]!;
 await benchRedis.stop();
 rmSync(stackPaths(config).data(`redis-${REGION}`), { recursive: true, force: true });
 await benchRedis.start(() => {});

@@ -41,6 +41,10 @@ const USAGE = `usage: flux-gate <command>
                          Ctrl-C stops what it started
 ${ADMIN_USAGE}
 
+  --topology scaled      with stack up|down|status, status, run, verify: the scaled topology
+                         (per region a Redis Cluster of 3 masters and 3 replicas, 2 cores and
+                         2 workers; 3 Kafka nodes; PgBouncer): docs/capacity.md
+
 Settings come from the environment (docs/configuration.md).`;
 
 class UsageError extends Error {}
@@ -114,6 +118,7 @@ async function main(argv: string[]): Promise<void> {
       product: { type: "string", multiple: true },
       settle: { type: "string", default: "10" },
       region: { type: "string" },
+      topology: { type: "string" },
     },
   });
   const command = positionals.join(" ");
@@ -123,6 +128,8 @@ async function main(argv: string[]): Promise<void> {
   }
   // `npm start` runs the whole system on local defaults (FLUX_GATE_ENV unset means production).
   if (command === "run") process.env.FLUX_GATE_ENV ??= "development";
+  // The processes `run` starts read it from the environment too.
+  if (values.topology) process.env.FLUX_GATE_TOPOLOGY = values.topology;
   const config = loadConfig();
   switch (command) {
     case "stack up": {

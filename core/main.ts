@@ -1,17 +1,19 @@
 /**
  * A region's core process: the HTTP API, the outbox relay, the expiry sweeper and the retention sweep.
- *   bun core/main.ts --region us-east
+ *   bun core/main.ts --region us-east [--instance 2]
+ * A region's cores share its Redis; the one holding the relay lease publishes its outboxes.
  */
 import { loadConfig, redisUserSecrets, regionVariable, requireSecrets } from "../shared/config.ts";
 import { connectProducer } from "../shared/kafka.ts";
-import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { instanceFromArgs, logger, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { bunRedis } from "../shared/bun-redis.ts";
-import { connectRedis } from "../shared/redis.ts";
+import { connectRegionRedis, sendWithin } from "../shared/redis.ts";
 import { connectDatabase } from "../db/client.ts";
 import { createRegistry } from "../shared/metrics.ts";
 import { createCoreApp } from "./http/app.ts";
 import { coreMetrics } from "./metrics.ts";
 import { postgresRecords } from "./records.ts";
+import { relayLease } from "./relay/lease.ts";
 import { startRelay } from "./relay/relay.ts";
 import { RegionStore } from "./reservation/store.ts";
 import { startRetention } from "./retention/retention.ts";
@@ -24,12 +26,16 @@ requireSecrets(config, [
   regionVariable("CORE_ADMIN_SECRET", region.id),
   ...redisUserSecrets(config, "core"),
 ]);
+const instance = instanceFromArgs(region.cores);
 const log = logger("core", region.id);
 
-const redis = connectRedis(region.redisUrlFor.core, { commandTimeoutMs: config.core.redisTimeoutMs });
+const redis = connectRegionRedis(region, region.redisUrlFor.core, { commandTimeoutMs: config.core.redisTimeoutMs });
 const { sql, db } = connectDatabase(config.postgres.url);
-const requestPath = bunRedis(region.redisUrlFor.core, config.core.redisTimeoutMs);
-const store = new RegionStore(redis, region.id, config.core.outboxLimit, requestPath.send);
+// Bun's own client on the request path knows no Redis Cluster: a cluster's goes through ioredis.
+const requestPath = region.redisCluster
+  ? { send: sendWithin(redis, config.core.redisTimeoutMs), close: () => {} }
+  : bunRedis(region.redisUrlFor.core, config.core.redisTimeoutMs);
+const store = new RegionStore(redis, region.id, config.core.outboxLimit, requestPath.send, config.core.replicaWaitMs);
 const registry = createRegistry("core", region.id);
 const metrics = coreMetrics(registry, store);
 
@@ -39,6 +45,8 @@ const relay = startRelay({
   connect: () => connectProducer({ brokers: config.kafka.brokers, clientId: `flux-gate-core-${region.id}` }),
   onError: (error) => log.warn("relay: publish failed, retrying", { error: String(error) }),
   onPublished: metrics.published,
+  // A lease of a few seconds: a standby relay takes over that long after its holder died.
+  lease: relayLease(store.command, region.id, `${region.id}-${instance.number}-${process.pid}`, 3_000),
 });
 const sweeper = startSweeper(
   store,
@@ -66,8 +74,8 @@ const app = createCoreApp({
   ready: relay.healthy,
   metrics: { registry, reservation: metrics.reservation },
 });
-const server = Bun.serve({ port: region.corePort, hostname: config.listenHost, fetch: app.fetch });
-log.info("listening", { url: region.coreUrl, port: server.port });
+const server = Bun.serve({ port: instance.port, hostname: config.listenHost, fetch: app.fetch });
+log.info("listening", { url: instance.url, port: server.port, instance: instance.number });
 
 onShutdown(async () => {
   log.info("shutting down: finishing requests in flight, then flushing the outbox");

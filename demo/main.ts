@@ -29,6 +29,7 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
   --per-address K    buyers sharing one client address (4)
   --crowd X          a waiting room: buyers arrive at X times its rate (10 or 10x), open-loop
   --room-rate R      the room's admissions per second per region, with --crowd (20)
+  --topology scaled  on the scaled topology (docs/capacity.md); started if nothing runs
   --json             the report as JSON`;
 
 const { values: flags, count } = commandLine("demo", USAGE, {
@@ -38,6 +39,7 @@ const { values: flags, count } = commandLine("demo", USAGE, {
   "per-address": { type: "string", default: "4" },
   crowd: { type: "string" },
   "room-rate": { type: "string", default: "20" },
+  topology: { type: "string" },
   json: { type: "boolean", default: false },
 });
 
@@ -124,6 +126,7 @@ async function main(): Promise<number> {
   const roomRate = crowd === undefined ? undefined : count("room-rate", flags["room-rate"]!);
   // A demo on the local stack's defaults, as npm start runs it.
   process.env.FLUX_GATE_ENV ??= "development";
+  if (flags.topology) process.env.FLUX_GATE_TOPOLOGY = flags.topology;
   const config = loadConfig();
   const restore = await ensureSystem(config);
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });

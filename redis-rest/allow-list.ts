@@ -53,8 +53,11 @@ const KEY_POSITIONS: Record<string, "none" | "first" | "all" | "script"> = {
   ),
 };
 
-/** Granted to the Redis user for its client's ready check (ioredis runs INFO), not to REST tokens. */
-const CLIENT_ONLY = new Set(["INFO"]);
+/**
+ * Granted to the Redis user for its client's own use, not to REST tokens: the ready check (ioredis
+ * runs INFO; on a Redis Cluster, CLUSTER INFO) and a cluster's slot map (CLUSTER SLOTS).
+ */
+const CLIENT_ONLY = new Set(["INFO", "CLUSTER|SLOTS", "CLUSTER|INFO"]);
 
 /** The keys a command names, or undefined when its shape is not known here. */
 export function commandKeys(command: Command): string[] | undefined {
@@ -86,7 +89,9 @@ function globToRegExp(glob: string): RegExp {
 
 /** An allow-list from ACL rules: `+command` and `~pattern` grant, everything else is refused. */
 export function allowList(rules: string[]): AllowList {
-  const unsupported = rules.filter((r) => /^(\+@|\+.*\||%|allkeys|allcommands|\+@all)/.test(r));
+  const unsupported = rules.filter(
+    (r) => /^(\+@|\+.*\||%|allkeys|allcommands|\+@all)/.test(r) && !CLIENT_ONLY.has(r.slice(1).toUpperCase()),
+  );
   if (unsupported.length > 0)
     throw new Error(`allow-list: rules the REST adapter cannot check: ${unsupported.join(" ")}`);
   const commands = new Set(

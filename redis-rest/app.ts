@@ -10,7 +10,7 @@ import { Hono, type Context } from "hono";
 import type { Registry } from "prom-client";
 import { instrument } from "../shared/metrics.ts";
 import { bodyLimit } from "hono/body-limit";
-import type { Redis } from "../shared/redis.ts";
+import type { RedisConnection } from "../shared/redis.ts";
 import { encodeReply, isCommand, pathCommand, refusal, tokenMatches, type Command, type Reply } from "./protocol.ts";
 import { ScriptHashes } from "../shared/script-flags.ts";
 import type { AllowList } from "./allow-list.ts";
@@ -28,7 +28,7 @@ export function createRedisRestApp({
   allow,
   registry,
 }: {
-  redis: Redis;
+  redis: RedisConnection;
   token: string;
   allow: AllowList;
   registry?: Registry;

@@ -4,7 +4,7 @@
  */
 import { loadConfig, redactUrl, redisUserSecrets, regionVariable, requireSecrets } from "../shared/config.ts";
 import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
-import { connectRedis } from "../shared/redis.ts";
+import { connectRegionRedis } from "../shared/redis.ts";
 import { createRegistry } from "../shared/metrics.ts";
 import { edgeAllowList } from "./allow-list.ts";
 import { createRedisRestApp } from "./app.ts";
@@ -14,7 +14,7 @@ const region = regionFromArgs(config);
 requireSecrets(config, [regionVariable("REDIS_REST_TOKEN", region.id), ...redisUserSecrets(config, "edge")]);
 const log = logger("redis-rest", region.id);
 // The edge's token, the edge's Redis user: what the token may do is checked here and again by Redis.
-const redis = connectRedis(region.redisUrlFor.edge, { commandTimeoutMs: config.core.redisTimeoutMs });
+const redis = connectRegionRedis(region, region.redisUrlFor.edge, { commandTimeoutMs: config.core.redisTimeoutMs });
 const app = createRedisRestApp({
   redis,
   token: region.redisRestToken,

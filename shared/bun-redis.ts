@@ -6,6 +6,7 @@
  */
 import { RedisClient } from "bun";
 import type { RespSend } from "./lua.ts";
+import { within } from "./redis.ts";
 
 export function bunRedis(url: string, timeoutMs: number): { send: RespSend; close(): void } {
   // Commands wait for a (re)connection in the client's queue; the caller's wait for each is
@@ -14,13 +15,7 @@ export function bunRedis(url: string, timeoutMs: number): { send: RespSend; clos
   const client = new RedisClient(url, { connectionTimeout: timeoutMs, autoReconnect: true, maxRetries: 4_294_967_295 });
   client.connect().catch(() => {});
   return {
-    send([name, ...args]) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-      });
-      return Promise.race([client.send(String(name), args.map(String)), deadline]).finally(() => clearTimeout(timer));
-    },
+    send: ([name, ...args]) => within(client.send(String(name), args.map(String)), timeoutMs),
     close: () => client.close(),
   };
 }

@@ -22,10 +22,12 @@ export interface Region {
   kafkaTopic: string;
   /** Where messages the worker cannot apply go, with the reason in their headers. */
   deadLetterTopic: string;
-  /** The region's core, as the edge and the tools reach it. */
+  /** The region's first core, as the tools reach it (the edge spreads orders over all of `cores`). */
   coreUrl: string;
-  /** Port the local core listens on. */
+  /** Port the region's first local core listens on. */
   corePort: number;
+  /** Every core of the region (one by default; two in the scaled topology), sharing its Redis. */
+  cores: Instance[];
   /** Shared secret that signs the edge's requests to the core (HMAC-SHA256). */
   coreSecret: string;
   /**
@@ -33,6 +35,10 @@ export interface Region {
    * apart from `coreSecret`, so that an edge (which holds every region's) cannot add units.
    */
   coreAdminSecret: string;
+  /** The region's Redis is a Redis Cluster (`redisUrl` one of its nodes): the scaled topology. */
+  redisCluster: boolean;
+  /** Ports of the stack's own Redis for this region: one, or the cluster's nodes (masters first). */
+  redisPorts: number[];
   /** The region's Redis over the Upstash REST protocol, for the edge. */
   redisRestUrl: string;
   redisRestToken: string;
@@ -40,16 +46,29 @@ export interface Region {
   redisRestExternal: boolean;
   /** Port the local Redis REST adapter listens on (unused when REDIS_REST_URL_<REGION> is set). */
   redisRestPort: number;
-  /** The worker's /health, /ready and /metrics. */
+  /** The first worker's /health, /ready and /metrics. */
   workerPort: number;
   workerUrl: string;
+  /** Every worker of the region: one consumer group sharing the region's partitions. */
+  workers: Instance[];
 }
+
+/** One of several processes of a kind in a region (a core, a worker): where it listens. */
+export interface Instance {
+  port: number;
+  url: string;
+}
+
+/** `single`: one process of each kind (the default); `scaled`: docs/capacity.md's local scale-out. */
+export const TOPOLOGIES = ["single", "scaled"] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
 
 export type AppendFsync = "always" | "everysec";
 
 export interface Config {
   /** "production" refuses development defaults such as the built-in secrets. */
   mode: "development" | "production";
+  topology: Topology;
   /** Secrets that fell back to their development default; see `requireSecrets`. */
   defaultedSecrets: Set<string>;
   /** Secrets given shorter than MIN_SECRET_BYTES: refused in production like missing ones. */
@@ -65,13 +84,29 @@ export interface Config {
     users: boolean;
     passwords: Record<RedisComponent, string>;
   };
-  postgres: { url: string; external: boolean; port: number };
+  postgres: {
+    url: string;
+    external: boolean;
+    port: number;
+    /**
+     * What the workers and the admin API connect to: PgBouncer (transaction pooling) in the
+     * scaled topology, PostgreSQL itself otherwise.
+     */
+    poolUrl: string;
+    /** Set when `poolUrl` is PgBouncer: no named prepared statements across transactions. */
+    pooled: boolean;
+    /** Port of the stack's own PgBouncer (scaled topology). */
+    poolPort: number;
+  };
   kafka: {
     brokers: string[];
     external: boolean;
-    port: number;
-    controllerPort: number;
+    /** The stack's own brokers (one, or three in the scaled topology), each a broker and a controller. */
+    nodes: { id: number; port: number; controllerPort: number }[];
     partitions: number;
+    /** Copies of each topic's partitions, and how many must have a write before it is acknowledged. */
+    replicationFactor: number;
+    minInsyncReplicas: number;
     heapMb: number;
   };
   core: {
@@ -79,6 +114,11 @@ export interface Config {
     outboxLimit: number;
     /** Redis command deadline: past it a request gets 503, never a hang. */
     redisTimeoutMs: number;
+    /**
+     * After a reservation, wait this long for one replica to have it (`WAIT 1`) before the 202;
+     * none in time: 503. 0: no wait (a Redis without replicas).
+     */
+    replicaWaitMs: number;
     /** How often the sweeper expires holds past their hold time. */
     sweepIntervalMs: number;
     /** How long an ended order stays in Redis once PostgreSQL holds it (then a tombstone remains). */
@@ -181,6 +221,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (mode !== "development" && mode !== "production") {
     throw new ConfigError(`FLUX_GATE_ENV must be "development" or "production", not "${mode}"`);
   }
+  const topology = env.FLUX_GATE_TOPOLOGY ?? "single";
+  if (!(TOPOLOGIES as readonly string[]).includes(topology)) {
+    throw new ConfigError(`FLUX_GATE_TOPOLOGY must be one of ${TOPOLOGIES.join(", ")}, not "${topology}"`);
+  }
+  const scaled = topology === "scaled";
   const regionIds = list(env.FLUX_GATE_REGIONS) ?? DEFAULT_REGIONS;
   for (const id of regionIds) {
     if (!REGION_ID.test(id)) {
@@ -205,13 +250,28 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const redisPasswords = Object.fromEntries(
     REDIS_COMPONENTS.map((c) => [c, secret(redisPasswordVariable(c)) ?? `development-only-redis-password-${c}`]),
   ) as Record<RedisComponent, string>;
-  const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", 6380);
+  // The scaled topology's services listen apart from the default's, so both stacks can be kept.
+  const firstRedisPort = port(env, "FLUX_GATE_REDIS_PORT", scaled ? 7000 : 6380);
   const firstCorePort = port(env, "FLUX_GATE_CORE_PORT", 8101);
   const firstRedisRestPort = port(env, "FLUX_GATE_REDIS_REST_PORT", 8201);
   const firstWorkerPort = port(env, "FLUX_GATE_WORKER_PORT", 8401);
+  const perRegion = scaled ? 2 : 1;
+  /** Region `index`'s `n`th process of a kind: ports 10 apart, so regions' first ones stay side by side. */
+  const instances = (first: number, index: number, variable: string): Instance[] => {
+    const given = list(env[regionVariable(variable, regionIds[index]!)]);
+    return Array.from({ length: perRegion }, (_, n) => first + index + 10 * n).map((p, n) => ({
+      port: p,
+      url: given?.[n] ?? `http://127.0.0.1:${p}`,
+    }));
+  };
   const regions = regionIds.map((id, index): Region => {
-    const redisPort = firstRedisPort + index;
-    const corePort = firstCorePort + index;
+    // A cluster's six nodes (three masters, three replicas) per region, 10 ports apart per region.
+    const redisPorts = scaled
+      ? Array.from({ length: 6 }, (_, n) => firstRedisPort + 10 * index + n)
+      : [firstRedisPort + index];
+    const redisPort = redisPorts[0]!;
+    const cores = instances(firstCorePort, index, "CORE_URL");
+    const workers = instances(firstWorkerPort, index, "WORKER_URL");
     const external = env[redisUrlVariable(id)];
     const coreSecret = secret(regionVariable("CORE_SECRET", id));
     const adminSecret = secret(regionVariable("CORE_ADMIN_SECRET", id));
@@ -226,18 +286,22 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         REDIS_COMPONENTS.map((c) => [c, redisUsers ? urlAs(redisUrl, c, redisPasswords[c]) : redisUrl]),
       ) as Record<RedisComponent, string>,
       redisExternal: external !== undefined,
+      redisCluster: scaled,
+      redisPorts,
       kafkaTopic: kafkaTopicFor(id),
       deadLetterTopic: `${kafkaTopicFor(id)}.dead-letter`,
-      corePort,
-      coreUrl: env[regionVariable("CORE_URL", id)] ?? `http://127.0.0.1:${corePort}`,
+      corePort: cores[0]!.port,
+      coreUrl: cores[0]!.url,
+      cores,
       coreSecret: coreSecret ?? `development-only-core-secret-${id}`,
       coreAdminSecret: adminSecret ?? `development-only-core-admin-secret-${id}`,
       redisRestPort,
       redisRestUrl: env[regionVariable("REDIS_REST_URL", id)] ?? `http://127.0.0.1:${redisRestPort}`,
       redisRestExternal: env[regionVariable("REDIS_REST_URL", id)] !== undefined,
       redisRestToken: restToken ?? `development-only-rest-token-${id}`,
-      workerPort: firstWorkerPort + index,
-      workerUrl: env[regionVariable("WORKER_URL", id)] ?? `http://127.0.0.1:${firstWorkerPort + index}`,
+      workerPort: workers[0]!.port,
+      workerUrl: workers[0]!.url,
+      workers,
     };
   });
 
@@ -247,10 +311,22 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
 
   const postgresPort = port(env, "FLUX_GATE_PG_PORT", 5433);
-  const kafkaPort = port(env, "FLUX_GATE_KAFKA_PORT", 9092);
+  const postgresUrl = env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:${postgresPort}/${DATABASE_NAME}`;
+  const poolPort = port(env, "FLUX_GATE_PGBOUNCER_PORT", 6432);
+  const poolUrl = scaled
+    ? (env.DATABASE_POOL_URL ?? `postgres://postgres@127.0.0.1:${poolPort}/${DATABASE_NAME}`)
+    : postgresUrl;
+  const kafkaPort = port(env, "FLUX_GATE_KAFKA_PORT", scaled ? 9192 : 9092);
+  // Each node takes two ports: its broker's, then its controller's.
+  const kafkaNodes = Array.from({ length: scaled ? 3 : 1 }, (_, n) => ({
+    id: n + 1,
+    port: kafkaPort + 2 * n,
+    controllerPort: kafkaPort + 2 * n + 1,
+  }));
 
   return {
     mode,
+    topology: topology as Topology,
     defaultedSecrets,
     shortSecrets,
     home: resolve(cwd, env.FLUX_GATE_HOME ?? ".flux-gate"),
@@ -258,21 +334,26 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     regions,
     redis: { appendFsync, users: redisUsers, passwords: redisPasswords },
     postgres: {
-      url: env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:${postgresPort}/${DATABASE_NAME}`,
+      url: postgresUrl,
       external: env.DATABASE_URL !== undefined,
       port: postgresPort,
+      poolUrl,
+      pooled: scaled,
+      poolPort,
     },
     kafka: {
-      brokers: list(env.KAFKA_BROKERS) ?? [`127.0.0.1:${kafkaPort}`],
+      brokers: list(env.KAFKA_BROKERS) ?? kafkaNodes.map((n) => `127.0.0.1:${n.port}`),
       external: env.KAFKA_BROKERS !== undefined,
-      port: kafkaPort,
-      controllerPort: kafkaPort + 1,
-      partitions: positiveInt(env, "FLUX_GATE_KAFKA_PARTITIONS", 3),
+      nodes: kafkaNodes,
+      partitions: positiveInt(env, "FLUX_GATE_KAFKA_PARTITIONS", scaled ? 6 : 3),
+      replicationFactor: scaled ? 3 : 1,
+      minInsyncReplicas: scaled ? 2 : 1,
       heapMb: positiveInt(env, "FLUX_GATE_KAFKA_HEAP_MB", 512),
     },
     core: {
       outboxLimit: positiveInt(env, "FLUX_GATE_OUTBOX_LIMIT", 100_000),
       redisTimeoutMs: positiveInt(env, "FLUX_GATE_REDIS_TIMEOUT_MS", 1_000),
+      replicaWaitMs: wholeNumber(env, "FLUX_GATE_REPLICA_WAIT_MS", scaled ? 500 : 0),
       sweepIntervalMs: positiveInt(env, "FLUX_GATE_SWEEP_INTERVAL_MS", 250),
       retentionMs: positiveInt(env, "FLUX_GATE_ORDER_RETENTION_MS", 900_000),
       retentionIntervalMs: positiveInt(env, "FLUX_GATE_RETENTION_INTERVAL_MS", 5_000),

@@ -195,9 +195,11 @@ export async function skipToEnd(options: KafkaOptions, groupId: string, topics: 
 }
 
 /** Creates the topics that do not exist yet; existing ones are left as they are. */
+/** Topics to create, with their partitions and, on several brokers, their copies and how many a write needs. */
 export async function ensureTopics(
   options: KafkaOptions,
   topics: { name: string; partitions: number }[],
+  { replicationFactor = 1, minInsyncReplicas = 1 } = {},
 ): Promise<void> {
   const admin = client(options).admin();
   await admin.connect();
@@ -207,7 +209,12 @@ export async function ensureTopics(
     if (missing.length === 0) return;
     await admin.createTopics({
       waitForLeaders: true,
-      topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: 1 })),
+      topics: missing.map((t) => ({
+        topic: t.name,
+        numPartitions: t.partitions,
+        replicationFactor,
+        configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
+      })),
     });
   } finally {
     await admin.disconnect();

@@ -59,6 +59,11 @@ export function outboxPendingKey(region: string): string {
   return `fg:{${region}}:outbox-pending`;
 }
 
+/** String: the core whose relay publishes the region's outboxes now (core/relay/lease.lua). */
+export function relayLeaseKey(region: string): string {
+  return `fg:{${region}}:relay-lease`;
+}
+
 /** A part of a key that a client chose, length first: `alice:x` + `1` never reads as `alice` + `x:1`. */
 const clientPart = (value: string) => `${value.length}:${value}`;
 

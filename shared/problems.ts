@@ -51,6 +51,10 @@ export const PROBLEMS = {
     title: "The reservation reached the region after its deadline; nothing was reserved",
   },
   unavailable: { status: 503, title: "A dependency did not answer in time; retry after the indicated time" },
+  not_replicated: {
+    status: 503,
+    title: "The units are held, but no replica confirmed it in time; retry with the same Idempotency-Key",
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

@@ -1,13 +1,25 @@
 /** What every long-running Flux-Gate process shares: its region argument, logs, shutdown. */
 import { parseArgs } from "node:util";
-import { regionById, type Config, type Region } from "./config.ts";
+import { regionById, type Config, type Instance, type Region } from "./config.ts";
 
 /** `--region <id>` (or FLUX_GATE_REGION), checked against the configuration. */
+const PROCESS_OPTIONS = { region: { type: "string" }, instance: { type: "string" } } as const;
+
 export function regionFromArgs(config: Config, argv = Bun.argv.slice(2)): Region {
-  const { values } = parseArgs({ args: argv, options: { region: { type: "string" } } });
+  const { values } = parseArgs({ args: argv, options: PROCESS_OPTIONS });
   const id = values.region ?? process.env.FLUX_GATE_REGION;
   if (!id) throw new Error("--region is required");
   return regionById(config, id);
+}
+
+/** Which of a region's cores or workers this process is: `--instance N` (from 1; 1 if not given). */
+export function instanceFromArgs(instances: Instance[], argv = Bun.argv.slice(2)): Instance & { number: number } {
+  const { values } = parseArgs({ args: argv, options: PROCESS_OPTIONS });
+  const number = Number(values.instance ?? 1);
+  const instance = instances[number - 1];
+  if (!Number.isInteger(number) || !instance)
+    throw new Error(`--instance must be 1 to ${instances.length}, not "${values.instance}"`);
+  return { ...instance, number };
 }
 
 /** One JSON line per event, so logs can be searched by field. */

@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../shared/config.ts";
+import type { Config, Region } from "../shared/config.ts";
 import { isAlive, StackError, tail, waitUntil } from "./process.ts";
 import { stackPaths } from "./services/service.ts";
 
@@ -188,11 +188,20 @@ export async function startApps(config: Config, state: AppState, progress: AppEv
         );
         progress(`redis-rest-${region.id}`, `ready at ${region.redisRestUrl}`);
       }
-      apps.push(await startServer(`core-${region.id}`, ["core/main.ts", "--region", region.id], region.coreUrl));
-      progress(`core-${region.id}`, `ready at ${region.coreUrl}`);
-
-      apps.push(await startServer(`worker-${region.id}`, ["worker/main.ts", "--region", region.id], region.workerUrl));
-      progress(`worker-${region.id}`, `ready at ${region.workerUrl}, consuming ${region.kafkaTopic}`);
+      for (const [n, core] of region.cores.entries()) {
+        const name = instanceName("core", region, n);
+        apps.push(
+          await startServer(name, ["core/main.ts", "--region", region.id, "--instance", String(n + 1)], core.url),
+        );
+        progress(name, `ready at ${core.url}`);
+      }
+      for (const [n, worker] of region.workers.entries()) {
+        const name = instanceName("worker", region, n);
+        apps.push(
+          await startServer(name, ["worker/main.ts", "--region", region.id, "--instance", String(n + 1)], worker.url),
+        );
+        progress(name, `ready at ${worker.url}, consuming ${region.kafkaTopic}`);
+      }
     }
     apps.push(await startServer("admin", ["admin/main.ts"], config.admin.url));
     progress("admin", `ready at ${config.admin.url}`);
@@ -210,6 +219,10 @@ export async function startApps(config: Config, state: AppState, progress: AppEv
   }
 }
 
+/** `core-us-east`, and `core-us-east-2` for a region's second. */
+export const instanceName = (kind: "core" | "worker", region: Region, n: number) =>
+  n === 0 ? `${kind}-${region.id}` : `${kind}-${region.id}-${n + 1}`;
+
 /** Every endpoint of Flux-Gate's own processes on this configuration, as `npm start` runs them. */
 export function appEndpoints(config: Config) {
   return {
@@ -217,7 +230,15 @@ export function appEndpoints(config: Config) {
     admin: config.admin.url,
     dashboard: `${config.admin.url}/dashboard`,
     regions: Object.fromEntries(
-      config.regions.map((r) => [r.id, { core: r.coreUrl, redisRest: r.redisRestUrl, worker: r.workerUrl }]),
+      config.regions.map((r) => [
+        r.id,
+        {
+          core: r.coreUrl,
+          redisRest: r.redisRestUrl,
+          worker: r.workerUrl,
+          ...(r.cores.length > 1 ? { cores: r.cores.map((c) => c.url), workers: r.workers.map((w) => w.url) } : {}),
+        },
+      ]),
     ),
   };
 }
@@ -230,10 +251,10 @@ export async function appStatus(
   const supervised = run && isAlive(run.launcher) ? run.apps : {};
   const e = appEndpoints(config);
   const named = [
-    ...Object.entries(e.regions).flatMap(([id, r]) => [
-      { name: `redis-rest-${id}`, url: r.redisRest },
-      { name: `core-${id}`, url: r.core },
-      { name: `worker-${id}`, url: r.worker },
+    ...config.regions.flatMap((r) => [
+      { name: `redis-rest-${r.id}`, url: r.redisRestUrl },
+      ...r.cores.map((core, n) => ({ name: instanceName("core", r, n), url: core.url })),
+      ...r.workers.map((worker, n) => ({ name: instanceName("worker", r, n), url: worker.url })),
     ]),
     { name: "admin", url: e.admin },
     { name: "edge", url: e.edge },

@@ -17,6 +17,8 @@ export class StackError extends Error {
 /** The Debian package that provides each binary the stack runs. */
 export const PACKAGE_OF = {
   "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
+  pgbouncer: "pgbouncer",
   initdb: "postgresql",
   pg_ctl: "postgresql",
   java: "openjdk-17-jre-headless",
@@ -37,6 +39,8 @@ function postgresBinDirs(): string[] {
 export function findBinary(name: Binary, path = process.env.PATH ?? ""): string | undefined {
   const dirs = path.split(":").filter(Boolean);
   if (name === "initdb" || name === "pg_ctl") dirs.push(...postgresBinDirs());
+  // Debian installs PgBouncer under /usr/sbin, which a non-root PATH may lack.
+  if (name === "pgbouncer") dirs.push("/usr/sbin");
   return dirs.map((dir) => join(dir, name)).find((file) => existsSync(file));
 }
 

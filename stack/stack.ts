@@ -1,10 +1,14 @@
-/** The local service stack: one Redis per region, PostgreSQL and Kafka, up, down and status. */
+/**
+ * The local service stack, up, down and status: per region a Redis (a Redis Cluster in the scaled
+ * topology), PostgreSQL (behind PgBouncer when scaled) and Kafka (one node, or three).
+ */
 import { mkdirSync } from "node:fs";
 import { redactUrl, type Config } from "../shared/config.ts";
 import { StackError, requireBinaries } from "./process.ts";
-import { kafkaService } from "./services/kafka.ts";
+import { kafkaServices } from "./services/kafka.ts";
+import { pgbouncerService } from "./services/pgbouncer.ts";
 import { postgresService } from "./services/postgres.ts";
-import { redisService } from "./services/redis.ts";
+import { redisServices } from "./services/redis.ts";
 import { stackPaths, type Service, type ServiceStatus } from "./services/service.ts";
 
 export type { ServiceStatus };
@@ -13,9 +17,10 @@ export type Progress = (service: string, message: string) => void;
 
 export function stackServices(config: Config): Service[] {
   return [
-    ...config.regions.map((region) => redisService(config, region)),
+    ...config.regions.flatMap((region) => redisServices(config, region)),
     postgresService(config),
-    kafkaService(config),
+    ...(config.postgres.pooled && !config.postgres.external ? [pgbouncerService(config)] : []),
+    ...kafkaServices(config),
   ];
 }
 

@@ -8,7 +8,7 @@
 import { homeRegion } from "../shared/home-region.ts";
 import type { IncomingMessage } from "../shared/kafka.ts";
 import { buyerKeys } from "../shared/keys.ts";
-import type { Redis } from "../shared/redis.ts";
+import type { RedisConnection } from "../shared/redis.ts";
 import { decode } from "./plan.ts";
 
 export interface Release {
@@ -30,7 +30,7 @@ export function allowanceHandler({
   region,
   regionIds,
 }: {
-  redis: Redis;
+  redis: RedisConnection;
   region: string;
   regionIds: readonly string[];
 }) {

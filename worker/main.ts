@@ -1,35 +1,37 @@
 /**
  * A region's worker: consumes the region's order topic and applies it to PostgreSQL, and gives
  * the buyers homed in the region their allowance back when an order of theirs ends unsold.
- *   bun worker/main.ts --region us-east
+ *   bun worker/main.ts --region us-east [--instance 2]
+ * A region's workers are one consumer group: they share its partitions.
  */
 import { loadConfig, redisUserSecrets, requireSecrets } from "../shared/config.ts";
 import { connectConsumer, connectProducer, consumerGroups, lagReader } from "../shared/kafka.ts";
 import { createRegistry } from "../shared/metrics.ts";
-import { logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
+import { instanceFromArgs, logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
 import { createWorkerApp } from "./http.ts";
 import { workerMetrics } from "./metrics.ts";
-import { connectRedis } from "../shared/redis.ts";
+import { connectRegionRedis } from "../shared/redis.ts";
 import { allowanceHandler } from "./allowance.ts";
 import { batchHandler, untilApplied } from "./batch.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
+const instance = instanceFromArgs(region.workers);
 requireSecrets(config, redisUserSecrets(config, "worker"));
 const log = logger("worker", region.id);
 const kafka = { brokers: config.kafka.brokers, clientId: `flux-gate-worker-${region.id}` };
 
 const { worker: groupId, allowance: allowanceGroup } = consumerGroups(region.id);
-const { sql, db } = connectDatabase(config.postgres.url);
-const redis = connectRedis(region.redisUrlFor.worker);
+const { sql, db } = connectDatabase(config.postgres.poolUrl, { pooled: config.postgres.pooled });
+const redis = connectRegionRedis(region, region.redisUrlFor.worker);
 const registry = createRegistry("worker", region.id);
 const lag = lagReader(kafka, groupId, region.kafkaTopic);
 const metrics = workerMetrics(registry, lag.read);
 let consuming = false;
 // Up before Kafka is: a worker waiting out an outage still answers /health and says why it is not ready.
 const server = Bun.serve({
-  port: region.workerPort,
+  port: instance.port,
   hostname: config.listenHost,
   fetch: createWorkerApp({
     registry,
@@ -103,7 +105,7 @@ consuming = true;
 log.info("consuming", {
   topic: region.kafkaTopic,
   allowances: config.regions.map((r) => r.kafkaTopic),
-  metrics: `${region.workerUrl}/metrics`,
+  metrics: `${instance.url}/metrics`,
 });
 
 onShutdown(async () => {

@@ -10,7 +10,7 @@ import { allocations, inventoryTransfers, products, regionSales } from "../../db
 import { claimChange, releaseChange } from "../../admin/inventory/moves.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
 import { redactUrl, type Config } from "../../shared/config.ts";
-import { connectRedis } from "../../shared/redis.ts";
+import { connectRegionRedis } from "../../shared/redis.ts";
 import { StackError } from "../../stack/process.ts";
 import { drifts, type Drift, type ProductReading, type TransferReading } from "./drift.ts";
 
@@ -26,7 +26,9 @@ export async function verify(
   { productIds, settleMs = 10_000 }: { productIds?: string[]; settleMs?: number } = {},
 ): Promise<VerifyResult> {
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });
-  const stores = config.regions.map((r) => new RegionStore(connectRedis(r.redisUrl, { reconnect: false }), r.id, 0));
+  const stores = config.regions.map(
+    (r) => new RegionStore(connectRegionRedis(r, r.redisUrl, { reconnect: false }), r.id, 0),
+  );
   try {
     await Promise.all(
       stores.map((s, i) =>

@@ -1,12 +1,15 @@
 /**
  * Calls to a regional core, from the edge and the admin API: Hono's typed client over the core's
- * own routes (core/http/routes.ts), signed, with a deadline. A timeout is reported as such and
- * never confused with an answer: the core may have acted before it went quiet.
+ * own routes (core/http/routes.ts), signed, with a deadline, spread over the region's cores. A
+ * timeout is reported as such and never confused with an answer: the core may have acted before
+ * it went quiet. A refused connection is not an answer either, but nothing reached that core: the
+ * same call goes to the next one.
  */
 import { hc, type ClientResponse } from "hono/client";
 import type { Region } from "../../shared/config.ts";
 import { signRequest } from "../../shared/signing.ts";
 import type { CoreApp } from "./app.ts";
+import { spreadOver } from "./spread.ts";
 
 export type CoreClient = ReturnType<typeof hc<CoreApp>>;
 
@@ -29,15 +32,28 @@ export function coreClient(
   region: Region,
   { timeoutMs, secret = region.coreSecret }: { timeoutMs: number; secret?: string },
 ): CoreClient {
+  const spread = spreadOver(region.cores.map((core) => core.url));
   return hc<CoreApp>(region.coreUrl, {
-    fetch: (input: string | URL | Request, init: RequestInit = {}) => {
+    fetch: async (input: string | URL | Request, init: RequestInit = {}) => {
       const url = new URL(input instanceof Request ? input.url : input);
+      const path = url.pathname + url.search;
       const method = init.method ?? "GET";
       const body = typeof init.body === "string" ? init.body : "";
       const headers = new Headers(init.headers);
-      for (const [name, value] of Object.entries(signRequest(secret, method, url.pathname + url.search, body)))
-        headers.set(name, value);
-      return fetch(url, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
+      for (const [name, value] of Object.entries(signRequest(secret, method, path, body))) headers.set(name, value);
+      // One deadline for the call, whichever cores it takes.
+      const signal = AbortSignal.timeout(timeoutMs);
+      let refusal: unknown;
+      for (const core of spread.order()) {
+        try {
+          return await fetch(new URL(path, core), { ...init, headers, signal });
+        } catch (error) {
+          if (signal.aborted) throw error;
+          spread.refused(core);
+          refusal = error;
+        }
+      }
+      throw refusal;
     },
   });
 }

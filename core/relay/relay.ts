@@ -8,6 +8,8 @@
  * script that wrote to an empty outbox has its caller add the product) and those it has not
  * seen empty since. A walk over every product at the start and every `walkIntervalMs` finds
  * what a core that died between a script and its note left behind.
+ *
+ * Of a region's cores, only the one holding the relay lease (lease.ts) publishes.
  */
 import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
 import type { RegionStore } from "../reservation/store.ts";
@@ -29,6 +31,8 @@ export interface RelayOptions {
   onPublished?: (messages: number, seconds: number) => void;
   /** Pause between two walks over every product of the region. */
   walkIntervalMs?: number;
+  /** Takes or renews the region's relay lease: true while this relay may publish. Always, alone. */
+  lease?: () => Promise<boolean>;
 }
 
 export interface Relay {
@@ -49,6 +53,9 @@ function toMessage(fields: string[]): OutgoingMessage {
   return { key: field("order"), value: field("event") };
 }
 
+/** How often a relay without the lease asks for it: well inside the lease's time. */
+const LEASE_POLL_MS = 500;
+
 export function startRelay({
   store,
   topic,
@@ -56,6 +63,7 @@ export function startRelay({
   batchSize = 1_000,
   lingerMs = 20,
   walkIntervalMs = 10_000,
+  lease = async () => true,
   onError = () => {},
   onPublished = () => {},
 }: RelayOptions): Relay {
@@ -104,6 +112,14 @@ export function startRelay({
   const loop = (async () => {
     while (running) {
       try {
+        if (!(await lease())) {
+          // Another core's relay publishes; this one stands by, healthy, to take over.
+          healthy = true;
+          active.clear();
+          walkedAt = Number.NEGATIVE_INFINITY;
+          await Bun.sleep(LEASE_POLL_MS);
+          continue;
+        }
         const moved = await round();
         healthy = true;
         backoffMs = 0;
@@ -126,7 +142,7 @@ export function startRelay({
       await loop;
       const deadline = Date.now() + timeoutMs;
       try {
-        while (Date.now() < deadline && (await round()) > 0);
+        while (Date.now() < deadline && (await lease()) && (await round()) > 0);
       } catch (error) {
         onError(error);
       }

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { luaScript, runScript, type RespSend } from "../../shared/lua.ts";
-import type { Redis } from "../../shared/redis.ts";
+import type { RedisConnection } from "../../shared/redis.ts";
 
 // By path (href), not URL: the edge's Workers build type-checks this file too (its types reach the core's client).
 const read = (name: string) => readFileSync(fileURLToPath(new URL(`./${name}.lua`, import.meta.url).href), "utf8");
@@ -24,9 +24,9 @@ function scriptSource(name: ScriptName): string {
 type Reply = (string | number | null)[];
 export type Scripts = Record<ScriptName, (keys: string[], args: (string | number)[]) => Promise<Reply>>;
 
-const bound = new WeakMap<Redis, Scripts>();
+const bound = new WeakMap<RedisConnection, Scripts>();
 
-export function scriptsFor(redis: Redis): Scripts {
+export function scriptsFor(redis: RedisConnection): Scripts {
   let scripts = bound.get(redis);
   if (scripts) return scripts;
   for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {

@@ -6,7 +6,7 @@ import type { OrderStatus } from "../../shared/events.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
 import { orderKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
-import type { Redis } from "../../shared/redis.ts";
+import { Cluster, masters, type RedisConnection } from "../../shared/redis.ts";
 import type { RespSend } from "../../shared/lua.ts";
 import type { Result } from "../../shared/result.ts";
 import { ROOM_MODES, type RoomMode } from "../../shared/room-modes.ts";
@@ -113,18 +113,20 @@ export type OutboxEntry = [id: string, fields: string[]];
 export class RegionStore {
   private readonly scripts: Scripts;
   /** The reservation path's client (Bun's own) where there is one, else ioredis. */
-  private readonly command: RespSend;
+  readonly command: RespSend;
   private readonly notePending: (productId: string) => Promise<unknown>;
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
    * the reservation path instead (the core passes Bun's own client: docs/benchmarks.md).
+   * `replicaWaitMs` > 0: a reservation is answered once a replica has it (`WAIT 1`).
    */
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisConnection,
     readonly region: string,
     private readonly outboxLimit: number,
     requestPath?: RespSend,
+    private readonly replicaWaitMs = 0,
   ) {
     this.scripts = requestPath ? respScripts(requestPath) : scriptsFor(redis);
     this.command = requestPath ?? (([name, ...args]) => redis.call(String(name), ...args));
@@ -166,6 +168,9 @@ export class RegionStore {
     const replayed = reply[3] === 1;
     // The relay's cue when this order's event is the only one waiting.
     if (reply[5] === 1) await this.notePending(productId);
+    // A replay waits too: its first answer may have been the one that found no replica.
+    if (this.replicaWaitMs > 0 && (await this.replicasHaving(productId)) < 1)
+      return { ok: false, code: "not_replicated" };
     return {
       ok: true,
       value: {
@@ -210,6 +215,23 @@ export class RegionStore {
     return { expired, ...(nextDueAt >= 0 ? { nextDueAt } : {}) };
   }
 
+  /**
+   * How many replicas have every write so far on the connection to the master of `productId`'s
+   * slot, waiting up to `replicaWaitMs` for one (`WAIT`). On a cluster the command goes in a
+   * pipeline behind a read of the product's key, which takes it to that master's connection.
+   */
+  private async replicasHaving(productId: string): Promise<number> {
+    if (!(this.redis instanceof Cluster)) return Number(await this.command(["WAIT", 1, this.replicaWaitMs]));
+    const replies = await this.redis
+      .pipeline()
+      .exists(this.keys(productId).product)
+      .call("WAIT", 1, this.replicaWaitMs)
+      .exec();
+    const [error, replicas] = replies?.[1] ?? [new Error("no reply to WAIT")];
+    if (error) throw error;
+    return Number(replicas);
+  }
+
   /** Ended orders (confirmed, cancelled, expired) that ended before `cutoff` (ms), at most `limit`. */
   endedBefore(productId: string, cutoff: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys(productId).ended, "-inf", cutoff, "LIMIT", 0, limit);
@@ -224,21 +246,14 @@ export class RegionStore {
     limit: number,
   ): Promise<{ productId: string; ended: string[]; changeIds: string[] }[]> {
     const products = await this.products();
-    const pipeline = this.redis.pipeline();
-    for (const productId of products) {
+    const found = await this.perProduct(products, (pipeline, productId) => {
       const k = this.keys(productId);
       pipeline
         .zrangebyscore(k.ended, "-inf", cutoff, "LIMIT", 0, limit)
         .zrangebyscore(k.allocationChangeTimes, "-inf", cutoff, "LIMIT", 0, limit);
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    const ids = (i: number) => {
-      const [error, value] = replies[i] ?? [new Error("no reply")];
-      if (error) throw error;
-      return value as string[];
-    };
+    });
     return products
-      .map((productId, i) => ({ productId, ended: ids(2 * i), changeIds: ids(2 * i + 1) }))
+      .map((productId, i) => ({ productId, ended: found[i]![0] as string[], changeIds: found[i]![1] as string[] }))
       .filter((p) => p.ended.length > 0 || p.changeIds.length > 0);
   }
 
@@ -350,12 +365,10 @@ export class RegionStore {
   /** The counters of every product whose sale ends after `since` (ms), in one round trip: the sales worth watching. */
   async recentStocks(since: number): Promise<{ productId: string; stock: Stock }[]> {
     const products = await this.products();
-    const pipeline = this.redis.pipeline();
-    for (const id of products)
-      pipeline.hmget(this.keys(id).product, "allocated", "available", "held", "sold", "endsAt");
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.flatMap(([error, reply], i) => {
-      if (error) throw error;
+    const found = await this.perProduct(products, (pipeline, id) =>
+      pipeline.hmget(this.keys(id).product, "allocated", "available", "held", "sold", "endsAt"),
+    );
+    return found.flatMap(([reply], i) => {
       const counters = reply as (string | null)[];
       return counters[0] === null || Number(counters[4]) <= since
         ? []
@@ -389,10 +402,34 @@ export class RegionStore {
     };
   }
 
-  /** The region's Redis memory in bytes: what it uses, and its `maxmemory` (0: no limit). */
+  /**
+   * Each product's commands in one pipeline of its own (a pipeline on a cluster keeps to one
+   * slot), all sent at once: one round trip to each master. Their replies, per product.
+   */
+  private async perProduct(
+    products: string[],
+    add: (pipeline: ReturnType<RedisConnection["pipeline"]>, productId: string) => unknown,
+  ): Promise<unknown[][]> {
+    return Promise.all(
+      products.map(async (productId) => {
+        const pipeline = this.redis.pipeline();
+        add(pipeline, productId);
+        return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+          if (error) throw error;
+          return value;
+        });
+      }),
+    );
+  }
+
+  /**
+   * The region's Redis memory in bytes: what it uses, and its `maxmemory` (0: no limit). On a
+   * cluster, the fullest master's: the first to refuse writes.
+   */
   async memory(): Promise<{ used: number; max: number }> {
-    const info = parseInfo(await this.redis.info("memory"));
-    return { used: Number(info.used_memory), max: Number(info.maxmemory) };
+    const readings = await Promise.all(masters(this.redis).map(async (node) => parseInfo(await node.info("memory"))));
+    const fullest = readings.reduce((a, b) => (Number(b.used_memory) > Number(a.used_memory) ? b : a));
+    return { used: Number(fullest.used_memory), max: Number(fullest.maxmemory) };
   }
 
   /** The products active in this region: what the relay and the sweeper walk. */

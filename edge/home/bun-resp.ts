@@ -8,6 +8,8 @@ import { overResp, respHomeRedis } from "./resp.ts";
 
 export const bunHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {
+    // Bun's client knows no Redis Cluster; ioredis's follows one's slots.
+    if (region.redisCluster) return respHomeRedis.connect(region, timeoutMs);
     const { send, close } = bunRedis(region.redisUrlFor.edge, timeoutMs);
     return overResp(send, close);
   },

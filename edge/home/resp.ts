@@ -1,12 +1,12 @@
 /**
- * RESP over TCP, for the Bun and Deno edges: ioredis here (Deno), Bun's own client in
- * bun-resp.ts. Commands of concurrent requests share one connection per region, written back to
+ * RESP over TCP, for the Bun and Deno edges: ioredis here (Deno, and any edge whose region runs
+ * a Redis Cluster), Bun's own client in bun-resp.ts. Commands of concurrent requests share one connection per region, written back to
  * back without waiting for each other, so the admission script and the rate limit of one order
  * cost one round trip.
  */
 import type { Redis as Upstash } from "@upstash/redis";
 import { redisUserSecrets } from "../../shared/config.ts";
-import { connectRedis } from "../../shared/redis.ts";
+import { connectRegionRedis, sendWithin } from "../../shared/redis.ts";
 import { runScript, type RespArg, type RespSend } from "../../shared/lua.ts";
 import { ScriptHashes } from "../../shared/script-flags.ts";
 import type { HomeRedis, HomeRedisTransport } from "./home.ts";
@@ -39,11 +39,11 @@ export function overResp(send: RespSend, close: () => void): HomeRedis {
 
 export const respHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {
-    const redis = connectRedis(region.redisUrlFor.edge, { commandTimeoutMs: timeoutMs, autoPipelining: true });
-    return overResp(
-      ([name, ...args]) => redis.call(String(name), ...args),
-      () => redis.disconnect(),
-    );
+    const redis = connectRegionRedis(region, region.redisUrlFor.edge, {
+      commandTimeoutMs: timeoutMs,
+      autoPipelining: true,
+    });
+    return overResp(sendWithin(redis, timeoutMs), () => redis.disconnect());
   },
   secrets: (config) => redisUserSecrets(config, "edge"),
 };

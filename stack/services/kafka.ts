@@ -1,6 +1,7 @@
 /**
- * Apache Kafka in KRaft mode, one node acting as broker and controller. Maven resolves the
- * official broker jars from Maven Central (stack/kafka/pom.xml); the stack runs them directly.
+ * Apache Kafka in KRaft mode: one node, or three in the scaled topology, each acting as broker
+ * and controller (the three controllers are the quorum). Maven resolves the official broker jars
+ * from Maven Central (stack/kafka/pom.xml); the stack runs them directly.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -29,12 +30,15 @@ const POM = join(KAFKA_DIR, "pom.xml");
 const LOG4J = join(KAFKA_DIR, "log4j2.properties");
 const MAIN_CLASS = "kafka.Kafka";
 
-export function brokerProperties(config: Config, logDir: string): string {
-  const { port, controllerPort, partitions } = config.kafka;
+type KafkaNode = Config["kafka"]["nodes"][number];
+
+export function brokerProperties(config: Config, node: KafkaNode, logDir: string): string {
+  const { nodes, partitions, replicationFactor, minInsyncReplicas } = config.kafka;
+  const { port, controllerPort } = node;
   const settings: Record<string, string | number> = {
     "process.roles": "broker,controller",
-    "node.id": 1,
-    "controller.quorum.voters": `1@127.0.0.1:${controllerPort}`,
+    "node.id": node.id,
+    "controller.quorum.voters": nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(","),
     listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
     "advertised.listeners": `PLAINTEXT://127.0.0.1:${port}`,
     "controller.listener.names": "CONTROLLER",
@@ -42,12 +46,14 @@ export function brokerProperties(config: Config, logDir: string): string {
     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     "log.dirs": logDir,
     "num.partitions": partitions,
-    // One node: every internal topic has one replica, and acks=all means that one.
-    "offsets.topic.replication.factor": 1,
-    "transaction.state.log.replication.factor": 1,
-    "transaction.state.log.min.isr": 1,
-    "share.coordinator.state.topic.replication.factor": 1,
-    "share.coordinator.state.topic.min.isr": 1,
+    // Internal topics are copied as ours are: on one node one replica, and acks=all means that one.
+    "default.replication.factor": replicationFactor,
+    "min.insync.replicas": minInsyncReplicas,
+    "offsets.topic.replication.factor": replicationFactor,
+    "transaction.state.log.replication.factor": replicationFactor,
+    "transaction.state.log.min.isr": minInsyncReplicas,
+    "share.coordinator.state.topic.replication.factor": replicationFactor,
+    "share.coordinator.state.topic.min.isr": minInsyncReplicas,
     "group.initial.rebalance.delay.ms": 0,
     // Topics are created on purpose (with their partition count), never by a typo.
     "auto.create.topics.enable": "false",
@@ -69,16 +75,45 @@ export function newClusterId(): string {
   }
 }
 
-export function kafkaService(config: Config): Service {
+/** `kafka` alone; `kafka-1` … `kafka-3` when there are three. */
+export const kafkaServiceName = (config: Config, node: KafkaNode) =>
+  config.kafka.nodes.length === 1 ? "kafka" : `kafka-${node.id}`;
+
+/** One service per node; the last one's `prepare` creates the topics once all are up. */
+export function kafkaServices(config: Config): Service[] {
+  // Every node of one cluster formats its storage with the same cluster id.
+  const clusterIdFile = join(stackPaths(config).data("kafka-cluster"), "cluster-id");
+  const clusterId = () => {
+    if (!existsSync(clusterIdFile)) {
+      mkdirSync(join(clusterIdFile, ".."), { recursive: true });
+      writeFileSync(clusterIdFile, newClusterId());
+    }
+    return readFileSync(clusterIdFile, "utf8").trim();
+  };
+  return config.kafka.nodes.map((node, i) =>
+    kafkaService(
+      config,
+      node,
+      config.kafka.nodes.length === 1 ? newClusterId : clusterId,
+      i === config.kafka.nodes.length - 1,
+    ),
+  );
+}
+
+function kafkaService(config: Config, node: KafkaNode, clusterId: () => string, createsTopics: boolean): Service {
   const paths = stackPaths(config);
-  const home = paths.data("kafka");
-  const classpathFile = join(home, "classpath.txt");
+  const name = kafkaServiceName(config, node);
+  const home = paths.data(name);
+  // Resolved once for every node: the jars are the same.
+  const classpathFile = join(paths.data("kafka"), "classpath.txt");
   const propertiesFile = join(home, "server.properties");
   const logDir = join(home, "data");
-  const log = paths.log("kafka");
-  const pidFile = paths.pid("kafka");
-  const endpoint = config.kafka.brokers.join(",");
+  const log = paths.log(name);
+  const pidFile = paths.pid(name);
+  const endpoint = `127.0.0.1:${node.port}`;
   const options = { brokers: config.kafka.brokers, clientId: "flux-gate-stack" };
+  // A node of several is up when it answers itself; the cluster is ready when all are.
+  const nodeOptions = { brokers: [endpoint], clientId: "flux-gate-stack" };
   const pid = () => livePid(pidFile, MAIN_CLASS);
   const classpathIsStale = () => !existsSync(classpathFile) || statSync(classpathFile).mtimeMs < statSync(POM).mtimeMs;
 
@@ -96,30 +131,31 @@ export function kafkaService(config: Config): Service {
   }
 
   return {
-    name: "kafka",
+    name,
     binaries: (): Binary[] => (classpathIsStale() ? ["java", "mvn"] : ["java"]),
 
     async status() {
-      const base = { name: "kafka", endpoint, log };
+      const base = { name, endpoint, log };
       if (config.kafka.external) return { ...base, state: (await kafkaIsReady(options)) ? "external" : "unreachable" };
       const running = pid();
-      return running && (await kafkaIsReady(options))
+      return running && (await kafkaIsReady(nodeOptions))
         ? { ...base, state: "running", pid: running }
         : { ...base, state: "stopped" };
     },
 
     async start(progress) {
-      for (const port of [config.kafka.port, config.kafka.controllerPort]) {
+      for (const port of [node.port, node.controllerPort]) {
         await requireFreePort(port, "stop it, set FLUX_GATE_KAFKA_PORT, or set KAFKA_BROKERS to use that cluster");
       }
       mkdirSync(home, { recursive: true });
+      mkdirSync(paths.data("kafka"), { recursive: true });
       const classpath = await resolveClasspath(progress);
       const java = findBinary("java")!;
-      writeFileSync(propertiesFile, brokerProperties(config, logDir));
+      writeFileSync(propertiesFile, brokerProperties(config, node, logDir));
       if (!existsSync(join(logDir, "meta.properties"))) {
         progress("formatting KRaft storage (first run only)");
         await run(
-          [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", newClusterId(), "-c", propertiesFile],
+          [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", clusterId(), "-c", propertiesFile],
           {
             what: "kafka storage format",
           },
@@ -140,10 +176,10 @@ export function kafkaService(config: Config): Service {
         log,
       );
       writePid(pidFile, started);
-      const ready = await waitUntil(async () => !isAlive(started) || (await kafkaIsReady(options)), 90_000, 500);
+      const ready = await waitUntil(async () => !isAlive(started) || (await kafkaIsReady(nodeOptions)), 90_000, 500);
       if (!ready || !isAlive(started)) {
         throw new StackError(
-          isAlive(started) ? "kafka did not become ready within 90 s" : "kafka exited during start",
+          isAlive(started) ? `${name} did not become ready within 90 s` : `${name} exited during start`,
           tail(log),
         );
       }
@@ -155,12 +191,15 @@ export function kafkaService(config: Config): Service {
       if (running) await terminate(running, 30_000);
     },
 
-    prepare: () =>
-      ensureTopics(
-        options,
-        config.regions.flatMap((r) =>
-          [r.kafkaTopic, r.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions })),
-        ),
-      ),
+    prepare: createsTopics
+      ? () =>
+          ensureTopics(
+            options,
+            config.regions.flatMap((r) =>
+              [r.kafkaTopic, r.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions })),
+            ),
+            config.kafka,
+          )
+      : undefined,
   };
 }

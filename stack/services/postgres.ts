@@ -11,9 +11,9 @@ import { migrateDatabase } from "../../db/migrate.ts";
 import { StackError, findBinary, livePid, requireFreePort, run, tail, waitUntil } from "../process.ts";
 import { stackPaths, type Service } from "./service.ts";
 
-const isRoot = () => process.getuid?.() === 0;
+export const isRoot = () => process.getuid?.() === 0;
 
-function postgresUser(): { uid: number; gid: number } {
+export function postgresUser(): { uid: number; gid: number } {
   const probe = Bun.spawnSync(["id", "-u", "postgres"]);
   const group = Bun.spawnSync(["id", "-g", "postgres"]);
   if (probe.exitCode !== 0) {
@@ -26,7 +26,7 @@ function postgresUser(): { uid: number; gid: number } {
 }
 
 /** Runs argv as `postgres` when we are root, as ourselves otherwise. */
-function asServerUser(argv: string[]): string[] {
+export function asServerUser(argv: string[]): string[] {
   return isRoot() ? ["runuser", "-u", "postgres", "--", ...argv] : argv;
 }
 
@@ -49,10 +49,10 @@ export function postgresDir(config: Config): string {
   return join("/var/tmp", `flux-gate-${id}`, "postgres");
 }
 
-async function postgresIsReady(url: string): Promise<boolean> {
+export async function postgresIsReady(url: string, { pooled = false } = {}): Promise<boolean> {
   const server = new URL(url);
   server.pathname = "/postgres";
-  const sql = postgres(server.toString(), { max: 1, connect_timeout: 2, onnotice: () => {} });
+  const sql = postgres(server.toString(), { max: 1, connect_timeout: 2, onnotice: () => {}, prepare: !pooled });
   try {
     await sql`select 1`;
     return true;

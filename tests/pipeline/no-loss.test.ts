@@ -8,7 +8,7 @@ import { orderEvents } from "../../db/schema.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
-import { kafkaService } from "../../stack/services/kafka.ts";
+import { kafkaServices } from "../../stack/services/kafka.ts";
 import { config } from "../support/helpers.ts";
 import { waitUntil } from "../../stack/process.ts";
 import {
@@ -94,7 +94,7 @@ describe("no accepted order is lost", () => {
     async () => {
       children.push(await startCore(region), startWorker(region));
       const productId = await createProduct({ units: { [region]: 5_000 } });
-      const kafka = kafkaService(config);
+      const kafka = kafkaServices(config)[0]!;
       const duringOutage: string[] = [];
       const accepted = await reserveThrough(productId, 3_000, 500, async () => {
         await kafka.stop();

@@ -42,8 +42,9 @@ export function rateLimiter(policy: string, setting: RateLimitSetting) {
 
   return async (client: Upstash, identifier: string): Promise<Verdict> => {
     // A command past its deadline fails like any other: let the request through.
+    // In braces: a window's two keys (this one's and the last) hash to one Redis Cluster slot.
     const { success, remaining, reset } = await limiterFor(client)
-      .limit(identifier)
+      .limit(`{${identifier}}`)
       .catch(() => ({ success: true, remaining: setting.requests, reset: Date.now() }));
     const resetSeconds = Math.max(0, Math.ceil((reset - Date.now()) / 1000));
     const headers = {

@@ -16,11 +16,20 @@ describe("loadConfig", () => {
       ["eu-west", "redis://127.0.0.1:6381", "flux-gate.orders.eu-west", false],
     ]);
     expect(config.home).toBe("/srv/app/.flux-gate");
-    expect(config.postgres).toEqual({
+    expect(config.postgres).toMatchObject({
       url: "postgres://postgres@127.0.0.1:5433/fluxgate",
       external: false,
       port: 5433,
+      // One topology, no pool: everyone connects to PostgreSQL itself.
+      poolUrl: "postgres://postgres@127.0.0.1:5433/fluxgate",
+      pooled: false,
     });
+    expect(config.topology).toBe("single");
+    expect(config.regions.map((r) => [r.redisCluster, r.cores.length, r.workers.length])).toEqual([
+      [false, 1, 1],
+      [false, 1, 1],
+    ]);
+    expect(config.core.replicaWaitMs).toBe(0);
     expect(config.kafka).toMatchObject({ brokers: ["127.0.0.1:9092"], external: false, partitions: 3 });
     expect(config.redis.appendFsync).toBe("everysec");
   });
@@ -47,11 +56,45 @@ describe("loadConfig", () => {
       FLUX_GATE_KAFKA_PORT: "19092",
     });
     expect(config.regions.map((r) => r.redisPort)).toEqual([7000, 7001, 7002]);
-    expect(config.kafka).toMatchObject({ port: 19092, controllerPort: 19093 });
+    expect(config.kafka.nodes).toEqual([{ id: 1, port: 19092, controllerPort: 19093 }]);
     expect(redisUrlVariable("ap-south")).toBe("REDIS_URL_AP_SOUTH");
   });
 
+  test("the scaled topology: a Redis Cluster per region, three brokers, two cores and workers, PgBouncer", () => {
+    const config = loadConfig({ FLUX_GATE_TOPOLOGY: "scaled" });
+    const [usEast, euWest] = config.regions;
+    expect(usEast).toMatchObject({
+      redisCluster: true,
+      redisPorts: [7000, 7001, 7002, 7003, 7004, 7005],
+      redisUrl: "redis://127.0.0.1:7000",
+      cores: [
+        { port: 8101, url: "http://127.0.0.1:8101" },
+        { port: 8111, url: "http://127.0.0.1:8111" },
+      ],
+      workers: [
+        { port: 8401, url: "http://127.0.0.1:8401" },
+        { port: 8411, url: "http://127.0.0.1:8411" },
+      ],
+    });
+    expect(euWest!.redisPorts[0]).toBe(7010);
+    expect(euWest!.cores.map((c) => c.port)).toEqual([8102, 8112]);
+    expect(config.kafka).toMatchObject({
+      brokers: ["127.0.0.1:9192", "127.0.0.1:9194", "127.0.0.1:9196"],
+      partitions: 6,
+      replicationFactor: 3,
+      minInsyncReplicas: 2,
+    });
+    expect(config.postgres).toMatchObject({ poolUrl: "postgres://postgres@127.0.0.1:6432/fluxgate", pooled: true });
+    expect(config.core.replicaWaitMs).toBe(500);
+  });
+
+  test("a region's cores can be given as a list", () => {
+    const config = loadConfig({ FLUX_GATE_TOPOLOGY: "scaled", CORE_URL_US_EAST: "http://a:1, http://b:2" });
+    expect(regionById(config, "us-east").cores.map((c) => c.url)).toEqual(["http://a:1", "http://b:2"]);
+  });
+
   test.each([
+    [{ FLUX_GATE_TOPOLOGY: "huge" }, /FLUX_GATE_TOPOLOGY must be one of single, scaled, not "huge"/],
     [{ FLUX_GATE_REGIONS: "us-east,US_West" }, /"US_West" is not a region id/],
     [{ FLUX_GATE_REGIONS: "us-east,us-east" }, /lists a region twice/],
     [{ FLUX_GATE_PG_PORT: "70000" }, /FLUX_GATE_PG_PORT must be a TCP port/],

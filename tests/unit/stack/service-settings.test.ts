@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../../shared/config.ts";
 import { brokerProperties, newClusterId } from "../../../stack/services/kafka.ts";
 import { reachableByOthers } from "../../../stack/services/postgres.ts";
+import { pgbouncerIni } from "../../../stack/services/pgbouncer.ts";
 import { redisArgs } from "../../../stack/services/redis.ts";
 
 const config = loadConfig({ FLUX_GATE_REDIS_APPENDFSYNC: "always", FLUX_GATE_KAFKA_PORT: "19092" }, "/srv/app");
@@ -30,7 +31,7 @@ describe("redis settings", () => {
 
 describe("kafka settings", () => {
   const properties = Object.fromEntries(
-    brokerProperties(config, "/data/kafka")
+    brokerProperties(config, config.kafka.nodes[0]!, "/data/kafka")
       .trim()
       .split("\n")
       .map((line) => line.split("=") as [string, string]),
@@ -48,6 +49,49 @@ describe("kafka settings", () => {
     const ids = Array.from({ length: 2_000 }, newClusterId);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe("the scaled topology's services", () => {
+  const scaled = loadConfig({ FLUX_GATE_TOPOLOGY: "scaled" }, "/srv/app");
+  const settings = (text: string) =>
+    Object.fromEntries(
+      text
+        .trim()
+        .split("\n")
+        .filter((line) => line.includes("="))
+        .map((line) => [line.slice(0, line.indexOf("=")).trim(), line.slice(line.indexOf("=") + 1).trim()]),
+    );
+
+  test("each Redis node is a cluster node in its own folder, on its own port", () => {
+    const args = redisArgs(scaled, scaled.regions[0]!, 4);
+    expect(flag(args, "--cluster-enabled")).toBe("yes");
+    expect(flag(args, "--port")).toBe("7004");
+    expect(flag(args, "--dir")).toBe("/srv/app/.flux-gate/redis-us-east-5");
+    expect(flag(args, "--appendonly")).toBe("yes");
+    // A replica takes over however long it was apart, and a lost slot range stops only its products.
+    expect(flag(args, "--cluster-replica-validity-factor")).toBe("0");
+    expect(flag(args, "--cluster-require-full-coverage")).toBe("no");
+  });
+
+  test("three Kafka nodes are one quorum, and every topic has three copies, two of them needed", () => {
+    const nodes = scaled.kafka.nodes.map((node) => settings(brokerProperties(scaled, node, "/data")));
+    expect(nodes.map((n) => n["node.id"])).toEqual(["1", "2", "3"]);
+    expect(new Set(nodes.map((n) => n["controller.quorum.voters"]))).toEqual(
+      new Set(["1@127.0.0.1:9193,2@127.0.0.1:9195,3@127.0.0.1:9197"]),
+    );
+    expect(nodes[1]!.listeners).toBe("PLAINTEXT://127.0.0.1:9194,CONTROLLER://127.0.0.1:9195");
+    for (const node of nodes) {
+      expect(node["offsets.topic.replication.factor"]).toBe("3");
+      expect(node["min.insync.replicas"]).toBe("2");
+    }
+  });
+
+  test("PgBouncer pools by transaction in front of the stack's PostgreSQL", () => {
+    const ini = settings(pgbouncerIni(scaled, "/var/pgbouncer"));
+    expect(ini.pool_mode).toBe("transaction");
+    expect(ini.listen_port).toBe("6432");
+    expect(ini.fluxgate).toBe("host=127.0.0.1 port=5433 dbname=fluxgate");
   });
 });
 
