@@ -8,6 +8,7 @@ import {
   redactUrl,
   regionById,
   requireSecrets,
+  TOPOLOGIES,
   type Config,
 } from "../shared/config.ts";
 import { setUserCommands, userRules } from "../shared/redis-acl.ts";
@@ -129,7 +130,11 @@ async function main(argv: string[]): Promise<void> {
   // `npm start` runs the whole system on local defaults (FLUX_GATE_ENV unset means production).
   if (command === "run") process.env.FLUX_GATE_ENV ??= "development";
   // The processes `run` starts read it from the environment too.
-  if (values.topology) process.env.FLUX_GATE_TOPOLOGY = values.topology;
+  if (values.topology) {
+    if (!(TOPOLOGIES as readonly string[]).includes(values.topology))
+      throw new UsageError(`--topology takes one of ${TOPOLOGIES.join(", ")}, not "${values.topology}"`);
+    process.env.FLUX_GATE_TOPOLOGY = values.topology;
+  }
   const config = loadConfig();
   switch (command) {
     case "stack up": {

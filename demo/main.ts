@@ -11,7 +11,7 @@ import { SignJWT } from "jose";
 import { connectDatabase } from "../db/client.ts";
 import { orders } from "../db/schema.ts";
 import { commandLine } from "../shared/command-line.ts";
-import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, type Config } from "../shared/config.ts";
+import { ConfigError, DEVELOPMENT_ADMIN_TOKEN, loadConfig, TOPOLOGIES, type Config } from "../shared/config.ts";
 import { answersHealth, appEndpoints, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
 import { StackError, waitUntil } from "../stack/process.ts";
 import { stackDown, stackUp } from "../stack/stack.ts";
@@ -32,7 +32,11 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
   --topology scaled  on the scaled topology (docs/capacity.md); started if nothing runs
   --json             the report as JSON`;
 
-const { values: flags, count } = commandLine("demo", USAGE, {
+const {
+  values: flags,
+  count,
+  oneOf,
+} = commandLine("demo", USAGE, {
   buyers: { type: "string" },
   units: { type: "string" },
   concurrency: { type: "string", default: "64" },
@@ -126,7 +130,7 @@ async function main(): Promise<number> {
   const roomRate = crowd === undefined ? undefined : count("room-rate", flags["room-rate"]!);
   // A demo on the local stack's defaults, as npm start runs it.
   process.env.FLUX_GATE_ENV ??= "development";
-  if (flags.topology) process.env.FLUX_GATE_TOPOLOGY = flags.topology;
+  if (flags.topology) process.env.FLUX_GATE_TOPOLOGY = oneOf("topology", flags.topology, TOPOLOGIES);
   const config = loadConfig();
   const restore = await ensureSystem(config);
   const { sql, db } = connectDatabase(config.postgres.url, { max: 2 });

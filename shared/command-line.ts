@@ -36,5 +36,11 @@ export function commandLine<O extends NonNullable<ParseArgsConfig["options"]>>(
       const n = Number(raw);
       return Number.isInteger(n) && n > 0 ? n : fail(`--${name} takes a positive whole number, not "${raw}"`);
     },
+    /** A flag's value if it is one of `choices`, or the usage and exit 2. */
+    oneOf<C extends string>(name: string, raw: string, choices: readonly C[]): C {
+      return (choices as readonly string[]).includes(raw)
+        ? (raw as C)
+        : fail(`--${name} takes one of ${choices.join(", ")}, not "${raw}"`);
+    },
   };
 }

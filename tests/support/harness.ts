@@ -56,12 +56,16 @@ export function testRegion(id = config.regions[0]!.id): Region {
   const index = config.regions.indexOf(region);
   const corePort = TEST_CORE_PORT + index;
   const workerPort = TEST_WORKER_PORT + index;
+  const core = { port: corePort, url: `http://127.0.0.1:${corePort}` };
+  const worker = { port: workerPort, url: `http://127.0.0.1:${workerPort}` };
   return {
     ...region,
     corePort,
-    coreUrl: `http://127.0.0.1:${corePort}`,
+    coreUrl: core.url,
+    cores: [core],
     workerPort,
-    workerUrl: `http://127.0.0.1:${workerPort}`,
+    workerUrl: worker.url,
+    workers: [worker],
   };
 }
 

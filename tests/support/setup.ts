@@ -18,7 +18,8 @@ if (process.env.FLUX_GATE_TEST_SERVICES !== "none") {
   if (started.length > 0) {
     console.error(`  stack: up in ${((performance.now() - t0) / 1000).toFixed(1)} s (started ${started.join(", ")})`);
   }
+  // Three Kafka nodes (the scaled topology) take longer than a test's 5 s to shut down.
   afterAll(async () => {
     await stackDown(config, started);
-  });
+  }, 120_000);
 }

@@ -1,0 +1,181 @@
+/**
+ * The scaled topology under faults: the whole system as `npm start -- --topology scaled` runs it
+ * (per region a Redis Cluster, two cores and two workers; three Kafka nodes; PgBouncer), a sale
+ * with retrying buyers, and one fault in the middle of it. After each: every accepted order in
+ * PostgreSQL, nothing oversold, `verify` clean.
+ *
+ * Run by `npm run test:scaled` (FLUX_GATE_TOPOLOGY=scaled), not by `npm test`: its stack is
+ * three more JVMs and twelve Redis servers.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { coreClient, reach } from "../../core/http/client.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { productKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
+import { signRequest } from "../../shared/signing.ts";
+import { claimRun, startApps, stopApps, type App, type AppState } from "../../stack/apps.ts";
+import { waitUntil } from "../../stack/process.ts";
+import { redisServiceName } from "../../stack/services/redis.ts";
+import { stackStatus, stackUp } from "../../stack/stack.ts";
+import { scaledSale } from "./sale.ts";
+
+// Apart from the ports a developer's `npm start` uses; the children read them from the environment.
+Object.assign(process.env, {
+  FLUX_GATE_EDGE_PORT: "18080",
+  FLUX_GATE_ADMIN_PORT: "18300",
+  FLUX_GATE_CORE_PORT: "18101",
+  FLUX_GATE_WORKER_PORT: "18401",
+  FLUX_GATE_REDIS_REST_PORT: "18201",
+});
+const config = loadConfig();
+const [usEast] = config.regions;
+const sale = scaledSale(config);
+let apps: App[] = [];
+let run: AppState;
+
+const app = (name: string) => apps.find((a) => a.name === name)!;
+const pidOf = async (service: string) => (await stackStatus(config)).find((s) => s.name === service)?.pid;
+
+beforeAll(async () => {
+  if (config.topology !== "scaled") throw new Error("run these with npm run test:scaled (FLUX_GATE_TOPOLOGY=scaled)");
+  run = claimRun(config);
+  apps = await startApps(config, run, () => {});
+}, 120_000);
+
+afterAll(async () => {
+  await stopApps(apps);
+  run?.release();
+  await sale.close();
+}, 60_000);
+
+/** The port of the master that holds `key`'s slot in `region`'s cluster. */
+async function masterOf(key: string): Promise<number> {
+  const redis = connectRedis(usEast!.redisUrl, { reconnect: false });
+  try {
+    await redis.connect();
+    const slot = Number(await redis.call("CLUSTER", "KEYSLOT", key));
+    const shards = (await redis.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
+    const [, , [, port]] = shards.find(([from, to]) => slot >= from && slot <= to)!;
+    return port;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe("the scaled topology under faults", () => {
+  test("kill -9 of a Redis master: its replica takes over; no acknowledged order lost, nothing oversold", async () => {
+    const productId = await sale.product(150);
+    const port = await masterOf(productKeys(usEast!.id, productId).product);
+    const node = redisServiceName(usEast!, usEast!.redisPorts.indexOf(port));
+    const outcome = await sale.run({
+      productId,
+      buyers: 500,
+      fault: async () => {
+        process.kill((await pidOf(node))!, "SIGKILL");
+        // Its replica is promoted within seconds; the old master comes back (as a process
+        // supervisor would bring it) as the new master's replica, so acknowledged writes have
+        // a copy again (WAIT 1).
+        await Bun.sleep(6_000);
+        await stackUp(config);
+      },
+    });
+    expect(await masterOf(productKeys(usEast!.id, productId).product)).not.toBe(port);
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.accepted.length).toBeGreaterThan(0);
+    expect(await sale.check(productId, outcome.accepted)).toEqual({ lost: [], oversold: 0, drifts: [] });
+  }, 180_000);
+
+  test("kill -9 of a Kafka broker: nothing lost, and no answer at the edge waits 10 s", async () => {
+    const productId = await sale.product(150);
+    const outcome = await sale.run({
+      productId,
+      buyers: 500,
+      fault: async () => void process.kill((await pidOf("kafka-2"))!, "SIGKILL"),
+    });
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.slowestMs).toBeLessThan(10_000);
+    expect(await sale.check(productId, outcome.accepted)).toEqual({ lost: [], oversold: 0, drifts: [] });
+    await stackUp(config);
+  }, 180_000);
+
+  test("PgBouncer restarted mid-sale: the workers and the admin API carry on; nothing lost", async () => {
+    const productId = await sale.product(150);
+    const [pgbouncer] = (await stackStatus(config)).filter((s) => s.name === "pgbouncer");
+    expect(pgbouncer?.state).toBe("running");
+    const outcome = await sale.run({
+      productId,
+      buyers: 500,
+      fault: async () => {
+        process.kill(pgbouncer!.pid!, "SIGTERM");
+        await waitUntil(async () => !(await pidOf("pgbouncer")), 10_000, 100);
+        await stackUp(config);
+      },
+    });
+    expect(outcome.failed).toEqual([]);
+    expect(await sale.check(productId, outcome.accepted)).toEqual({ lost: [], oversold: 0, drifts: [] });
+    // The admin API reads through PgBouncer too: it answers after the restart.
+    const health = await fetch(`${config.admin.url}/v1/products/${productId}`, {
+      headers: { Authorization: "Bearer development-only-admin-token" },
+    });
+    expect(health.status).toBe(200);
+  }, 180_000);
+
+  test("kill -9 of one of a region's two workers: the other takes its partitions; nothing lost, nothing twice", async () => {
+    const productId = await sale.product(150);
+    const outcome = await sale.run({
+      productId,
+      buyers: 500,
+      fault: async () => app(`worker-${usEast!.id}-2`).kill(),
+    });
+    expect(outcome.failed).toEqual([]);
+    // The dead member's partitions move once its session times out (10 s).
+    expect(await sale.check(productId, outcome.accepted, 120_000)).toEqual({ lost: [], oversold: 0, drifts: [] });
+  }, 240_000);
+
+  test("kill -9 of one of a region's two cores: the edge moves to the other; a retry of an order the dead core accepted gets it back", async () => {
+    const productId = await sale.product(150);
+    const [first] = usEast!.cores;
+    // An order the first core accepted, asked of that core alone.
+    const reservation = {
+      orderId: crypto.randomUUID(),
+      userId: "scaled-retry",
+      productId,
+      quantity: 1,
+      originRegion: usEast!.id,
+    };
+    const reserveAt = async (url: string) => {
+      const body = JSON.stringify(reservation);
+      const headers = {
+        "Content-Type": "application/json",
+        ...signRequest(usEast!.coreSecret, "POST", "/v1/reservations", body),
+      };
+      const response = await fetch(`${url}/v1/reservations`, { method: "POST", headers, body });
+      return { status: response.status, body: (await response.json()) as { orderId?: string; replayed?: boolean } };
+    };
+    expect((await reserveAt(first!.url)).status).toBe(202);
+
+    const outcome = await sale.run({
+      productId,
+      buyers: 500,
+      fault: async () => app(`core-${usEast!.id}`).kill(),
+    });
+    expect(await fetch(`${first!.url}/health`).catch(() => "down")).toBe("down");
+    expect(outcome.failed).toEqual([]);
+    // The retry, through the client the edge calls cores with, finds the first core refusing
+    // and reaches the other, which answers with the same order.
+    const cores = coreClient(usEast!, { timeoutMs: 2_000 });
+    for (let i = 0; i < 2; i++) {
+      const retried = await reach(() => cores.v1.reservations.$post({ json: reservation }));
+      expect(retried).toMatchObject({
+        kind: "answer",
+        status: 202,
+        body: { orderId: reservation.orderId, replayed: true },
+      });
+    }
+    expect(await sale.check(productId, [...outcome.accepted, reservation.orderId], 60_000)).toEqual({
+      lost: [],
+      oversold: 0,
+      drifts: [],
+    });
+  }, 180_000);
+});
