@@ -16,8 +16,10 @@ import { ROOM_MODES, type RoomMode } from "../shared/room-modes.ts";
 export const ADMIN_USAGE = `  products list                          every product
   products show ID                       totals, the pool and each region's live counters
   products create ID --name N --total N --starts T --ends T --per-user N --max-per-order N
-                  --hold SECONDS [--allocate REGION=UNITS,…]
-                                         T is an ISO time, "now", or "+30m", "+2h", "+7d"
+                  --hold SECONDS [--allocate REGION=UNITS,…] [--buckets B]
+                                         T is an ISO time, "now", or "+30m", "+2h", "+7d";
+                                         B buckets per region (1-16) split a hot product over
+                                         a Redis Cluster's masters (docs/capacity.md)
   products update ID [--name N] [--total N] [--starts T] [--ends T] [--per-user N]
                   [--max-per-order N] [--hold SECONDS]
                   (create and update) [--room off|shed|queue|lobby] [--room-rate N]
@@ -53,6 +55,7 @@ const OPTIONS = {
   hold: { type: "string" },
   room: { type: "string" },
   "room-rate": { type: "string" },
+  buckets: { type: "string" },
   allocate: { type: "string" },
   region: { type: "string" },
   units: { type: "string" },
@@ -201,6 +204,7 @@ export async function adminCommand(
         holdSeconds: required("hold", fields.holdSeconds),
         roomMode: fields.roomMode,
         roomRate: fields.roomRate,
+        buckets: wholeNumber("buckets", values.buckets),
         ...(values.allocate ? { allocations: allocationTargets([values.allocate]) } : {}),
       };
       return show(await call(admin.v1.products.$post({ json: body })), (a) => `created ${id}\n${describeProduct(a)}`);
@@ -275,6 +279,7 @@ function describeProduct({ product, unallocated, inTransit, available, regions }
     ...(product.roomMode === "off"
       ? []
       : [`  waiting room: ${product.roomMode}, ${product.roomRate} orders admitted per second per region`]),
+    ...(product.buckets > 1 ? [`  ${product.buckets} buckets per region`] : []),
     `  ${"region".padEnd(12)} ${"allocated".padStart(10)} ${"available".padStart(10)} ${"held".padStart(8)} ${"sold".padStart(8)}`,
     ...regions.map((r) =>
       r.unreachable

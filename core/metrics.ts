@@ -1,6 +1,5 @@
 /** The core's metrics: what it decided, what waits in its outbox, how fast the relay publishes. */
 import { Counter, Gauge, type Registry } from "prom-client";
-import { productKeys } from "../shared/keys.ts";
 import { secondsHistogram } from "../shared/metrics.ts";
 import type { RegionStore } from "./reservation/store.ts";
 
@@ -24,11 +23,7 @@ export function coreMetrics(registry: Registry, store: RegionStore) {
     async collect() {
       this.reset();
       try {
-        const products = await store.products();
-        const pipeline = store.redis.pipeline();
-        for (const product of products) pipeline.xlen(productKeys(store.region, product).outbox);
-        const lengths = (await pipeline.exec()) ?? [];
-        for (const [i, product] of products.entries()) this.set({ product }, Number(lengths[i]?.[1] ?? 0));
+        for (const [product, depth] of await store.outboxDepths()) this.set({ product }, depth);
       } catch {
         this.set({ product: "unknown" }, Number.NaN);
       }

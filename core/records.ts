@@ -20,8 +20,19 @@ export function postgresRecords(db: Database): Records {
     async rules(productId) {
       const [row] = await db.select().from(products).where(eq(products.id, productId));
       if (!row) return undefined;
-      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused, roomMode, roomRate } = row;
-      return { productId: id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused, roomMode, roomRate };
+      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused, roomMode, roomRate, buckets } = row;
+      return {
+        productId: id,
+        startsAt,
+        endsAt,
+        perUserLimit,
+        maxPerOrder,
+        holdSeconds,
+        paused,
+        roomMode,
+        roomRate,
+        buckets,
+      };
     },
 
     async order(orderId) {

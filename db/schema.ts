@@ -4,6 +4,7 @@
  * drizzle-kit (`npm run db:generate`) and are committed under db/migrations.
  */
 import { sql } from "drizzle-orm";
+import { MAX_BUCKETS } from "../shared/keys.ts";
 import { ROOM_MODES } from "../shared/room-modes.ts";
 import {
   bigint,
@@ -51,6 +52,8 @@ export const products = pgTable(
     roomMode: text("room_mode", { enum: ROOM_MODES }).notNull().default("off"),
     /** Orders admitted per second in each region while the room is on. */
     roomRate: integer("room_rate").notNull().default(100),
+    /** Inventory buckets per region (core/reservation/buckets.ts): 1, or more for a hot product; set at creation. */
+    buckets: integer("buckets").notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -61,6 +64,7 @@ export const products = pgTable(
     check("products_max_per_order_positive", sql`${t.maxPerOrder} > 0`),
     check("products_hold_seconds_non_negative", sql`${t.holdSeconds} >= 0`),
     check("products_room_rate_positive", sql`${t.roomRate} > 0`),
+    check("products_buckets_in_range", sql`${t.buckets} between 1 and ${sql.raw(String(MAX_BUCKETS))}`),
   ],
 );
 

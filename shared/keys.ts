@@ -1,10 +1,17 @@
 /**
  * Every Redis key Flux-Gate uses. All keys of one (region, product) carry the hash tag
- * `{region:product}`, so they share one Redis Cluster slot and one Lua script can touch them all.
+ * `{region:product}`, so they share one Redis Cluster slot and one Lua script can touch them all;
+ * a product split into buckets has such keys per bucket (`product#b`, core/reservation/buckets.ts).
  */
 
-/** Product ids are safe inside a hash tag and a key: no braces, colons or spaces. */
+/** Product ids are safe inside a hash tag and a key: no braces, colons, spaces or `#`. */
 export const PRODUCT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The most inventory buckets a product may have per region (core/reservation/buckets.ts). */
+export const MAX_BUCKETS = 16;
+
+/** Bucket `bucket` of a product, addressed as a product of its own: bucket 0 is the product itself. */
+export const bucketId = (productId: string, bucket: number) => (bucket === 0 ? productId : `${productId}#${bucket}`);
 
 export interface ProductKeys {
   /** Hash: the sale's rules and its counters (allocated, available, held, sold). */
@@ -25,6 +32,8 @@ export interface ProductKeys {
   ended: string;
   /** Prefix of the tombstone strings of forgotten orders; the Lua scripts append `<generation>:<shard>`. */
   tombstonePrefix: string;
+  /** Sorted set: order ids a bucket turned away for want of units → when (reserve.lua). */
+  passed: string;
 }
 
 export function productKeys(region: string, productId: string): ProductKeys {
@@ -39,6 +48,7 @@ export function productKeys(region: string, productId: string): ProductKeys {
     allocationChangeTimes: `fg:${tag}:allocation-change-times`,
     ended: `fg:${tag}:ended`,
     tombstonePrefix: `fg:${tag}:tombstones:`,
+    passed: `fg:${tag}:passed`,
   };
 }
 

@@ -13,7 +13,7 @@ import { desc } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../../db/client.ts";
 import { adminAudit } from "../../db/schema.ts";
-import { PRODUCT_ID } from "../../shared/keys.ts";
+import { MAX_BUCKETS, PRODUCT_ID } from "../../shared/keys.ts";
 import { ROOM_MODES } from "../../shared/room-modes.ts";
 import { describeIssues, problem, problemResponse, refuse, type ProblemCode } from "../../shared/problems.ts";
 import { reaches, type Principal } from "../access/tokens.ts";
@@ -151,6 +151,7 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
       paused: productFields.paused.optional(),
       roomMode: productFields.roomMode.optional(),
       roomRate: productFields.roomRate.optional(),
+      buckets: z.int().min(1).max(MAX_BUCKETS).optional(),
       allocations: z.partialRecord(region, z.int().min(0)).optional(),
     }),
     update: z

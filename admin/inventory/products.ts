@@ -13,10 +13,11 @@ import { drive, type MoveDeps } from "./moves.ts";
 import { shareOfPool, type Demand } from "./rebalance.ts";
 
 export type Product = typeof products.$inferSelect;
-/** A new product: the room is off and the sale running unless said otherwise (the table's defaults). */
-export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused" | "roomMode" | "roomRate"> &
-  Partial<Pick<Product, "paused" | "roomMode" | "roomRate">>;
-export type ProductChange = Partial<Omit<ProductInput, "id">>;
+/** A new product: the room is off, the sale running, the product unsplit unless said otherwise (the table's defaults). */
+export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused" | "roomMode" | "roomRate" | "buckets"> &
+  Partial<Pick<Product, "paused" | "roomMode" | "roomRate" | "buckets">>;
+/** Buckets are set at creation: a region's units already sit in them. */
+export type ProductChange = Partial<Omit<ProductInput, "id" | "buckets">>;
 
 /** What a change did, or the problem code that says why it did nothing (with the transfer it met). */
 /** A refused change says why in words, and names the transfer it collided with, if any. */
@@ -58,7 +59,8 @@ function sameProduct(stored: Product, input: ProductInput): boolean {
     stored.holdSeconds === input.holdSeconds &&
     stored.paused === (input.paused ?? false) &&
     stored.roomMode === (input.roomMode ?? "off") &&
-    (input.roomRate === undefined || stored.roomRate === input.roomRate)
+    (input.roomRate === undefined || stored.roomRate === input.roomRate) &&
+    stored.buckets === (input.buckets ?? 1)
   );
 }
 

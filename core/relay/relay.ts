@@ -82,7 +82,7 @@ export function startRelay({
     // Taken before the streams are read: an entry written after this read is noted again.
     for (const product of await store.takePendingOutboxes()) active.add(product);
     if (walk) {
-      for (const product of await store.products()) active.add(product);
+      for (const bucket of await store.buckets()) active.add(bucket);
       walkedAt = performance.now();
     }
     if (active.size === 0) return 0;

@@ -4,10 +4,13 @@
 -- refused release is remembered, so a change refused once cannot succeed later under a
 -- second driver of the same transfer. Each change id is kept with the time it came (ms, in
 -- allocation change times) until the retention sweep sees the ledger settled it.
+-- `up to` 1 (a bucket's part of a release, core/reservation/buckets.ts): release what is
+-- available, at most -units, never refused; `moved` is what it released.
 -- KEYS: product, allocation changes, allocation change times
--- ARGV: change id, units
--- Returns {'ok', allocated, available, held, sold, replayed} or {'err', code}.
-local change, units = ARGV[1], tonumber(ARGV[2])
+-- ARGV: change id, units, up to
+-- Returns {'ok', allocated, available, held, sold, replayed, moved} or {'err', code}.
+local change, units, up_to = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+
 local function remember(value)
   redis.call('HSET', KEYS[2], change, value)
   redis.call('ZADD', KEYS[3], now_ms(), change)
@@ -18,20 +21,23 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return { 'err', 'unknown_product' }
 end
 
-local function counters(replayed)
+local function counters(replayed, moved)
   local c = redis.call('HMGET', KEYS[1], 'allocated', 'available', 'held', 'sold')
-  return { 'ok', tonumber(c[1]), tonumber(c[2]), tonumber(c[3]), tonumber(c[4]), replayed }
+  return { 'ok', tonumber(c[1]), tonumber(c[2]), tonumber(c[3]), tonumber(c[4]), replayed, moved }
 end
 
 local previous = redis.call('HGET', KEYS[2], change)
 if previous == 'refused' then return { 'err', 'insufficient_available' } end
-if previous then return counters(1) end
+if previous then return counters(1, tonumber(previous)) end
 
-if units < 0 and tonumber(redis.call('HGET', KEYS[1], 'available')) < -units then
+local available = tonumber(redis.call('HGET', KEYS[1], 'available'))
+-- (0 - x, not -x: Lua's -0 reaches Redis as "-0", which HINCRBY refuses)
+if units < 0 and up_to then units = 0 - math.min(available, 0 - units) end
+if units < 0 and available < -units then
   remember('refused')
   return { 'err', 'insufficient_available' }
 end
 redis.call('HINCRBY', KEYS[1], 'allocated', units)
 redis.call('HINCRBY', KEYS[1], 'available', units)
 remember(units)
-return counters(0)
+return counters(0, units)

@@ -2,12 +2,17 @@
 -- outcome back and changes nothing, also once the order is forgotten (its tombstone answers;
 -- the origin is then ''). A request that runs after its deadline (`not after`, ms; 0 for none)
 -- reserves nothing: the edge may already have let another region serve it.
--- KEYS: product, users, holds, outbox, ended, order
--- ARGV: order id, user id, quantity, origin region, outbox limit, not after, order key prefix,
---       tombstone prefix, tombstone generation ms
+-- A bucket of a product split into several (`passing` 1) that turns an order away for want of
+-- units notes it as passed, and never reserves it later: the core tries the next bucket, and a
+-- retry of the same order, which tries the buckets in the same order, must not be reserved in
+-- this one once units come back while another bucket holds it.
+-- KEYS: product, users, holds, outbox, ended, order, passed
+-- ARGV: order id, user id, quantity, origin region, outbox limit, not after, passing, order key
+--       prefix, tombstone prefix, tombstone generation ms
 -- Returns {'ok', status, expiresAt, replayed, origin, outbox was empty} or {'err', code}.
 local order_id, user_id, origin = ARGV[1], ARGV[2], ARGV[4]
 local quantity, outbox_limit, not_after = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local passing = ARGV[7] == '1'
 local keys = product_keys()
 
 local existing = load_order(KEYS[6])
@@ -16,6 +21,7 @@ local now = now_ms()
 local ended = tombstone(keys, order_id, now)
 if ended then return { 'ok', ended, '', 1, '', 0 } end
 
+if passing and redis.call('ZSCORE', KEYS[7], order_id) then return { 'err', 'sold_out' } end
 if not_after > 0 and now > not_after then return { 'err', 'request_expired' } end
 local p = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'paused', 'maxPerOrder', 'perUserLimit', 'holdMs',
   'available', 'region', 'productId')
@@ -28,8 +34,14 @@ if tonumber(redis.call('HGET', KEYS[2], user_id) or '0') + quantity > tonumber(p
   return { 'err', 'user_limit_exceeded' }
 end
 local available = tonumber(p[7])
-if available <= 0 then return { 'err', 'sold_out' } end
-if available < quantity then return { 'err', 'insufficient_stock' } end
+if available < quantity then
+  if passing then
+    -- Kept as long as a retry may come (the idempotency window, as tombstones are).
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - 2 * keys.generation_ms)
+    redis.call('ZADD', KEYS[7], now, order_id)
+  end
+  return { 'err', available <= 0 and 'sold_out' or 'insufficient_stock' }
+end
 -- Last: only an order that would be written is turned away for a full outbox.
 local waiting = redis.call('XLEN', KEYS[4])
 if waiting >= outbox_limit then return { 'err', 'overloaded' } end

@@ -13,7 +13,7 @@ const read = (name: string) => readFileSync(fileURLToPath(new URL(`./${name}.lua
 const common = read("common");
 
 /** Name → number of KEYS. */
-const SCRIPTS = { reserve: 6, confirm: 6, cancel: 6, expire: 5, forget: 5, activate: 1, allocate: 3 } as const;
+const SCRIPTS = { reserve: 7, confirm: 6, cancel: 6, expire: 5, forget: 5, activate: 1, allocate: 3 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
 /** One script's source as Redis receives it: all but activate share the helpers in common.lua. */

@@ -4,12 +4,13 @@
  */
 import type { OrderStatus } from "../../shared/events.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
-import { orderKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
+import { bucketId, orderKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import { Cluster, masters, type RedisConnection } from "../../shared/redis.ts";
 import type { RespSend } from "../../shared/lua.ts";
 import type { Result } from "../../shared/result.ts";
 import { ROOM_MODES, type RoomMode } from "../../shared/room-modes.ts";
+import { bucketChangeId, bucketIds, bucketsFrom, spreadUnits } from "./buckets.ts";
 import { respScripts, scriptsFor, type Scripts } from "./scripts.ts";
 
 /** A refusal about an existing order names the status it is in. */
@@ -59,6 +60,8 @@ export interface SaleRules {
   /** The waiting room the edge runs for this product (shared/room-modes.ts), and its admissions per second here. */
   roomMode: RoomMode;
   roomRate: number;
+  /** Buckets per region (core/reservation/buckets.ts): 1 unless the product is split for a hot sale. */
+  buckets: number;
 }
 
 export interface SaleTerms {
@@ -99,6 +102,17 @@ export function parseInfo(text: string): Record<string, string> {
 /** Redis's refusal of a write past `maxmemory` under `noeviction`. */
 export const isOutOfMemory = (error: unknown) => String(error).includes("OOM command not allowed");
 
+const sumStocks = (stocks: Stock[]): Stock =>
+  stocks.reduce(
+    (a, b) => ({
+      allocated: a.allocated + b.allocated,
+      available: a.available + b.available,
+      held: a.held + b.held,
+      sold: a.sold + b.sold,
+    }),
+    { allocated: 0, available: 0, held: 0, sold: 0 },
+  );
+
 const expiry = (raw: unknown) => (raw === "" || raw === null || raw === undefined ? null : Number(raw));
 
 /** An ended order as the retention sweep offers it: its id and the status PostgreSQL holds. */
@@ -106,6 +120,12 @@ export interface StoredOrder {
   orderId: string;
   status: OrderStatus;
 }
+
+/** The refusals for want of units: a product split into buckets tries the next bucket on them. */
+const WANT_OF_UNITS = new Set<ProblemCode>(["sold_out", "insufficient_stock"]);
+
+/** How long a product's bucket count is kept when Redis had none (a product activated before buckets). */
+const UNSPLIT_RECHECK_MS = 5_000;
 
 /** An outbox entry as Redis gives it: its id, then its fields and values in turn. */
 export type OutboxEntry = [id: string, fields: string[]];
@@ -115,6 +135,8 @@ export class RegionStore {
   /** The reservation path's client (Bun's own) where there is one, else ioredis. */
   readonly command: RespSend;
   private readonly notePending: (productId: string) => Promise<unknown>;
+  /** Product → its buckets here, and until when that is known (a count set at creation never changes). */
+  private readonly bucketCounts = new Map<string, { count: number; until: number }>();
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
@@ -147,23 +169,66 @@ export class RegionStore {
     return [...this.productScriptKeys(productId), orderKey(this.region, productId, orderId)];
   }
 
+  /** How many buckets a product has in this region: 1 unless it was split (core/reservation/buckets.ts). */
+  async bucketsOf(productId: string): Promise<number> {
+    const known = this.bucketCounts.get(productId);
+    if (known && known.until > Date.now()) return known.count;
+    const value = (await this.command(["HGET", this.keys(productId).product, "buckets"])) as string | null;
+    const count = Number(value ?? 1) || 1;
+    this.bucketCounts.set(productId, {
+      count,
+      until: value === null ? Date.now() + UNSPLIT_RECHECK_MS : Number.POSITIVE_INFINITY,
+    });
+    return count;
+  }
+
+  /** A product's buckets as the store addresses them (its own id alone when it is not split). */
+  private async bucketsOfProduct(productId: string): Promise<string[]> {
+    return bucketIds(productId, await this.bucketsOf(productId));
+  }
+
   /** The last three ARGV of every order script (common.lua). */
   private scriptTail(productId: string): (string | number)[] {
     const k = this.keys(productId);
     return [k.orderPrefix, k.tombstonePrefix, IDEMPOTENCY_WINDOW_MS];
   }
 
+  /**
+   * Reserves in the product's one bucket, or, split, in the buyer's bucket first and the next ones
+   * in turn while a bucket has too few units: sold out only when every bucket is.
+   */
   async reserve(request: ReservationRequest): Promise<Outcome<Reservation>> {
-    const { orderId, userId, productId, quantity, originRegion, notAfter = 0 } = request;
-    const reply = await this.scripts.reserve(this.orderScriptKeys(productId, orderId), [
-      orderId,
-      userId,
-      quantity,
-      originRegion,
-      this.outboxLimit,
-      notAfter,
-      ...this.scriptTail(productId),
-    ]);
+    const buckets = await this.bucketsOf(request.productId);
+    if (buckets === 1) return this.reserveIn(request.productId, request, false);
+    let refusal: Outcome<Reservation> | undefined;
+    for (const bucket of bucketsFrom(request.userId, buckets)) {
+      const outcome = await this.reserveIn(bucketId(request.productId, bucket), request, true);
+      if (outcome.ok || !WANT_OF_UNITS.has(outcome.code)) return outcome;
+      if (!refusal || outcome.code === "insufficient_stock") refusal = outcome;
+    }
+    return refusal!;
+  }
+
+  /** `passing`: the bucket notes an order it turns away for want of units (reserve.lua). */
+  private async reserveIn(
+    productId: string,
+    request: ReservationRequest,
+    passing: boolean,
+  ): Promise<Outcome<Reservation>> {
+    const { orderId, userId, quantity, originRegion, notAfter = 0 } = request;
+    const reply = await this.scripts.reserve(
+      [...this.orderScriptKeys(productId, orderId), this.keys(productId).passed],
+      [
+        orderId,
+        userId,
+        quantity,
+        originRegion,
+        this.outboxLimit,
+        notAfter,
+        passing ? 1 : 0,
+        ...this.scriptTail(productId),
+      ],
+    );
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     const replayed = reply[3] === 1;
     // The relay's cue when this order's event is the only one waiting.
@@ -191,7 +256,19 @@ export class RegionStore {
     return this.settle("cancel", productId, orderId);
   }
 
+  /** Settles the order in the bucket that holds it (the others answer not_found, and change nothing). */
   private async settle(script: "confirm" | "cancel", productId: string, orderId: string): Promise<Outcome<OrderState>> {
+    const outcomes = await Promise.all(
+      (await this.bucketsOfProduct(productId)).map((bucket) => this.settleIn(script, bucket, orderId)),
+    );
+    return outcomes.find((o) => o.ok || o.code !== "not_found") ?? outcomes[0]!;
+  }
+
+  private async settleIn(
+    script: "confirm" | "cancel",
+    productId: string,
+    orderId: string,
+  ): Promise<Outcome<OrderState>> {
     const reply = await this.scripts[script](this.orderScriptKeys(productId, orderId), [
       orderId,
       ...this.scriptTail(productId),
@@ -245,7 +322,7 @@ export class RegionStore {
     cutoff: number,
     limit: number,
   ): Promise<{ productId: string; ended: string[]; changeIds: string[] }[]> {
-    const products = await this.products();
+    const products = await this.buckets();
     const found = await this.perProduct(products, (pipeline, productId) => {
       const k = this.keys(productId);
       pipeline
@@ -311,23 +388,29 @@ export class RegionStore {
 
   /** Loads or refreshes a product's rules; the product joins the region with no units yet. */
   async activate(rules: SaleRules): Promise<Stock> {
-    const reply = await this.scripts.activate(
-      [this.keys(rules.productId).product],
-      [
-        this.region,
-        rules.productId,
-        rules.startsAt.getTime(),
-        rules.endsAt.getTime(),
-        rules.perUserLimit,
-        rules.maxPerOrder,
-        rules.holdSeconds * 1000,
-        rules.paused ? 1 : 0,
-        rules.roomMode,
-        rules.roomRate,
-      ],
+    const replies = await Promise.all(
+      bucketIds(rules.productId, rules.buckets).map((bucket) =>
+        this.scripts.activate(
+          [this.keys(bucket).product],
+          [
+            this.region,
+            rules.productId,
+            rules.startsAt.getTime(),
+            rules.endsAt.getTime(),
+            rules.perUserLimit,
+            rules.maxPerOrder,
+            rules.holdSeconds * 1000,
+            rules.paused ? 1 : 0,
+            rules.roomMode,
+            rules.roomRate,
+            rules.buckets,
+          ],
+        ),
+      ),
     );
+    this.bucketCounts.set(rules.productId, { count: rules.buckets, until: Number.POSITIVE_INFINITY });
     await this.redis.sadd(regionProductsKey(this.region), rules.productId);
-    return stockOf(reply.slice(1));
+    return sumStocks(replies.map((reply) => stockOf(reply.slice(1))));
   }
 
   /**
@@ -335,13 +418,90 @@ export class RegionStore {
    * `changeId`; repeating a change answers as before, with `replayed` set.
    */
   async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
+    const buckets = await this.bucketsOf(productId);
+    if (buckets === 1) return this.allocateIn(productId, changeId, units);
+    // Split: the change's outcome is kept under its own id in bucket 0, each bucket's part under
+    // `<change>#<bucket>`, so a retry after a crash anywhere finishes the same change.
+    const decided = await this.allocationChange(productId, changeId);
+    if (decided === "refused") return { ok: false, code: "insufficient_available" };
+    if (decided === undefined) {
+      const moved =
+        units > 0
+          ? await this.spreadOver(productId, changeId, units)
+          : await this.gatherFrom(productId, changeId, -units);
+      if (moved !== true) return moved;
+      await this.remember(productId, changeId, units);
+    }
+    const stock = await this.stock(productId);
+    return stock
+      ? { ok: true, value: { ...stock, replayed: decided !== undefined } }
+      : { ok: false, code: "unknown_product" };
+  }
+
+  /** New units, as evenly as whole units go over the buckets. */
+  private async spreadOver(productId: string, changeId: string, units: number): Promise<true | Outcome<never>> {
+    const parts = spreadUnits(units, await this.bucketsOf(productId));
+    for (const [bucket, part] of parts.entries()) {
+      if (part === 0) continue;
+      const outcome = await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket), part);
+      if (!outcome.ok) return outcome;
+    }
+    return true;
+  }
+
+  /**
+   * Units given back, taken from the buckets in turn (from the one the change's id picks) as far
+   * as each has them available. Short of `units` in all: each bucket gets back what it gave, and
+   * the change is refused, as one bucket refuses a release larger than it holds.
+   */
+  private async gatherFrom(productId: string, changeId: string, units: number): Promise<true | Outcome<never>> {
+    let wanted = units;
+    const given: [bucket: number, units: number][] = [];
+    for (const bucket of bucketsFrom(changeId, await this.bucketsOf(productId))) {
+      if (wanted === 0) break;
+      const outcome = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket),
+        -wanted,
+        true,
+      );
+      if (!outcome.ok) return outcome;
+      wanted += outcome.value.moved;
+      if (outcome.value.moved < 0) given.push([bucket, -outcome.value.moved]);
+    }
+    if (wanted === 0) return true;
+    for (const [bucket, back] of given) {
+      const outcome = await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket, true), back);
+      if (!outcome.ok) return outcome;
+    }
+    await this.remember(productId, changeId, "refused");
+    return { ok: false, code: "insufficient_available" };
+  }
+
+  /** A split product's allocation change decided: its units, or `refused`, beside its parts in bucket 0. */
+  private async remember(productId: string, changeId: string, outcome: number | "refused"): Promise<void> {
+    const k = this.keys(productId);
+    await this.redis
+      .pipeline()
+      .hset(k.allocationChanges, changeId, outcome)
+      .zadd(k.allocationChangeTimes, Date.now(), changeId)
+      .exec();
+  }
+
+  /** One bucket's allocation change (allocate.lua); `upTo`: a release of at most `-units`, never refused. */
+  private async allocateIn(
+    productId: string,
+    changeId: string,
+    units: number,
+    upTo = false,
+  ): Promise<Outcome<Stock & { replayed: boolean; moved: number }>> {
     const k = this.keys(productId);
     const reply = await this.scripts.allocate(
       [k.product, k.allocationChanges, k.allocationChangeTimes],
-      [changeId, units],
+      [changeId, units, upTo ? 1 : 0],
     );
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
-    return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1 } };
+    return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1, moved: Number(reply[6]) } };
   }
 
   /** Units an allocation change moved here, `refused`, or undefined if it never reached Redis. */
@@ -350,30 +510,24 @@ export class RegionStore {
     return value === null ? undefined : value === "refused" ? "refused" : Number(value);
   }
 
+  /** A product's counters in this region: over all its buckets when it is split. */
   async stock(productId: string): Promise<Stock | undefined> {
-    const [allocated, available, held, sold] = await this.redis.hmget(
-      this.keys(productId).product,
-      "allocated",
-      "available",
-      "held",
-      "sold",
+    const readings = await Promise.all(
+      (await this.bucketsOfProduct(productId)).map((bucket) =>
+        this.redis.hmget(this.keys(bucket).product, "allocated", "available", "held", "sold"),
+      ),
     );
-    if (allocated === null) return undefined;
-    return { allocated: Number(allocated), available: Number(available), held: Number(held), sold: Number(sold) };
+    if (readings[0]![0] === null) return undefined;
+    return sumStocks(readings.filter((r) => r[0] !== null).map(stockOf));
   }
 
-  /** The counters of every product whose sale ends after `since` (ms), in one round trip: the sales worth watching. */
+  /** The counters of every product whose sale ends after `since` (ms): the sales worth watching. */
   async recentStocks(since: number): Promise<{ productId: string; stock: Stock }[]> {
     const products = await this.products();
-    const found = await this.perProduct(products, (pipeline, id) =>
-      pipeline.hmget(this.keys(id).product, "allocated", "available", "held", "sold", "endsAt"),
-    );
-    return found.flatMap(([reply], i) => {
-      const counters = reply as (string | null)[];
-      return counters[0] === null || Number(counters[4]) <= since
-        ? []
-        : [{ productId: products[i]!, stock: stockOf(counters) }];
-    });
+    const ends = await this.perProduct(products, (pipeline, id) => pipeline.hget(this.keys(id).product, "endsAt"));
+    const watched = products.filter((_, i) => ends[i]![0] !== null && Number(ends[i]![0]) > since);
+    const stocks = await Promise.all(watched.map((id) => this.stock(id)));
+    return watched.flatMap((productId, i) => (stocks[i] ? [{ productId, stock: stocks[i] }] : []));
   }
 
   /** The sale window, pause flag and per-buyer bounds as this region has them. */
@@ -432,14 +586,38 @@ export class RegionStore {
     return { used: Number(fullest.used_memory), max: Number(fullest.maxmemory) };
   }
 
-  /** The products active in this region: what the relay and the sweeper walk. */
+  /** The products active in this region. */
   products(): Promise<string[]> {
     return this.redis.smembers(regionProductsKey(this.region));
   }
 
+  /** Entries waiting in each product's outbox (a split product's buckets' together). */
+  async outboxDepths(): Promise<Map<string, number>> {
+    const products = await this.products();
+    const depths = await Promise.all(
+      products.map(async (productId) => {
+        const buckets = await this.bucketsOfProduct(productId);
+        const lengths = await Promise.all(buckets.map((bucket) => this.redis.xlen(this.keys(bucket).outbox)));
+        return lengths.reduce((a, b) => a + b, 0);
+      }),
+    );
+    return new Map(products.map((productId, i) => [productId, depths[i]!]));
+  }
+
+  /** Every bucket of every product active here (an unsplit product is its own one): what the relay, the sweeper and the retention sweep walk. */
+  async buckets(): Promise<string[]> {
+    return (await Promise.all((await this.products()).map((p) => this.bucketsOfProduct(p)))).flat();
+  }
+
+  /** The order as the bucket that holds it has it. */
   async order(productId: string, orderId: string): Promise<OrderRecord | undefined> {
-    const o = await this.redis.hgetall(orderKey(this.region, productId, orderId));
-    if (!o.status) return undefined;
+    const found = await Promise.all(
+      (await this.bucketsOfProduct(productId)).map((bucket) =>
+        this.redis.hgetall(orderKey(this.region, bucket, orderId)),
+      ),
+    );
+    const o = found.find((fields) => fields.status);
+    if (!o) return undefined;
     return {
       orderId,
       productId: o.product!,

@@ -7,6 +7,7 @@
  */
 import { repeat } from "../../shared/repeat.ts";
 import type { Records } from "../records.ts";
+import { changeOfPart } from "../reservation/buckets.ts";
 import type { RegionStore } from "../reservation/store.ts";
 
 export interface RetentionOptions {
@@ -50,10 +51,12 @@ export function startRetention({
     }
   }
 
+  /** A split product's buckets keep parts of a change (`<change>#<bucket>`): they go with the change. */
   async function forgetChanges(productId: string, changes: string[]): Promise<number> {
-    const settled = await records.settledChanges(changes);
-    await store.forgetChanges(productId, settled);
-    return settled.length;
+    const settled = new Set(await records.settledChanges([...new Set(changes.map(changeOfPart))]));
+    const forgotten = changes.filter((id) => settled.has(changeOfPart(id)));
+    await store.forgetChanges(productId, forgotten);
+    return forgotten.length;
   }
 
   async function sweep() {

@@ -29,7 +29,7 @@ export function startSweeper(
   async function sweep(): Promise<number> {
     let total = 0;
     const now = Date.now();
-    const products = new Set(await store.products());
+    const products = new Set(await store.buckets());
     for (const product of products) {
       if ((nextCheck.get(product) ?? 0) > now) continue;
       let round: Awaited<ReturnType<RegionStore["expireDue"]>>;

@@ -50,6 +50,7 @@ describe("1,000 products on sale", () => {
           paused: false,
           roomMode: "off",
           roomRate: 100,
+          buckets: 1,
         });
         await store.allocate(productId, "initial", 100_000);
       }),
@@ -121,6 +122,7 @@ describe("1,000 products on sale", () => {
       paused: false,
       roomMode: "off",
       roomRate: 100,
+      buckets: 1,
     });
     await store.allocate(quick, "initial", 10);
     expect(await sweeper.sweep()).toBe(0);

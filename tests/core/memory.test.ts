@@ -41,6 +41,7 @@ describe("a full Redis", () => {
       paused: false,
       roomMode: "off",
       roomRate: 100,
+      buckets: 1,
     });
     expect(await store.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
     const records: Records = {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, coreOrderPath } from "../support/helpers.ts";
-import { coreClient, createProduct, pooled, withCoresAndWorkers } from "../support/harness.ts";
+import { adminServices, coreClient, createProduct, pooled, withCoresAndWorkers } from "../support/harness.ts";
 
 const CLI = join(import.meta.dir, "../../cli/flux-gate.ts");
 const region = config.regions[0]!.id;
@@ -16,6 +16,30 @@ function verifyCli(...args: string[]) {
 
 describe("flux-gate verify", () => {
   withCoresAndWorkers([region]);
+
+  test("a product split into buckets: after a sale, confirms, cancels and a release, every unit is accounted for", async () => {
+    const productId = await createProduct({ units: { [region]: 30 }, pool: 0, buckets: 3 });
+    const core = coreClient(region);
+    const orders = await pooled(40, 10, async (i) => {
+      const response = await core.reserve({ userId: `vb-${i}`, productId, quantity: 1 });
+      return response.status === 202 ? ((await response.json()) as { orderId: string }).orderId : undefined;
+    });
+    const accepted = orders.filter((id): id is string => id !== undefined);
+    expect(accepted).toHaveLength(30);
+    for (const id of accepted.slice(0, 10))
+      await core.call("POST", coreOrderPath(id, { productId, action: "confirm" }));
+    for (const id of accepted.slice(10, 20))
+      await core.call("POST", coreOrderPath(id, { productId, action: "cancel" }));
+    // The ten cancelled units go back to the pool, gathered from whichever buckets hold them.
+    const { products } = adminServices([region]);
+    expect(await products.setAllocations(productId, { [region]: 20 }, "test")).toMatchObject({ ok: true });
+    const view = await products.view(productId);
+    expect(view?.regions[0]?.live).toMatchObject({ allocated: 20, available: 0, held: 10, sold: 10 });
+
+    const clean = verifyCli("--product", productId, "--json", "--settle", "30");
+    expect(JSON.parse(clean.stdout)).toEqual({ products: 1, transfersInFlight: 0, drifts: [] });
+    expect(clean.code).toBe(0);
+  });
 
   test("after a sale with confirms and cancels, every unit is accounted for; a tampered counter is named", async () => {
     const productId = await createProduct({ units: { [region]: 50 } });

@@ -131,6 +131,8 @@ export interface ProductSpec {
   room?: { mode: RoomMode; rate: number };
   /** The sale starts this long from now (it started a minute ago unless said). */
   startsInMs?: number;
+  /** Inventory buckets per region (1 unless said). */
+  buckets?: number;
 }
 
 function productInput(spec: Omit<ProductSpec, "units"> & { totalUnits: number }) {
@@ -145,6 +147,7 @@ function productInput(spec: Omit<ProductSpec, "units"> & { totalUnits: number })
     maxPerOrder: spec.maxPerOrder ?? 5,
     holdSeconds: spec.holdSeconds ?? 600,
     ...(spec.room ? { roomMode: spec.room.mode, roomRate: spec.room.rate } : {}),
+    ...(spec.buckets ? { buckets: spec.buckets } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ export function saleRules(prefix: string, overrides: Partial<SaleRules> = {}): S
     paused: false,
     roomMode: "off",
     roomRate: 100,
+    buckets: 1,
     ...overrides,
   };
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "products" ADD COLUMN "buckets" integer DEFAULT 1 NOT NULL;--> statement-breakpoint
+ALTER TABLE "products" ADD CONSTRAINT "products_buckets_in_range" CHECK ("products"."buckets" between 1 and 16);
