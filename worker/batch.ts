@@ -14,23 +14,33 @@ export interface WorkerOptions {
   producer: IdempotentProducer;
   deadLetterTopic: string;
   onRetry?: (error: unknown, attempt: number) => void;
+  /** One attempt has run for STUCK_AFTER_MS: see `untilApplied`. */
+  onStuck?: () => void;
   /** After each batch: its size, what was applied and set aside, and how long it took. */
   onApplied?: (outcome: { size: number; applied: number; deadLettered: number; seconds: number }) => void;
 }
 
 const MAX_BACKOFF_MS = 5_000;
+/**
+ * An attempt this long has not failed, it hangs: postgres.js 3.4.9 can leave a query pending for
+ * good when a server (PgBouncer restarting) closes the connection during its start-up
+ * (porsager/postgres#1193). The worker then exits, and its supervisor starts a fresh one; the
+ * batch, never committed, comes again.
+ */
+export const STUCK_AFTER_MS = 30_000;
 
 export function batchHandler({
   db,
   producer,
   deadLetterTopic,
   onRetry = () => {},
+  onStuck,
   onApplied = () => {},
 }: WorkerOptions) {
   return async (batch: IncomingMessage[], context: BatchContext): Promise<void> => {
     const started = performance.now();
     const { events, poison } = decode(batch);
-    await untilApplied(context, onRetry, async () => {
+    await untilApplied(context, onRetry, { onStuck }, async () => {
       const refused = await persist(db, events);
       const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
       await deadLetter(producer, deadLetterTopic, rejected);
@@ -44,15 +54,25 @@ export function batchHandler({
   };
 }
 
-/** Runs `apply` until it succeeds, backing off and keeping the group membership alive meanwhile. */
+/**
+ * Runs `apply` until it succeeds, backing off and keeping the group membership alive meanwhile;
+ * `onStuck` once an attempt has run `stuckAfterMs` without an answer.
+ */
 export async function untilApplied(
   { heartbeat }: BatchContext,
   onRetry: (error: unknown, attempt: number) => void,
+  { onStuck, stuckAfterMs = STUCK_AFTER_MS }: { onStuck?: () => void; stuckAfterMs?: number },
   apply: () => Promise<unknown>,
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await apply();
+      const running = apply();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<void>((resolve) => {
+        if (onStuck) timer = setTimeout(resolve, stuckAfterMs);
+      }).then(() => onStuck?.());
+      await Promise.race([running, stuck]).finally(() => clearTimeout(timer));
+      await running;
       return;
     } catch (error) {
       onRetry(error, attempt);

@@ -13,7 +13,7 @@ import { createWorkerApp } from "./http.ts";
 import { workerMetrics } from "./metrics.ts";
 import { connectRegionRedis } from "../shared/redis.ts";
 import { allowanceHandler } from "./allowance.ts";
-import { batchHandler, untilApplied } from "./batch.ts";
+import { batchHandler, STUCK_AFTER_MS, untilApplied } from "./batch.ts";
 
 const config = loadConfig();
 const region = regionFromArgs(config);
@@ -54,6 +54,14 @@ const server = Bun.serve({
     }),
   }).fetch,
 });
+/** A batch hangs (batch.ts, STUCK_AFTER_MS): exit, so that a fresh process takes the partitions. */
+function exitStuck(): never {
+  log.error("a batch waited on PostgreSQL or Redis without an answer: exiting for a fresh start", {
+    stuckAfterMs: STUCK_AFTER_MS,
+  });
+  process.exit(1);
+}
+
 const producer = await untilConnected("connecting the dead-letter producer", () => connectProducer(kafka), log);
 const consumer = await untilConnected(
   "joining the consumer group",
@@ -67,6 +75,7 @@ await consumer.run(
     producer,
     deadLetterTopic: region.deadLetterTopic,
     onRetry: (error, attempt) => log.warn("batch not applied, retrying", { attempt, error: String(error) }),
+    onStuck: exitStuck,
     onApplied: (outcome) => {
       metrics.batch(outcome);
       if (outcome.deadLettered > 0)
@@ -97,6 +106,7 @@ await allowance.run(
     untilApplied(
       context,
       (error, attempt) => log.warn("allowances not given back, retrying", { attempt, error: String(error) }),
+      { onStuck: exitStuck },
       () => releaseAllowances(batch),
     ),
   config.kafka.partitions,

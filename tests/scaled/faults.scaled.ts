@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { coreClient, reach } from "../../core/http/client.ts";
 import { loadConfig } from "../../shared/config.ts";
+import { connectConsumer, connectProducer, ensureTopics, type IdempotentProducer } from "../../shared/kafka.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { signRequest } from "../../shared/signing.ts";
@@ -61,6 +62,63 @@ async function masterOf(key: string): Promise<number> {
     redis.disconnect();
   }
 }
+
+test("on a Redis Cluster, a buyer's allowance comes back when an order of theirs expires unsold (the worker's release)", async () => {
+  const productId = await sale.product(10, { perUserLimit: 1, holdSeconds: 1 });
+  const order = (key: string) =>
+    fetch(`${config.edge.url}/v1/orders`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "Idempotency-Key": key,
+        "X-User-Id": `allowance-${productId}`,
+        "CF-IPCountry": "US",
+      },
+      body: JSON.stringify({ productId, quantity: 1 }),
+    }).then(async (r) => ({ status: r.status, code: ((await r.json()) as { code?: string }).code }));
+  expect((await order(crypto.randomUUID())).status).toBe(202);
+  expect(await order(crypto.randomUUID())).toEqual({ status: 409, code: "user_limit_exceeded" });
+  // The hold runs out, the sweeper expires it, the worker of the buyer's home region gives the unit back.
+  const again = crypto.randomUUID();
+  expect(await waitUntil(async () => (await order(again)).status === 202, 30_000, 500)).toBe(true);
+}, 60_000);
+
+test("kill -9 of a Kafka node while the producer sends: every message it acknowledged is in the topic", async () => {
+  const kafka = { brokers: config.kafka.brokers, clientId: "scaled-test" };
+  const topic = `scaled-test-${Date.now().toString(36)}`;
+  await ensureTopics(kafka, [{ name: topic, partitions: 6 }], config.kafka);
+  const acknowledged: string[] = [];
+  let producer: IdempotentProducer | undefined;
+  const killAt = Date.now() + 1_500;
+  let killed = false;
+  // As the relay does: a failed send is sent again, with a new producer.
+  while (Date.now() < killAt + 6_000) {
+    if (!killed && Date.now() >= killAt) {
+      process.kill((await pidOf("kafka-3"))!, "SIGKILL");
+      killed = true;
+    }
+    const batch = Array.from({ length: 50 }, () => ({ key: crypto.randomUUID(), value: "x" }));
+    try {
+      producer ??= await connectProducer(kafka);
+      await producer.send(topic, batch);
+      acknowledged.push(...batch.map((m) => m.key));
+    } catch {
+      await producer?.disconnect().catch(() => {});
+      producer = undefined;
+    }
+  }
+  await producer?.disconnect();
+  const seen = new Set<string>();
+  const consumer = await connectConsumer({ ...kafka, groupId: `${topic}-reader`, topics: [topic] });
+  void consumer.run(async (messages) => {
+    for (const m of messages) seen.add(m.key!);
+  });
+  await waitUntil(async () => acknowledged.every((key) => seen.has(key)), 30_000, 250);
+  await consumer.disconnect();
+  await stackUp(config);
+  expect(acknowledged.length).toBeGreaterThan(500);
+  expect(acknowledged.filter((key) => !seen.has(key))).toEqual([]);
+}, 90_000);
 
 describe("the scaled topology under faults", () => {
   test("kill -9 of a Redis master: its replica takes over; no acknowledged order lost, nothing oversold", async () => {

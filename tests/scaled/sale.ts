@@ -34,7 +34,10 @@ export function scaledSale(config: Config) {
   const services = inventoryServices(database.db, config.regions);
 
   /** A product on sale now with `perRegion` units in every region. */
-  async function product(perRegion: number): Promise<string> {
+  async function product(
+    perRegion: number,
+    { perUserLimit = 2, holdSeconds = 600 }: { perUserLimit?: number; holdSeconds?: number } = {},
+  ): Promise<string> {
     const id = `scaled-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     const created = await services.products.create({
       id,
@@ -42,9 +45,9 @@ export function scaledSale(config: Config) {
       totalUnits: perRegion * config.regions.length,
       startsAt: new Date(Date.now() - 60_000),
       endsAt: new Date(Date.now() + 3_600_000),
-      perUserLimit: 2,
+      perUserLimit,
       maxPerOrder: 2,
-      holdSeconds: 600,
+      holdSeconds,
     });
     const allocated = await services.products.setAllocations(
       id,
