@@ -6,6 +6,7 @@
  * the worker's persistence rate, and Redis's bytes per live and per ended order (bench/memory.ts).
  *
  * `npm run bench -- --core-only`: the baseline and the core's runs alone (a faster loop).
+ * `npm run bench -- --topology scaled`: instead, bench/scaled.ts on the scaled topology.
  * `npm run bench -- --soak [--orders N]`: instead, N orders (1,000,000) through one core with a
  * short retention, Redis's memory after every tenth of them.
  *
@@ -20,7 +21,7 @@ import { connectDatabase } from "../db/client.ts";
 import { commandLine } from "../shared/command-line.ts";
 import { orders, products } from "../db/schema.ts";
 import { inventoryServices } from "../admin/inventory/services.ts";
-import { loadConfig, regionById, regionVariable } from "../shared/config.ts";
+import { loadConfig, regionById, regionVariable, TOPOLOGIES } from "../shared/config.ts";
 import { consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
 import { connectRedis } from "../shared/redis.ts";
@@ -33,23 +34,33 @@ import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts"
 import { lineChartSvg } from "./chart.ts";
 import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts";
 import { runCrowd } from "../demo/crowd.ts";
+import { benchScaled } from "./scaled.ts";
 
-const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --soak [--orders N]]
+const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --soak [--orders N] | --topology scaled]
 
   --json         the report as JSON (medians and ratios to the baseline measured in the run)
   --seconds N    seconds per load run (10)
   --core-only    the baseline and the core's runs alone
   --soak         N orders through one core, Redis's memory after every tenth (an SVG chart)
-  --orders N     the soak's orders (1000000)`;
+  --orders N     the soak's orders (1000000)
+  --topology scaled
+                 instead, the scaled topology: reservations per second and each Redis master's
+                 load with one bucket and three, with WAIT 1 and without; the worker's rate
+                 with one consumer and two (docs/capacity.md)`;
 const cli = commandLine("bench", USAGE, {
   json: { type: "boolean", default: false },
   seconds: { type: "string", default: "10" },
   soak: { type: "boolean", default: false },
   "core-only": { type: "boolean", default: false },
   orders: { type: "string", default: "1000000" },
+  topology: { type: "string" },
 });
 const flags = cli.values;
 const SECONDS = cli.count("seconds", flags.seconds);
+if (flags.topology && cli.oneOf("topology", flags.topology, TOPOLOGIES) === "scaled") {
+  await benchScaled({ seconds: SECONDS, json: flags.json });
+  process.exit(0);
+}
 const SOAK_ORDERS = cli.count("orders", flags.orders);
 const CONNECTIONS = 100;
 /** The latency runs offer these shares of the baseline's throughput measured in the run. */

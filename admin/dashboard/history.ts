@@ -7,7 +7,7 @@
 import type { Region } from "../../shared/config.ts";
 import { bucketsSince, histogramBuckets, histogramQuantile, type Buckets, type Sample } from "../../shared/metrics.ts";
 import { repeat } from "../../shared/repeat.ts";
-import { acceptedOrders, known, scrape } from "./stats.ts";
+import { acceptedOrders, known, scrape, scrapeRegion, type RegionScrape } from "./stats.ts";
 
 /** One region's metrics as read at one moment. */
 export interface RegionReading {
@@ -57,9 +57,9 @@ export interface HistoryPoint {
 }
 
 /** A region's reading from its core's and worker's samples (undefined: the process did not answer). Pure. */
-export function regionReading(core: Sample[] | undefined, worker: Sample[] | undefined): RegionReading {
-  const units: RegionReading["units"] = core ? {} : null;
-  for (const s of core ?? []) {
+export function regionReading({ counted, shared, worker }: RegionScrape): RegionReading {
+  const units: RegionReading["units"] = shared ? {} : null;
+  for (const s of shared ?? []) {
     if (s.name !== "flux_gate_product_units" || !s.labels.product) continue;
     units![s.labels.product] ??= { allocated: 0, held: 0, sold: 0 };
     const product = units![s.labels.product]!;
@@ -67,11 +67,14 @@ export function regionReading(core: Sample[] | undefined, worker: Sample[] | und
     if (state === "allocated" || state === "held" || state === "sold") product[state] = s.value;
   }
   return {
-    accepted: core ? acceptedOrders(core) : null,
-    latency: core
-      ? histogramBuckets(core, "flux_gate_http_request_duration_seconds", { route: "/v1/reservations", method: "POST" })
+    accepted: counted ? acceptedOrders(counted) : null,
+    latency: counted
+      ? histogramBuckets(counted, "flux_gate_http_request_duration_seconds", {
+          route: "/v1/reservations",
+          method: "POST",
+        })
       : null,
-    outboxDepth: known(core, "flux_gate_outbox_depth"),
+    outboxDepth: known(shared, "flux_gate_outbox_depth"),
     consumerLag: known(worker, "flux_gate_worker_consumer_lag"),
     units,
   };
@@ -174,9 +177,7 @@ export function startHistory({
   const loop = repeat(intervalMs, async () => {
     const [edge, perRegion] = await Promise.all([
       scrape(edgeUrl),
-      Promise.all(
-        regions.map(async (r) => regionReading(...(await Promise.all([scrape(r.coreUrl), scrape(r.workerUrl)])))),
-      ),
+      Promise.all(regions.map(async (r) => regionReading(await scrapeRegion(r)))),
     ]);
     const reading: Reading = {
       at: Date.now(),

@@ -1,6 +1,6 @@
 /**
- * What the dashboard shows beside the counters: per region, read from the core's and the
- * worker's own /metrics, so the dashboard and Prometheus never disagree.
+ * What the dashboard shows beside the counters: per region, read from the cores' and the
+ * workers' own /metrics, so the dashboard and Prometheus never disagree.
  */
 import type { Region } from "../../shared/config.ts";
 import { readSamples, total, type Sample } from "../../shared/metrics.ts";
@@ -26,6 +26,31 @@ export async function scrape(url: string): Promise<Sample[] | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A region's processes' metrics, as the dashboard reads them: what each core counted itself
+ * (requests, latencies: summed over the region's cores), what every core reads alike from the
+ * region's Redis (outbox depth, units: one core's, or they would count twice), and one worker's
+ * (each reports its whole group's lag). Undefined where no process of that kind answered.
+ */
+export interface RegionScrape {
+  counted: Sample[] | undefined;
+  shared: Sample[] | undefined;
+  worker: Sample[] | undefined;
+}
+
+export async function scrapeRegion(region: Region): Promise<RegionScrape> {
+  const [cores, workers] = await Promise.all([
+    Promise.all(region.cores.map((core) => scrape(core.url))),
+    Promise.all(region.workers.map((worker) => scrape(worker.url))),
+  ]);
+  const answered = cores.filter((samples): samples is Sample[] => samples !== undefined);
+  return {
+    counted: answered.length > 0 ? answered.flat() : undefined,
+    shared: answered[0],
+    worker: workers.find((samples) => samples !== undefined),
+  };
 }
 
 /** The sum of a metric, or null when the process did not answer or could not measure it (NaN). */
@@ -56,14 +81,12 @@ export function regionStats(regions: Region[]): () => Promise<RegionStats[]> {
   const read = () =>
     Promise.all(
       regions.map(async (region) => {
-        const [core, worker] = await Promise.all([scrape(region.coreUrl), scrape(region.workerUrl)]);
-        const reservations = (outcome?: string) =>
-          core ? total(core, "flux_gate_reservations_total", outcome ? { outcome } : {}) : null;
+        const { counted, shared, worker } = await scrapeRegion(region);
         return {
           region: region.id,
-          ordersAccepted: core ? acceptedOrders(core) : null,
-          reservationRequests: reservations(),
-          outboxDepth: known(core, "flux_gate_outbox_depth"),
+          ordersAccepted: counted ? acceptedOrders(counted) : null,
+          reservationRequests: counted ? total(counted, "flux_gate_reservations_total") : null,
+          outboxDepth: known(shared, "flux_gate_outbox_depth"),
           consumerLag: known(worker, "flux_gate_worker_consumer_lag"),
           at: Date.now(),
         };

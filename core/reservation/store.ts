@@ -11,6 +11,7 @@ import type { RespSend } from "../../shared/lua.ts";
 import type { Result } from "../../shared/result.ts";
 import { ROOM_MODES, type RoomMode } from "../../shared/room-modes.ts";
 import { bucketChangeId, bucketIds, bucketsFrom, spreadUnits } from "./buckets.ts";
+import { sharedWait } from "./replica-wait.ts";
 import { respScripts, scriptsFor, type Scripts } from "./scripts.ts";
 
 /** A refusal about an existing order names the status it is in. */
@@ -135,6 +136,8 @@ export class RegionStore {
   /** The reservation path's client (Bun's own) where there is one, else ioredis. */
   readonly command: RespSend;
   private readonly notePending: (productId: string) => Promise<unknown>;
+  /** Bucket → its shared `WAIT 1` (replica-wait.ts). */
+  private readonly replicaWaits = new Map<string, () => Promise<number>>();
   /** Product → its buckets here, and until when that is known (a count set at creation never changes). */
   private readonly bucketCounts = new Map<string, { count: number; until: number }>();
 
@@ -293,11 +296,23 @@ export class RegionStore {
   }
 
   /**
-   * How many replicas have every write so far on the connection to the master of `productId`'s
-   * slot, waiting up to `replicaWaitMs` for one (`WAIT`). On a cluster the command goes in a
-   * pipeline behind a read of the product's key, which takes it to that master's connection.
+   * How many replicas have this reservation's write, waiting up to `replicaWaitMs` for one: a
+   * `WAIT 1` sent after it, shared with the reservations that came at once (replica-wait.ts).
    */
-  private async replicasHaving(productId: string): Promise<number> {
+  private replicasHaving(productId: string): Promise<number> {
+    let wait = this.replicaWaits.get(productId);
+    if (!wait) {
+      wait = sharedWait(() => this.sendWait(productId));
+      this.replicaWaits.set(productId, wait);
+    }
+    return wait();
+  }
+
+  /**
+   * `WAIT 1` on the connection to the master of `productId`'s slot. On a cluster the command goes
+   * in a pipeline behind a read of the product's key, which takes it to that master's connection.
+   */
+  private async sendWait(productId: string): Promise<number> {
     if (!(this.redis instanceof Cluster)) return Number(await this.command(["WAIT", 1, this.replicaWaitMs]));
     const replies = await this.redis
       .pipeline()

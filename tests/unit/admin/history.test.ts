@@ -98,7 +98,8 @@ flux_gate_product_units{product="P",state="available"} 150
 `);
 
   test("accepted orders (reserved + sold at once), the reservation route's buckets summed over statuses, units per product", () => {
-    const reading = regionReading(core, readSamples(`flux_gate_worker_consumer_lag{partition="0"} 7`));
+    const worker = readSamples(`flux_gate_worker_consumer_lag{partition="0"} 7`);
+    const reading = regionReading({ counted: core, shared: core, worker });
     expect(reading).toEqual({
       accepted: 42,
       latency: [
@@ -114,8 +115,22 @@ flux_gate_product_units{product="P",state="available"} 150
     ]);
   });
 
+  test("two cores: what each counted is summed, what both read from Redis is not counted twice", () => {
+    const reading = regionReading({ counted: [...core, ...core], shared: core, worker: undefined });
+    expect(reading).toMatchObject({
+      accepted: 84,
+      latency: [
+        [0.005, 80],
+        [INF, 104],
+      ],
+      outboxDepth: 3,
+      consumerLag: null,
+      units: { P: { allocated: 200, held: 30, sold: 20 } },
+    });
+  });
+
   test("a core or worker that did not answer reads as unknown, not zero", () => {
-    expect(regionReading(undefined, undefined)).toEqual({
+    expect(regionReading({ counted: undefined, shared: undefined, worker: undefined })).toEqual({
       accepted: null,
       latency: null,
       outboxDepth: null,
