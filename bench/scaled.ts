@@ -121,7 +121,8 @@ export async function benchScaled({ seconds, json }: { seconds: number; json: bo
     const run = async (label: string, productId: string) => {
       progress(`${label}: ${seconds} s of reservations through ${region.cores.length} cores`);
       const before = await commandsProcessed();
-      const { result, cpu } = await measureCpu(await masterPids(), () =>
+      const coresCpu = Object.fromEntries(cores.map((core, n) => [`core-${n + 1}`, core.pid]));
+      const { result, cpu } = await measureCpu({ ...(await masterPids()), ...coresCpu }, () =>
         Promise.all(
           region.cores.map((core) =>
             runLoad({
@@ -136,13 +137,18 @@ export async function benchScaled({ seconds, json }: { seconds: number; json: bo
       const after = await commandsProcessed();
       const rps = result.reduce((n, r: LoadResult) => n + r.rps, 0);
       const ops = after.map((n, i) => Math.round((n - before[i]!) / seconds));
+      const masterCpu = masterNodes.map((node) => cpu[`:${node.options.port}`] ?? 0);
+      const coreCpu = Object.keys(coresCpu).reduce((n, name) => n + (cpu[name] ?? 0), 0);
       return {
         label,
         core_rps: Math.round(rps),
         p99_ms: Math.max(...result.map((r) => r.p99)),
         errors: result.reduce((n, r) => n + r.errors + r.non2xx, 0),
         master_commands_per_s: ops,
-        master_cpu_percent: Object.values(cpu),
+        master_cpu_percent: masterCpu,
+        /** CPU time per reservation, in µs: the cores together, and the masters together. */
+        core_cpu_us_per_reservation: Math.round((coreCpu / 100 / rps) * 1e6),
+        redis_cpu_us_per_reservation: Math.round((masterCpu.reduce((a, b) => a + b, 0) / 100 / rps) * 1e6),
         /** (most - least) / most: 0 is an even spread. */
         master_spread: Number(((Math.max(...ops) - Math.min(...ops)) / Math.max(...ops)).toFixed(2)),
       };

@@ -434,7 +434,12 @@ export class RegionStore {
    */
   async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
     const buckets = await this.bucketsOf(productId);
-    if (buckets === 1) return this.allocateIn(productId, changeId, units);
+    if (buckets === 1) {
+      const outcome = await this.allocateIn(productId, changeId, units);
+      if (!outcome.ok) return outcome;
+      const { moved: _, ...stock } = outcome.value;
+      return { ok: true, value: stock };
+    }
     // Split: the change's outcome is kept under its own id in bucket 0, each bucket's part under
     // `<change>#<bucket>`, so a retry after a crash anywhere finishes the same change.
     const decided = await this.allocationChange(productId, changeId);

@@ -14,7 +14,20 @@ test.each([
     'flux-gate: unknown command "stack sideways"',
     "usage: flux-gate <command>",
   ],
-  ["demo/main.ts", ["--topology", "x"], "demo: Unknown option '--topology'", "usage: npm run demo"],
+  ["demo/main.ts", ["--colour", "x"], "demo: Unknown option '--colour'", "usage: npm run demo"],
+  ["demo/main.ts", ["--topology", "x"], 'demo: --topology takes one of single, scaled, not "x"', "usage: npm run demo"],
+  [
+    "bench/main.ts",
+    ["--topology", "huge"],
+    'bench: --topology takes one of single, scaled, not "huge"',
+    "usage: npm run bench",
+  ],
+  [
+    "cli/flux-gate.ts",
+    ["stack", "up", "--topology", "x"],
+    'flux-gate: --topology takes one of single, scaled, not "x"',
+    "usage: flux-gate <command>",
+  ],
   [
     "demo/main.ts",
     ["--buyers", "many"],
