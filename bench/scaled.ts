@@ -7,16 +7,20 @@
  * Uses the running scaled stack or brings one up (and stops what it started); its cores and
  * workers listen on ports of their own.
  */
+import { mkdirSync } from "node:fs";
 import { count, inArray } from "drizzle-orm";
 import { connectDatabase } from "../db/client.ts";
 import { orders } from "../db/schema.ts";
 import { inventoryServices } from "../admin/inventory/services.ts";
 import { loadConfig } from "../shared/config.ts";
+import { consumerGroups, groupState } from "../shared/kafka.ts";
 import { bucketId, productKeys } from "../shared/keys.ts";
 import { connectRegionRedis, masters, type RedisConnection } from "../shared/redis.ts";
 import { parseInfo } from "../core/reservation/store.ts";
 import { waitUntil } from "../stack/process.ts";
 import { stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import { spawnProcess } from "../stack/apps.ts";
+import { stackPaths } from "../stack/services/service.ts";
 import { measureCpu } from "./cpu.ts";
 import { coreReservation, runLoad, type LoadResult } from "./load.ts";
 
@@ -36,13 +40,14 @@ export async function benchScaled({ seconds, json }: { seconds: number; json: bo
   };
   const config = loadConfig(env);
   const region = config.regions[0]!;
-  const spawn = (argv: string[], extra: Record<string, string> = {}) =>
-    Bun.spawn([process.execPath, ...argv], {
-      cwd: `${import.meta.dir}/..`,
-      env: { ...env, ...extra },
-      stdout: "ignore",
-      stderr: "inherit",
-    });
+  const spawn = (argv: string[], extra: Record<string, string> = {}) => {
+    // Each process's log in the stack's logs folder: bench-core-us-east-1.log, …
+    const name = `bench-${argv[0]!.split("/")[0]}-${argv
+      .slice(1)
+      .filter((a) => !a.startsWith("--"))
+      .join("-")}`;
+    return spawnProcess(stackPaths(config).log(name), argv, { ...env, ...extra });
+  };
   const healthy = (url: string) =>
     waitUntil(
       () =>
@@ -58,6 +63,7 @@ export async function benchScaled({ seconds, json }: { seconds: number; json: bo
   const { sql, db } = connectDatabase(config.postgres.url);
   const cluster = connectRegionRedis(region, region.redisUrl);
   const children: ReturnType<typeof spawn>[] = [];
+  mkdirSync(stackPaths(config).logs, { recursive: true });
   try {
     let cores: ReturnType<typeof spawn>[] = [];
     const startCores = async (extra: Record<string, string> = {}) => {
@@ -179,7 +185,7 @@ export async function benchScaled({ seconds, json }: { seconds: number; json: bo
       )[0]!.n;
     const reserved = runs.reduce((n, r) => n + r.core_rps * seconds, 0);
 
-    progress("worker: one consumer on the backlog, then two");
+    progress("worker: two consumers on the backlog, then one");
     /** Orders persisted per second over the next `windowMs`, or null if the backlog ran out. */
     const rate = async (windowMs: number) => {
       const [n0, t0] = [await stored(), performance.now()];
@@ -187,24 +193,32 @@ export async function benchScaled({ seconds, json }: { seconds: number; json: bo
       const n1 = await stored();
       return n1 >= reserved * 0.98 ? null : Math.round((n1 - n0) / ((performance.now() - t0) / 1000));
     };
-    const worker = (n: number) => {
-      const child = spawn(["worker/main.ts", "--region", region.id, "--instance", String(n)]);
-      children.push(child);
-      return child;
+    const kafka = { brokers: config.kafka.brokers, clientId: "bench" };
+    /** `count` workers of the region, measured once the group is stable with all of them. */
+    const consumers = async (count: number) => {
+      const workers = Array.from({ length: count }, (_, n) =>
+        spawn(["worker/main.ts", "--region", region.id, "--instance", String(n + 1)]),
+      );
+      children.push(...workers);
+      await waitUntil(
+        async () => {
+          const group = await groupState(kafka, consumerGroups(region.id).worker).catch(() => undefined);
+          return group?.state === "Stable" && group.members === count;
+        },
+        60_000,
+        200,
+      );
+      // From their first batch: a group that just formed fetches its offsets first.
+      const before = await stored();
+      await waitUntil(async () => (await stored()) > before, 30_000, 50);
+      const perSecond = await rate(4_000);
+      // SIGTERM: each leaves the group, so the next measurement starts from a settled one.
+      for (const worker of workers) worker.kill();
+      await Promise.all(workers.map((w) => w.exited));
+      return perSecond;
     };
-    const first = worker(1);
-    await waitUntil(async () => (await stored()) > 0, 60_000, 100);
-    const oneWorker = await rate(3_000);
-    // SIGTERM: it leaves the group, and the pair that follows shares the partitions.
-    first.kill();
-    await first.exited;
-    const resumedAt = await stored();
-    worker(1);
-    worker(2);
-    await waitUntil(async () => (await stored()) > resumedAt, 60_000, 100);
-    // Both members joined (a join rebalances the group) before the window opens.
-    await Bun.sleep(2_000);
-    const twoWorkers = await rate(3_000);
+    const twoWorkers = await consumers(2);
+    const oneWorker = await consumers(1);
 
     const report = {
       topology: "scaled",

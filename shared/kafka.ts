@@ -296,6 +296,18 @@ export function lagReader(options: KafkaOptions, groupId: string, topic: string)
   };
 }
 
+/** A consumer group as its coordinator sees it: `Stable` once its members share the partitions. */
+export async function groupState(options: KafkaOptions, groupId: string): Promise<{ state: string; members: number }> {
+  const admin = client(options).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([groupId]);
+    return { state: groups[0]?.state ?? "Dead", members: groups[0]?.members.length ?? 0 };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The broker's own word on topics: each one's partition count, or absent if it has none. */
 export async function topicPartitions(options: KafkaOptions, names: string[]): Promise<Record<string, number>> {
   const admin = client(options).admin();
