@@ -21,7 +21,7 @@ const aclPath = (config: Config, name: string) => join(stackPaths(config).data(n
  * A cluster node hands its slots to its replica after 2 s without an answer; a replica takes
  * over however long it was apart (validity factor 0): a lost master costs seconds, not the sale.
  * Slots whose master and replica are both gone fail alone (full coverage off): the other
- * masters' products sell on.
+ * masters' products sell on. (WAIT 1 makes a master without its replica refuse reservations.)
  */
 const CLUSTER_ARGS = [
   "--cluster-enabled",
@@ -34,6 +34,10 @@ const CLUSTER_ARGS = [
   "0",
   "--cluster-require-full-coverage",
   "no",
+  // A master's one replica, back after a failure, resyncs at once instead of after the 5 s Redis
+  // waits for more replicas to share the transfer: a master without a replica takes no orders.
+  "--repl-diskless-sync-delay",
+  "0",
 ];
 
 export function redisArgs(config: Config, region: Region, node = 0): string[] {

@@ -61,14 +61,14 @@ export function scaledSale(config: Config) {
 
   /**
    * `buyers` buyers, `concurrency` at a time, one order of one unit each from alternating
-   * countries; each retries 0, 429 and 503 answers with the same Idempotency-Key for up to
-   * `patienceMs`. `fault` runs `faultAfterMs` into the sale, while buyers keep coming.
+   * countries; each retries 0, 429 and 503 answers with the same Idempotency-Key, after the
+   * answer's Retry-After, for up to `patienceMs`. `fault` runs `faultAfterMs` into the sale, while buyers keep coming.
    */
   async function run({
     productId,
     buyers,
     concurrency = 24,
-    patienceMs = 40_000,
+    patienceMs = 60_000,
     fault,
     faultAfterMs = 1_500,
   }: {
@@ -103,7 +103,9 @@ export function scaledSale(config: Config) {
         if (status === 202) return void outcome.accepted.push(answer.orderId!);
         if (status === 409) return;
         if (Date.now() > giveUpAt) return void outcome.failed.push({ status, code: answer.code });
-        await Bun.sleep(status === 429 ? 1_000 : 250);
+        // As a well-behaved client: after the answer's Retry-After (1 s when it names none).
+        const retryAfter = Number(response?.headers.get("Retry-After") ?? 1);
+        await Bun.sleep(Math.min(Number.isFinite(retryAfter) ? retryAfter * 1_000 : 1_000, 2_000));
       }
     }
     const injected = Bun.sleep(faultAfterMs).then(fault);
