@@ -19,10 +19,14 @@ import { answersHealth, spawnProcess } from "../../stack/apps.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config, uniqueName } from "./helpers.ts";
 
-/** Test cores listen apart from the ones `npm start` may be running. */
-export const TEST_CORE_PORT = 18101;
-export const TEST_WORKER_PORT = 18401;
-export const TEST_ADMIN_PORT = 18701;
+/**
+ * Test cores listen apart from the ones `npm start` may be running. FLUX_GATE_TEST_PORT_SHIFT
+ * moves them all, so two test runs on one machine (two checkouts) keep out of each other's way.
+ */
+const PORT_SHIFT = Number(process.env.FLUX_GATE_TEST_PORT_SHIFT ?? 0);
+export const TEST_CORE_PORT = 18101 + PORT_SHIFT;
+export const TEST_WORKER_PORT = 18401 + PORT_SHIFT;
+export const TEST_ADMIN_PORT = 18701 + PORT_SHIFT;
 export const testAdminUrl = `http://127.0.0.1:${TEST_ADMIN_PORT}`;
 
 export const database = connectDatabase(config.postgres.url, { max: 4 });
