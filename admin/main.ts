@@ -28,7 +28,7 @@ const { ledger, moves, products } = inventoryServices(db, config.regions, haltAf
 const resumer = startResumer(moves, config.admin.resumeIntervalMs, (error, transfer) =>
   log.warn("resuming a transfer failed; will retry", { transferId: transfer?.id, error: String(error) }),
 );
-const history = startHistory({ regions: config.regions, edgeUrl: config.edge.url });
+const history = startHistory({ regions: config.regions, edgeUrl: config.edge.metricsUrl });
 const app = createAdminApp({
   db,
   products,

@@ -32,7 +32,8 @@ import { idempotencyKey, type IdempotencyKeyVariables } from "./middleware/idemp
 import { rateLimit, rateLimiter } from "./middleware/rate-limit/index.ts";
 import { homesFor, orderService, type Answer } from "./orders.ts";
 import { regionOrder } from "./regions.ts";
-import { saleTermsCache } from "./sale-terms.ts";
+import { AVAILABILITY_TTL_MS, availabilityCache } from "./availability.ts";
+import { saleTermsCache, UNKNOWN_TTL_MS } from "./sale-terms.ts";
 import { roomPage } from "./room/page.ts";
 import { ROOM_STATES } from "./room/room.ts";
 import { ticketKey } from "./room/ticket.ts";
@@ -82,7 +83,11 @@ const availabilitySchema = z
     endsAt: z.string(),
     paused: z.boolean(),
     available: z.number(),
-    regions: z.record(z.string(), z.object({ available: z.number(), held: z.number(), sold: z.number() })),
+    /** A region that did not answer in time: its row's numbers are null (unknown), and `available` leaves it out. */
+    regions: z.record(
+      z.string(),
+      z.object({ available: z.number().nullable(), held: z.number().nullable(), sold: z.number().nullable() }),
+    ),
   })
   .openapi("Availability");
 
@@ -158,6 +163,7 @@ const routes = {
     responses: {
       200: { description: "The ticket's state", content: { "application/json": { schema: queueSchema } } },
       404: { description: "No such ticket (forged, expired, or not a ticket)", content: problemContent },
+      429: { description: "The ticket's buyer looked too often (FLUX_GATE_RATE_LIMIT_TICKET)", content: problemContent },
       503: { description: "The room's Redis did not answer; look again", content: problemContent },
     },
   }),
@@ -208,7 +214,7 @@ const routes = {
     },
     responses: {
       200: {
-        description: "Availability (cached for 1 s)",
+        description: "Availability (cached for 1 s); a region that did not answer within 250 ms has a row of nulls",
         content: {
           "application/json": {
             schema: availabilitySchema,
@@ -220,11 +226,6 @@ const routes = {
     },
   }),
 };
-
-/** How long the edge keeps a product's availability, and a product's absence from every region. */
-const AVAILABILITY_TTL_MS = 1_000;
-const UNKNOWN_TTL_MS = 5_000;
-const MAX_CACHED = 10_000;
 
 /** What a runtime's entry passes with each request (Hono's `env`). */
 export interface EdgeEnv {
@@ -261,7 +262,9 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   const askProduct = (region: Region, id: string) =>
     reach(() => core(region).v1.products[":id"].$get({ param: { id } }));
   const userLimiter = rateLimiter("user", edge.rateLimit.user);
-  const terms = saleTermsCache(askProduct);
+  const terms = saleTermsCache(askProduct, config.regions);
+  const availability = availabilityCache(askProduct);
+  const ticketLimiter = rateLimiter("ticket", edge.rateLimit.ticket);
   const room = waitingRoom({
     config,
     homes,
@@ -386,11 +389,19 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   const noTicket = (c: Context) =>
     c.json(problem("not_found", "no such ticket (forged, expired or not a ticket)"), 404, problemHeaders(404));
 
+  /** A ticket's looks and orders count against its buyer's own limit, in the buyer's home region. */
+  const ticketRefusal = async (userId: string) => {
+    const verdict = await ticketLimiter(redisOf(homeRegion(userId, regionIds)).ratelimit, userId);
+    return verdict.success ? undefined : verdict.refusal();
+  };
+
   app.openapi(routes.queueStatus, async (c) => {
     const token = c.req.valid("param").ticket;
     const ticket = await room.read(token);
     if (!ticket) return noTicket(c);
-    const sale = await terms.get(ticket.productId, config.regions);
+    const refused = await ticketRefusal(ticket.userId);
+    if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
+    const sale = await terms.get(ticket.productId);
     if (sale === "unavailable") return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
     const looked = sale && (await room.look(ticket, sale));
     if (!looked) return noTicket(c);
@@ -400,6 +411,8 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   app.openapi(routes.queueOrder, async (c) => {
     const ticket = await room.read(c.req.valid("param").ticket);
     if (!ticket) return noTicket(c);
+    const refused = await ticketRefusal(ticket.userId);
+    if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
     // The ticket stands for the request that took it: its buyer, its key, its product and units.
     c.set("userId", ticket.userId);
     c.set("idempotencyKey", ticket.idempotencyKey);
@@ -444,55 +457,38 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     return order.success ? c.json(order.data, 200) : outOfContract(c, "an order this edge cannot read");
   });
 
-  /**
-   * Availability per product, and "on sale nowhere", each kept a moment: a crowd polling one
-   * product, or asking for ones that do not exist, costs the cores one fan-out per product and
-   * moment. Bounded: past MAX_CACHED products the oldest entry goes (a Map keeps insertion order).
-   */
-  type Availability = z.infer<typeof availabilitySchema>;
-  const availability = new Map<string, { until: number; body?: Availability }>();
-  const remember = (id: string, ttlMs: number, body?: Availability) => {
-    availability.delete(id);
-    availability.set(id, { until: Date.now() + ttlMs, body });
-    if (availability.size > MAX_CACHED) availability.delete(availability.keys().next().value!);
-  };
-  const unknownProduct = (c: Context, id: string) =>
-    c.json(
-      problem("unknown_product", `${id} is not on sale in any region`),
-      404,
-      problemHeaders(404, { "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}` }),
-    );
   app.openapi(routes.product, async (c) => {
     const id = c.req.valid("param").id;
-    const cached = availability.get(id);
-    if (cached && cached.until > Date.now()) {
-      return cached.body ? c.json(cached.body, 200, { "Cache-Control": "public, max-age=1" }) : unknownProduct(c, id);
-    }
-    const answers = await Promise.all(config.regions.map((r) => askProduct(r, id)));
-    const sales = answers.flatMap((a, i) =>
-      a.kind === "answer" && a.status === 200 ? [{ region: config.regions[i]!.id, sale: a.body }] : [],
-    );
+    const rows = await availability.rows(config.regions, id);
+    const sales = rows.flatMap((row, i) => (row.kind === "sale" ? [{ region: config.regions[i]!.id, sale: row.sale }] : []));
     if (sales.length === 0) {
-      const failed = answers.find((a) => a.kind !== "answer" || a.status !== 404 || a.body.code !== "unknown_product");
-      if (failed) return problemReply(c, orders.fromCore(failed), [404, 503]);
-      remember(id, UNKNOWN_TTL_MS);
-      return unknownProduct(c, id);
+      if (rows.some((row) => row.kind === "unknown"))
+        return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
+      return c.json(
+        problem("unknown_product", `${id} is not on sale in any region`),
+        404,
+        problemHeaders(404, { "Cache-Control": `public, max-age=${UNKNOWN_TTL_MS / 1000}` }),
+      );
     }
-    const regions = Object.fromEntries(
-      sales.map(({ region, sale: { available, held, sold } }) => [region, { available, held, sold }]),
-    );
+    // A region that did not answer in time is a row of nulls: unknown, not empty.
+    type Row = { available: number | null; held: number | null; sold: number | null };
+    const regions: Record<string, Row> = {};
+    for (const [i, row] of rows.entries()) {
+      const region = config.regions[i]!.id;
+      if (row.kind === "sale") regions[region] = { available: row.sale.available, held: row.sale.held, sold: row.sale.sold };
+      else if (row.kind === "unknown") regions[region] = { available: null, held: null, sold: null };
+    }
     const sale = sales[0]!.sale;
     const body = availabilitySchema.safeParse({
       productId: id,
       startsAt: sale.startsAt,
       endsAt: sale.endsAt,
       paused: sale.paused,
-      available: Object.values(regions).reduce((n, r) => n + r.available, 0),
+      available: sales.reduce((n, s) => n + s.sale.available, 0),
       regions,
     });
     if (!body.success) return outOfContract(c, "a sale this edge cannot read");
-    remember(id, AVAILABILITY_TTL_MS, body.data);
-    return c.json(body.data, 200, { "Cache-Control": "public, max-age=1" });
+    return c.json(body.data, 200, { "Cache-Control": `public, max-age=${AVAILABILITY_TTL_MS / 1000}` });
   });
 
   return app;

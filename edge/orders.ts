@@ -19,10 +19,10 @@ import {
   type StoredAnswer,
 } from "./admission/admission.ts";
 import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
-import type { RateLimiter } from "./middleware/rate-limit/index.ts";
+import type { RateLimiter, Verdict } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
-import type { SaleTerms, TermsLookup } from "./sale-terms.ts";
+import type { SaleTerms, SaleTermsCache } from "./sale-terms.ts";
 import { queueAnswer, type WaitingRoom } from "./room/waiting-room.ts";
 
 /**
@@ -49,7 +49,7 @@ export interface OrderDeps {
   /** Each region's core, typed by its routes. */
   core: (region: Region) => CoreClient;
   userLimiter: RateLimiter;
-  terms: { get(productId: string, regions: Region[]): Promise<TermsLookup> };
+  terms: SaleTermsCache;
   /** The waiting room, for products whose room is on. */
   room: WaitingRoom;
   log: (fields: Record<string, unknown>) => void;
@@ -160,16 +160,16 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
       })(),
     );
 
-  /** Asks the regions in turn; the first definitive answer ends it. */
+  /** Asks `candidates` in turn; the first definitive answer ends it. */
   async function reserve(
     c: Context,
     request: AdmissionRequest,
     admission: Extract<Admission, { kind: "new" | "resume" }>,
-    preferred: Region[],
+    candidates: Region[],
   ): Promise<Attempt> {
     const { admission: store } = home(request.userId);
     // The buyer's origin is where the first try began, whichever region a retry prefers.
-    const originRegion = (admission.kind === "resume" && admission.tried[0]) || preferred[0]!.id;
+    const originRegion = (admission.kind === "resume" && admission.tried[0]) || candidates[0]!.id;
     const reservation = {
       orderId: request.orderId,
       userId: request.userId,
@@ -177,18 +177,11 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
       quantity: request.quantity,
       originRegion,
     };
-    const candidates =
-      admission.kind === "new"
-        ? preferred
-        : resumeOrder(
-            admission.tried,
-            preferred.map((r) => r.id),
-          ).map((id) => byId.get(id)!);
     let refusal: Attempt | undefined;
     for (const [i, region] of candidates.entries()) {
-      // A new admission named its first region already; every other region is named first.
+      // The admission named its first region already; every other region is named first.
       const named =
-        admission.kind === "new" && i === 0
+        admission.kind === "new" && region.id === request.firstRegion
           ? admission.now
           : await store.tryRegion(request, region.id).catch(() => undefined);
       if (named === undefined) return { kind: "unsettled", answer: { kind: "timeout" } };
@@ -204,7 +197,12 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
         return { kind: "unsettled", answer };
       if (answer.status === 202) return { kind: "served", answer };
       // Answered, so this try will not reserve later; an earlier one may, until its deadline.
-      if (admission.kind === "resume" && i === 0 && admission.now - admission.sent < UNCERTAIN_WINDOW_MS)
+      if (
+        admission.kind === "resume" &&
+        i === 0 &&
+        region.id === admission.tried.at(-1) &&
+        admission.now - admission.sent < UNCERTAIN_WINDOW_MS
+      )
         return { kind: "uncertain", restoreSent: admission.sent };
       refusal = { kind: "refused", answer };
       if (!SPILLOVER_CODES.has(String(answer.body.code))) break;
@@ -220,11 +218,14 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
   /** The room's word on an order: the region whose room let it in, or the answer instead. */
   async function enterRoom(
     c: Context,
-    intent: { id: string; userId: string; productId: string; quantity: number; idempotencyKey: string },
+    request: AdmissionRequest,
     sale: SaleTerms,
     preferred: Region[],
-  ): Promise<{ region: Region } | Answer> {
+  ): Promise<{ kind: "admitted"; region: Region } | { kind: "answer"; answer: Answer }> {
+    const { orderId: id, userId, productId, quantity, idempotencyKey } = request;
+    const intent = { id, userId, productId, quantity, idempotencyKey };
     const entry = await room.enter(intent, sale, preferred).catch((error: unknown) => error as Error);
+    const answer = (a: Answer) => ({ kind: "answer" as const, answer: a });
     if (entry instanceof Error) {
       log({
         level: "warn",
@@ -232,37 +233,41 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
         message: "the waiting room did not answer",
         error: String(entry),
       });
-      return unavailable("the waiting room did not answer; retry with the same Idempotency-Key");
+      return answer(unavailable("the waiting room did not answer; retry with the same Idempotency-Key"));
     }
     switch (entry.kind) {
       case "admitted":
-        return { region: entry.region };
+        return entry;
       case "queued":
-        return queueAnswer(entry);
+        return answer(queueAnswer(entry));
       case "shed":
-        return problemAnswer(
-          problem("overloaded", "the sale takes orders at its admission rate; retry with the same Idempotency-Key"),
-          { "Retry-After": "1" },
+        return answer(
+          problemAnswer(
+            problem("overloaded", "the sale takes orders at its admission rate; retry with the same Idempotency-Key"),
+            { "Retry-After": "1" },
+          ),
         );
       case "reused":
-        return problemAnswer(problem("idempotency_key_reused", "this key took its place in the queue for other units"));
-      case "limit":
-        return problemAnswer(
-          problem("user_limit_exceeded", `at most ${sale.perUserLimit} places in the queue per buyer: one per unit`),
+        return answer(
+          problemAnswer(problem("idempotency_key_reused", "this key took its place in the queue for other units")),
         );
-      default: {
-        // Sold out, or an admission that lapsed: unless this very request was answered before
-        // (its answer lost on the way), in which case that answer stands.
-        const stored = await home(intent.userId)
-          .admission.stored({ ...intent, fingerprint: fingerprintOf(intent.productId, intent.quantity) })
-          .catch(() => undefined);
-        if (stored) return replayed(stored);
-        return entry.kind === "expired"
-          ? problemAnswer(problem("admission_expired", "order with a new Idempotency-Key to queue again"))
-          : problemAnswer(problem("sold_out", "no region has units left"));
-      }
+      case "limit":
+        return answer(
+          problemAnswer(
+            problem("user_limit_exceeded", `at most ${sale.perUserLimit} places in the queue per buyer: one per unit`),
+          ),
+        );
+      case "expired":
+        return answer(problemAnswer(problem("admission_expired", "order with a new Idempotency-Key to queue again")));
+      case "sold_out":
+        return answer(problemAnswer(problem("sold_out", "no region has units left")));
     }
   }
+
+  const rateLimited = (verdict: Verdict) => {
+    const refused = verdict.refusal();
+    return problemAnswer(refused.body, refused.headers);
+  };
 
   /**
    * `viaTicket`: the order of a ticket the room admitted (POST /v1/queue/{ticket}/order), which
@@ -276,36 +281,31 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     { viaTicket = false } = {},
   ): Promise<Answer> {
     const userId: string = c.get("userId");
-    const sale = await terms.get(productId, preferred);
+    const { redis, admission: store } = home(userId);
+    // Every order counts against its buyer's rate limit but a ticket's and a known room
+    // product's (its room is the limit), and it counts before any core is asked about the
+    // product: made-up product ids cost the cores no more than the limit lets through.
+    const seen = terms.peek(productId);
+    const roomKnown = seen?.terms !== undefined && seen.terms.roomMode !== "off";
+    let limit = viaTicket || roomKnown ? undefined : userLimiter(redis.ratelimit, userId);
+    if (seen?.terms === undefined && limit) {
+      const verdict = await limit;
+      if (!verdict.success) return rateLimited(verdict);
+      // Its home region is where the admission goes next: silent now, it would cost a second wait.
+      if (!verdict.answered)
+        return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
+      limit = Promise.resolve(verdict);
+    }
+    const sale = await terms.get(productId);
     if (sale === "unavailable") return unavailable("no region answered for the product");
     if (!sale) return problemAnswer(problem("unknown_product", `${productId} is not on sale in any region`));
     if (quantity < 1 || quantity > sale.maxPerOrder)
       return problemAnswer(problem("invalid_quantity", `1 to ${sale.maxPerOrder} units per order`));
     const idempotencyKey: string = c.get("idempotencyKey");
     const orderId = deriveOrderId(edge.orderIdSecret, userId, idempotencyKey);
-    const { redis, admission: store } = home(userId);
-    // A room is the limit for its product (its rate, and a buyer's places in its script); other
-    // products' orders count against the buyer's rate limit.
-    const limit =
-      viaTicket || sale.roomMode !== "off" ? Promise.resolve(undefined) : userLimiter(redis.ratelimit, userId);
-    // Through the waiting room when the product has one: admitted (to the region whose room let
-    // it in, and no other: another region's units are its own room's), or a ticket and a place
-    // instead of a wait on this socket.
-    let admittedTo: Region | undefined;
-    if (sale.roomMode !== "off") {
-      const intent = { id: orderId, userId, productId, quantity, idempotencyKey };
-      const [entry, verdict] = await Promise.all([enterRoom(c, intent, sale, preferred), limit]);
-      if (verdict && !verdict.success) {
-        if (!("status" in entry))
-          inBackground(c, "room admission given back", () => room.use(entry.region, productId, orderId));
-        const refused = verdict.refusal();
-        return problemAnswer(refused.body, refused.headers);
-      }
-      if ("status" in entry) return entry;
-      admittedTo = entry.region;
-      preferred = [admittedTo];
-    }
-    const request = admissionRequest(userId, idempotencyKey, orderId, productId, quantity, sale, preferred[0]!.id);
+    // Behind a room no region is named until the room says which.
+    const firstRegion = sale.roomMode === "off" ? preferred[0]!.id : "";
+    const request = admissionRequest(userId, idempotencyKey, orderId, productId, quantity, sale, firstRegion);
     const [verdict, admission] = await Promise.all([
       limit,
       store.admit(request).catch((error: unknown) => error as Error),
@@ -324,14 +324,9 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
         inBackground(c, "rate-limited admission", () =>
           store.complete(request, { outcome: admission.kind === "new" ? "forget" : "unsettled" }),
         );
-      const refused = verdict.refusal();
-      return problemAnswer(refused.body, refused.headers);
+      return rateLimited(verdict);
     }
-    const answer = await admitted(c, request, admission, preferred);
-    if (admittedTo) {
-      const region = admittedTo;
-      inBackground(c, "room admission used", () => room.use(region, productId, orderId));
-    }
+    const answer = await admitted(c, request, admission, preferred, sale);
     return { ...answer, headers: { ...answer.headers, ...verdict?.headers } };
   }
 
@@ -358,11 +353,44 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     };
   }
 
+  /**
+   * Which regions an admitted order asks, in order. One rule for every way in (a room, a ticket,
+   * X-Region, a country, spillover): a retry of an order a region may hold asks that region
+   * first, whatever now points elsewhere; behind a room, that region alone, and a new order goes
+   * where the room admits it, or nowhere.
+   */
+  async function regionsFor(
+    c: Context,
+    request: AdmissionRequest,
+    admission: Extract<Admission, { kind: "new" | "resume" }>,
+    preferred: Region[],
+    sale: SaleTerms,
+  ): Promise<{ kind: "regions"; regions: Region[]; room: boolean } | { kind: "answer"; answer: Answer }> {
+    const held = admission.kind === "resume" ? byId.get(admission.tried.at(-1) ?? "") : undefined;
+    const room = sale.roomMode !== "off";
+    if (held && room) return { kind: "regions", regions: [held], room };
+    if (held) {
+      const order = resumeOrder((admission as Extract<Admission, { kind: "resume" }>).tried, [
+        held.id,
+        ...preferred.map((r) => r.id),
+      ]);
+      return { kind: "regions", regions: order.map((id) => byId.get(id)!), room };
+    }
+    if (!room) return { kind: "regions", regions: preferred, room };
+    const entry = await enterRoom(c, request, sale, preferred);
+    if (entry.kind === "admitted") return { kind: "regions", regions: [entry.region], room };
+    // Not let in: the key goes as if this request never came (nothing was asked of any region),
+    // so the buyer's allowance is not held by a place in a queue.
+    inBackground(c, "admission let go", () => home(request.userId).admission.complete(request, { outcome: "forget" }));
+    return entry;
+  }
+
   async function admitted(
     c: Context,
     request: AdmissionRequest,
     admission: Admission,
     preferred: Region[],
+    sale: SaleTerms,
   ): Promise<Answer> {
     switch (admission.kind) {
       case "replay":
@@ -381,10 +409,18 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
           ),
         );
     }
-    const attempt = await reserve(c, request, admission, preferred);
+    const regions = await regionsFor(c, request, admission, preferred, sale);
+    if (regions.kind === "answer") return regions.answer;
+    const attempt = await reserve(c, request, admission, regions.regions);
     if (edge.testHalt === "core-answered") await new Promise(() => {});
     const complete = (completion: Completion) =>
       inBackground(c, "completion", () => home(request.userId).admission.complete(request, completion));
+    if (regions.room) {
+      // The units the admission kept aside go back to the room; a refusal gives the buyer's place back too.
+      const [region] = regions.regions;
+      const ordered = attempt.kind !== "refused";
+      inBackground(c, "room admission used", () => room.use(region!, request.productId, request.orderId, { ordered }));
+    }
     switch (attempt.kind) {
       case "lost":
         return problemAnswer(problem("idempotency_key_in_use", "another request with this key took over"), {

@@ -1,46 +1,100 @@
 /**
- * A product's sale terms (window, pause flag, per-user limit) as the cores know them, cached for
- * a few seconds: the edge needs the per-user limit before it asks any core, and one lookup per
- * product every few seconds costs nothing next to the orders. A limit an admin changes reaches
- * the edges within TERMS_TTL_MS; each core keeps checking its own region's count meanwhile.
+ * A product's sale terms (window, pause flag, per-user limit, room) as the cores know them,
+ * cached: the edge needs the per-user limit before it asks any core, and one lookup per product
+ * every few seconds costs nothing next to the orders. A limit an admin changes reaches the edges
+ * within TERMS_TTL_MS (and a refresh); each core keeps checking its own region's count meanwhile.
+ *
+ * A region that does not answer must cost nobody else anything: every region is asked at once
+ * and the first that knows the product answers; the last good terms are served while a refresh
+ * runs; and one lookup per product is in flight at a time, shared by everyone waiting on it.
  */
 import type { Region } from "../shared/config.ts";
 import type { ProductAnswer } from "../core/http/client.ts";
 
 export const TERMS_TTL_MS = 5_000;
+/** How long "on sale in no region" is remembered (docs/security.md). */
+export const UNKNOWN_TTL_MS = 5_000;
+/** Past this age the last good terms are no longer served while a refresh runs: it is waited for. */
+export const STALE_LIMIT_MS = 60_000;
+/** Products remembered at most: made-up product ids cannot grow an edge without bound. */
+export const MAX_PRODUCTS = 10_000;
 
 /** What a core tells of a sale: the edge counts each buyer's units against `perUserLimit`. */
 export type SaleTerms = Extract<ProductAnswer, { status: 200 }>["body"];
 
-/** `undefined`: on sale in no region; `unavailable`: no region answered. */
+/** `undefined`: on sale in no region; `unavailable`: no region that may sell it answered. */
 export type TermsLookup = SaleTerms | undefined | "unavailable";
 
 type Ask = (region: Region, productId: string) => Promise<ProductAnswer>;
 
-/** The first region that knows the product answers; unknown everywhere is cached too. */
-export function saleTermsCache(ask: Ask, ttlMs = TERMS_TTL_MS) {
-  const cache = new Map<string, { until: number; terms: Promise<TermsLookup> }>();
-
-  async function lookUp(productId: string, regions: Region[]): Promise<TermsLookup> {
+/** All regions asked together: the first that sells the product answers for it. */
+export function firstTerms(answers: Promise<ProductAnswer>[]): Promise<TermsLookup> {
+  return new Promise((resolve) => {
+    let pending = answers.length;
     let unanswered = false;
-    for (const region of regions) {
-      const answer = await ask(region, productId);
-      if (answer.kind === "answer" && answer.status === 200) return answer.body;
-      if (answer.kind !== "answer" || answer.body.code !== "unknown_product") unanswered = true;
+    for (const answer of answers) {
+      void answer.then((a) => {
+        if (a.kind === "answer" && a.status === 200) return resolve(a.body);
+        if (a.kind !== "answer" || a.body.code !== "unknown_product") unanswered = true;
+        if (--pending === 0) resolve(unanswered ? "unavailable" : undefined);
+      });
     }
-    return unanswered ? "unavailable" : undefined;
-  }
+    if (pending === 0) resolve(undefined);
+  });
+}
+
+export function saleTermsCache(
+  ask: Ask,
+  regions: Region[],
+  { ttlMs = TERMS_TTL_MS, unknownTtlMs = UNKNOWN_TTL_MS, staleLimitMs = STALE_LIMIT_MS, maxProducts = MAX_PRODUCTS } = {},
+) {
+  /** In order of last use (a Map keeps insertion order): the oldest goes first past maxProducts. */
+  const known = new Map<string, { at: number; terms: SaleTerms | undefined }>();
+  const inFlight = new Map<string, Promise<TermsLookup>>();
+
+  const remember = (productId: string, terms: SaleTerms | undefined) => {
+    known.delete(productId);
+    known.set(productId, { at: Date.now(), terms });
+    if (known.size > maxProducts) known.delete(known.keys().next().value!);
+  };
+
+  const refresh = (productId: string): Promise<TermsLookup> => {
+    let lookup = inFlight.get(productId);
+    if (!lookup) {
+      lookup = firstTerms(regions.map((r) => ask(r, productId))).then((terms) => {
+        inFlight.delete(productId);
+        // A failed lookup is not kept: the last good terms, if any, stand.
+        if (terms !== "unavailable") remember(productId, terms);
+        return terms;
+      });
+      inFlight.set(productId, lookup);
+    }
+    return lookup;
+  };
+
+  /** What is known of a product without asking anyone: `undefined` when nothing (or too old). */
+  const peek = (productId: string): { terms: SaleTerms | undefined; fresh: boolean } | undefined => {
+    const hit = known.get(productId);
+    if (!hit) return undefined;
+    const age = Date.now() - hit.at;
+    if (hit.terms === undefined) {
+      if (age < unknownTtlMs) return { terms: undefined, fresh: true };
+      known.delete(productId);
+      return undefined;
+    }
+    if (age < staleLimitMs) return { terms: hit.terms, fresh: age < ttlMs };
+    return undefined;
+  };
 
   return {
-    get(productId: string, regions: Region[]): Promise<TermsLookup> {
-      const now = Date.now();
-      const hit = cache.get(productId);
-      if (hit && hit.until > now) return hit.terms;
-      // Concurrent misses share one lookup; a failed one is not kept.
-      const terms = lookUp(productId, regions);
-      cache.set(productId, { until: now + ttlMs, terms });
-      void terms.then((t) => t === "unavailable" && cache.delete(productId));
-      return terms;
+    peek,
+    get(productId: string): Promise<TermsLookup> {
+      const hit = peek(productId);
+      if (!hit) return refresh(productId);
+      if (!hit.fresh) void refresh(productId);
+      return Promise.resolve(hit.terms);
     },
   };
 }
+
+export type SaleTermsCache = ReturnType<typeof saleTermsCache>;

@@ -142,8 +142,13 @@ export interface Config {
   };
   edge: {
     port: number;
-    /** Where the dashboard reads the (Bun) edge's /metrics. */
     url: string;
+    /**
+     * The Bun edge's /metrics, on a listener of its own on 127.0.0.1 (FLUX_GATE_EDGE_METRICS_PORT,
+     * default 8090): the buyers' port serves none. Where the dashboard reads them.
+     */
+    metricsPort: number;
+    metricsUrl: string;
     /** Trust `X-User-Id` instead of a JWT: local runs only, refused in production. */
     trustUserHeader: boolean;
     /** HS256 secret for client JWTs, or a JWKS URL for asymmetric ones. */
@@ -156,7 +161,11 @@ export interface Config {
     trustedProxies: number;
     /** Key for deriving order ids from (client, Idempotency-Key). */
     orderIdSecret: string;
-    rateLimit: { user: RateLimitSetting; ip: RateLimitSetting };
+    /**
+     * `ticket`: looks at a waiting-room ticket and its orders, per buyer (FLUX_GATE_RATE_LIMIT_TICKET,
+     * default 50/10s: the room's page looks twice a second).
+     */
+    rateLimit: { user: RateLimitSetting; ip: RateLimitSetting; ticket: RateLimitSetting };
     coreTimeoutMs: number;
     /** Deadline for one call to a buyer's home-region Redis: past it the buyer gets a fast 503. */
     redisTimeoutMs: number;
@@ -458,9 +467,12 @@ function edgeSettings(
     }
   }
   const edgePort = port(env, "FLUX_GATE_EDGE_PORT", 8080);
+  const metricsPort = port(env, "FLUX_GATE_EDGE_METRICS_PORT", 8090);
   return {
     port: edgePort,
     url: env.FLUX_GATE_EDGE_URL ?? `http://127.0.0.1:${edgePort}`,
+    metricsPort,
+    metricsUrl: env.FLUX_GATE_EDGE_METRICS_URL ?? `http://127.0.0.1:${metricsPort}`,
     trustUserHeader,
     jwtSecret: env.FLUX_GATE_JWT_SECRET,
     jwksUrl: env.FLUX_GATE_JWKS_URL,
@@ -471,6 +483,7 @@ function edgeSettings(
     rateLimit: {
       user: parseRateLimit("FLUX_GATE_RATE_LIMIT_USER", env.FLUX_GATE_RATE_LIMIT_USER ?? "20/10s"),
       ip: parseRateLimit("FLUX_GATE_RATE_LIMIT_IP", env.FLUX_GATE_RATE_LIMIT_IP ?? "60/10s"),
+      ticket: parseRateLimit("FLUX_GATE_RATE_LIMIT_TICKET", env.FLUX_GATE_RATE_LIMIT_TICKET ?? "50/10s"),
     },
     coreTimeoutMs: positiveInt(env, "FLUX_GATE_CORE_TIMEOUT_MS", 2_000),
     redisTimeoutMs: positiveInt(env, "FLUX_GATE_EDGE_REDIS_TIMEOUT_MS", 500),

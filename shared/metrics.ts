@@ -64,11 +64,12 @@ export interface Instrumentable {
 
 /**
  * What every process's app gets: each request timed, `/metrics`, and `flux_gate_ready`. Call it
- * before the app's routes (Hono runs middleware in the order it was added).
+ * before the app's routes (Hono runs middleware in the order it was added). `serve: false` leaves
+ * `/metrics` off the app, for a process whose port faces buyers (the edge serves it apart).
  */
-export function instrument(app: Instrumentable, registry: Registry): void {
+export function instrument(app: Instrumentable, registry: Registry, { serve = true } = {}): void {
   app.use(requestTiming(registry));
-  app.get("/metrics", () => metricsResponse(registry));
+  if (serve) app.get("/metrics", () => metricsResponse(registry));
   readinessGauge(registry, app);
 }
 

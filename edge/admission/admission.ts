@@ -6,13 +6,12 @@
 import { buyerKeys } from "../../shared/keys.ts";
 import { luaScript } from "../../shared/lua.ts";
 import type { HomeRedis } from "../home/home.ts";
-import { ADMIT, COMPLETE, STORED, TRY_REGION } from "./lua.ts";
+import { ADMIT, COMPLETE, TRY_REGION } from "./lua.ts";
 
 const scripts = {
   admit: luaScript(ADMIT),
   tryRegion: luaScript(TRY_REGION),
   complete: luaScript(COMPLETE),
-  stored: luaScript(STORED),
 };
 
 export type Admission =
@@ -67,7 +66,7 @@ export interface AdmissionRequest {
   productId: string;
   quantity: number;
   perUserLimit: number;
-  /** The region asked first, named in the record before it is asked. */
+  /** The region asked first, named in the record before it is asked; empty when a waiting room decides. */
   firstRegion: string;
   /** When the allowance may be forgotten: the sale's end and a day more. */
   allowanceExpiresAt: number;
@@ -115,15 +114,6 @@ export function admissionStore(redis: HomeRedis, { leaseMs, keepSeconds }: Admis
         ],
       );
       return parseAdmission(reply);
-    },
-
-    /** The answer this same request was given before, if any; the key is not claimed. */
-    async stored(r: Pick<AdmissionRequest, "userId" | "idempotencyKey" | "fingerprint">) {
-      const key = buyerKeys(r.userId).idempotency(r.idempotencyKey);
-      const reply = (await redis.run(scripts.stored, [key], [r.fingerprint])) as unknown[];
-      if (reply[0] !== "replay") return undefined;
-      const answer = parseAdmission(reply);
-      return answer.kind === "replay" ? answer : undefined;
     },
 
     /** When the region was named (Redis's clock), or 0 when another request took the key over. */

@@ -21,8 +21,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * where the order is about to be served (the region named first), so that it can be found by
  * its id before any core has answered.
  * KEYS: record, allowance, orders
- * ARGV: fingerprint, token, lease ms, keep s, order id, quantity, per-user limit, first region,
- *       allowance expiry (ms since the epoch), product id
+ * ARGV: fingerprint, token, lease ms, keep s, order id, quantity, per-user limit, first region
+ *       (empty: none yet, a waiting room decides), allowance expiry (ms since the epoch), product id
  * Returns {'new', now} | {'replay', status, type, body} | {'in_flight', ms left} | {'reused'} |
  *         {'resume', tried, sent, now} | {'limit', units already counted}
  */
@@ -56,8 +56,11 @@ redis.call('PEXPIREAT', allowance, ARGV[9], 'NX')
 redis.call('PEXPIREAT', allowance, ARGV[9], 'GT')
 redis.call('HSET', record, 'fp', fp, 'state', 'pending', 'token', token, 'lease', now + lease_ms, 'tried', ARGV[8], 'sent', now)
 redis.call('EXPIRE', record, keep)
-redis.call('HSET', orders, order_id, ARGV[8] .. ' ' .. ARGV[10])
-redis.call('EXPIRE', orders, keep)
+-- Behind a waiting room no region is named until its room admits the order (TRY_REGION then).
+if ARGV[8] ~= '' then
+  redis.call('HSET', orders, order_id, ARGV[8] .. ' ' .. ARGV[10])
+  redis.call('EXPIRE', orders, keep)
+end
 return { 'new', now }`;
 
 /**
@@ -120,14 +123,3 @@ end
 -- The record keeps the expiry its claim gave it: a day from the first try.
 redis.call('HSET', record, 'state', 'done', 'lease', 0, 'status', ARGV[5], 'type', ARGV[6], 'body', ARGV[7])
 return 1`;
-
-/**
- * The answer stored under a key, when the request is the same, without claiming the key: for a
- * refusal the waiting room would give (sold out, an expired admission) to a request that was
- * answered before, whose answer the buyer may have lost.
- * KEYS: record. ARGV: fingerprint. Returns {'replay', status, type, body} | {'none'}
- */
-export const STORED = `
-local r = redis.call('HMGET', KEYS[1], 'fp', 'state', 'status', 'type', 'body')
-if r[1] == ARGV[1] and r[2] == 'done' then return { 'replay', r[3], r[4], r[5] } end
-return { 'none' }`;

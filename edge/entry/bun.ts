@@ -1,6 +1,6 @@
 /** The edge on Bun: `bun edge/entry/bun.ts`. Redis over RESP; completions finish before exit. */
 import { loadConfig } from "../../shared/config.ts";
-import { createRegistry, instrument } from "../../shared/metrics.ts";
+import { createRegistry, instrument, metricsResponse } from "../../shared/metrics.ts";
 import { createEdgeApp } from "../app.ts";
 import { backgroundWork } from "../background.ts";
 import { bunHomeRedis } from "../home/bun-resp.ts";
@@ -10,7 +10,7 @@ const config = loadConfig();
 const registry = createRegistry("edge");
 const app = createEdgeApp(config, {
   redis: bunHomeRedis,
-  instrument: (app) => instrument(app, registry),
+  instrument: (app) => instrument(app, registry, { serve: false }),
   observeRoom: roomMetrics(registry),
 });
 const background = backgroundWork();
@@ -19,6 +19,13 @@ const server = Bun.serve({
   hostname: config.listenHost,
   fetch: (request, bun) => app.fetch(request, { clientAddress: bun.requestIP(request)?.address }, background.context),
 });
+// Metrics on a private listener: they name products and rooms, and every scrape asks each region's Redis.
+const metrics = Bun.serve({
+  port: config.edge.metricsPort,
+  hostname: "127.0.0.1",
+  fetch: (request) =>
+    new URL(request.url).pathname === "/metrics" ? metricsResponse(registry) : new Response(null, { status: 404 }),
+});
 console.log(
   JSON.stringify({
     time: new Date().toISOString(),
@@ -26,12 +33,13 @@ console.log(
     component: "edge",
     message: "listening",
     url: `http://127.0.0.1:${server.port}`,
+    metrics: `http://127.0.0.1:${metrics.port}/metrics`,
   }),
 );
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, async () => {
-    await server.stop();
+    await Promise.all([server.stop(), metrics.stop()]);
     await background.flush();
     process.exit(0);
   });

@@ -175,7 +175,7 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
     },
 
     /** The admitted order was answered: the units its admission kept aside go back to the room. */
-    use(region: Region, productId: string, ticketId: string): Promise<void> {
+    use(region: Region, productId: string, ticketId: string, _outcome?: { ordered: boolean }): Promise<void> {
       return rooms.get(region.id)!.use(productId, ticketId);
     },
 

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allowEverything } from "../../redis-rest/allow-list.ts";
 import { createRedisRestApp } from "../../redis-rest/app.ts";
-import { createRegistry, instrument } from "../../shared/metrics.ts";
+import { createRegistry, instrument, metricsResponse } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config } from "../support/helpers.ts";
 import { edgeApp, edgeEnv } from "../support/edge.ts";
@@ -64,7 +64,7 @@ describe("metric names", () => {
 
   async function everyExportedName(): Promise<Set<string>> {
     const edgeRegistry = createRegistry("edge");
-    const edge = edgeApp(edgeEnv({}), { instrument: (app) => instrument(app, edgeRegistry) });
+    edgeApp(edgeEnv({}), { instrument: (app) => instrument(app, edgeRegistry, { serve: false }) });
     const restAdapter = createRedisRestApp({
       redis,
       token: "t",
@@ -74,7 +74,7 @@ describe("metric names", () => {
     const texts = await Promise.all([
       fetch(`${testRegion(region).coreUrl}/metrics`).then((r) => r.text()),
       fetch(`${testRegion(region).workerUrl}/metrics`).then((r) => r.text()),
-      Promise.resolve(edge.request("/metrics")).then((r) => r.text()),
+      metricsResponse(edgeRegistry).then((r) => r.text()),
       Promise.resolve(restAdapter.request("/metrics")).then((r) => r.text()),
     ]);
     // `up` is Prometheus's own, one per scraped target.

@@ -9,7 +9,7 @@ import { respHomeRedis } from "../../edge/home/resp.ts";
 import { roomMetrics } from "../../edge/room/metrics.ts";
 import { roomStore } from "../../edge/room/room.ts";
 import { issueTicket, ticketKey } from "../../edge/room/ticket.ts";
-import { createRegistry, instrument, readSamples } from "../../shared/metrics.ts";
+import { createRegistry, instrument, metricsResponse, readSamples } from "../../shared/metrics.ts";
 import { roomKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
@@ -205,14 +205,14 @@ describe("the waiting room", () => {
   test("the Bun edge counts what its rooms do: entries by outcome, and the buyers they hold", async () => {
     const registry = createRegistry("edge");
     const counted = inProcess(
-      edgeApp(env, { instrument: (app) => instrument(app, registry), observeRoom: roomMetrics(registry) }),
+      edgeApp(env, { instrument: (app) => instrument(app, registry, { serve: false }), observeRoom: roomMetrics(registry) }),
     );
     const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
     const answers = await Promise.all(["m-1", "m-2", "m-3"].map((u) => buy(u, productId, counted)));
     const queued = (await Promise.all(answers.map((a) => a.json() as Promise<{ ticket?: string }>))).filter(
       (b) => b.ticket,
     ).length;
-    const samples = readSamples(await (await counted("/metrics")).text());
+    const samples = readSamples(await (await metricsResponse(registry)).text());
     const value = (name: string, labels: Record<string, string>) =>
       samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     expect(value("flux_gate_room_entries_total", { region: home, outcome: "admitted" })).toBe(3 - queued);

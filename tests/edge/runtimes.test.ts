@@ -3,7 +3,7 @@
  * Deno (the npm `deno` binary, edge/entry/deno.ts) and workerd (`wrangler dev`,
  * edge/entry/workers.ts). Each places orders all the way through to PostgreSQL.
  */
-import { afterAll, beforeAll, describe } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { regionVariable } from "../../shared/config.ts";
@@ -33,7 +33,7 @@ const RUNTIMES = [
     name: "bun",
     port: 18470,
     argv: () => [process.execPath, "edge/entry/bun.ts"],
-    env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port) }),
+    env: (port: number) => ({ FLUX_GATE_EDGE_PORT: String(port), FLUX_GATE_EDGE_METRICS_PORT: String(port + 100) }),
   },
   {
     name: "deno",
@@ -119,6 +119,16 @@ describe("edge runtimes", () => {
     await Promise.all(edges.map((e) => e.exited));
     restAdapters.stop();
   }, 30_000);
+
+  test("the Bun edge serves /metrics on its private listener only, never on the buyers' port", async () => {
+    const bun = RUNTIMES[0]!;
+    const publicPort = await fetch(`http://127.0.0.1:${bun.port}/metrics`);
+    expect(publicPort.status).toBe(404);
+    expect(publicPort.headers.get("content-type")).toStartWith("application/problem+json");
+    const privatePort = await fetch(`http://127.0.0.1:${bun.port + 100}/metrics`);
+    expect(privatePort.status).toBe(200);
+    expect(await privatePort.text()).toContain("flux_gate_http_request_duration_seconds");
+  });
 
   for (const runtime of RUNTIMES) {
     describe(runtime.name, () =>

@@ -23,6 +23,7 @@ import { scaledSale } from "./sale.ts";
 // Apart from the ports a developer's `npm start` uses; the children read them from the environment.
 Object.assign(process.env, {
   FLUX_GATE_EDGE_PORT: "18080",
+  FLUX_GATE_EDGE_METRICS_PORT: "18090",
   FLUX_GATE_ADMIN_PORT: "18300",
   FLUX_GATE_CORE_PORT: "18101",
   FLUX_GATE_WORKER_PORT: "18401",

@@ -63,6 +63,7 @@ describe("flux-gate stack", () => {
       FLUX_GATE_WORKER_PORT: "19401",
       FLUX_GATE_ADMIN_PORT: "19300",
       FLUX_GATE_EDGE_PORT: "19080",
+      FLUX_GATE_EDGE_METRICS_PORT: "19090",
     };
     const [first, second] = config.regions;
     const answering = { [`core-${first!.id}`]: 19101, [`worker-${second!.id}`]: 19402, edge: 19080 };

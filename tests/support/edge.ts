@@ -51,6 +51,7 @@ export function edgeEnv(restAdapters: Env, overrides: Env = {}): Env {
     FLUX_GATE_DEV_IDENTITY: "1",
     FLUX_GATE_RATE_LIMIT_USER: "1000/10s",
     FLUX_GATE_RATE_LIMIT_IP: "100000/10s",
+    FLUX_GATE_RATE_LIMIT_TICKET: "100000/10s",
     ...restAdapters,
     ...overrides,
   };

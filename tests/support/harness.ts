@@ -111,12 +111,18 @@ export async function startAdmin(env: Record<string, string> = {}): Promise<Chil
 
 /**
  * A core and a worker for each region, around the tests of the enclosing describe block (or
- * file): started before the first test, stopped after the last.
+ * file): started before the first test, stopped after the last. `cores` holds each region's
+ * core, for a test that stalls one (SIGSTOP).
  */
-export function withCoresAndWorkers(regionIds: string[]): void {
+export function withCoresAndWorkers(regionIds: string[]): { cores: Map<string, Child> } {
   const children: Child[] = [];
+  const cores = new Map<string, Child>();
   beforeAll(async () => {
-    for (const id of regionIds) children.push(await startCore(id));
+    for (const id of regionIds) {
+      const core = await startCore(id);
+      cores.set(id, core);
+      children.push(core);
+    }
     for (const id of regionIds) children.push(startWorker(id));
     // A worker serves /health before it joins its group: up means its process runs.
     await Promise.all(regionIds.map((id) => untilHealthy(testRegion(id).workerUrl, `worker-${id}`)));
@@ -124,6 +130,7 @@ export function withCoresAndWorkers(regionIds: string[]): void {
   afterAll(async () => {
     await Promise.all(children.map((c) => c.kill()));
   }, 30_000);
+  return { cores };
 }
 
 export interface ProductSpec {

@@ -16,6 +16,8 @@ import { problem, problemResponse, type Problem } from "../../../shared/problems
 
 export interface Verdict {
   success: boolean;
+  /** false when Redis did not answer and the request was let through (failing open). */
+  answered: boolean;
   headers: Record<string, string>;
   /** The 429 to answer with, when refused: the problem and its headers. */
   refusal(): { body: Problem; headers: Record<string, string> };
@@ -43,9 +45,12 @@ export function rateLimiter(policy: string, setting: RateLimitSetting) {
   return async (client: Upstash, identifier: string): Promise<Verdict> => {
     // A command past its deadline fails like any other: let the request through.
     // In braces: a window's two keys (this one's and the last) hash to one Redis Cluster slot.
-    const { success, remaining, reset } = await limiterFor(client)
+    const { success, remaining, reset, answered } = await limiterFor(client)
       .limit(`{${identifier}}`)
-      .catch(() => ({ success: true, remaining: setting.requests, reset: Date.now() }));
+      .then(
+        (r) => ({ ...r, answered: true }),
+        () => ({ success: true, remaining: setting.requests, reset: Date.now(), answered: false }),
+      );
     const resetSeconds = Math.max(0, Math.ceil((reset - Date.now()) / 1000));
     const headers = {
       "RateLimit-Policy": policyHeader,
@@ -53,6 +58,7 @@ export function rateLimiter(policy: string, setting: RateLimitSetting) {
     };
     return {
       success,
+      answered,
       headers,
       refusal: () => ({
         body: problem("rate_limited", `at most ${setting.requests} requests per ${setting.windowSeconds} s`),
