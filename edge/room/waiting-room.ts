@@ -174,9 +174,18 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
       return { standing, elsewhere };
     },
 
-    /** The admitted order was answered: the units its admission kept aside go back to the room. */
-    use(region: Region, productId: string, ticketId: string): Promise<void> {
-      return rooms.get(region.id)!.use(productId, ticketId);
+    /**
+     * The admitted order was answered: its units go back to the room. `ordered: false` (the order
+     * was refused, or never placed) also gives the buyer's place back. Safe to call twice, and
+     * after the ticket lapsed. Until every caller says which, an answer counts as ordered.
+     */
+    use(
+      region: Region,
+      productId: string,
+      ticketId: string,
+      { ordered }: { ordered: boolean } = { ordered: true },
+    ): Promise<void> {
+      return rooms.get(region.id)!.use(productId, ticketId, { ordered });
     },
 
     read: (token: string) => readTicket(key, token),
