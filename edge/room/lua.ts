@@ -9,9 +9,16 @@
  * queue: a ticket's place is fixed, and only `admitted` (how many of the queue's head are in)
  * grows, so a buyer's position only moves forward. Times come from Redis's clock.
  *
- * ARGV common to both: rate (admissions/s), burst, window ms, available (the region's free
+ * A buyer takes at most as many places as units they may buy (`buyers`: places per buyer). A
+ * place counts while its ticket waits, is admitted or ordered; one that ends without an order
+ * (shed, lapsed, refused) gives it back. Beside a ticket's units, its field `<ticket>:buyer` in
+ * `tickets` holds '1 <buyer>' while its place counts and '0 <buyer>' once given back, so each
+ * change happens once per ticket whatever the order in which the ends are told.
+ *
+ * KEYS common to all three: queue, state, admits, tickets, buyers.
+ * ARGV common to ENTER and LOOK: rate (admissions/s), burst, window ms, available (the region's free
  * units as the edge last saw them; -1 when unknown), opens (ms: nobody is admitted before).
- * Both return {state, a, b, c}:
+ * ENTER and LOOK return {state, a, b, c}:
  *   {'admitted', window ends (ms), now, waiting}   {'waiting', ahead, now, waiting}
  *   {'sold_out', ahead, now, waiting}              {'lobby', 0, now, waiting}
  *   {'expired', 0, now, waiting}  {'used', 0, now, waiting}  {'unknown', 0, now, waiting}
@@ -20,9 +27,20 @@
  *   {'limit', 0, now, 0}: ENTER only, the buyer holds as many places as they may buy units
  */
 
-const SETTLE = `local t = redis.call('TIME')
+/** Counts a ticket's place among its buyer's places, or no longer; once per change. */
+const COUNT = `local function count_place(tickets, buyers, ticket, counts)
+  local field = ticket .. ':buyer'
+  local was = redis.call('HGET', tickets, field)
+  if not was or (string.sub(was, 1, 1) == '1') == counts then return end
+  local buyer = string.sub(was, 3)
+  redis.call('HSET', tickets, field, (counts and '1 ' or '0 ') .. buyer)
+  if redis.call('HINCRBY', buyers, buyer, counts and 1 or -1) <= 0 then redis.call('HDEL', buyers, buyer) end
+end`;
+
+const SETTLE = `${COUNT}
+local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local queue, state, admits, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local queue, state, admits, tickets, buyers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local rate, burst, window_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local available, opens = tonumber(ARGV[4]), tonumber(ARGV[5])
 local KEEP_MS = 86400000
@@ -33,10 +51,11 @@ local at = tonumber(s[2]) or now
 local admitted = tonumber(s[3]) or 0
 local outstanding = tonumber(s[4]) or 0
 
--- Admissions whose window passed unused give their units back.
+-- Admissions whose window passed unused give their units and their buyer's place back.
 local lapsed = redis.call('ZRANGEBYSCORE', admits, '-inf', now - window_ms)
 for _, ticket in ipairs(lapsed) do
   outstanding = outstanding - (tonumber(redis.call('HGET', tickets, ticket)) or 0)
+  count_place(tickets, buyers, ticket, false)
 end
 if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', admits, '-inf', now - window_ms) end
 
@@ -86,8 +105,9 @@ end`;
  * Takes a place in the queue (a ticket keeps the place it first took: retries are safe), then
  * admits what the bucket allows and says where the ticket stands. A room that keeps no queue
  * (`shed`) gives the place back at once when the ticket is not admitted: nobody behind it was
- * admitted either, so no admitted head moves, and places only move forward.
- * KEYS: queue, state, admits, tickets, buyers
+ * admitted either, so no admitted head moves, and places only move forward; the buyer's count
+ * goes back with it.
+ * KEYS: the common five.
  * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`),
  *       keep ('1': queue; '0': shed), buyer, most places a buyer may take
  */
@@ -98,8 +118,8 @@ local had = redis.call('HGET', tickets, ticket)
 if had and had ~= 'used' and tonumber(had) ~= units then return { 'reused', 0, now, 0 } end
 if not redis.call('ZSCORE', queue, ticket) then
   -- A buyer holds at most as many places as units they may buy: no account takes places without end.
-  if redis.call('HINCRBY', KEYS[5], ARGV[10], 1) > tonumber(ARGV[11]) then
-    redis.call('HINCRBY', KEYS[5], ARGV[10], -1)
+  if redis.call('HINCRBY', buyers, ARGV[10], 1) > tonumber(ARGV[11]) then
+    redis.call('HINCRBY', buyers, ARGV[10], -1)
     return { 'limit', 0, now, 0 }
   end
   -- Places are arrival numbers, strictly increasing: no two tickets share one, so the queue's
@@ -109,28 +129,35 @@ if not redis.call('ZSCORE', queue, ticket) then
   local place = redis.call('HINCRBY', state, 'arrivals', 1)
   if now < opens and admitted == 0 then place = draw - 1 end
   redis.call('ZADD', queue, place, ticket)
-  redis.call('HSET', tickets, ticket, units)
+  redis.call('HSET', tickets, ticket, units, ticket .. ':buyer', '1 ' .. ARGV[10])
 end
 local waiting = settle()
 local standing = verdict(ticket, waiting)
 if ARGV[9] == '0' and standing[1] == 'waiting' then
   redis.call('ZREM', queue, ticket)
-  redis.call('HDEL', tickets, ticket)
+  count_place(tickets, buyers, ticket, false)
+  redis.call('HDEL', tickets, ticket, ticket .. ':buyer')
   return { 'shed', 0, now, waiting - 1 }
 end
 return standing`;
 
-/** Where a ticket stands, after admitting what the bucket allows. KEYS: ENTER's first four; ARGV: its first six. */
+/** Where a ticket stands, after admitting what the bucket allows. KEYS: the common five; ARGV: ENTER's first six. */
 export const LOOK = `${SETTLE}
 local waiting = settle()
 return verdict(ARGV[6], waiting)`;
 
 /**
- * An admitted ticket ordered (whatever the answer): its units are no longer reserved by the room.
- * KEYS: as ENTER's. ARGV: ticket. Returns 1 if it was admitted and unused, else 0.
+ * An admitted ticket's order was answered: its units are no longer reserved by the room, and its
+ * place counts among its buyer's places if it ordered, else not. The last answer told stands: a
+ * refused retry of an order gives the place back, an order that lands after its admission lapsed
+ * takes it again.
+ * KEYS: the common five. ARGV: ticket, ordered ('1' or '0').
+ * Returns 1 if it was admitted and unused (its units went back), else 0.
  */
-export const USE = `local state, admits, tickets = KEYS[2], KEYS[3], KEYS[4]
+export const USE = `${COUNT}
+local state, admits, tickets, buyers = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ticket = ARGV[1]
+count_place(tickets, buyers, ticket, ARGV[2] == '1')
 if redis.call('ZREM', admits, ticket) == 0 then return 0 end
 local units = tonumber(redis.call('HGET', tickets, ticket)) or 0
 redis.call('HINCRBY', state, 'outstanding', -units)

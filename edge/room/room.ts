@@ -64,9 +64,8 @@ const common = (t: RoomTerms) => [t.rate, Math.max(1, t.rate), t.windowMs, t.ava
 export function roomStore(redis: HomeRedis, region: string) {
   const keysOf = (productId: string) => {
     const k = roomKeys(region, productId);
-    return [k.queue, k.state, k.admits, k.tickets];
+    return [k.queue, k.state, k.admits, k.tickets, k.buyers];
   };
-  const enterKeys = (productId: string) => [...keysOf(productId), roomKeys(region, productId).buyers];
   return {
     /**
      * A place for `ticket` (its first one, on a retry), then its standing. `draw` places a lobby
@@ -81,7 +80,7 @@ export function roomStore(redis: HomeRedis, region: string) {
       terms: RoomTerms,
       { draw, keep, buyer, places }: { draw: number; keep: boolean; buyer: string; places: number },
     ): Promise<Standing> {
-      const reply = await redis.run(scripts.enter, enterKeys(productId), [
+      const reply = await redis.run(scripts.enter, keysOf(productId), [
         ...common(terms),
         ticket,
         units,
@@ -97,9 +96,12 @@ export function roomStore(redis: HomeRedis, region: string) {
       return parseStanding(await redis.run(scripts.look, keysOf(productId), [...common(terms), ticket]));
     },
 
-    /** The ticket ordered: the units its admission kept aside go back to the room. */
-    async use(productId: string, ticket: string): Promise<void> {
-      await redis.run(scripts.use, keysOf(productId), [ticket]);
+    /**
+     * The ticket's order was answered: the units its admission kept aside go back to the room, and
+     * unless it `ordered`, its buyer's place too. The last answer told stands; telling it again changes nothing.
+     */
+    async use(productId: string, ticket: string, { ordered }: { ordered: boolean }): Promise<void> {
+      await redis.run(scripts.use, keysOf(productId), [ticket, ordered ? 1 : 0]);
     },
   };
 }

@@ -174,9 +174,13 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
       return { standing, elsewhere };
     },
 
-    /** The admitted order was answered: the units its admission kept aside go back to the room. */
-    use(region: Region, productId: string, ticketId: string, _outcome?: { ordered: boolean }): Promise<void> {
-      return rooms.get(region.id)!.use(productId, ticketId);
+    /**
+     * The admitted order was answered: its units go back to the room. `ordered: false` (the order
+     * was refused, or never placed) also gives the buyer's place back. Safe to call twice, and
+     * after the ticket lapsed.
+     */
+    use(region: Region, productId: string, ticketId: string, { ordered }: { ordered: boolean }): Promise<void> {
+      return rooms.get(region.id)!.use(productId, ticketId, { ordered });
     },
 
     read: (token: string) => readTicket(key, token),

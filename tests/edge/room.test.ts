@@ -119,6 +119,55 @@ describe("the waiting room", () => {
     expect(await stockIn(send, home, productId)).toBe(20 - served.length - 1);
   }, 30_000);
 
+  test("shed with one place per buyer: a shed buyer's retry with the same key, or with a new one, gets in; the place a shed request took goes back", async () => {
+    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "shed", rate: 1 }, perUserLimit: 1 });
+    // The bucket holds one admission: the occupier takes it, the next two are shed at once.
+    expect((await buy("occupier", productId)).status).toBe(202);
+    const sameKey = uniqueName("k");
+    for (const [user, key] of [
+      ["shed-same-key", sameKey],
+      ["shed-new-key", uniqueName("k")],
+    ] as const) {
+      const shed = await buy(user, productId, send, key);
+      expect(shed.status).toBe(503);
+      expect(await shed.json()).toMatchObject({ code: "overloaded" });
+    }
+    /** Tries after Retry-After until let in; every try is let in or shed, never refused. */
+    const retried = async (user: string, key: () => string) => {
+      let answer: Response | undefined;
+      for (let i = 0; i < 10 && answer?.status !== 202; i++) {
+        await Bun.sleep(1_000);
+        answer = await buy(user, productId, send, key());
+        expect([202, 503]).toContain(answer.status);
+      }
+      return answer!;
+    };
+    expect(await (await retried("shed-same-key", () => sameKey)).json()).toMatchObject({ status: "reserved" });
+    expect(await (await retried("shed-new-key", () => uniqueName("k"))).json()).toMatchObject({ status: "reserved" });
+    // An order keeps its place: one more is over the limit.
+    const more = await buy("shed-same-key", productId);
+    expect(more.status).toBe(409);
+    expect(await more.json()).toMatchObject({ code: "user_limit_exceeded" });
+    expect(await stockIn(send, home, productId)).toBe(7);
+  }, 30_000);
+
+  test("queue with one place per buyer: an admission that lapsed gives the place back, so a new key queues again", async () => {
+    const quick = inProcess(edgeApp({ ...env, FLUX_GATE_ROOM_WINDOW_SECONDS: "1" }));
+    const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 }, perUserLimit: 1 });
+    expect((await buy("first-in", productId, quick)).status).toBe(202);
+    const lapsing = (await (await buy("lapsing", productId, quick)).json()) as QueueTicket;
+    expect(lapsing.state).toBe("waiting");
+    await follow(lapsing.ticket, (s) => s.state === "expired", quick);
+    const again = await buy("lapsing", productId, quick);
+    expect(again.status).toBe(202);
+    const body = (await again.json()) as QueueTicket & { status?: string };
+    if (body.ticket) {
+      await follow(body.ticket, (s) => s.state === "admitted", quick);
+      expect((await orderWith(body.ticket, "", quick)).status).toBe(202);
+    } else expect(body.status).toBe("reserved");
+    expect(await stockIn(quick, home, productId)).toBe(8);
+  }, 30_000);
+
   test("a retry after the region sold out gets its stored answer, not a refusal; the same key with other units is 422", async () => {
     const productId = await createProduct({ units: { [home]: 1 }, room: { mode: "queue", rate: 5 } });
     const key = uniqueName("k");
@@ -199,6 +248,41 @@ describe("the waiting room", () => {
     ).toBe("lobby");
     expect((await rooms.look(productId, "a", later)).state).toBe("admitted");
     expect((await rooms.look(productId, "b", later)).state).toBe("admitted");
+    redis.close();
+  });
+
+  test("a place that ends without an order gives the buyer's count back once per ticket, whatever the order of the calls", async () => {
+    const redis = respHomeRedis.connect(config.regions[0]!, 2_000);
+    const rooms = roomStore(redis, home);
+    const productId = uniqueName("room-places");
+    const terms = { rate: 100, windowMs: 60_000, available: 100, opensAt: 0 };
+    const enter = async (ticket: string) =>
+      (await rooms.enter(productId, ticket, 1, terms, { draw: 0.5, keep: true, buyer: "one", places: 1 })).state;
+    // Refused, told twice: the place goes back once.
+    expect(await enter("a")).toBe("admitted");
+    expect(await enter("b")).toBe("limit");
+    await rooms.use(productId, "a", { ordered: false });
+    await rooms.use(productId, "a", { ordered: false });
+    expect(await enter("b")).toBe("admitted");
+    expect(await enter("c")).toBe("limit");
+    // Ordered, and then a retry of it refused: back once.
+    await rooms.use(productId, "b", { ordered: true });
+    expect(await enter("c")).toBe("limit");
+    await rooms.use(productId, "b", { ordered: false });
+    await rooms.use(productId, "b", { ordered: false });
+    expect(await enter("c")).toBe("admitted");
+    expect(await enter("d")).toBe("limit");
+    // Lapsed (its window passed), and then its order refused: back once.
+    await Bun.sleep(50);
+    expect((await rooms.look(productId, "c", { ...terms, windowMs: 10 })).state).toBe("expired");
+    await rooms.use(productId, "c", { ordered: false });
+    expect(await enter("d")).toBe("admitted");
+    expect(await enter("e")).toBe("limit");
+    // An order that lands after its admission lapsed holds its place again.
+    await Bun.sleep(50);
+    expect((await rooms.look(productId, "d", { ...terms, windowMs: 10 })).state).toBe("expired");
+    await rooms.use(productId, "d", { ordered: true });
+    expect(await enter("e")).toBe("limit");
     redis.close();
   });
 
