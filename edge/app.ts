@@ -418,7 +418,8 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     c.set("idempotencyKey", ticket.idempotencyKey);
     const first = byId.get(c.req.valid("query").region ?? ticket.region) ?? byId.get(ticket.region);
     const regions = [...(first ? [first] : []), ...c.get("regions").filter((r) => r.id !== first?.id)];
-    return orderReply(c, await orders.place(c, ticket.productId, ticket.quantity, regions, { viaTicket: true }));
+    const ticketRoom = byId.get(ticket.region);
+    return orderReply(c, await orders.place(c, ticket.productId, ticket.quantity, regions, { ticketRoom }));
   });
 
   // The room's page for browsers: it reads its ticket from its own path.

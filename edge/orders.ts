@@ -270,15 +270,15 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
   };
 
   /**
-   * `viaTicket`: the order of a ticket the room admitted (POST /v1/queue/{ticket}/order), which
-   * the buyer's rate limit does not refuse: the room's rate is the limit.
+   * `ticketRoom`: the order of a ticket that region's room admitted (POST /v1/queue/{ticket}/order),
+   * which the buyer's rate limit does not refuse: the room's rate is the limit.
    */
   async function place(
     c: Context,
     productId: string,
     quantity: number,
     preferred: Region[],
-    { viaTicket = false } = {},
+    { ticketRoom }: { ticketRoom?: Region } = {},
   ): Promise<Answer> {
     const userId: string = c.get("userId");
     const { redis, admission: store } = home(userId);
@@ -287,7 +287,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     // product: made-up product ids cost the cores no more than the limit lets through.
     const seen = terms.peek(productId);
     const roomKnown = seen?.terms !== undefined && seen.terms.roomMode !== "off";
-    let limit = viaTicket || roomKnown ? undefined : userLimiter(redis.ratelimit, userId);
+    let limit = ticketRoom || roomKnown ? undefined : userLimiter(redis.ratelimit, userId);
     if (seen?.terms === undefined && limit) {
       const verdict = await limit;
       if (!verdict.success) return rateLimited(verdict);
@@ -326,6 +326,12 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
         );
       return rateLimited(verdict);
     }
+    // A ticket's admission refused at home (the buyer's limit, reached by another order) will
+    // never order: its units and its buyer's place go back to the room now, not when it lapses.
+    if (ticketRoom && admission.kind === "limit")
+      inBackground(c, "ticket's admission given back", () =>
+        room.use(ticketRoom, productId, orderId, { ordered: false }),
+      );
     const answer = await admitted(c, request, admission, preferred, sale);
     return { ...answer, headers: { ...answer.headers, ...verdict?.headers } };
   }
