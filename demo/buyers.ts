@@ -1,7 +1,8 @@
 /**
  * Buyers hammering the edge: each wants one order, from a country and an address of its own
  * (a few buyers share an address, as behind a carrier NAT), and retries as a well-behaved
- * client does: after Retry-After on 429 and 503, with the same Idempotency-Key.
+ * client does: after Retry-After on 429, 503 and 409 idempotency_key_in_use, with the same
+ * Idempotency-Key.
  */
 export interface BuyerResult {
   status: number;
@@ -55,7 +56,9 @@ export async function runBuyers(o: BuyersOptions): Promise<BuyerResult[]> {
       const answer = ((await response?.json().catch(() => ({}))) ?? {}) as { code?: string; orderId?: string };
       const status = response?.status ?? 0;
       o.onRequest(status, answer.code, ms);
-      const retry = status === 429 || status === 503 || status === 0;
+      // 409 idempotency_key_in_use is "not yet", not a refusal: this key's earlier try is still
+      // in flight, and the answer says when to ask again.
+      const retry = status === 429 || status === 503 || status === 0 || answer.code === "idempotency_key_in_use";
       if (!retry || attempt === MAX_TRIES)
         return { status, code: answer.code, latenciesMs, orderId: status === 202 ? answer.orderId : undefined };
       const after = Number(response?.headers.get("Retry-After") ?? 1) * 1000;

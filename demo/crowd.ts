@@ -1,8 +1,11 @@
+import type { BuyerEnd } from "./report.ts";
+
 /**
  * A crowd in front of a waiting room (`npm run demo -- --crowd 10`, and the bench's room run):
  * buyers arrive open-loop, `multiple` times the room's admission rate (a fixed schedule,
  * whatever the edge answers), each behaving as the room's page does: order, and if given a
- * ticket look again as often as told, order once admitted, stop at sold out. Bounded in buyers
+ * ticket look again as often as told, order once admitted, stop at sold out; retry what is
+ * "not now" (429, 503, no answer) and queue again once an admission lapsed. Bounded in buyers
  * and in time. Reports the admitted buyers' order latency, every answer's latency, how long
  * after the last unit each queued buyer learned `sold_out`, and whether any place moved back.
  */
@@ -21,13 +24,15 @@ export interface CrowdOptions {
   headers: (i: number) => Promise<Record<string, string>>;
   /** After every answer, and after every buyer with how it ended (the live line). */
   onAnswer?: (status: number, ms: number) => void;
-  onBuyer?: (outcome: "ordered" | "sold_out" | "other") => void;
+  onBuyer?: (end: BuyerEnd) => void;
 }
 
 export interface CrowdResult {
   figures: RoomFigures;
   /** The accepted orders' ids. */
   orderIds: string[];
+  /** How each buyer's try ended. */
+  ends: BuyerEnd[];
 }
 
 export interface RoomFigures {
@@ -67,6 +72,7 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
   const crowd = o.rate * o.multiple;
   const buyers = o.buyers;
   const orderIds: string[] = [];
+  const ends: BuyerEnd[] = [];
   const answers: number[] = [];
   const admittedOrders: number[] = [];
   const soldOutAt: number[] = [];
@@ -78,54 +84,100 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
 
   async function timed(path: string, init?: RequestInit) {
     const t0 = performance.now();
-    const response = await fetch(o.edgeUrl + path, init);
-    const body = (await response.json().catch(() => ({}))) as QueueAnswer;
+    // No answer (the connection failed) is status 0: the buyer tries again as after a 503.
+    const response = await fetch(o.edgeUrl + path, init).catch(() => undefined);
+    const body = ((await response?.json().catch(() => ({}))) ?? {}) as QueueAnswer;
     const ms = performance.now() - t0;
+    const status = response?.status ?? 0;
     answers.push(ms);
-    o.onAnswer?.(response.status, ms);
-    return { status: response.status, body, ms, at: performance.now() };
+    o.onAnswer?.(status, ms);
+    const retryAfter = Number(response?.headers.get("Retry-After") ?? 1) * 1000;
+    return { status, body, ms, at: performance.now(), retryAfterMs: Number.isFinite(retryAfter) ? retryAfter : 1_000 };
   }
+  const ended = (answer: { status: number; body: QueueAnswer }, more: Partial<BuyerEnd> = {}): BuyerEnd => ({
+    status: answer.status,
+    ...(answer.body.code ? { code: answer.body.code } : {}),
+    ...more,
+  });
+  /** Not refused, only not now: worth the same request again after a while. */
+  const notNow = (status: number) => status === 0 || status === 429 || status === 503;
 
-  const placed = (ms: number, at: number, orderId: string) => {
+  const placed = (ms: number, at: number, orderId: string): BuyerEnd => {
     orderIds.push(orderId);
     admittedOrders.push(ms);
     orders++;
     lastUnitAt = Math.max(lastUnitAt, at);
-    return "ordered" as const;
+    return { status: 202 };
   };
 
-  async function buyer(i: number): Promise<"ordered" | "sold_out" | "other"> {
-    const first = await timed("/v1/orders", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID(), ...(await o.headers(i)) },
-      body: JSON.stringify({ productId: o.productId, quantity: 1 }),
-    });
-    if (first.status === 202 && first.body.orderId) return placed(first.ms, first.at, first.body.orderId);
-    if (first.body.code === "sold_out") return "sold_out";
-    if (!first.body.ticket || !first.body.links) return "other";
-    const { links } = first.body;
-    let ahead = first.body.ahead ?? 0;
-    let wait = first.body.pollAfterMs ?? 500;
-    while (performance.now() < deadline) {
-      await Bun.sleep(wait);
-      const look = await timed(links.status);
-      if (look.body.ahead !== undefined && look.body.state === "waiting") {
-        if (look.body.ahead > ahead) backwards++;
-        ahead = look.body.ahead;
+  async function buyer(i: number): Promise<BuyerEnd> {
+    const headers = await o.headers(i);
+    // Each pass is one place in the queue: a new key takes a new one, as the page tells a buyer
+    // whose admission lapsed ("order again to join the queue").
+    for (;;) {
+      const key = crypto.randomUUID();
+      const enter = () =>
+        timed("/v1/orders", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "Idempotency-Key": key, ...headers },
+          body: JSON.stringify({ productId: o.productId, quantity: 1 }),
+        });
+      let first = await enter();
+      // A shed room (503 overloaded), a rate limit or a blink: the same key after Retry-After.
+      while (notNow(first.status) && performance.now() + first.retryAfterMs < deadline) {
+        await Bun.sleep(first.retryAfterMs);
+        first = await enter();
       }
-      wait = look.body.pollAfterMs ?? 500;
-      if (look.body.state === "admitted") {
-        const order = await timed(links.order, { method: "POST" });
-        return order.status === 202 && order.body.orderId ? placed(order.ms, order.at, order.body.orderId) : "other";
+      if (first.status === 202 && first.body.orderId) return placed(first.ms, first.at, first.body.orderId);
+      if (!first.body.ticket || !first.body.links) return ended(first);
+      let { links } = first.body;
+      let ahead = first.body.ahead ?? 0;
+      let wait = first.body.pollAfterMs ?? 500;
+      let lapsed = false;
+      while (!lapsed && performance.now() < deadline) {
+        await Bun.sleep(wait);
+        const look = await timed(links.status);
+        // As the page: a look that failed is looked again a second later; 404 is a ticket no edge knows.
+        wait = look.body.pollAfterMs ?? 1_000;
+        if (look.status === 404) return ended(look, { state: "invalid" });
+        if (look.status !== 200) continue;
+        if (look.body.ahead !== undefined && look.body.state === "waiting") {
+          if (look.body.ahead > ahead) backwards++;
+          ahead = look.body.ahead;
+        }
+        switch (look.body.state) {
+          case "waiting":
+          case "lobby":
+            break;
+          case "admitted": {
+            const order = await timed(links.order, { method: "POST" });
+            if (order.status === 202 && order.body.orderId) return placed(order.ms, order.at, order.body.orderId);
+            // Queued again in another region: follow that ticket from its own place.
+            if (order.status === 202 && order.body.ticket && order.body.links) {
+              links = order.body.links;
+              ahead = order.body.ahead ?? 0;
+              wait = order.body.pollAfterMs ?? 500;
+              break;
+            }
+            // As the page: the admission still stands, so look again and order again.
+            if (notNow(order.status) || order.body.code === "idempotency_key_in_use") break;
+            return ended(order, { admitted: true });
+          }
+          case "sold_out":
+            soldOutAt.push(look.at);
+            return ended(look, { state: "sold_out" });
+          case "expired":
+            lapsed = true;
+            break;
+          default:
+            return ended(look, { state: look.body.state ?? "none" });
+        }
       }
-      if (look.body.state === "sold_out") {
-        soldOutAt.push(look.at);
-        return "sold_out";
+      if (!lapsed) {
+        unfinished++;
+        return { status: 0, timedOut: true };
       }
-      if (look.body.state !== "waiting") return "other";
     }
-    unfinished++;
-    return "other";
   }
 
   const started = performance.now();
@@ -135,12 +187,10 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
     const now = performance.now();
     if (due > now) await Bun.sleep(due - now);
     running.push(
-      buyer(i)
-        .then((outcome) => o.onBuyer?.(outcome))
-        .catch(() => {
-          unfinished++;
-          o.onBuyer?.("other");
-        }),
+      buyer(i).then((end) => {
+        ends.push(end);
+        o.onBuyer?.(end);
+      }),
     );
   }
   await Promise.all(running);
@@ -160,5 +210,5 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
     room_places_backwards: backwards,
     room_unfinished: unfinished,
   };
-  return { figures, orderIds };
+  return { figures, orderIds, ends };
 }

@@ -19,7 +19,16 @@ import { verify } from "../cli/verify/verify.ts";
 import { COUNTRIES, runBuyers } from "./buyers.ts";
 import { runCrowd } from "./crowd.ts";
 import { progressLine, quantile, type Tally } from "./progress.ts";
-import { formatReport, integrity, regionsReport, type DemoReport, type StoredOrder } from "./report.ts";
+import {
+  buyerRows,
+  formatReport,
+  integrity,
+  outcomeOf,
+  regionsReport,
+  SOLD_OUT,
+  type DemoReport,
+  type StoredOrder,
+} from "./report.ts";
 
 const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --per-address K --json]
 
@@ -190,10 +199,11 @@ async function main(): Promise<number> {
               latencies.push(ms);
               if (status >= 500) tally.failed++;
             },
-            onBuyer: (outcome) => {
+            onBuyer: (end) => {
               tally.buyersDone++;
-              if (outcome === "ordered") tally.accepted++;
-              else if (outcome === "sold_out") tally.soldOut++;
+              const row = outcomeOf(end);
+              if (row === "accepted") tally.accepted++;
+              else if (row.startsWith("sold out")) tally.soldOut++;
             },
           });
     const results = crowdRun
@@ -244,11 +254,8 @@ async function main(): Promise<number> {
       units,
       requests: tally.requests,
       accepted: accepted.length,
-      soldOut: crowdRun?.figures.room_told_sold_out ?? results.filter((r) => SOLD_OUT.has(r.code ?? "")).length,
+      outcomes: buyerRows(crowdRun?.ends ?? results),
       rateLimited: tally.rateLimited,
-      failed:
-        crowdRun?.figures.room_unfinished ??
-        results.filter((r) => r.status !== 202 && !SOLD_OUT.has(r.code ?? "")).length,
       latencyMs: { p50: round(quantile(latencies, 0.5)), p99: round(quantile(latencies, 0.99)) },
       regions,
       spillovers: checks.spillovers,
@@ -269,8 +276,6 @@ async function main(): Promise<number> {
   }
 }
 
-/** The answers that mean "none left for you here or anywhere you could spill to". */
-const SOLD_OUT = new Set(["sold_out", "insufficient_stock"]);
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
 
 try {

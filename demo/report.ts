@@ -17,14 +17,12 @@ export interface DemoReport {
   buyers: number;
   units: number;
   requests: number;
-  /** Buyers whose order was accepted. */
+  /** Orders the edge accepted, by the buyers' 202s (what PostgreSQL must hold). */
   accepted: number;
-  /** Buyers told the product was sold out. */
-  soldOut: number;
+  /** Every buyer in exactly one row, by how their try ended (`buyerRows`). */
+  outcomes: Record<string, number>;
   /** 429 answers (a buyer retries after Retry-After, so one buyer may get several). */
   rateLimited: number;
-  /** Buyers whose last answer was neither: an error, or a 429 after every retry. */
-  failed: number;
   latencyMs: { p50: number | null; p99: number | null };
   regions: Record<string, { allocated: number; sold: number; spilledIn: number }>;
   spillovers: number;
@@ -40,6 +38,51 @@ export interface DemoReport {
   verifyDrifts: string[];
   /** With --crowd: how the waiting room held up. */
   room?: RoomFigures;
+}
+
+/** How a buyer's try ended: the last answer they acted on, or that the run's time ran out first. */
+export interface BuyerEnd {
+  status: number;
+  /** The problem's `code`, when the answer was a problem. */
+  code?: string;
+  /** A waiting-room ticket's state, when the queue's answer was the last. */
+  state?: string;
+  /** The room had admitted the buyer before this answer. */
+  admitted?: boolean;
+  /** Still queued when the crowd's time was up. */
+  timedOut?: boolean;
+}
+
+/** The answers that mean "none left for you here or anywhere you could spill to". */
+export const SOLD_OUT = new Set(["sold_out", "insufficient_stock"]);
+
+/**
+ * A buyer's row. Every end has one, and an answer nobody foresaw gets a row of its own named
+ * by its status and code, so that no buyer can fall out of the report unexplained.
+ */
+export function outcomeOf(end: BuyerEnd): string {
+  const code = end.code ? ` (${end.code})` : "";
+  if (end.timedOut) return "still queued at the end";
+  // A 202 with a ticket is a place in the queue, not an order.
+  if (end.status === 202 && !end.state) return "accepted";
+  if (end.state === "sold_out") return "sold out in the queue";
+  if (SOLD_OUT.has(end.code ?? "")) return end.admitted ? `sold out once admitted${code}` : `sold out${code}`;
+  if (end.code === "user_limit_exceeded") return `over the per-buyer limit${code}`;
+  if (end.state) return `ticket ${end.state}`;
+  if (end.status === 0) return "gave up: no answer";
+  if (end.status === 429 || end.status >= 500) return `gave up on ${end.status}${code}`;
+  return `refused ${end.status}${code}`;
+}
+
+/** Buyers per row, the accepted first and then the largest; the rows add up to the buyers. */
+export function buyerRows(ends: BuyerEnd[]): Record<string, number> {
+  const rows = new Map<string, number>();
+  for (const end of ends) {
+    const row = outcomeOf(end);
+    rows.set(row, (rows.get(row) ?? 0) + 1);
+  }
+  const rank = ([row, n]: [string, number]) => (row === "accepted" ? Number.POSITIVE_INFINITY : n);
+  return Object.fromEntries([...rows].sort((a, b) => rank(b) - rank(a)));
 }
 
 export function regionsReport(allocations: Record<string, number>, stored: StoredOrder[]): DemoReport["regions"] {
@@ -74,9 +117,8 @@ export function formatReport(r: DemoReport): string {
   return [
     `Flash sale of ${r.productId}: ${r.units} units, ${r.buyers} buyers`,
     line("requests", r.requests),
-    line("buyers accepted", r.accepted),
-    line("buyers sold out", r.soldOut),
-    line("buyers failed", r.failed),
+    "  buyers, by how they ended",
+    ...Object.entries(r.outcomes).map(([row, buyers]) => `    ${row.padEnd(38)} ${buyers}`),
     line("429 answers", r.rateLimited),
     line("latency p50 / p99", `${r.latencyMs.p50 ?? "–"} ms / ${r.latencyMs.p99 ?? "–"} ms`),
     ...Object.entries(r.regions).map(([region, x]) =>
