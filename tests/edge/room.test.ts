@@ -350,7 +350,8 @@ describe("the waiting room", () => {
     const productId = await createProduct({ units: { [home]: 2, [away]: 5 }, room: { mode: "queue", rate: 1 } });
     const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => buy(`late-${i}`, productId)));
     const bodies = (await Promise.all(answers.map((a) => a.json()))) as (QueueTicket & { orderId?: string })[];
-    const queued = bodies.filter((b) => b.ticket);
+    // In the order of their places (concurrent buyers take them in whatever order they arrive).
+    const queued = bodies.filter((b) => b.ticket).sort((a, b) => a.ahead - b.ahead);
     // The first admitted orders (one a second) take the two units; the rest learn the room is empty.
     const firstTwo = queued.slice(0, 2 - bodies.filter((b) => b.orderId).length);
     for (const q of firstTwo) {

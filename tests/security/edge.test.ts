@@ -136,22 +136,24 @@ describe("the edge under attack", () => {
   });
 
   describe("unknown products", () => {
+    /** Product lookups the cores answered, all regions together. */
+    const productAsks = async () => {
+      const counts = await Promise.all(
+        regionIds.map(async (id) => {
+          const samples = readSamples(await (await fetch(`${testRegion(id).coreUrl}/metrics`)).text());
+          return samples
+            .filter(
+              (s) =>
+                s.name === "flux_gate_http_request_duration_seconds_count" && s.labels.route === "/v1/products/:id",
+            )
+            .reduce((n, s) => n + s.value, 0);
+        }),
+      );
+      return counts.reduce((a, b) => a + b, 0);
+    };
+
     test("asked for again within a few seconds, are answered by the edge without asking the cores", async () => {
       const send = inProcess(edgeApp(env));
-      const productAsks = async () => {
-        const counts = await Promise.all(
-          regionIds.map(async (id) => {
-            const samples = readSamples(await (await fetch(`${testRegion(id).coreUrl}/metrics`)).text());
-            return samples
-              .filter(
-                (s) =>
-                  s.name === "flux_gate_http_request_duration_seconds_count" && s.labels.route === "/v1/products/:id",
-              )
-              .reduce((n, s) => n + s.value, 0);
-          }),
-        );
-        return counts.reduce((a, b) => a + b, 0);
-      };
       const id = uniqueName("nowhere");
       const before = await productAsks();
       for (let i = 0; i < 5; i++) {
@@ -161,5 +163,47 @@ describe("the edge under attack", () => {
       }
       expect(await productAsks()).toBe(before + regionIds.length);
     });
+
+    test("one buyer's orders for made-up products count against the buyer's limit before any core is asked", async () => {
+      const send = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_USER: "20/10s" }));
+      const user = uniqueName("flooder");
+      const before = await productAsks();
+      const answers = await Promise.all(
+        Array.from({ length: 400 }, () =>
+          order(send, { user, key: uniqueName("k"), body: { productId: uniqueName("made-up"), quantity: 1 } }),
+        ),
+      );
+      const statuses = answers.map((a) => a.status);
+      expect(statuses.filter((s) => s === 404).length).toBe(20);
+      expect(statuses.filter((s) => s === 429).length).toBe(380);
+      expect(await productAsks()).toBe(before + 20 * regionIds.length);
+      // The window is spent: the buyer's next order, for a real product, is refused too.
+      const productId = await createProduct({ units: { [regionIds[0]!]: 5 } });
+      const next = await order(send, { user, key: uniqueName("k"), body: { productId, quantity: 1 } });
+      expect(next.status).toBe(429);
+    });
+  });
+
+  test("a ticket's looks count against its buyer's own limit", async () => {
+    const send = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_TICKET: "3/10s" }));
+    const productId = await createProduct({ units: { [regionIds[0]!]: 10 }, room: { mode: "queue", rate: 1 } });
+    const tickets: string[] = [];
+    for (let i = 0; tickets.length === 0 && i < 5; i++) {
+      const answer = (await (
+        await order(send, {
+          user: uniqueName("looker"),
+          key: uniqueName("k"),
+          body: { productId, quantity: 1 },
+          headers: { "X-Region": regionIds[0]! },
+        })
+      ).json()) as { ticket?: string };
+      if (answer.ticket) tickets.push(answer.ticket);
+    }
+    const looks = [];
+    for (let i = 0; i < 4; i++) looks.push((await send(`/v1/queue/${tickets[0]}`)).status);
+    expect(looks).toEqual([200, 200, 200, 429]);
+    const ordered = await send(`/v1/queue/${tickets[0]}/order`, { method: "POST", headers: { Accept: "application/json" } });
+    expect(ordered.status).toBe(429);
+    expect(await ordered.json()).toMatchObject({ code: "rate_limited" });
   });
 });
