@@ -128,6 +128,9 @@ const WANT_OF_UNITS = new Set<ProblemCode>(["sold_out", "insufficient_stock"]);
 /** How long a product's bucket count is kept when Redis had none (a product activated before buckets). */
 const UNSPLIT_RECHECK_MS = 5_000;
 
+/** A blocked change's answers (allocate.lua): refused now or before, or no such product here. */
+const BLOCKED = new Set<ProblemCode>(["insufficient_available", "unknown_product"]);
+
 /** An outbox entry as Redis gives it: its id, then its fields and values in turn. */
 export type OutboxEntry = [id: string, fields: string[]];
 
@@ -172,10 +175,15 @@ export class RegionStore {
     return [...this.productScriptKeys(productId), orderKey(this.region, productId, orderId)];
   }
 
-  /** How many buckets a product has in this region: 1 unless it was split (core/reservation/buckets.ts). */
-  async bucketsOf(productId: string): Promise<number> {
+  /**
+   * How many buckets a product has in this region: 1 unless it was split (core/reservation/buckets.ts).
+   * A count read from Redis is final. No count (the product is not active here yet, or came before
+   * buckets) is read again after UNSPLIT_RECHECK_MS, and at once when `fresh`: an allocation change
+   * must not take a product another core has just activated split for an unsplit one.
+   */
+  async bucketsOf(productId: string, fresh = false): Promise<number> {
     const known = this.bucketCounts.get(productId);
-    if (known && known.until > Date.now()) return known.count;
+    if (known && known.until > Date.now() && (!fresh || known.until === Number.POSITIVE_INFINITY)) return known.count;
     const value = (await this.command(["HGET", this.keys(productId).product, "buckets"])) as string | null;
     const count = Number(value ?? 1) || 1;
     this.bucketCounts.set(productId, {
@@ -430,12 +438,18 @@ export class RegionStore {
 
   /**
    * Adds `units` to this region's allocation (negative: gives available units back), once per
-   * `changeId`; repeating a change answers as before, with `replayed` set.
+   * `changeId`; repeating a change answers as before, with `replayed` set. A change not applied
+   * yet does nothing past `notAfter` (ms, Redis's clock; 0 for none): `request_expired`.
    */
-  async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
-    const buckets = await this.bucketsOf(productId);
+  async allocate(
+    productId: string,
+    changeId: string,
+    units: number,
+    notAfter = 0,
+  ): Promise<Outcome<Stock & { replayed: boolean }>> {
+    const buckets = await this.bucketsOf(productId, true);
     if (buckets === 1) {
-      const outcome = await this.allocateIn(productId, changeId, units);
+      const outcome = await this.allocateIn(productId, changeId, units, "exact", notAfter);
       if (!outcome.ok) return outcome;
       const { moved: _, ...stock } = outcome.value;
       return { ok: true, value: stock };
@@ -447,8 +461,8 @@ export class RegionStore {
     if (decided === undefined) {
       const moved =
         units > 0
-          ? await this.spreadOver(productId, changeId, units)
-          : await this.gatherFrom(productId, changeId, -units);
+          ? await this.spreadOver(productId, changeId, units, notAfter)
+          : await this.gatherFrom(productId, changeId, -units, notAfter);
       if (moved !== true) return moved;
       await this.remember(productId, changeId, units);
     }
@@ -458,12 +472,67 @@ export class RegionStore {
       : { ok: false, code: "unknown_product" };
   }
 
+  /**
+   * Makes sure the release `changeId` of `-units` never applies from now on, unless it applied
+   * already: the admin calls this before it marks a move abandoned, since another driver may
+   * still hold the move as pending. The units it moved, or `refused`.
+   */
+  async block(productId: string, changeId: string, units: number, notAfter = 0): Promise<Outcome<number | "refused">> {
+    const decision = (outcome: Outcome<{ moved: number }>): Outcome<number | "refused"> => {
+      if (outcome.ok) return { ok: true, value: outcome.value.moved };
+      return BLOCKED.has(outcome.code) ? { ok: true, value: "refused" } : outcome;
+    };
+    const buckets = await this.bucketsOf(productId, true);
+    if (buckets === 1) return decision(await this.allocateIn(productId, changeId, units, "block"));
+    const decided = await this.allocationChange(productId, changeId);
+    if (decided !== undefined) return { ok: true, value: decided };
+    // Every part is settled for good once blocked: applied by a driver before, or never.
+    const parts = await Promise.all(
+      Array.from({ length: buckets }, async (_, bucket) =>
+        decision(await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket), units, "block")),
+      ),
+    );
+    const moved = parts.map((p) => (p.ok && p.value !== "refused" ? p.value : 0));
+    const failure = parts.find((p) => !p.ok);
+    if (failure) return failure;
+    // A driver gathered every unit: the release happened. Else it never will, and the parts
+    // taken go back (under the ids a driver's own roll-back uses, so they go back once).
+    if (moved.reduce((a, b) => a + b, 0) === units) {
+      await this.remember(productId, changeId, units);
+      return { ok: true, value: units };
+    }
+    for (const [bucket, part] of moved.entries()) {
+      if (part === 0) continue;
+      const back = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket, true),
+        -part,
+        "exact",
+        notAfter,
+      );
+      if (!back.ok) return back;
+    }
+    await this.remember(productId, changeId, "refused");
+    return { ok: true, value: "refused" };
+  }
+
   /** New units, as evenly as whole units go over the buckets. */
-  private async spreadOver(productId: string, changeId: string, units: number): Promise<true | Outcome<never>> {
+  private async spreadOver(
+    productId: string,
+    changeId: string,
+    units: number,
+    notAfter: number,
+  ): Promise<true | Outcome<never>> {
     const parts = spreadUnits(units, await this.bucketsOf(productId));
     for (const [bucket, part] of parts.entries()) {
       if (part === 0) continue;
-      const outcome = await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket), part);
+      const outcome = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket),
+        part,
+        "exact",
+        notAfter,
+      );
       if (!outcome.ok) return outcome;
     }
     return true;
@@ -471,10 +540,16 @@ export class RegionStore {
 
   /**
    * Units given back, taken from the buckets in turn (from the one the change's id picks) as far
-   * as each has them available. Short of `units` in all: each bucket gets back what it gave, and
-   * the change is refused, as one bucket refuses a release larger than it holds.
+   * as each has them available. Short of `units` in all, or at a part the admin blocked: each
+   * bucket gets back what it gave, and the change is refused, as one bucket refuses a release
+   * larger than it holds.
    */
-  private async gatherFrom(productId: string, changeId: string, units: number): Promise<true | Outcome<never>> {
+  private async gatherFrom(
+    productId: string,
+    changeId: string,
+    units: number,
+    notAfter: number,
+  ): Promise<true | Outcome<never>> {
     let wanted = units;
     const given: [bucket: number, units: number][] = [];
     for (const bucket of bucketsFrom(changeId, await this.bucketsOf(productId))) {
@@ -483,15 +558,23 @@ export class RegionStore {
         bucketId(productId, bucket),
         bucketChangeId(changeId, bucket),
         -wanted,
-        true,
+        "up-to",
+        notAfter,
       );
+      if (!outcome.ok && outcome.code === "insufficient_available") break;
       if (!outcome.ok) return outcome;
       wanted += outcome.value.moved;
       if (outcome.value.moved < 0) given.push([bucket, -outcome.value.moved]);
     }
     if (wanted === 0) return true;
     for (const [bucket, back] of given) {
-      const outcome = await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket, true), back);
+      const outcome = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket, true),
+        back,
+        "exact",
+        notAfter,
+      );
       if (!outcome.ok) return outcome;
     }
     await this.remember(productId, changeId, "refused");
@@ -508,17 +591,18 @@ export class RegionStore {
       .exec();
   }
 
-  /** One bucket's allocation change (allocate.lua); `upTo`: a release of at most `-units`, never refused. */
+  /** One bucket's allocation change (allocate.lua, which says what each mode does). */
   private async allocateIn(
     productId: string,
     changeId: string,
     units: number,
-    upTo = false,
+    mode: "exact" | "up-to" | "block",
+    notAfter = 0,
   ): Promise<Outcome<Stock & { replayed: boolean; moved: number }>> {
     const k = this.keys(productId);
     const reply = await this.scripts.allocate(
       [k.product, k.allocationChanges, k.allocationChangeTimes],
-      [changeId, units, upTo ? 1 : 0],
+      [changeId, units, mode, notAfter],
     );
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1, moved: Number(reply[6]) } };
