@@ -180,9 +180,14 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
             };
           }
         }
+        // The rules' version in every region (SaleRules.version): later than the last one even
+        // within a millisecond, as the row lock orders the edits.
         const [updated] = await tx
           .update(products)
-          .set({ ...change, updatedAt: sql`now()` })
+          .set({
+            ...change,
+            updatedAt: sql`greatest(clock_timestamp(), ${products.updatedAt} + interval '1 millisecond')`,
+          })
           .where(eq(products.id, id))
           .returning();
         return { ok: true, value: updated! };

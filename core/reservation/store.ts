@@ -63,6 +63,11 @@ export interface SaleRules {
   roomRate: number;
   /** Buckets per region (core/reservation/buckets.ts): 1 unless the product is split for a hot sale. */
   buckets: number;
+  /**
+   * When the rules last changed in PostgreSQL (ms; each change later than the one before): a
+   * region keeps the newest rules it was given, however late an older load lands. 0 when unknown.
+   */
+  version?: number;
 }
 
 export interface SaleTerms {
@@ -427,6 +432,7 @@ export class RegionStore {
             rules.roomMode,
             rules.roomRate,
             rules.buckets,
+            rules.version ?? 0,
           ],
         ),
       ),
