@@ -130,9 +130,6 @@ export interface StoredOrder {
 /** The refusals for want of units: a product split into buckets tries the next bucket on them. */
 const WANT_OF_UNITS = new Set<ProblemCode>(["sold_out", "insufficient_stock"]);
 
-/** How long a product's bucket count is kept when Redis had none (a product activated before buckets). */
-const UNSPLIT_RECHECK_MS = 5_000;
-
 /** A blocked change's answers (allocate.lua): refused now or before, or no such product here. */
 const BLOCKED = new Set<ProblemCode>(["insufficient_available", "unknown_product"]);
 
@@ -146,8 +143,8 @@ export class RegionStore {
   private readonly notePending: (productId: string) => Promise<unknown>;
   /** Bucket → its shared `WAIT 1` (replica-wait.ts). */
   private readonly replicaWaits = new Map<string, () => Promise<number>>();
-  /** Product → its buckets here, and until when that is known (a count set at creation never changes). */
-  private readonly bucketCounts = new Map<string, { count: number; until: number }>();
+  /** Product → its buckets here (countOf). */
+  private readonly bucketCounts = new Map<string, number>();
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
@@ -181,21 +178,29 @@ export class RegionStore {
   }
 
   /**
-   * How many buckets a product has in this region: 1 unless it was split (core/reservation/buckets.ts).
-   * A count read from Redis is final. No count (the product is not active here yet, or came before
-   * buckets) is read again after UNSPLIT_RECHECK_MS, and at once when `fresh`: an allocation change
-   * must not take a product another core has just activated split for an unsplit one.
+   * How many buckets a product has in this region (core/reservation/buckets.ts), or undefined while
+   * it is not active here. A count is kept once read: set at creation, it never changes. None is
+   * kept for a product not active yet: another core may activate it split at any moment, and an
+   * order or allocation change taken meanwhile as unsplit would miss its buckets (a retry on a core
+   * that knows the split could then reserve the same order again in another bucket).
    */
-  async bucketsOf(productId: string, fresh = false): Promise<number> {
+  private async countOf(productId: string): Promise<number | undefined> {
     const known = this.bucketCounts.get(productId);
-    if (known && known.until > Date.now() && (!fresh || known.until === Number.POSITIVE_INFINITY)) return known.count;
-    const value = (await this.command(["HGET", this.keys(productId).product, "buckets"])) as string | null;
-    const count = Number(value ?? 1) || 1;
-    this.bucketCounts.set(productId, {
-      count,
-      until: value === null ? Date.now() + UNSPLIT_RECHECK_MS : Number.POSITIVE_INFINITY,
-    });
+    if (known !== undefined) return known;
+    const [buckets, active] = (await this.command(["HMGET", this.keys(productId).product, "buckets", "productId"])) as (
+      | string
+      | null
+    )[];
+    if (active === null || active === undefined) return undefined;
+    // A product activated before buckets existed has no count: unsplit, for good.
+    const count = Number(buckets ?? 1) || 1;
+    this.bucketCounts.set(productId, count);
     return count;
+  }
+
+  /** How many buckets a product has in this region: 1 unless it was split (or is not active here). */
+  async bucketsOf(productId: string): Promise<number> {
+    return (await this.countOf(productId)) ?? 1;
   }
 
   /** A product's buckets as the store addresses them (its own id alone when it is not split). */
@@ -214,7 +219,8 @@ export class RegionStore {
    * in turn while a bucket has too few units: sold out only when every bucket is.
    */
   async reserve(request: ReservationRequest): Promise<Outcome<Reservation>> {
-    const buckets = await this.bucketsOf(request.productId);
+    const buckets = await this.countOf(request.productId);
+    if (buckets === undefined) return { ok: false, code: "unknown_product" };
     if (buckets === 1) return this.reserveIn(request.productId, request, false);
     let refusal: Outcome<Reservation> | undefined;
     for (const bucket of bucketsFrom(request.userId, buckets)) {
@@ -437,7 +443,7 @@ export class RegionStore {
         ),
       ),
     );
-    this.bucketCounts.set(rules.productId, { count: rules.buckets, until: Number.POSITIVE_INFINITY });
+    this.bucketCounts.set(rules.productId, rules.buckets);
     await this.redis.sadd(regionProductsKey(this.region), rules.productId);
     return sumStocks(replies.map((reply) => stockOf(reply.slice(1))));
   }
@@ -453,7 +459,7 @@ export class RegionStore {
     units: number,
     notAfter = 0,
   ): Promise<Outcome<Stock & { replayed: boolean }>> {
-    const buckets = await this.bucketsOf(productId, true);
+    const buckets = await this.bucketsOf(productId);
     if (buckets === 1) {
       const outcome = await this.allocateIn(productId, changeId, units, "exact", notAfter);
       if (!outcome.ok) return outcome;
@@ -488,7 +494,7 @@ export class RegionStore {
       if (outcome.ok) return { ok: true, value: outcome.value.moved };
       return BLOCKED.has(outcome.code) ? { ok: true, value: "refused" } : outcome;
     };
-    const buckets = await this.bucketsOf(productId, true);
+    const buckets = await this.bucketsOf(productId);
     if (buckets === 1) return decision(await this.allocateIn(productId, changeId, units, "block"));
     const decided = await this.allocationChange(productId, changeId);
     if (decided !== undefined) return { ok: true, value: decided };
