@@ -48,7 +48,7 @@ export async function drive(deps: MoveDeps, transfer: Transfer): Promise<Transfe
  * (the resumer) would go on to the source's core. So the source's core first blocks the change,
  * as it remembers a refusal. If the units had left already, or another driver started a claim
  * from the pool, the move is finished instead: its units are on their way. A core out of
- * reach throws, and the move stays pending for the resumer to finish.
+ * reach throws, and the move stays pending for the resumer to settle.
  */
 export async function abandon(deps: MoveDeps, t: Transfer, reason: ProblemCode): Promise<Transfer> {
   const blocked =
