@@ -20,7 +20,19 @@ export function postgresRecords(db: Database): Records {
     async rules(productId) {
       const [row] = await db.select().from(products).where(eq(products.id, productId));
       if (!row) return undefined;
-      const { id, startsAt, endsAt, perUserLimit, maxPerOrder, holdSeconds, paused, roomMode, roomRate, buckets } = row;
+      const {
+        id,
+        startsAt,
+        endsAt,
+        perUserLimit,
+        maxPerOrder,
+        holdSeconds,
+        paused,
+        roomMode,
+        roomRate,
+        buckets,
+        updatedAt,
+      } = row;
       return {
         productId: id,
         startsAt,
@@ -32,6 +44,7 @@ export function postgresRecords(db: Database): Records {
         roomMode,
         roomRate,
         buckets,
+        version: updatedAt.getTime(),
       };
     },
 

@@ -256,9 +256,9 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   }
 
   /**
-   * The answer to a set of moves: `success` when all completed; 202 when one waits on a core
-   * (the rest were abandoned; repeat once it is done); 409 with the first failure's code.
-   * Each carries every move, so a partial change is never hidden.
+   * The answer to a set of moves: 409 with the first refusal's code; else 202 when one waits on
+   * a core (the moves after it were abandoned, or finished if the resumer had started them: each
+   * shows its state); else `success`. Each carries every move, so a partial change is never hidden.
    */
   async function allocationAnswer<Extra extends object = object>(
     c: Context<AdminEnv>,
@@ -269,8 +269,8 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   ) {
     if (!moved.ok) return refusedMove(c, moved);
     const transfers = moved.value.map((m) => transferBody(m.transfer));
-    const failed = moved.value.find((m) => m.transfer.state === "failed");
-    if (failed) return failedMove(c, failed.transfer, { ...extra, transfers });
+    const refused = moved.value.find((m) => m.transfer.state === "failed" && m.transfer.reason !== "move_abandoned");
+    if (refused) return failedMove(c, refused.transfer, { ...extra, transfers });
     const waiting = moved.value.some((m) => m.transfer.state !== "completed");
     const view = (await viewFor(c, productId))!;
     return c.json({ ...view, ...(extra as Extra), transfers }, waiting ? 202 : success);

@@ -4,6 +4,7 @@
  */
 import type { Region } from "../../shared/config.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
+import { MAX_SKEW_MS } from "../../shared/signing.ts";
 import type { Result } from "../../shared/result.ts";
 import { coreClient, reach, type CoreAnswer, type CoreClient } from "../../core/http/client.ts";
 import { stockOf, type Stock } from "../../core/reservation/store.ts";
@@ -24,11 +25,23 @@ export interface Cores {
   activate(region: string, productId: string): Promise<Stock>;
   /** Applies one allocation change, once per change id. */
   allocate(region: string, productId: string, changeId: string, units: number): Promise<Result<Stock>>;
+  /**
+   * Makes sure the release `changeId` of `units` never applies in the region from now on: the
+   * units it released before the block came, or `refused`.
+   */
+  block(region: string, productId: string, changeId: string, units: number): Promise<number | "refused">;
   /** The region's live counters, or undefined when the product is not active there. */
   stock(region: string, productId: string): Promise<Stock | undefined>;
 }
 
 const TIMEOUT_MS = 3_000;
+
+/**
+ * The deadline a change carries, on the admin's clock (which signatures already keep within
+ * MAX_SKEW_MS of the cores'). A call that waits in a stalled core longer than this applies
+ * nothing, so it can never outlive its change id's retention (15 min) and apply twice.
+ */
+const changeDeadline = () => Date.now() + TIMEOUT_MS + MAX_SKEW_MS;
 
 const stockIn = (body: Stock): Stock => stockOf([body.allocated, body.available, body.held, body.sold]);
 
@@ -48,7 +61,12 @@ export function regionCores(regions: Region[]): Cores {
   const unexpected = (regionId: string, answer: Extract<CoreAnswer, { kind: "answer" }>) =>
     new RegionUnavailable(regionId, `answered ${answer.status} ${String(answer.body.code ?? "")}`.trim());
   const allocation = (core: CoreClient, id: string, changeId: string, units: number) =>
-    reach(() => core.admin.v1.products[":id"].allocation.$post({ param: { id }, json: { changeId, units } }));
+    reach(() =>
+      core.admin.v1.products[":id"].allocation.$post({
+        param: { id },
+        json: { changeId, units, notAfter: changeDeadline() },
+      }),
+    );
 
   return {
     async activate(regionId, id) {
@@ -69,6 +87,19 @@ export function regionCores(regions: Region[]): Cores {
       if (answer.status === 200) return { ok: true, value: stockIn(answer.body) };
       if (answer.status === 409 || answer.status === 404) return { ok: false, code: answer.body.code as ProblemCode };
       throw unexpected(regionId, answer);
+    },
+
+    async block(regionId, productId, changeId, units) {
+      const answer = await call(regionId, (core) =>
+        reach(() =>
+          core.admin.v1.products[":id"].allocation.block.$post({
+            param: { id: productId },
+            json: { changeId, units: -units, notAfter: changeDeadline() },
+          }),
+        ),
+      );
+      if (answer.status !== 200) throw unexpected(regionId, answer);
+      return answer.body.outcome === "refused" ? "refused" : -answer.body.units;
     },
 
     async stock(regionId, id) {

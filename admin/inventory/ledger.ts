@@ -90,7 +90,14 @@ export function transferLedger(db: Database) {
     async releasedFromRegion(t: Transfer): Promise<void> {
       await db.transaction(async (tx) => {
         const [moved] = await advance(t, "pending", { state: "released" }, tx);
-        if (!moved) return;
+        if (!moved) {
+          // Released or completed: another driver recorded this step. Failed: units left a region
+          // for a move that can no longer carry them; say so rather than lose them quietly.
+          const [now] = await tx.select().from(inventoryTransfers).where(eq(inventoryTransfers.id, t.id));
+          if (now?.state === "failed")
+            throw new Error(`${t.fromRegion} released ${t.units} units of ${t.productId} for failed transfer ${t.id}`);
+          return;
+        }
         const given = await tx
           .update(allocations)
           .set({ units: sql`${allocations.units} - ${t.units}`, updatedAt: sql`now()` })

@@ -6,6 +6,7 @@
  */
 import { allocationChangeId } from "../../shared/allocation-changes.ts";
 import { ConfigError } from "../../shared/config.ts";
+import type { ProblemCode } from "../../shared/problems.ts";
 import type { Cores } from "./cores.ts";
 import type { Transfer, TransferLedger } from "./ledger.ts";
 
@@ -26,9 +27,12 @@ export interface MoveDeps {
 export const releaseChange = (t: Transfer) => allocationChangeId(t.id, "release");
 export const claimChange = (t: Transfer) => allocationChangeId(t.id, "claim");
 
-/** Takes the move as far as it goes: completed or failed, unless a core is out of reach (throws). */
+/**
+ * Takes the move as far as it goes: completed or failed, unless a core is out of reach (throws).
+ * It starts from the ledger's state, not the caller's copy, which may be old (the resumer's list).
+ */
 export async function drive(deps: MoveDeps, transfer: Transfer): Promise<Transfer> {
-  let t = transfer;
+  let t = (await deps.ledger.get(transfer.id)) ?? transfer;
   while (t.state === "pending" || t.state === "released") {
     if (t.state === "pending") await release(deps, t);
     else await claim(deps, t);
@@ -36,6 +40,22 @@ export async function drive(deps: MoveDeps, transfer: Transfer): Promise<Transfe
     if (t.state === "released" || t.state === "completed") await deps.afterStep?.(t.state, t);
   }
   return t;
+}
+
+/**
+ * Gives up a move that has not started (`reason`), so that it moves nothing, ever. Marking it
+ * failed in PostgreSQL is not enough for a release: a driver that listed it as pending earlier
+ * (the resumer) would go on to the source's core. So the source's core first blocks the change,
+ * as it remembers a refusal. If the units had left already, or another driver started a claim
+ * from the pool, the move is finished instead: its units are on their way. A core out of
+ * reach throws, and the move stays pending for the resumer to settle.
+ */
+export async function abandon(deps: MoveDeps, t: Transfer, reason: ProblemCode): Promise<Transfer> {
+  const blocked =
+    t.fromRegion === null ||
+    (await deps.cores.block(t.fromRegion, t.productId, releaseChange(t), t.units)) === "refused";
+  if (blocked) await deps.ledger.failed(t, reason);
+  return drive(deps, t);
 }
 
 async function release({ ledger, cores, afterStep }: MoveDeps, t: Transfer): Promise<void> {

@@ -9,7 +9,7 @@ import type { Stock } from "../../core/reservation/store.ts";
 import type { Result } from "../../shared/result.ts";
 import { RegionUnavailable, type Cores } from "./cores.ts";
 import { unitsOutsideRegions, type Executor, type MoveRequest, type Transfer } from "./ledger.ts";
-import { drive, type MoveDeps } from "./moves.ts";
+import { abandon, drive, type MoveDeps } from "./moves.ts";
 import { shareOfPool, type Demand } from "./rebalance.ts";
 
 export type Product = typeof products.$inferSelect;
@@ -80,9 +80,9 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
   }
 
   /** Completed or failed; or, when a core is out of reach, as far as it got (the resumer goes on). */
-  async function driveAsFarAsItGoes(transfer: Transfer): Promise<Transfer> {
+  async function asFarAsItGoes(transfer: Transfer, step: () => Promise<Transfer>): Promise<Transfer> {
     try {
-      return await drive(moves, transfer);
+      return await step();
     } catch (error) {
       if (!(error instanceof RegionUnavailable)) throw error;
       return (await ledger.get(transfer.id))!;
@@ -95,8 +95,9 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
    * every region that takes from it. The plan is made and recorded in one transaction under
    * the product's row lock, and refused while earlier moves of the product are still in
    * flight, so a retry or a second admin cannot plan the same units twice. Driving stops at
-   * the first move that did not complete: the rest are abandoned (failed, nothing moved), as a
-   * claim must not run before the releases it needs.
+   * the first move that did not complete: the rest are abandoned (moves.ts: failed and never
+   * to move, or finished if another driver had started one), as a claim must not run before
+   * the releases it needs.
    */
   async function planAndDrive(
     productId: string,
@@ -133,8 +134,9 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
     const results: MoveResult[] = [];
     for (const recorded of planned.value) {
       const stop = results.some((r) => r.transfer.state !== "completed");
-      if (stop) await ledger.failed(recorded, "move_abandoned");
-      const transfer = stop ? (await ledger.get(recorded.id))! : await driveAsFarAsItGoes(recorded);
+      const transfer = await asFarAsItGoes(recorded, () =>
+        stop ? abandon(moves, recorded, "move_abandoned") : drive(moves, recorded),
+      );
       results.push({ transfer, replayed: false });
     }
     return { ok: true, value: results };
@@ -178,9 +180,14 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
             };
           }
         }
+        // The rules' version in every region (SaleRules.version): later than the last one even
+        // within a millisecond, as the row lock orders the edits.
         const [updated] = await tx
           .update(products)
-          .set({ ...change, updatedAt: sql`now()` })
+          .set({
+            ...change,
+            updatedAt: sql`greatest(clock_timestamp(), ${products.updatedAt} + interval '1 millisecond')`,
+          })
           .where(eq(products.id, id))
           .returning();
         return { ok: true, value: updated! };
@@ -205,7 +212,10 @@ export function productService(db: Database, regionIds: string[], moves: MoveDep
       await moves.afterStep?.("recorded", recorded.transfer);
       return {
         ok: true,
-        value: { transfer: await driveAsFarAsItGoes(recorded.transfer), replayed: recorded.kind === "existing" },
+        value: {
+          transfer: await asFarAsItGoes(recorded.transfer, () => drive(moves, recorded.transfer)),
+          replayed: recorded.kind === "existing",
+        },
       };
     },
 

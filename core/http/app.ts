@@ -193,12 +193,30 @@ export function createCoreApp({
       /** One allocation change of the admin's transfer ledger, applied once per change id. */
       .openapi(routes.allocate, async (c) => {
         const id = c.req.valid("param").id;
-        const { changeId, units } = c.req.valid("json");
+        const { changeId, units, notAfter } = c.req.valid("json");
         if (!PRODUCT_ID.test(id)) return refuse(c, "unknown_product", `no product ${id}`);
-        const outcome = await store.allocate(id, changeId, units);
+        const outcome = await store.allocate(id, changeId, units, notAfter);
         if (testHalt === "allocation-applied") await new Promise(() => {});
         if (!outcome.ok) return refusal(c, outcome);
         return c.json({ productId: id, region: store.region, ...outcome.value }, 200);
+      })
+      .openapi(routes.blockAllocation, async (c) => {
+        const id = c.req.valid("param").id;
+        const { changeId, units, notAfter } = c.req.valid("json");
+        if (!PRODUCT_ID.test(id)) return refuse(c, "unknown_product", `no product ${id}`);
+        const outcome = await store.block(id, changeId, units, notAfter);
+        if (!outcome.ok) return refusal(c, outcome);
+        const applied = outcome.value !== "refused";
+        return c.json(
+          {
+            productId: id,
+            region: store.region,
+            changeId,
+            outcome: applied ? ("applied" as const) : ("refused" as const),
+            units: applied ? (outcome.value as number) : 0,
+          },
+          200,
+        );
       })
   );
 }

@@ -22,10 +22,18 @@ const reservationRequest = z.strictObject({
   notAfter: z.int().positive().optional(),
 });
 
+const changeId = z.string().min(1).max(128);
+/** Apply nothing if this runs later (ms since the epoch, Redis's clock): store.allocate says why. */
+const notAfter = z.int().positive().optional();
+
 const allocationChange = z.strictObject({
-  changeId: z.string().min(1).max(128),
+  changeId,
   units: z.int().refine((n) => n !== 0, "must not be 0"),
+  notAfter,
 });
+
+/** A release that must never apply from now on (the admin abandons its move), unless it has. */
+const allocationBlock = z.strictObject({ changeId, units: z.int().negative(), notAfter });
 
 const orderState = z.object({
   orderId: z.string(),
@@ -147,6 +155,28 @@ export const coreRoutes = {
     },
     responses: {
       200: json(stock.extend({ replayed: z.boolean() }), "Applied, or applied before under this change id"),
+      ...problems,
+    },
+  }),
+  blockAllocation: createRoute({
+    method: "post",
+    path: "/admin/v1/products/{id}/allocation/block",
+    request: {
+      params: idParam,
+      body: { required: true, content: { "application/json": { schema: allocationBlock } } },
+    },
+    responses: {
+      200: json(
+        z.object({
+          productId: z.string(),
+          region: z.string(),
+          changeId: z.string(),
+          /** `applied`: a driver released `units` before the block came; `refused`: it never will. */
+          outcome: z.enum(["applied", "refused"]),
+          units: z.number(),
+        }),
+        "The release applied before, or refused for good",
+      ),
       ...problems,
     },
   }),

@@ -63,6 +63,11 @@ export interface SaleRules {
   roomRate: number;
   /** Buckets per region (core/reservation/buckets.ts): 1 unless the product is split for a hot sale. */
   buckets: number;
+  /**
+   * When the rules last changed in PostgreSQL (ms; each change later than the one before): a
+   * region keeps the newest rules it was given, however late an older load lands. 0 when unknown.
+   */
+  version?: number;
 }
 
 export interface SaleTerms {
@@ -125,8 +130,8 @@ export interface StoredOrder {
 /** The refusals for want of units: a product split into buckets tries the next bucket on them. */
 const WANT_OF_UNITS = new Set<ProblemCode>(["sold_out", "insufficient_stock"]);
 
-/** How long a product's bucket count is kept when Redis had none (a product activated before buckets). */
-const UNSPLIT_RECHECK_MS = 5_000;
+/** A blocked change's answers (allocate.lua): refused now or before, or no such product here. */
+const BLOCKED = new Set<ProblemCode>(["insufficient_available", "unknown_product"]);
 
 /** An outbox entry as Redis gives it: its id, then its fields and values in turn. */
 export type OutboxEntry = [id: string, fields: string[]];
@@ -138,8 +143,8 @@ export class RegionStore {
   private readonly notePending: (productId: string) => Promise<unknown>;
   /** Bucket → its shared `WAIT 1` (replica-wait.ts). */
   private readonly replicaWaits = new Map<string, () => Promise<number>>();
-  /** Product → its buckets here, and until when that is known (a count set at creation never changes). */
-  private readonly bucketCounts = new Map<string, { count: number; until: number }>();
+  /** Product → its buckets here (countOf). */
+  private readonly bucketCounts = new Map<string, number>();
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
@@ -172,17 +177,30 @@ export class RegionStore {
     return [...this.productScriptKeys(productId), orderKey(this.region, productId, orderId)];
   }
 
-  /** How many buckets a product has in this region: 1 unless it was split (core/reservation/buckets.ts). */
-  async bucketsOf(productId: string): Promise<number> {
+  /**
+   * How many buckets a product has in this region (core/reservation/buckets.ts), or undefined while
+   * it is not active here. A count is kept once read: set at creation, it never changes. None is
+   * kept for a product not active yet: another core may activate it split at any moment, and an
+   * order or allocation change taken meanwhile as unsplit would miss its buckets (a retry on a core
+   * that knows the split could then reserve the same order again in another bucket).
+   */
+  private async countOf(productId: string): Promise<number | undefined> {
     const known = this.bucketCounts.get(productId);
-    if (known && known.until > Date.now()) return known.count;
-    const value = (await this.command(["HGET", this.keys(productId).product, "buckets"])) as string | null;
-    const count = Number(value ?? 1) || 1;
-    this.bucketCounts.set(productId, {
-      count,
-      until: value === null ? Date.now() + UNSPLIT_RECHECK_MS : Number.POSITIVE_INFINITY,
-    });
+    if (known !== undefined) return known;
+    const [buckets, active] = (await this.command(["HMGET", this.keys(productId).product, "buckets", "productId"])) as (
+      | string
+      | null
+    )[];
+    if (active === null || active === undefined) return undefined;
+    // A product activated before buckets existed has no count: unsplit, for good.
+    const count = Number(buckets ?? 1) || 1;
+    this.bucketCounts.set(productId, count);
     return count;
+  }
+
+  /** How many buckets a product has in this region: 1 unless it was split (or is not active here). */
+  async bucketsOf(productId: string): Promise<number> {
+    return (await this.countOf(productId)) ?? 1;
   }
 
   /** A product's buckets as the store addresses them (its own id alone when it is not split). */
@@ -201,7 +219,8 @@ export class RegionStore {
    * in turn while a bucket has too few units: sold out only when every bucket is.
    */
   async reserve(request: ReservationRequest): Promise<Outcome<Reservation>> {
-    const buckets = await this.bucketsOf(request.productId);
+    const buckets = await this.countOf(request.productId);
+    if (buckets === undefined) return { ok: false, code: "unknown_product" };
     if (buckets === 1) return this.reserveIn(request.productId, request, false);
     let refusal: Outcome<Reservation> | undefined;
     for (const bucket of bucketsFrom(request.userId, buckets)) {
@@ -419,23 +438,30 @@ export class RegionStore {
             rules.roomMode,
             rules.roomRate,
             rules.buckets,
+            rules.version ?? 0,
           ],
         ),
       ),
     );
-    this.bucketCounts.set(rules.productId, { count: rules.buckets, until: Number.POSITIVE_INFINITY });
+    this.bucketCounts.set(rules.productId, rules.buckets);
     await this.redis.sadd(regionProductsKey(this.region), rules.productId);
     return sumStocks(replies.map((reply) => stockOf(reply.slice(1))));
   }
 
   /**
    * Adds `units` to this region's allocation (negative: gives available units back), once per
-   * `changeId`; repeating a change answers as before, with `replayed` set.
+   * `changeId`; repeating a change answers as before, with `replayed` set. A change not applied
+   * yet does nothing past `notAfter` (ms, Redis's clock; 0 for none): `request_expired`.
    */
-  async allocate(productId: string, changeId: string, units: number): Promise<Outcome<Stock & { replayed: boolean }>> {
+  async allocate(
+    productId: string,
+    changeId: string,
+    units: number,
+    notAfter = 0,
+  ): Promise<Outcome<Stock & { replayed: boolean }>> {
     const buckets = await this.bucketsOf(productId);
     if (buckets === 1) {
-      const outcome = await this.allocateIn(productId, changeId, units);
+      const outcome = await this.allocateIn(productId, changeId, units, "exact", notAfter);
       if (!outcome.ok) return outcome;
       const { moved: _, ...stock } = outcome.value;
       return { ok: true, value: stock };
@@ -447,8 +473,8 @@ export class RegionStore {
     if (decided === undefined) {
       const moved =
         units > 0
-          ? await this.spreadOver(productId, changeId, units)
-          : await this.gatherFrom(productId, changeId, -units);
+          ? await this.spreadOver(productId, changeId, units, notAfter)
+          : await this.gatherFrom(productId, changeId, -units, notAfter);
       if (moved !== true) return moved;
       await this.remember(productId, changeId, units);
     }
@@ -458,12 +484,67 @@ export class RegionStore {
       : { ok: false, code: "unknown_product" };
   }
 
+  /**
+   * Makes sure the release `changeId` of `-units` never applies from now on, unless it applied
+   * already: the admin calls this before it marks a move abandoned, since another driver may
+   * still hold the move as pending. The units it moved, or `refused`.
+   */
+  async block(productId: string, changeId: string, units: number, notAfter = 0): Promise<Outcome<number | "refused">> {
+    const decision = (outcome: Outcome<{ moved: number }>): Outcome<number | "refused"> => {
+      if (outcome.ok) return { ok: true, value: outcome.value.moved };
+      return BLOCKED.has(outcome.code) ? { ok: true, value: "refused" } : outcome;
+    };
+    const buckets = await this.bucketsOf(productId);
+    if (buckets === 1) return decision(await this.allocateIn(productId, changeId, units, "block"));
+    const decided = await this.allocationChange(productId, changeId);
+    if (decided !== undefined) return { ok: true, value: decided };
+    // Every part is settled for good once blocked: applied by a driver before, or never.
+    const parts = await Promise.all(
+      Array.from({ length: buckets }, async (_, bucket) =>
+        decision(await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket), units, "block")),
+      ),
+    );
+    const moved = parts.map((p) => (p.ok && p.value !== "refused" ? p.value : 0));
+    const failure = parts.find((p) => !p.ok);
+    if (failure) return failure;
+    // A driver gathered every unit: the release happened. Else it never will, and the parts
+    // taken go back (under the ids a driver's own roll-back uses, so they go back once).
+    if (moved.reduce((a, b) => a + b, 0) === units) {
+      await this.remember(productId, changeId, units);
+      return { ok: true, value: units };
+    }
+    for (const [bucket, part] of moved.entries()) {
+      if (part === 0) continue;
+      const back = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket, true),
+        -part,
+        "exact",
+        notAfter,
+      );
+      if (!back.ok) return back;
+    }
+    await this.remember(productId, changeId, "refused");
+    return { ok: true, value: "refused" };
+  }
+
   /** New units, as evenly as whole units go over the buckets. */
-  private async spreadOver(productId: string, changeId: string, units: number): Promise<true | Outcome<never>> {
+  private async spreadOver(
+    productId: string,
+    changeId: string,
+    units: number,
+    notAfter: number,
+  ): Promise<true | Outcome<never>> {
     const parts = spreadUnits(units, await this.bucketsOf(productId));
     for (const [bucket, part] of parts.entries()) {
       if (part === 0) continue;
-      const outcome = await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket), part);
+      const outcome = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket),
+        part,
+        "exact",
+        notAfter,
+      );
       if (!outcome.ok) return outcome;
     }
     return true;
@@ -471,10 +552,16 @@ export class RegionStore {
 
   /**
    * Units given back, taken from the buckets in turn (from the one the change's id picks) as far
-   * as each has them available. Short of `units` in all: each bucket gets back what it gave, and
-   * the change is refused, as one bucket refuses a release larger than it holds.
+   * as each has them available. Short of `units` in all, or at a part the admin blocked: each
+   * bucket gets back what it gave, and the change is refused, as one bucket refuses a release
+   * larger than it holds.
    */
-  private async gatherFrom(productId: string, changeId: string, units: number): Promise<true | Outcome<never>> {
+  private async gatherFrom(
+    productId: string,
+    changeId: string,
+    units: number,
+    notAfter: number,
+  ): Promise<true | Outcome<never>> {
     let wanted = units;
     const given: [bucket: number, units: number][] = [];
     for (const bucket of bucketsFrom(changeId, await this.bucketsOf(productId))) {
@@ -483,15 +570,23 @@ export class RegionStore {
         bucketId(productId, bucket),
         bucketChangeId(changeId, bucket),
         -wanted,
-        true,
+        "up-to",
+        notAfter,
       );
+      if (!outcome.ok && outcome.code === "insufficient_available") break;
       if (!outcome.ok) return outcome;
       wanted += outcome.value.moved;
       if (outcome.value.moved < 0) given.push([bucket, -outcome.value.moved]);
     }
     if (wanted === 0) return true;
     for (const [bucket, back] of given) {
-      const outcome = await this.allocateIn(bucketId(productId, bucket), bucketChangeId(changeId, bucket, true), back);
+      const outcome = await this.allocateIn(
+        bucketId(productId, bucket),
+        bucketChangeId(changeId, bucket, true),
+        back,
+        "exact",
+        notAfter,
+      );
       if (!outcome.ok) return outcome;
     }
     await this.remember(productId, changeId, "refused");
@@ -508,17 +603,18 @@ export class RegionStore {
       .exec();
   }
 
-  /** One bucket's allocation change (allocate.lua); `upTo`: a release of at most `-units`, never refused. */
+  /** One bucket's allocation change (allocate.lua, which says what each mode does). */
   private async allocateIn(
     productId: string,
     changeId: string,
     units: number,
-    upTo = false,
+    mode: "exact" | "up-to" | "block",
+    notAfter = 0,
   ): Promise<Outcome<Stock & { replayed: boolean; moved: number }>> {
     const k = this.keys(productId);
     const reply = await this.scripts.allocate(
       [k.product, k.allocationChanges, k.allocationChangeTimes],
-      [changeId, units, upTo ? 1 : 0],
+      [changeId, units, mode, notAfter],
     );
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     return { ok: true, value: { ...stockOf(reply.slice(1)), replayed: reply[5] === 1, moved: Number(reply[6]) } };

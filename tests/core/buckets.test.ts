@@ -119,4 +119,21 @@ describe("a product split into three buckets", () => {
       `${productId}#2`,
     ]);
   });
+
+  test("a core that looked before another core activated the product split reserves a retried order once", async () => {
+    const rules = saleRules("late", { buckets: 3 });
+    const other = new RegionStore(redis, REGION, 100_000);
+    const buyer = buyerStartingAt(2);
+    const orderId = crypto.randomUUID();
+    // This core is asked first, before the product is active here.
+    expect(await reserve(rules.productId, buyer, orderId)).toEqual({ ok: false, code: "unknown_product" });
+    await other.activate(rules);
+    await other.allocate(rules.productId, "claim", 9);
+    expect((await reserve(rules.productId, buyer, orderId)).ok).toBe(true);
+    // The buyer's retry reaches the other core.
+    expect(
+      await other.reserve({ orderId, userId: buyer, productId: rules.productId, quantity: 1, originRegion: REGION }),
+    ).toMatchObject({ ok: true, value: { replayed: true } });
+    expect(await store.stock(rules.productId)).toMatchObject({ allocated: 9, available: 8, held: 1 });
+  });
 });
