@@ -36,7 +36,7 @@ import { AVAILABILITY_TTL_MS, availabilityCache } from "./availability.ts";
 import { saleTermsCache, UNKNOWN_TTL_MS } from "./sale-terms.ts";
 import { roomPage } from "./room/page.ts";
 import { ROOM_STATES } from "./room/room.ts";
-import { ticketKey } from "./room/ticket.ts";
+import { ticketKey, type Ticket } from "./room/ticket.ts";
 import { freshStock, queueStatus, waitingRoom, type RoomObserver } from "./room/waiting-room.ts";
 
 type Variables = IdempotencyKeyVariables & IdentityVariables & { regions: Region[]; requestId: string };
@@ -163,7 +163,10 @@ const routes = {
     responses: {
       200: { description: "The ticket's state", content: { "application/json": { schema: queueSchema } } },
       404: { description: "No such ticket (forged, expired, or not a ticket)", content: problemContent },
-      429: { description: "The ticket's buyer looked too often (FLUX_GATE_RATE_LIMIT_TICKET)", content: problemContent },
+      429: {
+        description: "The ticket's buyer looked too often (FLUX_GATE_RATE_LIMIT_TICKET)",
+        content: problemContent,
+      },
       503: { description: "The room's Redis did not answer; look again", content: problemContent },
     },
   }),
@@ -389,9 +392,13 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   const noTicket = (c: Context) =>
     c.json(problem("not_found", "no such ticket (forged, expired or not a ticket)"), 404, problemHeaders(404));
 
-  /** A ticket's looks and orders count against its buyer's own limit, in the buyer's home region. */
-  const ticketRefusal = async (userId: string) => {
-    const verdict = await ticketLimiter(redisOf(homeRegion(userId, regionIds)).ratelimit, userId);
+  /**
+   * A ticket's looks and orders count against the ticket's own limit, in its buyer's home region:
+   * per ticket, not per buyer, since tickets travel in URLs and one that leaked must not use up
+   * the buyer's other tickets.
+   */
+  const ticketRefusal = async (ticket: Ticket) => {
+    const verdict = await ticketLimiter(redisOf(homeRegion(ticket.userId, regionIds)).ratelimit, ticket.id);
     return verdict.success ? undefined : verdict.refusal();
   };
 
@@ -399,7 +406,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     const token = c.req.valid("param").ticket;
     const ticket = await room.read(token);
     if (!ticket) return noTicket(c);
-    const refused = await ticketRefusal(ticket.userId);
+    const refused = await ticketRefusal(ticket);
     if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
     const sale = await terms.get(ticket.productId);
     if (sale === "unavailable") return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
@@ -411,7 +418,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   app.openapi(routes.queueOrder, async (c) => {
     const ticket = await room.read(c.req.valid("param").ticket);
     if (!ticket) return noTicket(c);
-    const refused = await ticketRefusal(ticket.userId);
+    const refused = await ticketRefusal(ticket);
     if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
     // The ticket stands for the request that took it: its buyer, its key, its product and units.
     c.set("userId", ticket.userId);
@@ -461,7 +468,9 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   app.openapi(routes.product, async (c) => {
     const id = c.req.valid("param").id;
     const rows = await availability.rows(config.regions, id);
-    const sales = rows.flatMap((row, i) => (row.kind === "sale" ? [{ region: config.regions[i]!.id, sale: row.sale }] : []));
+    const sales = rows.flatMap((row, i) =>
+      row.kind === "sale" ? [{ region: config.regions[i]!.id, sale: row.sale }] : [],
+    );
     if (sales.length === 0) {
       if (rows.some((row) => row.kind === "unknown"))
         return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
@@ -476,7 +485,8 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     const regions: Record<string, Row> = {};
     for (const [i, row] of rows.entries()) {
       const region = config.regions[i]!.id;
-      if (row.kind === "sale") regions[region] = { available: row.sale.available, held: row.sale.held, sold: row.sale.sold };
+      if (row.kind === "sale")
+        regions[region] = { available: row.sale.available, held: row.sale.held, sold: row.sale.sold };
       else if (row.kind === "unknown") regions[region] = { available: null, held: null, sold: null };
     }
     const sale = sales[0]!.sale;

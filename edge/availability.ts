@@ -17,10 +17,7 @@ export const AVAILABILITY_DEADLINE_MS = 250;
 const MAX_ROWS = 20_000;
 
 /** One region's word on a product: its sale, not on sale there, or no answer (yet). */
-export type RegionRow =
-  | { kind: "sale"; sale: SaleTerms }
-  | { kind: "absent" }
-  | { kind: "unknown" };
+export type RegionRow = { kind: "sale"; sale: SaleTerms } | { kind: "absent" } | { kind: "unknown" };
 
 type Ask = (region: Region, productId: string) => Promise<ProductAnswer>;
 

@@ -46,7 +46,12 @@ export function firstTerms(answers: Promise<ProductAnswer>[]): Promise<TermsLook
 export function saleTermsCache(
   ask: Ask,
   regions: Region[],
-  { ttlMs = TERMS_TTL_MS, unknownTtlMs = UNKNOWN_TTL_MS, staleLimitMs = STALE_LIMIT_MS, maxProducts = MAX_PRODUCTS } = {},
+  {
+    ttlMs = TERMS_TTL_MS,
+    unknownTtlMs = UNKNOWN_TTL_MS,
+    staleLimitMs = STALE_LIMIT_MS,
+    maxProducts = MAX_PRODUCTS,
+  } = {},
 ) {
   /** In order of last use (a Map keeps insertion order): the oldest goes first past maxProducts. */
   const known = new Map<string, { at: number; terms: SaleTerms | undefined }>();
@@ -91,6 +96,10 @@ export function saleTermsCache(
     get(productId: string): Promise<TermsLookup> {
       const hit = peek(productId);
       if (!hit) return refresh(productId);
+      // Last used goes last: a flood of made-up ids pushes out the products nobody orders.
+      const entry = known.get(productId)!;
+      known.delete(productId);
+      known.set(productId, entry);
       if (!hit.fresh) void refresh(productId);
       return Promise.resolve(hit.terms);
     },

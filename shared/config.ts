@@ -162,7 +162,7 @@ export interface Config {
     /** Key for deriving order ids from (client, Idempotency-Key). */
     orderIdSecret: string;
     /**
-     * `ticket`: looks at a waiting-room ticket and its orders, per buyer (FLUX_GATE_RATE_LIMIT_TICKET,
+     * `ticket`: looks at a waiting-room ticket and its orders, per ticket (FLUX_GATE_RATE_LIMIT_TICKET,
      * default 50/10s: the room's page looks twice a second).
      */
     rateLimit: { user: RateLimitSetting; ip: RateLimitSetting; ticket: RateLimitSetting };

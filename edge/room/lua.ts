@@ -13,7 +13,9 @@
  * place counts while its ticket waits, is admitted or ordered; one that ends without an order
  * (shed, lapsed, refused) gives it back. Beside a ticket's units, its field `<ticket>:buyer` in
  * `tickets` holds '1 <buyer>' while its place counts and '0 <buyer>' once given back, so each
- * change happens once per ticket whatever the order in which the ends are told.
+ * change happens once per ticket whatever the order in which the ends are told. A ticket's own
+ * field holds its units until its admitted order is answered: then `used` (ordered) or `ended`
+ * (refused: it reads `expired`, and is not let in again).
  *
  * KEYS common to all three: queue, state, admits, tickets, buyers.
  * ARGV common to ENTER and LOOK: rate (admissions/s), burst, window ms, available (the region's free
@@ -115,7 +117,7 @@ export const ENTER = `${SETTLE}
 local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 -- One Idempotency-Key, one order: the same ticket asking for other units is another request.
 local had = redis.call('HGET', tickets, ticket)
-if had and had ~= 'used' and tonumber(had) ~= units then return { 'reused', 0, now, 0 } end
+if tonumber(had) and tonumber(had) ~= units then return { 'reused', 0, now, 0 } end
 if not redis.call('ZSCORE', queue, ticket) then
   -- A buyer holds at most as many places as units they may buy: no account takes places without end.
   if redis.call('HINCRBY', buyers, ARGV[10], 1) > tonumber(ARGV[11]) then
@@ -147,19 +149,25 @@ local waiting = settle()
 return verdict(ARGV[6], waiting)`;
 
 /**
- * An admitted ticket's order was answered: its units are no longer reserved by the room, and its
- * place counts among its buyer's places if it ordered, else not. The last answer told stands: a
- * refused retry of an order gives the place back, an order that lands after its admission lapsed
- * takes it again.
+ * An admitted ticket's order was answered: its units are no longer reserved by the room. If it
+ * ordered, the ticket is `used` and its place counts among its buyer's places; if not (refused),
+ * the ticket is `ended` (it reads `expired`: its admission ended without an order, and it is not
+ * let in again) and its place goes back. The last answer told stands: a refused retry of an order
+ * ends it, an order that lands after its admission lapsed or ended is used after all. A ticket
+ * still waiting in the queue is left as it is: it keeps its place, and its place counts.
  * KEYS: the common five. ARGV: ticket, ordered ('1' or '0').
  * Returns 1 if it was admitted and unused (its units went back), else 0.
  */
 export const USE = `${COUNT}
-local state, admits, tickets, buyers = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local ticket = ARGV[1]
-count_place(tickets, buyers, ticket, ARGV[2] == '1')
-if redis.call('ZREM', admits, ticket) == 0 then return 0 end
-local units = tonumber(redis.call('HGET', tickets, ticket)) or 0
-redis.call('HINCRBY', state, 'outstanding', -units)
-redis.call('HSET', tickets, ticket, 'used')
-return 1`;
+local queue, state, admits, tickets, buyers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ticket, ordered = ARGV[1], ARGV[2] == '1'
+local rank = redis.call('ZRANK', queue, ticket)
+if not rank or rank >= (tonumber(redis.call('HGET', state, 'admitted')) or 0) then return 0 end
+local was = redis.call('HGET', tickets, ticket)
+local admitted = redis.call('ZREM', admits, ticket) == 1
+if admitted then redis.call('HINCRBY', state, 'outstanding', -(tonumber(was) or 0)) end
+if ordered or admitted or was == 'used' then
+  redis.call('HSET', tickets, ticket, ordered and 'used' or 'ended')
+  count_place(tickets, buyers, ticket, ordered)
+end
+return admitted and 1 or 0`;

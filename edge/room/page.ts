@@ -46,7 +46,7 @@ export const roomPage = `<!doctype html>
       history.replaceState(null, "", body.links.page);
       return show(body);
     }
-    if (response.status === 503 || body.code === "idempotency_key_in_use") {
+    if (response.status === 503 || response.status === 429 || body.code === "idempotency_key_in_use") {
       // Not refused, only not now: the admission still stands; look again in a moment.
       say("admitted", "It is your turn: the order is on its way…");
       return;
@@ -110,6 +110,7 @@ export const roomPage = `<!doctype html>
       const response = await fetch("/v1/queue/" + encodeURIComponent(ticket), { headers: { Accept: "application/json" } });
       const body = await response.json();
       if (response.ok) { await show(body); wait = body.pollAfterMs; }
+      else if (response.status === 429) wait = 1000 * Number(response.headers.get("Retry-After") || 1);
       else if (response.status === 404) { done = true; say("invalid", body.detail || "This ticket is not valid."); }
     } catch { /* the network blinked: look again */ }
     if (!done) setTimeout(poll, wait);

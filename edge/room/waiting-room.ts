@@ -7,6 +7,7 @@
  */
 import type { Config, Region } from "../../shared/config.ts";
 import type { Answer, Home } from "../orders.ts";
+import { AVAILABILITY_DEADLINE_MS } from "../availability.ts";
 import type { SaleTerms } from "../sale-terms.ts";
 import { roomStore, type RoomTerms, type Standing } from "./room.ts";
 import { issueTicket, readTicket, type Ticket } from "./ticket.ts";
@@ -76,6 +77,18 @@ export function freshStock(ask: (region: Region, productId: string) => Promise<n
     seen.set(key, { until: Date.now() + STOCK_TTL_MS, units });
     return units;
   };
+}
+
+/**
+ * Another region's free units, for a queue told its own region sold out: one that does not
+ * answer within the availability deadline is left out, not waited for (-1: unknown).
+ */
+function unlessLate(units: Promise<number>): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(-1), AVAILABILITY_DEADLINE_MS);
+  });
+  return Promise.race([units, late]).finally(() => clearTimeout(timer));
 }
 
 /** A uniform draw the buyer cannot see or predict: a lobby place. */
@@ -167,7 +180,7 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
               await Promise.all(
                 config.regions
                   .filter((r) => r.id !== region.id)
-                  .map(async (r) => ({ region: r.id, available: await stock(r, ticket.productId) })),
+                  .map(async (r) => ({ region: r.id, available: await unlessLate(stock(r, ticket.productId)) })),
               )
             ).filter((r) => r.available > 0)
           : [];

@@ -277,12 +277,12 @@ describe("buyers' state in their home region", () => {
     const key = uniqueName("k");
     const port = 18480;
     const doomed = Bun.spawn([process.execPath, join(import.meta.dir, "../../edge/entry/bun.ts")], {
-      env: { ...env, FLUX_GATE_EDGE_PORT: String(port),
+      env: {
+        ...env,
+        FLUX_GATE_EDGE_PORT: String(port),
         FLUX_GATE_EDGE_METRICS_PORT: String(port + 100),
-        FLUX_GATE_TEST_EDGE_HALT: "core-answered" } as Record<
-        string,
-        string
-      >,
+        FLUX_GATE_TEST_EDGE_HALT: "core-answered",
+      } as Record<string, string>,
       stdout: "ignore",
       stderr: "ignore",
     });

@@ -44,37 +44,41 @@ describe("a region that stalls", () => {
     ["a room's product, retried with X-Region naming the other region", { mode: "queue", rate: 50 } as const, west],
     ["a room's product, retried where the first try went", { mode: "queue", rate: 50 } as const, east],
     ["a product without a room, retried with X-Region naming the other region", undefined, west],
-  ])("%s: the retry goes to the region that may hold the order, and it is reserved there only", async (_, room, retryFrom) => {
-    const productId = await createProduct({ units: { [east]: 1, [west]: 5 }, perUserLimit: 1, room });
-    const user = uniqueName("stalled");
-    const key = uniqueName("k");
-    const buy = (region: string, edge: Send = send) =>
-      order(edge, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": region } });
-    expect(await stockIn(send, west, productId)).toBe(5);
+  ])(
+    "%s: the retry goes to the region that may hold the order, and it is reserved there only",
+    async (_, room, retryFrom) => {
+      const productId = await createProduct({ units: { [east]: 1, [west]: 5 }, perUserLimit: 1, room });
+      const user = uniqueName("stalled");
+      const key = uniqueName("k");
+      const buy = (region: string, edge: Send = send) =>
+        order(edge, { user, key, body: { productId, quantity: 1 }, headers: { "X-Region": region } });
+      expect(await stockIn(send, west, productId)).toBe(5);
 
-    const core = cores.get(east)!;
-    process.kill(core.pid, "SIGSTOP");
-    let first: Awaited<ReturnType<typeof placed>>;
-    try {
-      first = await placed(await buy(east));
-    } finally {
-      process.kill(core.pid, "SIGCONT");
-    }
-    expect(first).toMatchObject({ status: 503, body: { code: "unavailable" } });
-    // The core takes the request it had queued while stopped: us-east's last unit is this order's.
-    expect(await waitUntil(async () => (await stockIn(send, east, productId)) === 0, 10_000, 200)).toBe(true);
+      const core = cores.get(east)!;
+      process.kill(core.pid, "SIGSTOP");
+      let first: Awaited<ReturnType<typeof placed>>;
+      try {
+        first = await placed(await buy(east));
+      } finally {
+        process.kill(core.pid, "SIGCONT");
+      }
+      expect(first).toMatchObject({ status: 503, body: { code: "unavailable" } });
+      // The core takes the request it had queued while stopped: us-east's last unit is this order's.
+      expect(await waitUntil(async () => (await stockIn(send, east, productId)) === 0, 10_000, 200)).toBe(true);
 
-    // Another edge (it knows nothing of the first try) gets the same retry.
-    const retry = await placed(await buy(retryFrom, inProcess(edgeApp(env))));
-    expect(retry).toMatchObject({
-      status: 202,
-      body: { region: east, orderId: deriveOrderId(config.edge.orderIdSecret, user, key) },
-    });
-    expect(await stockIn(send, west, productId)).toBe(5);
-    await waitUntil(async () => (await ordersOf(productId)).length === 1, 30_000, 200);
-    expect(await ordersOf(productId)).toMatchObject([{ region: east, userId: user }]);
-    await expectClean(productId);
-  }, 60_000);
+      // Another edge (it knows nothing of the first try) gets the same retry.
+      const retry = await placed(await buy(retryFrom, inProcess(edgeApp(env))));
+      expect(retry).toMatchObject({
+        status: 202,
+        body: { region: east, orderId: deriveOrderId(config.edge.orderIdSecret, user, key) },
+      });
+      expect(await stockIn(send, west, productId)).toBe(5);
+      await waitUntil(async () => (await ordersOf(productId)).length === 1, 30_000, 200);
+      expect(await ordersOf(productId)).toMatchObject([{ region: east, userId: user }]);
+      await expectClean(productId);
+    },
+    60_000,
+  );
 
   test("while the region that may hold the order does not answer, no other region reserves it: 503 until it settles", async () => {
     const productId = await createProduct({
@@ -129,7 +133,9 @@ describe("a region that stalls", () => {
       // The first to ask about the product prefers the stalled region; the others come right after.
       const eastern = timed(userHomedIn(east, "east"), east);
       await Bun.sleep(20);
-      const western = await Promise.all(Array.from({ length: 16 }, (_, i) => timed(userHomedIn(west, `west-${i}`), west)));
+      const western = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => timed(userHomedIn(west, `west-${i}`), west)),
+      );
       for (const w of western) {
         expect(w).toMatchObject({ status: 202, body: { region: west } });
         // Healthy, an order takes milliseconds; waiting on the stalled region would take its 2 s deadline.

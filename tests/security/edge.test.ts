@@ -184,7 +184,7 @@ describe("the edge under attack", () => {
     });
   });
 
-  test("a ticket's looks count against its buyer's own limit", async () => {
+  test("a ticket's looks and orders count against the ticket's own limit", async () => {
     const send = inProcess(edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_TICKET: "3/10s" }));
     const productId = await createProduct({ units: { [regionIds[0]!]: 10 }, room: { mode: "queue", rate: 1 } });
     const tickets: string[] = [];
@@ -202,7 +202,10 @@ describe("the edge under attack", () => {
     const looks = [];
     for (let i = 0; i < 4; i++) looks.push((await send(`/v1/queue/${tickets[0]}`)).status);
     expect(looks).toEqual([200, 200, 200, 429]);
-    const ordered = await send(`/v1/queue/${tickets[0]}/order`, { method: "POST", headers: { Accept: "application/json" } });
+    const ordered = await send(`/v1/queue/${tickets[0]}/order`, {
+      method: "POST",
+      headers: { Accept: "application/json" },
+    });
     expect(ordered.status).toBe(429);
     expect(await ordered.json()).toMatchObject({ code: "rate_limited" });
   });
