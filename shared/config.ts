@@ -364,7 +364,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       redisTimeoutMs: positiveInt(env, "FLUX_GATE_REDIS_TIMEOUT_MS", 1_000),
       replicaWaitMs: wholeNumber(env, "FLUX_GATE_REPLICA_WAIT_MS", scaled ? 500 : 0),
       sweepIntervalMs: positiveInt(env, "FLUX_GATE_SWEEP_INTERVAL_MS", 250),
-      retentionMs: positiveInt(env, "FLUX_GATE_ORDER_RETENTION_MS", 900_000),
+      retentionMs: retention(env, mode),
       retentionIntervalMs: positiveInt(env, "FLUX_GATE_RETENTION_INTERVAL_MS", 5_000),
       maxBodyBytes: positiveInt(env, "FLUX_GATE_MAX_BODY_BYTES", 4_096),
       testHalt: testHalt(env, "FLUX_GATE_TEST_CORE_HALT", ["allocation-applied"] as const),
@@ -491,6 +491,22 @@ function edgeSettings(
     testHalt: testHalt(env, "FLUX_GATE_TEST_EDGE_HALT", ["core-answered"] as const),
     countryRegions: parseCountryRegions(env.FLUX_GATE_COUNTRY_REGIONS ?? defaultCountryRegions(regionIds), regionIds),
   };
+}
+
+/**
+ * The shortest retention production accepts: allocation change ids are forgotten with ended
+ * orders, and a change stays applicable until its deadline (the admin's 3 s call and the 30 s
+ * signature skew, admin/inventory/cores.ts); forgetting one sooner could let it apply twice.
+ */
+export const MIN_RETENTION_MS = 60_000;
+
+function retention(env: Env, mode: Config["mode"]): number {
+  const ms = positiveInt(env, "FLUX_GATE_ORDER_RETENTION_MS", 900_000);
+  if (mode === "production" && ms < MIN_RETENTION_MS)
+    throw new ConfigError(
+      `FLUX_GATE_ORDER_RETENTION_MS must be at least ${MIN_RETENTION_MS} in production: an allocation change must be remembered past its deadline`,
+    );
+  return ms;
 }
 
 /** A crash test's stopping point for one component: unset, or one of `steps`. */

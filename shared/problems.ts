@@ -48,7 +48,7 @@ export const PROBLEMS = {
   overloaded: { status: 503, title: "The region is shedding load; retry after the indicated time" },
   request_expired: {
     status: 503,
-    title: "The reservation reached the region after its deadline; nothing was reserved",
+    title: "The request reached the region after its deadline; nothing was reserved or moved",
   },
   unavailable: { status: 503, title: "A dependency did not answer in time; retry after the indicated time" },
   not_replicated: {

@@ -100,6 +100,8 @@ describe("loadConfig", () => {
     [{ FLUX_GATE_PG_PORT: "70000" }, /FLUX_GATE_PG_PORT must be a TCP port/],
     [{ FLUX_GATE_KAFKA_PARTITIONS: "0" }, /FLUX_GATE_KAFKA_PARTITIONS must be a positive whole number/],
     [{ FLUX_GATE_REDIS_APPENDFSYNC: "no" }, /must be "always" or "everysec"/],
+    [{ FLUX_GATE_ORDER_RETENTION_MS: "30000" }, /FLUX_GATE_ORDER_RETENTION_MS must be at least 60000 in production/],
+    [{ FLUX_GATE_RATE_LIMIT_TICKET: "fast" }, /FLUX_GATE_RATE_LIMIT_TICKET/],
   ])("refuses %o with a one-line message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
