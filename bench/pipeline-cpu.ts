@@ -130,7 +130,7 @@ export function pipelineTable(
     if (before) row[before.name] = cell(g === "total" ? before.total : before.byGroup[g]);
     for (const p of phases) row[p.name] = cell(g === "total" ? p.split.total : p.split.byGroup[g]);
     if (first)
-      row["share"] =
+      row.share =
         first.split.total > 0
           ? `${Math.round((100 * (g === "total" ? first.split.total : first.split.byGroup[g])) / first.split.total)}%`
           : "–";

@@ -113,7 +113,12 @@ function procStats(): ProcStat[] {
 }
 
 const appPids: Record<string, number> = {};
-const state: AppState = { note: (name, app) => (appPids[name] = app.pid), release: () => {} };
+const state: AppState = {
+  note: (name, app) => {
+    appPids[name] = app.pid;
+  },
+  release: () => {},
+};
 
 /** Each process's CPU seconds now: the system's processes with their children, the load generator alone. */
 function readCpu(): CpuReading {
@@ -166,10 +171,12 @@ try {
   const kafka = { brokers: config.kafka.brokers, clientId: "bench-pipeline" };
   await ensureTopics(
     kafka,
-    config.regions.flatMap((r) => [r.kafkaTopic, r.deadLetterTopic]).map((name) => ({
-      name,
-      partitions: config.kafka.partitions,
-    })),
+    config.regions
+      .flatMap((r) => [r.kafkaTopic, r.deadLetterTopic])
+      .map((name) => ({
+        name,
+        partitions: config.kafka.partitions,
+      })),
   );
   // What an interrupted earlier run left in the topics is not this run's work. A topic created
   // a moment ago may have no leader yet: asked again until it has (bounded).
@@ -184,7 +191,10 @@ try {
         () =>
           skipToEnd(kafka, group, [...topics]).then(
             () => true,
-            (error: unknown) => ((failure = error), false),
+            (error: unknown) => {
+              failure = error;
+              return false;
+            },
           ),
         30_000,
         500,
@@ -193,7 +203,9 @@ try {
     }
   }
 
-  progress("starting the apps as npm start does (stack/apps.ts): per region a REST adapter, core, worker; the admin API; the edge");
+  progress(
+    "starting the apps as npm start does (stack/apps.ts): per region a REST adapter, core, worker; the admin API; the edge",
+  );
   apps = await startApps(config, state, (name, message) => progress(`${name} ${message}`));
 
   const runId = Date.now().toString(36);
@@ -267,7 +279,9 @@ try {
     const after = readCpu();
     const drainSeconds = (steadySince - loadDone) / 1000;
     if (!caughtUp)
-      progress(`${name}: PostgreSQL holds ${persisted} of ${load.ok} after ${DRAIN_TIMEOUT_MS / 1000} s; counting those`);
+      progress(
+        `${name}: PostgreSQL holds ${persisted} of ${load.ok} after ${DRAIN_TIMEOUT_MS / 1000} s; counting those`,
+      );
     return { load, persisted, caughtUp, drainSeconds, seconds: (loadDone - t0) / 1000, before, after };
   };
 
@@ -292,12 +306,19 @@ try {
   // Accepted (a 2xx within the run) and persisted.
   const flatRate = Math.min(flat.load.ok, flat.persisted) / SECONDS;
   const fixedRate = Math.max(1, Math.round(FIXED_SHARE * flatRate));
-  progress(`fixed rate: ${fixedRate.toLocaleString("en")} orders/s offered (${FIXED_SHARE} × flat out) for ${SECONDS} s`);
+  progress(
+    `fixed rate: ${fixedRate.toLocaleString("en")} orders/s offered (${FIXED_SHARE} × flat out) for ${SECONDS} s`,
+  );
   const fixed = await phase("fixed-rate", fixedRate);
 
   const flatCpu = cpuPerOrder(flat.before, flat.after, flat.persisted);
   const fixedCpu = cpuPerOrder(fixed.before, fixed.after, fixed.persisted);
-  const figures = (load: LoadResult) => ({ p50_ms: load.p50, p99_ms: load.p99, non2xx: load.non2xx, errors: load.errors });
+  const figures = (load: LoadResult) => ({
+    p50_ms: load.p50,
+    p99_ms: load.p99,
+    non2xx: load.non2xx,
+    errors: load.errors,
+  });
   const restarts = Object.fromEntries(apps.filter((a) => a.restarts > 0).map((a) => [a.name, a.restarts]));
   console.log(
     JSON.stringify({
@@ -328,4 +349,3 @@ try {
   await sql.end();
   await cleanUp();
 }
-
