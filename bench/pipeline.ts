@@ -277,12 +277,13 @@ try {
       100,
     );
     const after = readCpu();
+    const elapsed = (performance.now() - t0) / 1000;
     const drainSeconds = (steadySince - loadDone) / 1000;
     if (!caughtUp)
       progress(
         `${name}: PostgreSQL holds ${persisted} of ${load.ok} after ${DRAIN_TIMEOUT_MS / 1000} s; counting those`,
       );
-    return { load, persisted, caughtUp, drainSeconds, seconds: (loadDone - t0) / 1000, before, after };
+    return { load, persisted, caughtUp, drainSeconds, elapsed, before, after };
   };
 
   progress(`warm-up: ${WARMUP_SECONDS} s of orders`);
@@ -313,6 +314,9 @@ try {
 
   const flatCpu = cpuPerOrder(flat.before, flat.after, flat.persisted);
   const fixedCpu = cpuPerOrder(fixed.before, fixed.after, fixed.persisted);
+  /** µs per order beyond what the system spends idle over the same time: the orders' own cost. */
+  const aboveIdle = (p: typeof flat, total: number) =>
+    p.persisted > 0 ? Math.round(total - (idle.total / 100) * p.elapsed * (1e6 / p.persisted)) : 0;
   const figures = (load: LoadResult) => ({
     p50_ms: load.p50,
     p99_ms: load.p99,
@@ -329,6 +333,7 @@ try {
       pipeline_caught_up: flat.caughtUp && fixed.caughtUp,
       ...Object.fromEntries(Object.entries(figures(flat.load)).map(([k, v]) => [`pipeline_${k}`, v])),
       pipeline_cpu_us_per_order: flatCpu.total,
+      pipeline_cpu_us_per_order_above_idle: aboveIdle(flat, flatCpu.total),
       pipeline_cpu_us_per_order_by_process: flatCpu.byGroup,
       pipeline_cpu_us_per_order_each: flatCpu.byProcess,
       kafka_cpu_us_per_order: flatCpu.byGroup.kafka,
@@ -337,6 +342,7 @@ try {
       pipeline_fixed_orders_persisted: fixed.persisted,
       ...Object.fromEntries(Object.entries(figures(fixed.load)).map(([k, v]) => [`pipeline_fixed_${k}`, v])),
       pipeline_fixed_cpu_us_per_order: fixedCpu.total,
+      pipeline_fixed_cpu_us_per_order_above_idle: aboveIdle(fixed, fixedCpu.total),
       pipeline_fixed_cpu_us_per_order_by_process: fixedCpu.byGroup,
       idle_cpu_percent: idle.total,
       idle_cpu_percent_by_process: idle.byGroup,
