@@ -51,3 +51,67 @@ export function lineChartSvg({ title, xLabel, yLabel, points }: LineChart): stri
     "</svg>",
   ].join("\n");
 }
+
+/** Grouped bars: one group per category, one bar per series (e.g. before and after); a missing value draws no bar and says so. */
+export interface BarChart {
+  title: string;
+  /** A line under the title: where the figures come from. */
+  subtitle?: string;
+  yLabel: string;
+  categories: string[];
+  series: { label: string; values: (number | undefined)[] }[];
+}
+
+const SERIES_COLORS = ["#aec7e8", "#1f77b4", "#ff7f0e", "#2ca02c"];
+
+/** The chart as SVG text. Pure. The y axis starts at 0; each bar carries its value. */
+export function barChartSvg({ title, subtitle, yLabel, categories, series }: BarChart): string {
+  const width = Math.max(WIDTH, MARGIN.left + MARGIN.right + categories.length * (24 + 22 * series.length));
+  const top = MARGIN.top + (subtitle ? 16 : 0) + 18 * series.length;
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotH = HEIGHT - top - MARGIN.bottom;
+  const values = series.flatMap((s) => s.values).filter((v): v is number => v !== undefined);
+  const maxY = Math.max(...values, 1) * 1.1;
+  const sy = (y: number) => top + plotH - (y / maxY) * plotH;
+  const slot = plotW / Math.max(categories.length, 1);
+  const barW = (slot * 0.8) / Math.max(series.length, 1);
+  const ticks = Array.from({ length: TICKS + 1 }, (_, i) => i / TICKS);
+  const text = (x: number, y: number, content: string, anchor = "middle", extra = "") =>
+    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${anchor}" ${extra}>${escapeXml(content)}</text>`;
+  const color = (i: number) => SERIES_COLORS[i % SERIES_COLORS.length]!;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${HEIGHT}" fill="white"/>`,
+    text(width / 2, 22, title, "middle", 'font-size="14" font-weight="bold"'),
+    ...(subtitle ? [text(width / 2, 38, subtitle, "middle", 'fill="#555"')] : []),
+    ...series.flatMap((s, i) => {
+      const y = MARGIN.top + (subtitle ? 16 : 0) + 18 * i;
+      return [
+        `<rect x="${MARGIN.left}" y="${y - 10}" width="12" height="12" fill="${color(i)}"/>`,
+        text(MARGIN.left + 18, y, s.label, "start"),
+      ];
+    }),
+    ...ticks.map(
+      (t) =>
+        `<line x1="${MARGIN.left}" x2="${width - MARGIN.right}" y1="${sy(t * maxY).toFixed(1)}" y2="${sy(t * maxY).toFixed(1)}" stroke="#ddd"/>`,
+    ),
+    ...ticks.map((t) => text(MARGIN.left - 8, sy(t * maxY) + 4, label(Math.round(t * maxY)), "end")),
+    text(16, top + plotH / 2, yLabel, "middle", `transform="rotate(-90 16 ${top + plotH / 2})"`),
+    ...categories.flatMap((category, c) => {
+      const x0 = MARGIN.left + c * slot + slot * 0.1;
+      return [
+        text(MARGIN.left + (c + 0.5) * slot, HEIGHT - MARGIN.bottom + 18, category),
+        ...series.flatMap((s, i) => {
+          const v = s.values[c];
+          const x = x0 + i * barW;
+          if (v === undefined) return [text(x + barW / 2, sy(0) - 4, "–", "middle", 'fill="#999"')];
+          return [
+            `<rect x="${x.toFixed(1)}" y="${sy(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(sy(0) - sy(v)).toFixed(1)}" fill="${color(i)}"/>`,
+            text(x + barW / 2 - 1, sy(v) - 4, String(Math.round(v)), "middle", 'font-size="10"'),
+          ];
+        }),
+      ];
+    }),
+    "</svg>",
+  ].join("\n");
+}

@@ -14,20 +14,18 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** Runs `work` and returns each named process's CPU use during it, in % of one core. */
+/** Runs `work` and returns each named process's CPU use during it, in % of one core, and in seconds. */
 export async function measureCpu<T>(
   processes: Record<string, number>,
   work: () => Promise<T>,
-): Promise<{ result: T; cpu: Record<string, number> }> {
+): Promise<{ result: T; cpu: Record<string, number>; cpuSeconds: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const t0 = performance.now();
   const result = await work();
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = Object.fromEntries(
-    Object.entries(processes).map(([name, pid]) => [
-      name,
-      Math.round((100 * (cpuSeconds(pid) - before[name]!)) / seconds),
-    ]),
+  const used = Object.fromEntries(
+    Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid) - before[name]!]),
   );
-  return { result, cpu };
+  const cpu = Object.fromEntries(Object.entries(used).map(([name, s]) => [name, Math.round((100 * s) / seconds)]));
+  return { result, cpu, cpuSeconds: used };
 }

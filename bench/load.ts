@@ -21,6 +21,8 @@ export interface LoadOptions {
 export interface LoadResult {
   /** 2xx answers per second. */
   rps: number;
+  /** 2xx answers in all. */
+  ok: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -82,6 +84,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
   return {
     rps: result["2xx"] / (options.amount ? result.duration : options.seconds),
+    ok: result["2xx"],
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,

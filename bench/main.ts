@@ -6,6 +6,9 @@
  * the worker's persistence rate, and Redis's bytes per live and per ended order (bench/memory.ts).
  *
  * `npm run bench -- --core-only`: the baseline and the core's runs alone (a faster loop).
+ * `npm run bench -- --pipeline-only`: the baseline and the pipeline run (bench/pipeline.ts: the
+ * whole system as `npm start` runs it, idle, flat out and at a fixed rate, each process's CPU
+ * per order that reached PostgreSQL) alone. The full run ends with the pipeline run too.
  * `npm run bench -- --topology scaled`: instead, bench/scaled.ts on the scaled topology.
  * `npm run bench -- --soak [--orders N]`: instead, N orders (1,000,000) through one core with a
  * short retention, Redis's memory after every tenth of them.
@@ -32,15 +35,21 @@ import { stackDown, stackUp } from "../stack/stack.ts";
 import { measureCpu } from "./cpu.ts";
 import { coreReservation, edgeOrder, runLoad, type LoadResult } from "./load.ts";
 import { lineChartSvg } from "./chart.ts";
+import { ratio } from "./pipeline-cpu.ts";
+import { pipelineChartSvg, pipelineRows, type PipelineFigures } from "./pipeline-report.ts";
 import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts";
 import { runCrowd } from "../demo/crowd.ts";
 import { benchScaled } from "./scaled.ts";
 
-const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --soak [--orders N] | --topology scaled]
+const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --pipeline-only | --soak [--orders N] | --topology scaled]
 
   --json         the report as JSON (medians and ratios to the baseline measured in the run)
   --seconds N    seconds per load run (10)
   --core-only    the baseline and the core's runs alone
+  --pipeline-only
+                 the baseline and the pipeline run alone: npm start's system, CPU per order by process
+  --idle-seconds N
+                 the pipeline run's idle phase (20)
   --soak         N orders through one core, Redis's memory after every tenth (an SVG chart)
   --orders N     the soak's orders (1000000)
   --topology scaled
@@ -52,6 +61,8 @@ const cli = commandLine("bench", USAGE, {
   seconds: { type: "string", default: "10" },
   soak: { type: "boolean", default: false },
   "core-only": { type: "boolean", default: false },
+  "pipeline-only": { type: "boolean", default: false },
+  "idle-seconds": { type: "string", default: "20" },
   orders: { type: "string", default: "1000000" },
   topology: { type: "string" },
 });
@@ -62,6 +73,7 @@ if (flags.topology && cli.oneOf("topology", flags.topology, TOPOLOGIES) === "sca
   process.exit(0);
 }
 const SOAK_ORDERS = cli.count("orders", flags.orders);
+const IDLE_SECONDS = cli.count("idle-seconds", flags["idle-seconds"]);
 const CONNECTIONS = 100;
 /** The latency runs offer these shares of the baseline's throughput measured in the run. */
 const CORE_FIXED_SHARE = 0.4;
@@ -240,6 +252,7 @@ const memoryBench = (): MemoryBench => ({
 const children: ReturnType<typeof spawn>[] = [];
 let report: Record<string, unknown> = {};
 let rows: Record<string, ReturnType<typeof row>> = {};
+let pipelineFigures: PipelineFigures | undefined;
 try {
   if (flags.soak) {
     const total = SOAK_ORDERS;
@@ -315,6 +328,23 @@ async function throughputAndMemory() {
     runLoad({ ...load, url: baselineUrl, seconds: SECONDS }),
   );
   baseline.kill();
+  // The baseline's own: its server and its Redis, as the pipeline's figure counts the system's
+  // processes and not the load generator.
+  const baselineCpuUs = Number(
+    (
+      ((baselineRun.cpuSeconds.server! + baselineRun.cpuSeconds.redis!) * 1e6) /
+      Math.max(1, baselineRun.result.ok)
+    ).toFixed(1),
+  );
+  if (flags["pipeline-only"]) {
+    rows = { baseline: row(baselineRun.result) };
+    report = {
+      baseline_rps: Math.round(baselineRun.result.rps),
+      baseline_cpu_us_per_request: baselineCpuUs,
+      ...(await pipelineRun(baselineCpuUs)),
+    };
+    return;
+  }
   const coreFixedRate = Math.max(1, Math.round(CORE_FIXED_SHARE * baselineRun.result.rps));
   const edgeFixedRate = Math.max(1, Math.round(EDGE_FIXED_SHARE * baselineRun.result.rps));
 
@@ -351,6 +381,7 @@ async function throughputAndMemory() {
   report = {
     core_rps: Math.round(coreRun.result.rps),
     baseline_rps: Math.round(baselineRun.result.rps),
+    baseline_cpu_us_per_request: baselineCpuUs,
     core_vs_baseline: Number((coreRun.result.rps / baselineRun.result.rps).toFixed(3)),
     core_p50_ms: fixedRun.p50,
     core_p99_ms: fixedRun.p99,
@@ -475,6 +506,7 @@ async function throughputAndMemory() {
   await core.exited;
   core = await startCore(SHORT_RETENTION);
   const memory = await memoryPerOrder(memoryBench(), MEMORY_ORDERS);
+  const pipeline = await pipelineRun(baselineCpuUs, naiveRun.result.rps);
 
   Object.assign(rows, {
     "edge → core, flat out": row(edgeRun.result),
@@ -502,6 +534,59 @@ async function throughputAndMemory() {
     room_lost: room.room_orders - (await stored([roomId])),
     ...memory,
     cpu_percent_of_one_core: { ...(cpu as object), naive: naiveRun.cpu, edge: edgeRun.cpu },
+    ...pipeline,
+  };
+}
+
+/**
+ * bench/pipeline.ts in a process of its own (it starts npm start's apps, which take their
+ * configuration from its environment), once this run's own servers have stopped; its figures
+ * with the ratios to the baseline and the naive API, and its chart.
+ */
+async function pipelineRun(baselineCpuUs: number, naiveRps?: number): Promise<Record<string, unknown>> {
+  for (const child of children.splice(0)) {
+    child.kill();
+    await child.exited;
+  }
+  progress("pipeline: npm start's system (bench/pipeline.ts)");
+  const child = Bun.spawn(
+    [process.execPath, "bench/pipeline.ts", "--seconds", String(SECONDS), "--idle-seconds", String(IDLE_SECONDS)],
+    { cwd: ROOT, env: process.env, stdout: "pipe", stderr: "inherit" },
+  );
+  const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  if (code !== 0) throw new Error(`bench/pipeline.ts failed (exit ${code})`);
+  const figures = JSON.parse(out) as Record<string, unknown> & {
+    pipeline_orders_per_s: number;
+    pipeline_cpu_us_per_order: number;
+    pipeline_cpu_us_per_order_by_process: PipelineFigures["flat"]["byGroup"];
+    pipeline_cpu_us_per_order_each: Record<string, number>;
+    pipeline_fixed_cpu_us_per_order: number;
+    pipeline_fixed_cpu_us_per_order_by_process: PipelineFigures["flat"]["byGroup"];
+    pipeline_fixed_rate_offered: number;
+  };
+  pipelineFigures = {
+    date: new Date().toISOString().slice(0, 10),
+    ordersPerS: figures.pipeline_orders_per_s,
+    fixedRate: figures.pipeline_fixed_rate_offered,
+    flat: {
+      byGroup: figures.pipeline_cpu_us_per_order_by_process,
+      byProcess: figures.pipeline_cpu_us_per_order_each,
+      total: figures.pipeline_cpu_us_per_order,
+    },
+    fixed: {
+      byGroup: figures.pipeline_fixed_cpu_us_per_order_by_process,
+      byProcess: {},
+      total: figures.pipeline_fixed_cpu_us_per_order,
+    },
+  };
+  const chart = join(config.home, "bench", "pipeline-cpu.svg");
+  mkdirSync(dirname(chart), { recursive: true });
+  writeFileSync(chart, pipelineChartSvg(pipelineFigures));
+  progress(`pipeline: the chart of CPU per order by process is in ${chart}`);
+  return {
+    ...figures,
+    pipeline_cpu_vs_baseline: ratio(figures.pipeline_cpu_us_per_order, baselineCpuUs) ?? null,
+    pipeline_vs_naive: ratio(figures.pipeline_orders_per_s, naiveRps) ?? null,
   };
 }
 
@@ -514,8 +599,25 @@ function printReport() {
     `\nFlux-Gate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, ${navigator.hardwareConcurrency} cores, Bun ${Bun.version}\n`,
   );
   console.table(rows);
-  console.log("CPU during the flat-out runs, % of one core:");
-  console.table(report.cpu_percent_of_one_core);
-  const { cpu_percent_of_one_core: _, ...figures } = report;
+  if (report.cpu_percent_of_one_core) {
+    console.log("CPU during the flat-out runs, % of one core:");
+    console.table(report.cpu_percent_of_one_core);
+  }
+  const {
+    cpu_percent_of_one_core: _,
+    pipeline_cpu_us_per_order_by_process: _byProcess,
+    pipeline_fixed_cpu_us_per_order_by_process: _fixedByProcess,
+    pipeline_cpu_us_per_order_each: each,
+    idle_cpu_percent_by_process: idle,
+    ...figures
+  } = report;
   console.table(figures);
+  if (pipelineFigures) {
+    console.log("The pipeline (npm start's system): µs of CPU per order that reached PostgreSQL, by process:");
+    console.table(pipelineRows(pipelineFigures));
+    console.log("Each process, flat out (µs per order; the load generator is not in the total):");
+    console.table(each);
+    console.log(`Idle, % of one core (${IDLE_SECONDS} s):`);
+    console.table(idle);
+  }
 }
