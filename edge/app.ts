@@ -15,7 +15,7 @@ import { regionVariable, requireSecrets, type Config, type Region } from "../sha
 import { coreClient, reach, type CoreClient } from "../core/http/client.ts";
 import type { CoreOrder } from "../core/http/routes.ts";
 import { ORDER_STATUSES } from "../shared/events.ts";
-import { homeRegion } from "../shared/home-region.ts";
+import { rendezvousHome } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import {
   describeIssues,
@@ -36,7 +36,7 @@ import { AVAILABILITY_TTL_MS, availabilityCache } from "./availability.ts";
 import { saleTermsCache, UNKNOWN_TTL_MS } from "./sale-terms.ts";
 import { roomPage } from "./room/page.ts";
 import { ROOM_STATES } from "./room/room.ts";
-import { ticketKey } from "./room/ticket.ts";
+import { ticketKey, type Ticket } from "./room/ticket.ts";
 import { freshStock, queueStatus, waitingRoom, type RoomObserver } from "./room/waiting-room.ts";
 
 type Variables = IdempotencyKeyVariables & IdentityVariables & { regions: Region[]; requestId: string };
@@ -350,18 +350,18 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     "/v1/products/*",
     rateLimit({
       limiter: rateLimiter("ip", edge.rateLimit.ip),
-      redis: (c) => redisOf(homeRegion(clientIp(c), regionIds)).ratelimit,
+      redis: (c) => redisOf(rendezvousHome(clientIp(c), regionIds)).ratelimit,
       identify: clientIp,
     }),
   );
-  app.use("/v1/orders/*", identity(edge));
+  app.use("/v1/orders/*", identity(edge, regionIds));
   // Placing an order counts in its admission round trip; looking one up or cancelling, here
   // ("/v1/orders/:id/*" matches "/v1/orders/:id" too, and not "/v1/orders").
   app.use(
     "/v1/orders/:id/*",
     rateLimit({
       limiter: userLimiter,
-      redis: (c) => redisOf(homeRegion(c.get("userId"), regionIds)).ratelimit,
+      redis: (c) => redisOf(c.get("homeRegion")).ratelimit,
       identify: (c) => c.get("userId"),
     }),
   );
@@ -390,8 +390,8 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     c.json(problem("not_found", "no such ticket (forged, expired or not a ticket)"), 404, problemHeaders(404));
 
   /** A ticket's looks and orders count against its buyer's own limit, in the buyer's home region. */
-  const ticketRefusal = async (userId: string) => {
-    const verdict = await ticketLimiter(redisOf(homeRegion(userId, regionIds)).ratelimit, userId);
+  const ticketRefusal = async ({ userId, homeRegion }: Ticket) => {
+    const verdict = await ticketLimiter(redisOf(homeRegion).ratelimit, userId);
     return verdict.success ? undefined : verdict.refusal();
   };
 
@@ -399,7 +399,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     const token = c.req.valid("param").ticket;
     const ticket = await room.read(token);
     if (!ticket) return noTicket(c);
-    const refused = await ticketRefusal(ticket.userId);
+    const refused = await ticketRefusal(ticket);
     if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
     const sale = await terms.get(ticket.productId);
     if (sale === "unavailable") return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
@@ -411,10 +411,11 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   app.openapi(routes.queueOrder, async (c) => {
     const ticket = await room.read(c.req.valid("param").ticket);
     if (!ticket) return noTicket(c);
-    const refused = await ticketRefusal(ticket.userId);
+    const refused = await ticketRefusal(ticket);
     if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
-    // The ticket stands for the request that took it: its buyer, its key, its product and units.
+    // The ticket stands for the request that took it: its buyer and home, its key, its product and units.
     c.set("userId", ticket.userId);
+    c.set("homeRegion", ticket.homeRegion);
     c.set("idempotencyKey", ticket.idempotencyKey);
     const first = byId.get(c.req.valid("query").region ?? ticket.region) ?? byId.get(ticket.region);
     const regions = [...(first ? [first] : []), ...c.get("regions").filter((r) => r.id !== first?.id)];
@@ -461,7 +462,9 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
   app.openapi(routes.product, async (c) => {
     const id = c.req.valid("param").id;
     const rows = await availability.rows(config.regions, id);
-    const sales = rows.flatMap((row, i) => (row.kind === "sale" ? [{ region: config.regions[i]!.id, sale: row.sale }] : []));
+    const sales = rows.flatMap((row, i) =>
+      row.kind === "sale" ? [{ region: config.regions[i]!.id, sale: row.sale }] : [],
+    );
     if (sales.length === 0) {
       if (rows.some((row) => row.kind === "unknown"))
         return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
@@ -476,7 +479,8 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     const regions: Record<string, Row> = {};
     for (const [i, row] of rows.entries()) {
       const region = config.regions[i]!.id;
-      if (row.kind === "sale") regions[region] = { available: row.sale.available, held: row.sale.held, sold: row.sale.sold };
+      if (row.kind === "sale")
+        regions[region] = { available: row.sale.available, held: row.sale.held, sold: row.sale.sold };
       else if (row.kind === "unknown") regions[region] = { available: null, held: null, sold: null };
     }
     const sale = sales[0]!.sale;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { deriveOrderId } from "../../edge/order-id.ts";
 import { restHomeRedis } from "../../edge/home/rest.ts";
 import { regionById as configuredRegion, regionVariable } from "../../shared/config.ts";
-import { homeRegion } from "../../shared/home-region.ts";
+import { rendezvousHome } from "../../shared/home-region.ts";
 import { buyerKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
@@ -38,7 +38,7 @@ const send = inProcess(edgeApp(env));
 function userHomedIn(region: string, prefix = "buyer"): string {
   for (;;) {
     const user = uniqueName(prefix);
-    if (homeRegion(user, regionIds) === region) return user;
+    if (rendezvousHome(user, regionIds) === region) return user;
   }
 }
 
@@ -158,7 +158,7 @@ describe("buyers' state in their home region", () => {
       body: { status: "cancelled", region: west },
     });
     // Without the home region's note, us-east's answer (from PostgreSQL) names eu-west, and eu-west cancels.
-    const home = connectRedis(regionById(homeRegion(user, regionIds)).redisUrl);
+    const home = connectRedis(regionById(rendezvousHome(user, regionIds)).redisUrl);
     await home.del(buyerKeys(user).orders);
     home.disconnect();
     expect(await placed(await cancel(orders[1]!))).toMatchObject({
@@ -225,7 +225,7 @@ describe("buyers' state in their home region", () => {
         expect(await stockIn(send, east, productId)).toBe(9);
         // The per-IP limit counts in the IP's home region: stalled, it lets the request through.
         let ip = "";
-        for (let i = 1; homeRegion(ip, regionIds) !== west || !ip; i++) ip = `198.51.100.${i}`;
+        for (let i = 1; rendezvousHome(ip, regionIds) !== west || !ip; i++) ip = `198.51.100.${i}`;
         const t0 = performance.now();
         const availability = await stuck(`/v1/products/${productId}`, { headers: { "X-Forwarded-For": ip } });
         expect(availability.status).toBe(200);
@@ -277,12 +277,12 @@ describe("buyers' state in their home region", () => {
     const key = uniqueName("k");
     const port = 18480;
     const doomed = Bun.spawn([process.execPath, join(import.meta.dir, "../../edge/entry/bun.ts")], {
-      env: { ...env, FLUX_GATE_EDGE_PORT: String(port),
+      env: {
+        ...env,
+        FLUX_GATE_EDGE_PORT: String(port),
         FLUX_GATE_EDGE_METRICS_PORT: String(port + 100),
-        FLUX_GATE_TEST_EDGE_HALT: "core-answered" } as Record<
-        string,
-        string
-      >,
+        FLUX_GATE_TEST_EDGE_HALT: "core-answered",
+      } as Record<string, string>,
       stdout: "ignore",
       stderr: "ignore",
     });

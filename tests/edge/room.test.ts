@@ -289,7 +289,10 @@ describe("the waiting room", () => {
   test("the Bun edge counts what its rooms do: entries by outcome, and the buyers they hold", async () => {
     const registry = createRegistry("edge");
     const counted = inProcess(
-      edgeApp(env, { instrument: (app) => instrument(app, registry, { serve: false }), observeRoom: roomMetrics(registry) }),
+      edgeApp(env, {
+        instrument: (app) => instrument(app, registry, { serve: false }),
+        observeRoom: roomMetrics(registry),
+      }),
     );
     const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 } });
     const answers = await Promise.all(["m-1", "m-2", "m-3"].map((u) => buy(u, productId, counted)));
@@ -321,6 +324,7 @@ describe("the waiting room", () => {
     const intent = {
       id: claims.jti,
       userId: "bound",
+      homeRegion: home,
       productId,
       quantity: 1,
       idempotencyKey: claims.key,
