@@ -96,6 +96,11 @@ export const orders = pgTable(
     region: text("region").notNull(),
     /** The region the buyer was routed to first; differs from `region` after a spillover. */
     originRegion: text("origin_region").notNull(),
+    /**
+     * The buyer's home region (where their allowance lives), as their identity named it or the
+     * hash of their id chose it. Null for orders whose events predate it.
+     */
+    homeRegion: text("home_region"),
     userId: text("user_id").notNull(),
     quantity: integer("quantity").notNull(),
     status: orderStatus("status").notNull(),

@@ -15,7 +15,7 @@ import { regionVariable, requireSecrets, type Config, type Region } from "../sha
 import { coreClient, reach, type CoreClient } from "../core/http/client.ts";
 import type { CoreOrder } from "../core/http/routes.ts";
 import { ORDER_STATUSES } from "../shared/events.ts";
-import { homeRegion } from "../shared/home-region.ts";
+import { rendezvousHome } from "../shared/home-region.ts";
 import { PRODUCT_ID } from "../shared/keys.ts";
 import {
   describeIssues,
@@ -353,18 +353,18 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     "/v1/products/*",
     rateLimit({
       limiter: rateLimiter("ip", edge.rateLimit.ip),
-      redis: (c) => redisOf(homeRegion(clientIp(c), regionIds)).ratelimit,
+      redis: (c) => redisOf(rendezvousHome(clientIp(c), regionIds)).ratelimit,
       identify: clientIp,
     }),
   );
-  app.use("/v1/orders/*", identity(edge));
+  app.use("/v1/orders/*", identity(edge, regionIds));
   // Placing an order counts in its admission round trip; looking one up or cancelling, here
   // ("/v1/orders/:id/*" matches "/v1/orders/:id" too, and not "/v1/orders").
   app.use(
     "/v1/orders/:id/*",
     rateLimit({
       limiter: userLimiter,
-      redis: (c) => redisOf(homeRegion(c.get("userId"), regionIds)).ratelimit,
+      redis: (c) => redisOf(c.get("homeRegion")).ratelimit,
       identify: (c) => c.get("userId"),
     }),
   );
@@ -398,7 +398,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
    * the buyer's other tickets.
    */
   const ticketRefusal = async (ticket: Ticket) => {
-    const verdict = await ticketLimiter(redisOf(homeRegion(ticket.userId, regionIds)).ratelimit, ticket.id);
+    const verdict = await ticketLimiter(redisOf(ticket.homeRegion).ratelimit, ticket.id);
     return verdict.success ? undefined : verdict.refusal();
   };
 
@@ -420,8 +420,9 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     if (!ticket) return noTicket(c);
     const refused = await ticketRefusal(ticket);
     if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
-    // The ticket stands for the request that took it: its buyer, its key, its product and units.
+    // The ticket stands for the request that took it: its buyer and home, its key, its product and units.
     c.set("userId", ticket.userId);
+    c.set("homeRegion", ticket.homeRegion);
     c.set("idempotencyKey", ticket.idempotencyKey);
     const first = byId.get(c.req.valid("query").region ?? ticket.region) ?? byId.get(ticket.region);
     const regions = [...(first ? [first] : []), ...c.get("regions").filter((r) => r.id !== first?.id)];

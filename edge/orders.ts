@@ -7,7 +7,6 @@ import type { Context } from "hono";
 import { IDEMPOTENCY_WINDOW_MS, type Config, type Region } from "../shared/config.ts";
 import { reach, tracing, type CoreAnswer, type CoreClient } from "../core/http/client.ts";
 import type { CoreOrder } from "../core/http/routes.ts";
-import { homeRegion } from "../shared/home-region.ts";
 import { MAX_SKEW_MS } from "../shared/signing.ts";
 import { problem, PROBLEM_CONTENT_TYPE, type Problem } from "../shared/problems.ts";
 import {
@@ -136,9 +135,9 @@ export function homesFor(config: Config, transport: HomeRedisTransport): Map<str
 
 export function orderService({ config, homes, core, userLimiter, terms, room, log }: OrderDeps) {
   const { edge } = config;
-  const regionIds = config.regions.map((r) => r.id);
   const byId = new Map(config.regions.map((r) => [r.id, r]));
-  const home = (userId: string) => homes.get(homeRegion(userId, regionIds))!;
+  /** The buyer's home, as identity (or the ticket acting for the buyer) resolved it. */
+  const home = (c: Context): Home => homes.get(c.get("homeRegion"))!;
   /** After the answer: tried three times (each of these calls is idempotent), then logged. */
   const inBackground = (c: Context, what: string, work: () => Promise<unknown>) =>
     c.executionCtx.waitUntil(
@@ -167,7 +166,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     admission: Extract<Admission, { kind: "new" | "resume" }>,
     candidates: Region[],
   ): Promise<Attempt> {
-    const { admission: store } = home(request.userId);
+    const { admission: store } = home(c);
     // The buyer's origin is where the first try began, whichever region a retry prefers.
     const originRegion = (admission.kind === "resume" && admission.tried[0]) || candidates[0]!.id;
     const reservation = {
@@ -176,6 +175,8 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
       productId: request.productId,
       quantity: request.quantity,
       originRegion,
+      // The order carries its buyer's home: the allowance goes back there when it ends unsold.
+      homeRegion: c.get("homeRegion"),
     };
     let refusal: Attempt | undefined;
     for (const [i, region] of candidates.entries()) {
@@ -223,7 +224,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     preferred: Region[],
   ): Promise<{ kind: "admitted"; region: Region } | { kind: "answer"; answer: Answer }> {
     const { orderId: id, userId, productId, quantity, idempotencyKey } = request;
-    const intent = { id, userId, productId, quantity, idempotencyKey };
+    const intent = { id, userId, homeRegion: c.get("homeRegion"), productId, quantity, idempotencyKey };
     const entry = await room.enter(intent, sale, preferred).catch((error: unknown) => error as Error);
     const answer = (a: Answer) => ({ kind: "answer" as const, answer: a });
     if (entry instanceof Error) {
@@ -281,7 +282,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     { ticketRoom }: { ticketRoom?: Region } = {},
   ): Promise<Answer> {
     const userId: string = c.get("userId");
-    const { redis, admission: store } = home(userId);
+    const { redis, admission: store } = home(c);
     // Every order counts against its buyer's rate limit but a ticket's and a known room
     // product's (its room is the limit), and it counts before any core is asked about the
     // product: made-up product ids cost the cores no more than the limit lets through.
@@ -387,7 +388,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     if (entry.kind === "admitted") return { kind: "regions", regions: [entry.region], room };
     // Not let in: the key goes as if this request never came (nothing was asked of any region),
     // so the buyer's allowance is not held by a place in a queue.
-    inBackground(c, "admission let go", () => home(request.userId).admission.complete(request, { outcome: "forget" }));
+    inBackground(c, "admission let go", () => home(c).admission.complete(request, { outcome: "forget" }));
     return entry;
   }
 
@@ -420,7 +421,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     const attempt = await reserve(c, request, admission, regions.regions);
     if (edge.testHalt === "core-answered") await new Promise(() => {});
     const complete = (completion: Completion) =>
-      inBackground(c, "completion", () => home(request.userId).admission.complete(request, completion));
+      inBackground(c, "completion", () => home(c).admission.complete(request, completion));
     if (regions.room) {
       // The units the admission kept aside go back to the room; a refusal gives the buyer's place back too.
       const [region] = regions.regions;
@@ -461,7 +462,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     preferred: Region[],
   ): Promise<{ region: Region; order: CoreOrder } | Answer> {
     const userId: string = c.get("userId");
-    const noted = await home(userId)
+    const noted = await home(c)
       .admission.servedAt(userId, id)
       .catch(() => undefined);
     const asked = new Set<string>();
@@ -502,7 +503,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
     const userId: string = c.get("userId");
     // The units count against the buyer's limit no more; the allowance consumer would also see it, later.
-    inBackground(c, "allowance release", () => home(userId).admission.releaseAllowance(userId, productId, id));
+    inBackground(c, "allowance release", () => home(c).admission.releaseAllowance(userId, productId, id));
     return { order: { ...found.order, ...answer.body } };
   }
 

@@ -157,6 +157,12 @@ export interface Config {
     /** The `aud` and `iss` a client JWT must carry, when set. */
     jwtAudience?: string;
     jwtIssuer?: string;
+    /**
+     * The client JWT claim naming the buyer's home region (the account's region, set by the
+     * identity provider): where the buyer's idempotency records, rate limits and allowances live.
+     * Without it, a hash of the user id picks the home (shared/home-region.ts).
+     */
+    jwtHomeRegionClaim: string;
     /** Proxies in front of the edge whose X-Forwarded-For entries are believed (0: the socket's peer is the client). */
     trustedProxies: number;
     /** Key for deriving order ids from (client, Idempotency-Key). */
@@ -478,6 +484,7 @@ function edgeSettings(
     jwksUrl: env.FLUX_GATE_JWKS_URL,
     jwtAudience: env.FLUX_GATE_JWT_AUDIENCE || undefined,
     jwtIssuer: env.FLUX_GATE_JWT_ISSUER || undefined,
+    jwtHomeRegionClaim: env.FLUX_GATE_JWT_HOME_REGION_CLAIM || "home_region",
     trustedProxies: wholeNumber(env, "FLUX_GATE_TRUSTED_PROXIES", 0),
     orderIdSecret: orderIdSecret ?? "development-only-order-id-secret",
     rateLimit: {

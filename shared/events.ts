@@ -21,6 +21,11 @@ export const orderEventSchema = z.object({
   productId: z.string().min(1),
   region: z.string().min(1),
   originRegion: z.string().min(1),
+  /**
+   * The buyer's home region, where their allowance lives. Absent from events of orders reserved
+   * before orders carried it: their buyer's home is the hash of the user id (homeOfEvent).
+   */
+  homeRegion: z.string().min(1).optional(),
   userId: z.string().min(1),
   quantity: z.number().int().positive(),
   /** When the order was reserved, ms since the epoch. */

@@ -13,6 +13,10 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: "The request is not signed, or its signature is wrong or stale" },
   unauthenticated: { status: 401, title: "The request carries no valid credentials" },
   forbidden: { status: 403, title: "The credentials do not reach this region or action" },
+  unknown_home_region: {
+    status: 403,
+    title: "The identity names a home region this deployment does not have; its buyer is served nowhere else",
+  },
   not_found: { status: 404, title: "No such resource" },
   unknown_product: { status: 404, title: "The product is not on sale in this region" },
   sale_not_started: { status: 409, title: "The sale has not started yet" },

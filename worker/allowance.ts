@@ -4,8 +4,11 @@
  * cancelled order stops counting against the buyer's per-user limit. Removing the order's entry
  * by id makes a replayed event change nothing, and never gives back more than was taken.
  * (A cancel through the edge gives it back at once; this is the path for expiries.)
+ * The event names its buyer's home (as the buyer's identity named it when ordering): the user
+ * id alone cannot say it. An event without it (an order reserved before orders carried it)
+ * falls back to the rendezvous hash: the home the edge gives a buyer whose identity names none.
  */
-import { homeRegion } from "../shared/home-region.ts";
+import { rendezvousHome } from "../shared/home-region.ts";
 import type { IncomingMessage } from "../shared/kafka.ts";
 import { buyerKeys } from "../shared/keys.ts";
 import type { RedisConnection } from "../shared/redis.ts";
@@ -20,7 +23,11 @@ export interface Release {
 export function planReleases(messages: IncomingMessage[], region: string, regionIds: readonly string[]): Release[] {
   return decode(messages)
     .events.map(({ event }) => event)
-    .filter((e) => (e.type === "expired" || e.type === "cancelled") && homeRegion(e.userId, regionIds) === region)
+    .filter(
+      (e) =>
+        (e.type === "expired" || e.type === "cancelled") &&
+        (e.homeRegion ?? rendezvousHome(e.userId, regionIds)) === region,
+    )
     .map((e) => ({ key: buyerKeys(e.userId).allowance(e.productId), orderId: e.orderId }));
 }
 

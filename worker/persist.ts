@@ -9,7 +9,7 @@ import { orderEvents, orders, products } from "../db/schema.ts";
 import type { OrderEvent } from "../shared/events.ts";
 import { isDataError, plan } from "./plan.ts";
 
-/** Rows per statement: 10 parameters a row stays far below PostgreSQL's 65,535. */
+/** Rows per statement: 11 parameters a row stays far below PostgreSQL's 65,535. */
 const ROWS_PER_STATEMENT = 2_000;
 
 function chunks<T>(items: T[], size: number): T[][] {

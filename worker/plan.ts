@@ -38,6 +38,7 @@ export interface OrderRow {
   productId: string;
   region: string;
   originRegion: string;
+  homeRegion: string | null;
   userId: string;
   quantity: number;
   status: OrderEvent["type"];
@@ -71,6 +72,7 @@ export function plan(events: OrderEvent[]): { orders: OrderRow[]; events: EventR
       productId: e.productId,
       region: e.region,
       originRegion: e.originRegion,
+      homeRegion: e.homeRegion ?? null,
       userId: e.userId,
       quantity: e.quantity,
       status: e.type,

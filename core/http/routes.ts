@@ -18,6 +18,12 @@ const reservationRequest = z.strictObject({
   productId: z.string().regex(PRODUCT_ID),
   quantity: z.int(),
   originRegion: z.string().min(1).max(32),
+  /**
+   * The buyer's home region, where their allowance lives: the order and its events carry it so
+   * the allowance comes back there. Optional for edges that predate it (their events fall back
+   * to the hash of the user id).
+   */
+  homeRegion: z.string().min(1).max(32).optional(),
   /** Reserve nothing if this runs later (ms since the epoch, Redis's clock). */
   notAfter: z.int().positive().optional(),
 });

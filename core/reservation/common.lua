@@ -25,15 +25,19 @@ local function load_order(key)
   return order
 end
 
--- The order event (shared/events.ts), appended to the outbox for the relay to publish.
+-- The order event (shared/events.ts), appended to the outbox for the relay to publish. An order
+-- without a home (reserved for an edge that did not name one, or before orders had one) leaves
+-- `homeRegion` out: its readers fall back to the hash of the user id.
 local function append_event(outbox, order_id, order, at)
   local expires_at = cjson.null
   if order.expiresAt ~= '' then expires_at = tonumber(order.expiresAt) end
+  local home = nil
+  if order.home ~= '' then home = order.home end
   redis.call('XADD', outbox, '*', 'order', order_id, 'event', cjson.encode({
     v = 1, type = order.status, orderId = order_id, productId = order.product,
     region = order.region, originRegion = order.origin, userId = order.user,
     quantity = tonumber(order.qty), reservedAt = tonumber(order.reservedAt),
-    expiresAt = expires_at, at = at,
+    expiresAt = expires_at, at = at, homeRegion = home,
   }))
 end
 

@@ -7,12 +7,13 @@
 -- retry of the same order, which tries the buckets in the same order, must not be reserved in
 -- this one once units come back while another bucket holds it.
 -- KEYS: product, users, holds, outbox, ended, order, passed
--- ARGV: order id, user id, quantity, origin region, outbox limit, not after, passing, order key
---       prefix, tombstone prefix, tombstone generation ms
+-- ARGV: order id, user id, quantity, origin region, outbox limit, not after, passing, home region
+--       ('' when the edge did not say), order key prefix, tombstone prefix, tombstone generation ms
 -- Returns {'ok', status, expiresAt, replayed, origin, outbox was empty} or {'err', code}.
 local order_id, user_id, origin = ARGV[1], ARGV[2], ARGV[4]
 local quantity, outbox_limit, not_after = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local passing = ARGV[7] == '1'
+local home = ARGV[8]
 local keys = product_keys()
 
 local existing = load_order(KEYS[6])
@@ -47,7 +48,8 @@ local waiting = redis.call('XLEN', KEYS[4])
 if waiting >= outbox_limit then return { 'err', 'overloaded' } end
 
 local hold_ms = tonumber(p[6])
-local order = { product = p[9], region = p[8], origin = origin, user = user_id, qty = quantity, reservedAt = now }
+local order = { product = p[9], region = p[8], origin = origin, user = user_id, qty = quantity, reservedAt = now,
+  home = home }
 redis.call('HINCRBY', KEYS[1], 'available', -quantity)
 if hold_ms > 0 then
   order.status, order.expiresAt = 'reserved', now + hold_ms
@@ -60,7 +62,7 @@ else
 end
 redis.call('HINCRBY', KEYS[2], user_id, quantity)
 redis.call('HSET', KEYS[6], 'product', order.product, 'region', order.region, 'origin', origin, 'user', user_id,
-  'qty', quantity, 'status', order.status, 'reservedAt', now, 'expiresAt', order.expiresAt)
+  'qty', quantity, 'status', order.status, 'reservedAt', now, 'expiresAt', order.expiresAt, 'home', home)
 append_event(KEYS[4], order_id, order, now)
 -- The caller tells the relay about an outbox that was empty (outboxPendingKey, shared/keys.ts).
 return { 'ok', order.status, tostring(order.expiresAt), 0, origin, waiting == 0 and 1 or 0 }

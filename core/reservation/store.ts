@@ -23,6 +23,8 @@ export interface ReservationRequest {
   productId: string;
   quantity: number;
   originRegion: string;
+  /** The buyer's home region, recorded with the order and carried by its events. */
+  homeRegion?: string;
   /** Reserve nothing if this runs later (ms since the epoch, Redis's clock). */
   notAfter?: number;
 }
@@ -237,7 +239,7 @@ export class RegionStore {
     request: ReservationRequest,
     passing: boolean,
   ): Promise<Outcome<Reservation>> {
-    const { orderId, userId, quantity, originRegion, notAfter = 0 } = request;
+    const { orderId, userId, quantity, originRegion, homeRegion = "", notAfter = 0 } = request;
     const reply = await this.scripts.reserve(
       [...this.orderScriptKeys(productId, orderId), this.keys(productId).passed],
       [
@@ -248,6 +250,7 @@ export class RegionStore {
         this.outboxLimit,
         notAfter,
         passing ? 1 : 0,
+        homeRegion,
         ...this.scriptTail(productId),
       ],
     );

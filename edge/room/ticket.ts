@@ -1,6 +1,7 @@
 /**
  * A queue ticket: a signed, short-lived claim to one order intent (who, what, how many, under
- * which Idempotency-Key) and to its place in one region's room. Any edge checks it without a
+ * which Idempotency-Key) and to its place in one region's room. It names its buyer's home region
+ * too: the ticket's routes act for the buyer without an identity to resolve it from again. Any edge checks it without a
  * lookup; the place itself lives in that region's Redis. A JWT (jose, HS256), with an audience
  * of its own so that no other token of the deployment passes for one.
  */
@@ -11,6 +12,8 @@ export interface Ticket {
   /** The ticket's id: the order id the intent derives (edge/order-id.ts), so a retry keeps its place. */
   id: string;
   userId: string;
+  /** Where the buyer's admission, allowance and rate limits live, as their identity said when queued. */
+  homeRegion: string;
   productId: string;
   quantity: number;
   idempotencyKey: string;
@@ -26,7 +29,7 @@ export function ticketKey(orderIdSecret: string): Uint8Array {
 }
 
 export function issueTicket(key: Uint8Array, t: Ticket, now = Date.now()): Promise<string> {
-  return new SignJWT({ pid: t.productId, qty: t.quantity, key: t.idempotencyKey, rg: t.region })
+  return new SignJWT({ pid: t.productId, qty: t.quantity, key: t.idempotencyKey, rg: t.region, hr: t.homeRegion })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(t.userId)
     .setJti(t.id)
@@ -46,10 +49,19 @@ export async function readTicket(key: Uint8Array, token: string): Promise<Ticket
       typeof p.pid !== "string" ||
       typeof p.qty !== "number" ||
       typeof p.key !== "string" ||
-      typeof p.rg !== "string"
+      typeof p.rg !== "string" ||
+      typeof p.hr !== "string"
     )
       return undefined;
-    return { id: p.jti, userId: p.sub, productId: p.pid, quantity: p.qty, idempotencyKey: p.key, region: p.rg };
+    return {
+      id: p.jti,
+      userId: p.sub,
+      homeRegion: p.hr,
+      productId: p.pid,
+      quantity: p.qty,
+      idempotencyKey: p.key,
+      region: p.rg,
+    };
   } catch {
     return undefined;
   }

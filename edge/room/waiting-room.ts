@@ -196,7 +196,11 @@ export function waitingRoom({ config, homes, stock, key, observe }: WaitingRoomD
       return rooms.get(region.id)!.use(productId, ticketId, { ordered });
     },
 
-    read: (token: string) => readTicket(key, token),
+    /** The ticket, if it is one and its buyer's home is a region here (a home gone with its region acts for nobody). */
+    read: async (token: string) => {
+      const ticket = await readTicket(key, token);
+      return ticket && byId.has(ticket.homeRegion) ? ticket : undefined;
+    },
   };
 }
 

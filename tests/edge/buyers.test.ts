@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { deriveOrderId } from "../../edge/order-id.ts";
 import { restHomeRedis } from "../../edge/home/rest.ts";
 import { regionById as configuredRegion, regionVariable } from "../../shared/config.ts";
-import { homeRegion } from "../../shared/home-region.ts";
+import { rendezvousHome } from "../../shared/home-region.ts";
 import { buyerKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
@@ -24,7 +24,16 @@ import {
   waitForOrders,
   withCoresAndWorkers,
 } from "../support/harness.ts";
-import { blackhole, edgeApp, edgeEnv, inProcess, order, startRedisRestAdapters, stockIn } from "../support/edge.ts";
+import {
+  blackhole,
+  clientToken,
+  edgeApp,
+  edgeEnv,
+  inProcess,
+  order,
+  startRedisRestAdapters,
+  stockIn,
+} from "../support/edge.ts";
 
 const regionById = (id: string) => configuredRegion(config, id);
 
@@ -38,7 +47,7 @@ const send = inProcess(edgeApp(env));
 function userHomedIn(region: string, prefix = "buyer"): string {
   for (;;) {
     const user = uniqueName(prefix);
-    if (homeRegion(user, regionIds) === region) return user;
+    if (rendezvousHome(user, regionIds) === region) return user;
   }
 }
 
@@ -158,7 +167,7 @@ describe("buyers' state in their home region", () => {
       body: { status: "cancelled", region: west },
     });
     // Without the home region's note, us-east's answer (from PostgreSQL) names eu-west, and eu-west cancels.
-    const home = connectRedis(regionById(homeRegion(user, regionIds)).redisUrl);
+    const home = connectRedis(regionById(rendezvousHome(user, regionIds)).redisUrl);
     await home.del(buyerKeys(user).orders);
     home.disconnect();
     expect(await placed(await cancel(orders[1]!))).toMatchObject({
@@ -225,7 +234,7 @@ describe("buyers' state in their home region", () => {
         expect(await stockIn(send, east, productId)).toBe(9);
         // The per-IP limit counts in the IP's home region: stalled, it lets the request through.
         let ip = "";
-        for (let i = 1; homeRegion(ip, regionIds) !== west || !ip; i++) ip = `198.51.100.${i}`;
+        for (let i = 1; rendezvousHome(ip, regionIds) !== west || !ip; i++) ip = `198.51.100.${i}`;
         const t0 = performance.now();
         const availability = await stuck(`/v1/products/${productId}`, { headers: { "X-Forwarded-For": ip } });
         expect(availability.status).toBe(200);
@@ -235,6 +244,47 @@ describe("buyers' state in their home region", () => {
       }
     });
   });
+
+  test("a paused region costs only its own buyers: 200 homed in us-east and served there keep their 202s and latency; eu-west's get a fast 503", async () => {
+    const productId = await createProduct({ units: { [east]: 1_000 }, perUserLimit: 10 });
+    // Ids the hash homes in eu-west: only X-Home-Region (the identity's word) homes them in us-east.
+    const buyers = Array.from({ length: 200 }, () => userHomedIn(west, "homed-east"));
+    const buy = async (user: string, home: string) => {
+      const t0 = performance.now();
+      const answer = await order(send, {
+        user,
+        key: uniqueName("k"),
+        body: { productId, quantity: 1 },
+        headers: { "X-Region": east, "X-Home-Region": home },
+      });
+      return {
+        status: answer.status,
+        code: ((await answer.json()) as { code?: string }).code,
+        ms: performance.now() - t0,
+      };
+    };
+    const all = (home: string, users: string[]) => Promise.all(users.map((u) => buy(u, home)));
+    const median = (runs: { ms: number }[]) => runs.map((r) => r.ms).sort((a, b) => a - b)[runs.length >> 1]!;
+
+    const usual = await all(east, buyers);
+    expect(usual.filter((r) => r.status !== 202)).toEqual([]);
+    const pauser = connectRedis(regionById(west).redisUrl);
+    await pauser.call("CLIENT", "PAUSE", "3000", "WRITE");
+    try {
+      // Ids the hash homes in us-east, homed by their word in the paused region.
+      const homedWest = Array.from({ length: 5 }, () => userHomedIn(east, "homed-west"));
+      const [paused, stalled] = await Promise.all([all(east, buyers), all(west, homedWest)]);
+      expect(paused.filter((r) => r.status !== 202)).toEqual([]);
+      // Their usual latency: no wait on eu-west's deadline (500 ms) in it.
+      expect(median(paused)).toBeLessThan(2 * median(usual) + 100);
+      expect(stalled.map((r) => [r.status, r.code])).toEqual(homedWest.map(() => [503, "unavailable"]));
+      for (const r of stalled) expect(r.ms).toBeLessThan(1_500);
+    } finally {
+      await pauser.call("CLIENT", "UNPAUSE");
+      pauser.disconnect();
+    }
+    expect(await stockIn(send, east, productId)).toBe(600);
+  }, 30_000);
 
   test("a cancel through the edge gives the allowance back at once", async () => {
     const productId = await createProduct({ units: { [east]: 10 }, perUserLimit: 1 });
@@ -269,6 +319,42 @@ describe("buyers' state in their home region", () => {
     expect(again.status).toBe(202);
     expect(Date.now() - expiresAt).toBeLessThan(5_000);
     expect((await placed(await buy())).body).toMatchObject({ code: "user_limit_exceeded" });
+  }, 15_000);
+
+  test("an expired hold gives the allowance back in the home its buyer's token claims, not the hash's", async () => {
+    const secret = "buyers-test-jwt-secret-of-enough-length";
+    const jwtSend = inProcess(edgeApp({ ...env, FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWT_SECRET: secret }));
+    const productId = await createProduct({ units: { [east]: 10 }, perUserLimit: 1, holdSeconds: 1 });
+    // Hashed to us-east, claimed by eu-west: the expiry in us-east's topic must reach eu-west's consumer.
+    const user = userHomedIn(east, "claim-expiring");
+    const token = await clientToken(secret, { sub: user, home_region: west });
+    const buy = () =>
+      order(jwtSend, {
+        user,
+        key: uniqueName("k"),
+        body: { productId, quantity: 1 },
+        headers: { "X-Region": east, Authorization: `Bearer ${token}` },
+      });
+    const first = await placed(await buy());
+    expect(first.status).toBe(202);
+    const allowance = buyerKeys(user).allowance(productId);
+    const claimed = connectRedis(regionById(west).redisUrl);
+    try {
+      expect(await claimed.hget(allowance, String(first.body.orderId))).toBe("1");
+      const expiresAt = Date.parse(String(first.body.expiresAt));
+      let again = await placed(await buy());
+      while (again.status !== 202 && Date.now() < expiresAt + 5_000) {
+        await Bun.sleep(200);
+        again = await placed(await buy());
+      }
+      expect(again.status).toBe(202);
+      expect(Date.now() - expiresAt).toBeLessThan(5_000);
+      // The expired order's entry left the claimed home's allowance; the new one took its place.
+      expect(await claimed.hkeys(allowance)).toEqual([String(again.body.orderId)]);
+      expect((await placed(await buy())).body).toMatchObject({ code: "user_limit_exceeded" });
+    } finally {
+      claimed.disconnect();
+    }
   }, 15_000);
 
   test("an edge killed -9 between the core's answer and the completion: a retry gets the same order", async () => {

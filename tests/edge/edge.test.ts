@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { regionVariable } from "../../shared/config.ts";
 import { buyerKeys } from "../../shared/keys.ts";
-import { homeRegion } from "../../shared/home-region.ts";
+import { rendezvousHome } from "../../shared/home-region.ts";
 import { regionById } from "../../shared/config.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -210,7 +210,7 @@ describe("edge, in-process", () => {
 
     const record = connectRedis(
       configuredRegion(
-        homeRegion(
+        rendezvousHome(
           user,
           config.regions.map((r) => r.id),
         ),

@@ -324,6 +324,7 @@ describe("the waiting room", () => {
     const intent = {
       id: claims.jti,
       userId: "bound",
+      homeRegion: home,
       productId,
       quantity: 1,
       idempotencyKey: claims.key,

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { deriveOrderId } from "../../edge/order-id.ts";
 import { regionVariable } from "../../shared/config.ts";
-import { homeRegion } from "../../shared/home-region.ts";
+import { rendezvousHome } from "../../shared/home-region.ts";
 import { verify } from "../../cli/verify/verify.ts";
 import { waitUntil } from "../../stack/process.ts";
 import { config, uniqueName } from "../support/helpers.ts";
@@ -23,7 +23,7 @@ const send = inProcess(edgeApp(env));
 function userHomedIn(region: string, prefix: string): string {
   for (;;) {
     const user = uniqueName(prefix);
-    if (homeRegion(user, regionIds) === region) return user;
+    if (rendezvousHome(user, regionIds) === region) return user;
   }
 }
 

@@ -10,7 +10,7 @@ import { roomStore } from "../../edge/room/room.ts";
 import { issueTicket, ticketKey } from "../../edge/room/ticket.ts";
 import { deriveOrderId } from "../../edge/order-id.ts";
 import { regionById, regionVariable } from "../../shared/config.ts";
-import { homeRegion } from "../../shared/home-region.ts";
+import { rendezvousHome } from "../../shared/home-region.ts";
 import { buyerKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../support/helpers.ts";
@@ -54,7 +54,7 @@ describe("the waiting room under attack", () => {
       startsInMs: 1_800_000,
     });
     const user = uniqueName("hoarder");
-    const homeRedis = connectRedis(regionById(config, homeRegion(user, regionIds)).redisUrl);
+    const homeRedis = connectRedis(regionById(config, rendezvousHome(user, regionIds)).redisUrl);
     admins.push(homeRedis);
     const allowance = buyerKeys(user).allowance(productId);
 
@@ -121,6 +121,7 @@ describe("the waiting room under attack", () => {
         quantity: 1,
         idempotencyKey: key,
         region: home,
+        homeRegion: rendezvousHome(user, regionIds),
       });
       expect(await stockIn(edge, home, productId)).toBe(0);
       const t0 = performance.now();
@@ -155,7 +156,7 @@ describe("the waiting room under attack", () => {
     const productId = await createProduct({ units: { [home]: 10 }, room: { mode: "queue", rate: 1 }, perUserLimit: 1 });
     expect((await buy(uniqueName("first"), productId, uniqueName("k"), quick)).status).toBe(202);
     const user = uniqueName("skipper");
-    const homeRedis = connectRedis(regionById(config, homeRegion(user, regionIds)).redisUrl);
+    const homeRedis = connectRedis(regionById(config, rendezvousHome(user, regionIds)).redisUrl);
     admins.push(homeRedis);
     const allowance = buyerKeys(user).allowance(productId);
     const key = uniqueName("k");

@@ -3,6 +3,7 @@
  * the Workers edge), and an edge app built from a configuration that points at them.
  */
 import { edgeAllowList } from "../../redis-rest/allow-list.ts";
+import { SignJWT } from "jose";
 import { createRedisRestApp } from "../../redis-rest/app.ts";
 import { createServer, type Server, type Socket } from "node:net";
 import { createEdgeApp, type EdgeDeps } from "../../edge/app.ts";
@@ -90,6 +91,15 @@ export function order(
     },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
+}
+
+/** A client JWT (HS256, a minute to live), as an identity provider signs one with `secret`. */
+export function clientToken(secret: string, claims: Record<string, unknown>): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime("1m")
+    .sign(new TextEncoder().encode(secret));
 }
 
 /** Units available in `region`, as the edge reports them (uncached: a fresh product each time). */

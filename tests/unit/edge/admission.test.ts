@@ -1,8 +1,7 @@
-/** The admission step's pure parts: the script's replies, retry order, homes, key names. */
+/** The admission step's pure parts: the script's replies, retry order, key names (homes: tests/unit/shared/home-region.test.ts). */
 import { describe, expect, test } from "bun:test";
 import { parseAdmission } from "../../../edge/admission/admission.ts";
 import { resumeOrder } from "../../../edge/regions.ts";
-import { homeRegion } from "../../../shared/home-region.ts";
 import { buyerKeys } from "../../../shared/keys.ts";
 
 describe("admission", () => {
@@ -29,15 +28,6 @@ describe("admission", () => {
     expect(resumeOrder(["us-east"], ["eu-west", "us-east", "ap-south"])).toEqual(["us-east", "eu-west", "ap-south"]);
     expect(resumeOrder(["us-east", "eu-west"], ["us-east", "eu-west", "ap-south"])).toEqual(["eu-west", "ap-south"]);
     expect(resumeOrder(["gone"], ["us-east"])).toEqual(["us-east"]);
-  });
-
-  test("a buyer's home is stable and buyers spread evenly over the regions", () => {
-    const regions = ["us-east", "eu-west", "ap-south"];
-    expect(homeRegion("alice", regions)).toBe(homeRegion("alice", regions));
-    const counts = new Map<string, number>();
-    for (let i = 0; i < 30_000; i++)
-      counts.set(homeRegion(`user-${i}`, regions), (counts.get(homeRegion(`user-${i}`, regions)) ?? 0) + 1);
-    for (const region of regions) expect(counts.get(region)!).toBeWithin(9_000, 11_000);
   });
 
   test("no user id and key can reach another buyer's record", () => {

@@ -23,7 +23,15 @@ describe("a room's reply", () => {
 });
 
 describe("a ticket's status", () => {
-  const ticket = { id: "t", userId: "u", productId: "p", quantity: 2, idempotencyKey: "k", region: "us-east" };
+  const ticket = {
+    id: "t",
+    userId: "u",
+    homeRegion: "us-east",
+    productId: "p",
+    quantity: 2,
+    idempotencyKey: "k",
+    region: "us-east",
+  };
   test("the wait is the buyers ahead at the room's rate, rounded up; links lead to the ticket's routes", () => {
     const status = queueStatus("TOKEN", ticket, { state: "waiting", ahead: 61, waiting: 90, now: 0 }, 20);
     expect(status).toMatchObject({

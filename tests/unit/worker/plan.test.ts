@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { OrderEvent } from "../../../shared/events.ts";
 import type { IncomingMessage } from "../../../shared/kafka.ts";
+import { rendezvousHome } from "../../../shared/home-region.ts";
+import { planReleases } from "../../../worker/allowance.ts";
 import { decode, isDataError, plan } from "../../../worker/plan.ts";
 
 const orderId = "6f1c2a52-7d43-4a8e-9d55-4c7a4f0f8f10";
@@ -66,6 +68,25 @@ describe("plan", () => {
 
   test("a sale without a hold has no expiry", () => {
     expect(plan([event({ type: "confirmed", expiresAt: null })]).orders[0]!.expiresAt).toBeNull();
+  });
+});
+
+describe("the buyer's home", () => {
+  const regions = ["us-east", "eu-west"];
+  test("an event names it and its row keeps it; an older event without it decodes, its row's home unknown", () => {
+    expect(plan([event({ homeRegion: "eu-west" })]).orders[0]!.homeRegion).toBe("eu-west");
+    const { events, poison } = decode([message(JSON.stringify(event()))]);
+    expect(poison).toEqual([]);
+    expect(plan(events.map((e) => e.event)).orders[0]!.homeRegion).toBeNull();
+  });
+
+  test("an ended order's allowance goes back to the home its event names, else to the hash's", () => {
+    const hashed = rendezvousHome("u1", regions);
+    const claimed = regions.find((r) => r !== hashed)!;
+    const expired = (homeRegion?: string) => message(JSON.stringify(event({ type: "expired", homeRegion })));
+    expect(planReleases([expired(claimed)], claimed, regions)).toHaveLength(1);
+    expect(planReleases([expired(claimed)], hashed, regions)).toEqual([]);
+    expect(planReleases([expired()], hashed, regions)).toHaveLength(1);
   });
 });
 
