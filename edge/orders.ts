@@ -373,14 +373,12 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     preferred: Region[],
     sale: SaleTerms,
   ): Promise<{ kind: "regions"; regions: Region[]; room: boolean } | { kind: "answer"; answer: Answer }> {
-    const held = admission.kind === "resume" ? byId.get(admission.tried.at(-1) ?? "") : undefined;
+    const tried = admission.kind === "resume" ? admission.tried : [];
+    const held = byId.get(tried.at(-1) ?? "");
     const room = sale.roomMode !== "off";
     if (held && room) return { kind: "regions", regions: [held], room };
     if (held) {
-      const order = resumeOrder((admission as Extract<Admission, { kind: "resume" }>).tried, [
-        held.id,
-        ...preferred.map((r) => r.id),
-      ]);
+      const order = resumeOrder(tried, [held.id, ...preferred.map((r) => r.id)]);
       return { kind: "regions", regions: order.map((id) => byId.get(id)!), room };
     }
     if (!room) return { kind: "regions", regions: preferred, room };
