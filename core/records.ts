@@ -57,6 +57,7 @@ export function postgresRecords(db: Database): Records {
         region: row.region,
         originRegion: row.originRegion,
         userId: row.userId,
+        ...(row.homeRegion ? { homeRegion: row.homeRegion } : {}),
         quantity: row.quantity,
         status: row.status,
         reservedAt: row.reservedAt.getTime(),

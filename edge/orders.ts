@@ -500,8 +500,10 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
     );
     if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
     const userId: string = c.get("userId");
-    // The units count against the buyer's limit no more; the allowance consumer would also see it, later.
-    inBackground(c, "allowance release", () => home(c).admission.releaseAllowance(userId, productId, id));
+    // The units count against the buyer's limit no more, in the home the order was reserved
+    // under (the buyer's token may name another now); the allowance consumer would also see it, later.
+    const orderHome = homes.get(found.order.homeRegion ?? "") ?? home(c);
+    inBackground(c, "allowance release", () => orderHome.admission.releaseAllowance(userId, productId, id));
     return { order: { ...found.order, ...answer.body } };
   }
 

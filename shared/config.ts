@@ -163,6 +163,13 @@ export interface Config {
      * Without it, a hash of the user id picks the home (shared/home-region.ts).
      */
     jwtHomeRegionClaim: string;
+    /**
+     * Refuse a client JWT without the home claim (FLUX_GATE_JWT_HOME_REGION_REQUIRED=1). Turn it
+     * on once the identity provider puts the claim in every token: while tokens with and without
+     * it are both valid, a buyer holding one of each has two homes, two allowances and two
+     * records per Idempotency-Key (docs/production.md).
+     */
+    jwtHomeRegionRequired: boolean;
     /** Proxies in front of the edge whose X-Forwarded-For entries are believed (0: the socket's peer is the client). */
     trustedProxies: number;
     /** Key for deriving order ids from (client, Idempotency-Key). */
@@ -485,6 +492,7 @@ function edgeSettings(
     jwtAudience: env.FLUX_GATE_JWT_AUDIENCE || undefined,
     jwtIssuer: env.FLUX_GATE_JWT_ISSUER || undefined,
     jwtHomeRegionClaim: env.FLUX_GATE_JWT_HOME_REGION_CLAIM || "home_region",
+    jwtHomeRegionRequired: env.FLUX_GATE_JWT_HOME_REGION_REQUIRED === "1",
     trustedProxies: wholeNumber(env, "FLUX_GATE_TRUSTED_PROXIES", 0),
     orderIdSecret: orderIdSecret ?? "development-only-order-id-secret",
     rateLimit: {

@@ -61,6 +61,8 @@ const order = orderState.extend({
   region: z.string(),
   originRegion: z.string(),
   userId: z.string(),
+  /** Where the buyer's allowance for it lives (absent for orders from before homes were recorded). */
+  homeRegion: z.string().optional(),
   quantity: z.number(),
   reservedAt: z.string().nullable(),
 });

@@ -48,6 +48,8 @@ export interface OrderRecord extends OrderState {
   region: string;
   originRegion: string;
   userId: string;
+  /** Where the buyer's allowance for it lives; unknown for orders reserved before homes were recorded. */
+  homeRegion?: string;
   quantity: number;
   reservedAt: number;
 }
@@ -743,6 +745,7 @@ export class RegionStore {
       region: o.region!,
       originRegion: o.origin!,
       userId: o.user!,
+      ...(o.home ? { homeRegion: o.home } : {}),
       quantity: Number(o.qty),
       status: o.status as OrderStatus,
       reservedAt: Number(o.reservedAt),

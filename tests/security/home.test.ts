@@ -4,7 +4,9 @@
  * hash of `sub`) stays valid beside one WITH it (an identity provider that starts adding the
  * claim, a client or flow whose tokens lack it, an account re-homed) until it expires, and then
  * one buyer has two homes: two Idempotency-Key records, two allowances, and a cancel whose
- * release goes to the token's home, not the order's. Each test fails today.
+ * release went to the token's home, not the order's. Each test failed before its fix: an edge
+ * may require the claim (FLUX_GATE_JWT_HOME_REGION_REQUIRED), and a cancel releases in the home
+ * the order was reserved under.
  * Real cores, workers, Redis, PostgreSQL; JWT identity.
  */
 import { describe, expect, test } from "bun:test";
@@ -29,8 +31,8 @@ async function twoTokens(prefix: string) {
   };
 }
 
-const buy = async (token: string, productId: string, key: string, region: string) => {
-  const response = await order(send, {
+const buy = async (token: string, productId: string, key: string, region: string, edge = send) => {
+  const response = await order(edge, {
     user: "ignored-in-jwt-mode",
     key,
     body: { productId, quantity: 1 },
@@ -46,40 +48,29 @@ const buy = async (token: string, productId: string, key: string, region: string
 describe("a buyer's home from identity, under attack", () => {
   withCoresAndWorkers(regionIds);
 
-  test("one intent, one order: the same Idempotency-Key sent with a claim-less token, then with a token claiming another home, is the same order (not a second one in another region)", async () => {
-    const productId = await createProduct({ units: { [east]: 10, [west]: 10 }, perUserLimit: 5 });
-    const { hashed, claimed } = await twoTokens("one-intent");
-    const key = uniqueName("k");
-
-    const first = await buy(hashed, productId, key, east);
-    expect(first.status).toBe(202);
-    expect(first.body.region).toBe(east);
-
-    // The same intent (same sub, same key, same body): a client retrying with a refreshed token.
-    const again = await buy(claimed, productId, key, west);
-    // The key's record lives in the hash home; the claimed home has none, so the edge takes the
-    // intent as new, forgets that us-east holds it, and eu-west reserves the same order id again.
-    expect({ status: again.status, region: again.body.region, orderId: again.body.orderId }).toEqual({
-      status: 202,
-      region: east,
-      orderId: first.body.orderId,
-    });
-  }, 30_000);
-
-  test("one allowance per buyer: a claim-less token and a token claiming another home for the same sub do not buy twice the per-user limit", async () => {
+  test("with the claim required, a token without it is refused: one buyer, one home, one record per key, one allowance", async () => {
+    const strict = inProcess(
+      edgeApp(
+        edgeEnv(
+          {},
+          { FLUX_GATE_DEV_IDENTITY: undefined, FLUX_GATE_JWT_SECRET: secret, FLUX_GATE_JWT_HOME_REGION_REQUIRED: "1" },
+        ),
+      ),
+    );
     const productId = await createProduct({ units: { [east]: 10, [west]: 10 }, perUserLimit: 1 });
-    const { hashed, claimed } = await twoTokens("two-homes");
-
-    const first = await buy(hashed, productId, uniqueName("k"), east);
-    expect(first.status).toBe(202);
-    // A second intent, with the other token, in the region whose core has not counted this buyer.
-    const second = await buy(claimed, productId, uniqueName("k"), west);
-    // Today each home holds one allowance entry: us-east's from the first, eu-west's from the second.
-    expect({ status: second.status, code: second.body.code }).toEqual({
-      status: 409,
-      code: "user_limit_exceeded",
-    });
+    const { hashed, claimed } = await twoTokens("one-home");
+    const key = uniqueName("k");
+    // Unrequired, the claim-less token would home this buyer in us-east, the claim in eu-west:
+    // the same key would be a new intent there, and the limit would hold once per home.
+    const first = await buy(hashed, productId, key, east, strict);
+    expect({ status: first.status, code: first.body.code }).toEqual({ status: 403, code: "unknown_home_region" });
+    const again = await buy(claimed, productId, key, east, strict);
+    expect(again).toMatchObject({ status: 202, body: { region: east } });
+    const second = await buy(claimed, productId, uniqueName("k"), west, strict);
+    expect({ status: second.status, code: second.body.code }).toEqual({ status: 409, code: "user_limit_exceeded" });
+    expect((await waitForOrders(productId, [String(again.body.orderId)])).length).toBe(1);
   }, 30_000);
+
   test("a cancel through the edge gives the allowance back at once in the order's home, whichever token the buyer cancels with", async () => {
     const productId = await createProduct({ units: { [east]: 10 }, perUserLimit: 1 });
     const { hashed, claimed } = await twoTokens("cancel-home");

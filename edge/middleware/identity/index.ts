@@ -22,6 +22,7 @@ export interface IdentityOptions {
   jwtAudience?: string;
   jwtIssuer?: string;
   jwtHomeRegionClaim: string;
+  jwtHomeRegionRequired: boolean;
 }
 
 /** Seconds a token's times may be off: clocks between the identity provider and the edge drift. */
@@ -68,6 +69,10 @@ export function identity(
         });
         userId = typeof payload.sub === "string" ? payload.sub : undefined;
         named = payload[claim];
+        if (named === undefined && options.jwtHomeRegionRequired)
+          return problemResponse(
+            problem("unknown_home_region", `the token has no ${claim} claim, which this edge requires`),
+          );
       } catch (error) {
         return deny(`the token is not valid: ${(error as { code?: string }).code ?? "ERR_JWT_INVALID"}`);
       }
