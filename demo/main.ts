@@ -5,6 +5,9 @@
  * the edge, a live line while they buy, then a report checked against PostgreSQL.
  * `--crowd X [--room-rate R]`: the product has a waiting room admitting R orders/s per region,
  * and the buyers arrive at X times that (demo/crowd.ts), as the room's page behaves.
+ * `--wan [--wan-delay-ms N] [--wan-chart FILE]`: over `npm start -- --wan`'s simulated WAN,
+ * buyers from each region's side at its edge, near-home and far-home (demo/wan.ts), probe orders
+ * whose round trips the relays count, and a `wan` report.
  */
 import { writeFileSync } from "node:fs";
 import { eq } from "drizzle-orm";
@@ -38,7 +41,7 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
 
   --buyers N         buyers, each with a user id of their own (3000; 1000 with --crowd)
   --units M          units of the sale's product, spread across the regions (1000; 300 with --crowd)
-  --concurrency C    buyers in flight at once (64)
+  --concurrency C    buyers in flight at once (64; 16 with --wan)
   --per-address K    buyers sharing one client address (4)
   --crowd X          a waiting room: buyers arrive at X times its rate (10 or 10x), open-loop
   --room-rate R      the room's admissions per second per region, with --crowd (20)
@@ -57,7 +60,7 @@ const {
 } = commandLine("demo", USAGE, {
   buyers: { type: "string" },
   units: { type: "string" },
-  concurrency: { type: "string", default: "64" },
+  concurrency: { type: "string" },
   "per-address": { type: "string", default: "4" },
   crowd: { type: "string" },
   "room-rate": { type: "string", default: "20" },
@@ -232,7 +235,9 @@ async function main(): Promise<number> {
   // A crowd's queued buyers each look every half second: fewer of them fit this machine.
   const buyers = count("buyers", flags.buyers ?? (crowd ? "1000" : "3000"));
   const units = count("units", flags.units ?? (crowd ? "300" : "1000"));
-  const concurrency = count("concurrency", flags.concurrency!);
+  // The WAN run measures latency, not throughput: fewer buyers at once, so that the machine's
+  // queueing does not hide the WAN's delay (docs/capacity.md#the-wan-simulated).
+  const concurrency = count("concurrency", flags.concurrency ?? (flags.wan ? "16" : "64"));
   const roomRate = crowd === undefined ? undefined : count("room-rate", flags["room-rate"]!);
   // A demo on the local stack's defaults, as npm start runs it.
   process.env.FLUX_GATE_ENV ??= "development";
