@@ -26,8 +26,11 @@ export interface BuyersOptions {
    * (`--wan`: each side's buyers to their side's edge, some with a home named, demo/wan.ts).
    */
   route?: (i: number, userId: string) => { edgeUrl: string; userId: string; headers: Record<string, string> };
-  /** Called after every request (with the buyer's index) and after every buyer, for the live line. */
-  onRequest: (status: number, code: string | undefined, ms: number, buyer: number) => void;
+  /**
+   * Called after every request (with the buyer's index, and the region that took the order when
+   * it was accepted) and after every buyer, for the live line.
+   */
+  onRequest: (status: number, code: string | undefined, ms: number, buyer: number, region?: string) => void;
   onBuyer: (result: BuyerResult) => void;
 }
 
@@ -61,9 +64,13 @@ export async function runBuyers(o: BuyersOptions): Promise<BuyerResult[]> {
       const response = await fetch(`${edgeUrl}/v1/orders`, { method: "POST", headers, body }).catch(() => undefined);
       const ms = performance.now() - started;
       latenciesMs.push(ms);
-      const answer = ((await response?.json().catch(() => ({}))) ?? {}) as { code?: string; orderId?: string };
+      const answer = ((await response?.json().catch(() => ({}))) ?? {}) as {
+        code?: string;
+        orderId?: string;
+        region?: string;
+      };
       const status = response?.status ?? 0;
-      o.onRequest(status, answer.code, ms, i);
+      o.onRequest(status, answer.code, ms, i, status === 202 ? answer.region : undefined);
       // 409 idempotency_key_in_use is "not yet", not a refusal: this key's earlier try is still
       // in flight, and the answer says when to ask again.
       const retry = status === 429 || status === 503 || status === 0 || answer.code === "idempotency_key_in_use";

@@ -213,13 +213,15 @@ async function probeWan(
         },
         body: JSON.stringify({ productId: product.id, quantity: 1 }),
       });
-      const body = (await response.json().catch(() => ({}))) as { orderId?: string; code?: string };
+      const body = (await response.json().catch(() => ({}))) as { orderId?: string; code?: string; region?: string };
       const to = epochNow();
-      if (response.status !== 202) {
-        say(`probe order answered ${response.status} ${body.code ?? ""}: left out of the round-trip count`);
+      if (body.orderId) accepted.push(body.orderId);
+      if (response.status !== 202 || body.region !== route.side) {
+        say(
+          `a probe order at the ${route.side} edge answered ${response.status} ${body.code ?? body.region ?? ""}: left out of the round-trip count`,
+        );
         continue;
       }
-      if (body.orderId) accepted.push(body.orderId);
       sent.push({ group: route.group, from, to, ms: to - from });
     }
   const { exchanges } = (await (await fetch(`${wan.controlUrl}/exchanges?since=${since}`)).json()) as {
@@ -277,6 +279,8 @@ async function main(): Promise<number> {
     };
     const latencies: number[] = [];
     const groupLatencies: Record<WanGroup, number[]> = { near: [], far: [] };
+    /** Orders the buyer's edge's region took (no spillover), by group. */
+    const groupServed: Record<WanGroup, number[]> = { near: [], far: [] };
     const live = process.stderr.isTTY;
     const draw = () => process.stderr.write(live ? `\r${progressLine(tally)}\x1b[K` : `${progressLine(tally)}\n`);
     const ticker = setInterval(
@@ -297,10 +301,14 @@ async function main(): Promise<number> {
       probed = await probeWan(config, wan, who);
     }
     const started = performance.now();
-    const onRequest = (status: number, code: string | undefined, ms: number, buyer: number) => {
+    const onRequest = (status: number, code: string | undefined, ms: number, buyer: number, region?: string) => {
       tally.requests++;
       latencies.push(ms);
-      if (wan) groupLatencies[routeOf(buyer).group].push(ms);
+      if (wan) {
+        const route = routeOf(buyer);
+        groupLatencies[route.group].push(ms);
+        if (status === 202 && region === route.side) groupServed[route.group].push(ms);
+      }
       if (status === 429) tally.rateLimited++;
       else if (SOLD_OUT.has(code ?? "")) tally.soldOut++;
       else if (status !== 202) tally.failed++;
@@ -376,13 +384,13 @@ async function main(): Promise<number> {
     });
     const wanReport =
       wan && probed
-        ? wanFigures({ delayMs: wan.delayMs, latencies: groupLatencies, probes: probed.probes })
+        ? wanFigures({ delayMs: wan.delayMs, served: groupServed, latencies: groupLatencies, probes: probed.probes })
         : undefined;
     if (wan && flags["wan-chart"]) {
       const file = flags["wan-chart"];
       writeFileSync(
         file,
-        wanHistogramSvg(groupLatencies, {
+        wanHistogramSvg(groupServed, {
           delayMs: wan.delayMs,
           subtitle: `npm run demo -- --wan: ${buyers} buyers, ${units} units, ${new Date().toISOString().slice(0, 10)}`,
         }),

@@ -34,7 +34,8 @@ test("buyers alternate sides, and near and far on each side; near ones name thei
 test("the figures: p50 per group, the probes' median round trips, the targets", () => {
   const w = wanFigures({
     delayMs: 35,
-    latencies: { near: [5, 8, 9, 12, 200], far: [75, 78, 80, 90, 300] },
+    served: { near: [5, 8, 9, 12, 200], far: [75, 78, 80, 90, 300] },
+    latencies: { near: [5, 8, 9, 12, 200, 90, 95], far: [75, 78, 80, 90, 300] },
     probes: {
       near: [
         { ms: 4, roundTrips: 0 },
@@ -54,12 +55,18 @@ test("the figures: p50 per group, the probes' median round trips, the targets", 
     farHomeP50Ms: 80,
     nearHomeRoundTrips: 0,
     farHomeRoundTrips: 1,
-    nearHomeRequests: 5,
+    nearHomeOrders: 5,
+    allRequests: { nearHomeP50Ms: 12, nearHomeRequests: 7 },
     probes: { perGroup: 3, nearHomeP50Ms: 5, farHomeP50Ms: 76 },
     targets: { nearBelowDelay: true, farAtLeastTwiceDelay: true },
   });
   expect(formatWan(w).join("\n")).toContain("near-home 0, far-home 1");
-  const slow = wanFigures({ delayMs: 35, latencies: { near: [40], far: [60] }, probes: { near: [], far: [] } });
+  const slow = wanFigures({
+    delayMs: 35,
+    served: { near: [40], far: [60] },
+    latencies: { near: [40], far: [60] },
+    probes: { near: [], far: [] },
+  });
   expect(slow.targets).toEqual({ nearBelowDelay: false, farAtLeastTwiceDelay: false });
   expect(slow.nearHomeRoundTrips).toBeNull();
 });
