@@ -41,7 +41,7 @@ const USAGE = `usage: npm run demo [-- --buyers N --units M --concurrency C --pe
 
   --buyers N         buyers, each with a user id of their own (3000; 1000 with --crowd)
   --units M          units of the sale's product, spread across the regions (1000; 300 with --crowd)
-  --concurrency C    buyers in flight at once (64; 16 with --wan)
+  --concurrency C    buyers in flight at once (64; 8 with --wan)
   --per-address K    buyers sharing one client address (4)
   --crowd X          a waiting room: buyers arrive at X times its rate (10 or 10x), open-loop
   --room-rate R      the room's admissions per second per region, with --crowd (20)
@@ -239,7 +239,7 @@ async function main(): Promise<number> {
   const units = count("units", flags.units ?? (crowd ? "300" : "1000"));
   // The WAN run measures latency, not throughput: fewer buyers at once, so that the machine's
   // queueing does not hide the WAN's delay (docs/capacity.md#the-wan-simulated).
-  const concurrency = count("concurrency", flags.concurrency ?? (flags.wan ? "16" : "64"));
+  const concurrency = count("concurrency", flags.concurrency ?? (flags.wan ? "8" : "64"));
   const roomRate = crowd === undefined ? undefined : count("room-rate", flags["room-rate"]!);
   // A demo on the local stack's defaults, as npm start runs it.
   process.env.FLUX_GATE_ENV ??= "development";
