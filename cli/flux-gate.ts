@@ -56,6 +56,15 @@ Settings come from the environment (docs/configuration.md).`;
 
 class UsageError extends Error {}
 
+/** `--wan-delay-ms`, or a usage error naming it. */
+function wanDelay(raw: string | undefined): number {
+  try {
+    return parseWanDelay(raw);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 const progress = (service: string, message: string) => console.error(`  ${service.padEnd(16)} ${message}`);
 
 function printTable(services: ServiceStatus[]): void {
@@ -187,7 +196,7 @@ async function main(argv: string[]): Promise<void> {
       console.error(`migrations applied to ${redactUrl(config.postgres.url)}`);
       return;
     case "run":
-      return runInForeground(config, values.wan ? wanLayout(config, parseWanDelay(values["wan-delay-ms"])) : undefined);
+      return runInForeground(config, values.wan ? wanLayout(config, wanDelay(values["wan-delay-ms"])) : undefined);
     case "verify": {
       const settle = Number(values.settle);
       if (!Number.isFinite(settle) || settle < 0)
