@@ -17,6 +17,7 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { StackError } from "../stack/process.ts";
 import { appEndpoints, appStatus, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
 import { seedDemoProduct } from "../stack/demo-product.ts";
+import { parseWanDelay, wanLayout, type WanLayout } from "../stack/wan.ts";
 import { endpoints, killServices, stackDown, stackStatus, stackUp, type ServiceStatus } from "../stack/stack.ts";
 import { verify } from "./verify/verify.ts";
 import { ADMIN_USAGE, AdminCommandError, AdminUsageError, adminCommand } from "./admin-commands.ts";
@@ -45,10 +46,24 @@ ${ADMIN_USAGE}
   --topology scaled      with stack up|down|status, status, run, verify: the scaled topology
                          (per region a Redis Cluster of 3 masters and 3 replicas, 2 cores and
                          2 workers; 3 Kafka nodes; PgBouncer): docs/capacity.md
+  --wan [--wan-delay-ms N]
+                         with run: a simulated WAN between the regions: each region's Redis and
+                         core behind a TCP relay adding N ms (35) each way, and one edge per
+                         region (8080, 8081, …) reaching its own region directly and the others
+                         through the relays: docs/capacity.md#the-wan-simulated
 
 Settings come from the environment (docs/configuration.md).`;
 
 class UsageError extends Error {}
+
+/** `--wan-delay-ms`, or a usage error naming it. */
+function wanDelay(raw: string | undefined): number {
+  try {
+    return parseWanDelay(raw);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 const progress = (service: string, message: string) => console.error(`  ${service.padEnd(16)} ${message}`);
 
@@ -58,7 +73,7 @@ function printTable(services: ServiceStatus[]): void {
   }
 }
 
-async function runInForeground(config: Config): Promise<void> {
+async function runInForeground(config: Config, wan?: WanLayout): Promise<void> {
   const run = claimRun(config);
   const giveUp = async (error: unknown, apps: App[] = []) => {
     await stopApps(apps);
@@ -70,7 +85,7 @@ async function runInForeground(config: Config): Promise<void> {
     run.release();
     throw error;
   });
-  const apps = await startApps(config, run, progress).catch((error: unknown) => giveUp(error));
+  const apps = await startApps(config, run, progress, { wan }).catch((error: unknown) => giveUp(error));
   const demo = await seedDemoProduct(config).catch((error: unknown) => giveUp(error, apps));
   printTable(services);
   for (const app of apps)
@@ -82,11 +97,17 @@ async function runInForeground(config: Config): Promise<void> {
     ? DEVELOPMENT_ADMIN_TOKEN
     : "(a token from FLUX_GATE_ADMIN_TOKENS)";
   console.log(`\nFlux-Gate is up (data and logs in ${config.home}). Ctrl-C stops it.`);
-  console.log(`  Edge        ${urls.edge}   (OpenAPI: ${urls.edge}/openapi.json; demo product on sale: ${demo})`);
+  if (wan) {
+    for (const edge of wan.edges)
+      console.log(
+        `  Edge        ${edge.url}   (${edge.region}; the other regions ${wan.delayMs} ms away each way; demo product on sale: ${demo})`,
+      );
+  } else
+    console.log(`  Edge        ${urls.edge}   (OpenAPI: ${urls.edge}/openapi.json; demo product on sale: ${demo})`);
   console.log(`  Dashboard   ${urls.dashboard}`);
   console.log(`  Admin API   ${urls.admin}`);
   console.log(`  Admin token ${token}`);
-  console.log(`  Try it      npm run demo`);
+  console.log(`  Try it      npm run demo${wan ? " -- --wan" : ""}`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
@@ -120,6 +141,8 @@ async function main(argv: string[]): Promise<void> {
       settle: { type: "string", default: "10" },
       region: { type: "string" },
       topology: { type: "string" },
+      wan: { type: "boolean", default: false },
+      "wan-delay-ms": { type: "string" },
     },
   });
   const command = positionals.join(" ");
@@ -136,6 +159,9 @@ async function main(argv: string[]): Promise<void> {
     process.env.FLUX_GATE_TOPOLOGY = values.topology;
   }
   const config = loadConfig();
+  if ((values.wan || values["wan-delay-ms"] !== undefined) && command !== "run")
+    throw new UsageError("--wan goes with run (npm start -- --wan)");
+  if (values["wan-delay-ms"] !== undefined && !values.wan) throw new UsageError("--wan-delay-ms goes with --wan");
   switch (command) {
     case "stack up": {
       const { services } = await stackUp(config, progress);
@@ -170,7 +196,7 @@ async function main(argv: string[]): Promise<void> {
       console.error(`migrations applied to ${redactUrl(config.postgres.url)}`);
       return;
     case "run":
-      return runInForeground(config);
+      return runInForeground(config, values.wan ? wanLayout(config, wanDelay(values["wan-delay-ms"])) : undefined);
     case "verify": {
       const settle = Number(values.settle);
       if (!Number.isFinite(settle) || settle < 0)

@@ -1,4 +1,5 @@
 import type { RoomFigures } from "./crowd.ts";
+import { formatWan, type WanFigures } from "./wan.ts";
 
 /**
  * The demo's closing report, from what PostgreSQL holds, not from what the buyers counted:
@@ -38,6 +39,8 @@ export interface DemoReport {
   verifyDrifts: string[];
   /** With --crowd: how the waiting room held up. */
   room?: RoomFigures;
+  /** With --wan: near-home and far-home buyers' latency and round trips across the WAN (demo/wan.ts). */
+  wan?: WanFigures;
 }
 
 /** How a buyer's try ended: the last answer they acted on, or that the run's time ran out first. */
@@ -132,6 +135,7 @@ export function formatReport(r: DemoReport): string {
     line("time to drain", r.drainSeconds === null ? "did not drain" : `${r.drainSeconds.toFixed(2)} s`),
     line("verify", r.verifyDrifts.length === 0 ? "every unit accounted for ✓" : r.verifyDrifts.join("; ")),
     ...(r.room ? roomLines(r.room, line) : []),
+    ...(r.wan ? formatWan(r.wan) : []),
   ].join("\n");
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config, Region } from "../shared/config.ts";
 import { isAlive, StackError, tail, waitUntil } from "./process.ts";
 import { stackPaths } from "./services/service.ts";
+import type { WanLayout } from "./wan.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -171,8 +172,17 @@ export function claimRun(config: Config): AppState {
   };
 }
 
-/** Starts every region's REST adapter, core and worker, the admin API and the edge; resolves once the servers answer /health. */
-export async function startApps(config: Config, state: AppState, progress: AppEvent): Promise<App[]> {
+/**
+ * Starts every region's REST adapter, core and worker, the admin API and the edge; resolves once
+ * the servers answer /health. With `wan` (`--wan`), the WAN relays (stack/wan-proxy.ts) and one
+ * edge per region instead, each reaching the other regions through the relays.
+ */
+export async function startApps(
+  config: Config,
+  state: AppState,
+  progress: AppEvent,
+  { wan }: { wan?: WanLayout } = {},
+): Promise<App[]> {
   const apps: App[] = [];
   const startServer = (name: string, argv: string[], url: string, env?: Record<string, string>) =>
     supervise(config, state, name, argv, url, progress, env);
@@ -207,11 +217,25 @@ export async function startApps(config: Config, state: AppState, progress: AppEv
     progress("admin", `ready at ${config.admin.url}`);
     // A local run with no JWT configuration trusts X-User-Id: the explicit development mode.
     const devIdentity = !config.edge.jwtSecret && !config.edge.jwksUrl && config.mode === "development";
+    const identityEnv: Record<string, string> = devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {};
+    const trusted = devIdentity ? " (development identity: X-User-Id is trusted)" : "";
+    if (wan) {
+      apps.push(
+        await startServer("wan-proxy", ["stack/wan-proxy.ts", "--delay-ms", String(wan.delayMs)], wan.controlUrl),
+      );
+      progress(
+        "wan-proxy",
+        `${wan.delayMs} ms each way: ${wan.links.map((l) => `${l.name} at :${l.listenPort}`).join(", ")}`,
+      );
+      for (const edge of wan.edges) {
+        apps.push(await startServer(edge.name, ["edge/entry/bun.ts"], edge.url, { ...identityEnv, ...edge.env }));
+        progress(edge.name, `ready at ${edge.url}, the other regions through the WAN relays${trusted}`);
+      }
+      return apps;
+    }
     const edgeUrl = config.edge.url;
-    apps.push(
-      await startServer("edge", ["edge/entry/bun.ts"], edgeUrl, devIdentity ? { FLUX_GATE_DEV_IDENTITY: "1" } : {}),
-    );
-    progress("edge", `ready at ${edgeUrl}${devIdentity ? " (development identity: X-User-Id is trusted)" : ""}`);
+    apps.push(await startServer("edge", ["edge/entry/bun.ts"], edgeUrl, identityEnv));
+    progress("edge", `ready at ${edgeUrl}${trusted}`);
     return apps;
   } catch (error) {
     await stopApps(apps);

@@ -36,6 +36,30 @@ test.each([
   ],
   ["bench/main.ts", ["--fast"], "bench: Unknown option '--fast'", "usage: npm run bench"],
   [
+    "cli/flux-gate.ts",
+    ["run", "--wan", "--wan-delay-ms", "abc"],
+    'flux-gate: --wan-delay-ms takes whole milliseconds from 0 to 1000, not "abc"',
+    "usage: flux-gate <command>",
+  ],
+  [
+    "cli/flux-gate.ts",
+    ["status", "--wan"],
+    "flux-gate: --wan goes with run (npm start -- --wan)",
+    "usage: flux-gate <command>",
+  ],
+  [
+    "demo/main.ts",
+    ["--wan", "--wan-delay-ms", "abc"],
+    'demo: --wan-delay-ms takes whole milliseconds from 0 to 1000, not "abc"',
+    "usage: npm run demo",
+  ],
+  [
+    "demo/main.ts",
+    ["--wan-chart", "x.svg"],
+    "demo: --wan-delay-ms and --wan-chart go with --wan",
+    "usage: npm run demo",
+  ],
+  [
     "bench/main.ts",
     ["--seconds", "0"],
     'bench: --seconds takes a positive whole number, not "0"',
