@@ -41,7 +41,7 @@ import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts"
 import { runCrowd } from "../demo/crowd.ts";
 import { benchScaled } from "./scaled.ts";
 
-const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --pipeline-only | --soak [--orders N] | --topology scaled]
+const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --pipeline-only | --soak [--orders N] | --topology scaled | --wan [--wan-delay-ms N]]
 
   --json         the report as JSON (medians and ratios to the baseline measured in the run)
   --seconds N    seconds per load run (10)
@@ -55,7 +55,12 @@ const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --p
   --topology scaled
                  instead, the scaled topology: reservations per second and each Redis master's
                  load with one bucket and three, with WAIT 1 and without; the worker's rate
-                 with one consumer and two (docs/capacity.md)`;
+                 with one consumer and two (docs/capacity.md)
+  --wan          instead, the simulated WAN (npm start -- --wan, started if nothing runs): near-home
+                 and far-home buyers' latency and inter-region round trips per order, as
+                 npm run demo -- --wan measures them (docs/capacity.md#the-wan-simulated)
+  --wan-delay-ms N
+                 with --wan: the one-way delay between regions (35)`;
 const cli = commandLine("bench", USAGE, {
   json: { type: "boolean", default: false },
   seconds: { type: "string", default: "10" },
@@ -65,9 +70,25 @@ const cli = commandLine("bench", USAGE, {
   "idle-seconds": { type: "string", default: "20" },
   orders: { type: "string", default: "1000000" },
   topology: { type: "string" },
+  wan: { type: "boolean", default: false },
+  "wan-delay-ms": { type: "string" },
 });
 const flags = cli.values;
 const SECONDS = cli.count("seconds", flags.seconds);
+if (flags.wan) {
+  // The demo's WAN run is the measurement: one code path for the figures docs/capacity.md shows.
+  const delay = flags["wan-delay-ms"] === undefined ? [] : ["--wan-delay-ms", flags["wan-delay-ms"]];
+  const demo = Bun.spawn([process.execPath, join(import.meta.dir, "../demo/main.ts"), "--wan", "--json", ...delay], {
+    stdout: "pipe",
+    stderr: "inherit",
+    env: { ...process.env, FLUX_GATE_ENV: process.env.FLUX_GATE_ENV ?? "development" },
+  });
+  const [out, code] = await Promise.all([new Response(demo.stdout).text(), demo.exited]);
+  if (code !== 0) process.exit(code);
+  const { wan } = JSON.parse(out) as { wan: Record<string, unknown> };
+  console.log(flags.json ? JSON.stringify({ wan }) : JSON.stringify(wan, null, 2));
+  process.exit(0);
+}
 if (flags.topology && cli.oneOf("topology", flags.topology, TOPOLOGIES) === "scaled") {
   await benchScaled({ seconds: SECONDS, json: flags.json });
   process.exit(0);
