@@ -254,10 +254,7 @@ export interface EdgeDeps {
   reservations?: "batched" | "per-order";
 }
 
-export function createEdgeApp(
-  config: Config,
-  { redis, instrument, observeRoom, reservations = "batched" }: EdgeDeps,
-) {
+export function createEdgeApp(config: Config, { redis, instrument, observeRoom, reservations = "batched" }: EdgeDeps) {
   requireSecrets(config, [
     "FLUX_GATE_ORDER_ID_SECRET",
     ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)]),
@@ -290,9 +287,7 @@ export function createEdgeApp(
     observe: observeRoom,
   });
   const reserveAt =
-    reservations === "batched"
-      ? batched(core, { timeoutMs: edge.coreTimeoutMs, ...BATCH_DEFAULTS })
-      : perOrder(core);
+    reservations === "batched" ? batched(core, { timeoutMs: edge.coreTimeoutMs, ...BATCH_DEFAULTS }) : perOrder(core);
   const orders = orderService({ config, homes, core, reserveAt, userLimiter, terms, room, log });
 
   const app = new OpenAPIHono<{ Variables: Variables }>({

@@ -60,7 +60,7 @@ export function batcher<In, Out>({ send, maxBatch, maxInFlight }: BatcherOptions
       // A batch answered with other than one outcome per item answers none of them.
       if (outcomes.length !== batch.length)
         throw new Error(`a batch of ${batch.length} came back with ${outcomes.length} outcomes`);
-      batch.forEach((w, i) => w.resolve(outcomes[i]!));
+      for (const [i, w] of batch.entries()) w.resolve(outcomes[i]!);
     } catch (error) {
       for (const w of batch) w.reject(error);
     } finally {

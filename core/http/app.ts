@@ -185,7 +185,9 @@ export function createCoreApp({
       ? problem("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes")
       : problem("unavailable", "a dependency of the core did not answer in time");
     if (!isOutOfMemory(error))
-      console.error(JSON.stringify({ level: "error", requestId, path: "/v1/reservations/batch", error: String(error) }));
+      console.error(
+        JSON.stringify({ level: "error", requestId, path: "/v1/reservations/batch", error: String(error) }),
+      );
     return { status: body.status, body };
   }
 

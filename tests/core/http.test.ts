@@ -225,7 +225,7 @@ describe("a batch of reservations (POST /v1/reservations/batch)", () => {
     ];
     const outcomes = await outcomesOf(await batch(sent));
     expect(outcomes).toHaveLength(sent.length);
-    outcomes.forEach((o, i) => expect(o).toMatchObject(expected[i]!));
+    for (const [i, o] of outcomes.entries()) expect(o).toMatchObject(expected[i]!);
     expect(await store.stock(productId)).toMatchObject({ available: 0, held: 6 });
     expect(await store.stock(other)).toMatchObject({ available: 1, held: 1 });
 
@@ -246,7 +246,9 @@ describe("a batch of reservations (POST /v1/reservations/batch)", () => {
     const sent = Array.from({ length: 100 }, (_, i) => reservation(productId, { userId: `many-${i}` }));
     const outcomes = await outcomesOf(await batch(sent));
     expect(outcomes.filter((o) => o.status === 202)).toHaveLength(50);
-    expect(outcomes.slice(0, 50).map((o) => o.body.orderId)).toEqual(sent.slice(0, 50).map((r) => JSON.parse(r).orderId));
+    expect(outcomes.slice(0, 50).map((o) => o.body.orderId)).toEqual(
+      sent.slice(0, 50).map((r) => JSON.parse(r).orderId),
+    );
     expect(outcomes.slice(50).every((o) => o.body.code === "sold_out")).toBe(true);
     expect(await store.stock(productId)).toMatchObject({ available: 0, held: 50 });
   });
