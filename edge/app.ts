@@ -13,6 +13,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { regionVariable, requireSecrets, type Config, type Region } from "../shared/config.ts";
 import { coreClient, reach, type CoreClient } from "../core/http/client.ts";
+import { BATCH_DEFAULTS, batched, perOrder } from "./reservations.ts";
 import type { CoreOrder } from "../core/http/routes.ts";
 import { ORDER_STATUSES } from "../shared/events.ts";
 import { rendezvousHome } from "../shared/home-region.ts";
@@ -246,9 +247,14 @@ export interface EdgeDeps {
   instrument?: (app: Instrumentable) => void;
   /** Counts what the waiting room does (the Bun edge: edge/room/metrics.ts), injected for the same reason. */
   observeRoom?: RoomObserver;
+  /**
+   * `batched` (Bun, Deno): a region's reservations leave in batches (edge/reservations.ts);
+   * `per-order` (Workers): one request per order.
+   */
+  reservations?: "batched" | "per-order";
 }
 
-export function createEdgeApp(config: Config, { redis, instrument, observeRoom }: EdgeDeps) {
+export function createEdgeApp(config: Config, { redis, instrument, observeRoom, reservations = "batched" }: EdgeDeps) {
   requireSecrets(config, [
     "FLUX_GATE_ORDER_ID_SECRET",
     ...config.regions.flatMap((r) => [regionVariable("CORE_SECRET", r.id), ...redis.secrets(config, r.id)]),
@@ -280,7 +286,9 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom }
     key: ticketKey(edge.orderIdSecret),
     observe: observeRoom,
   });
-  const orders = orderService({ config, homes, core, userLimiter, terms, room, log });
+  const reserveAt =
+    reservations === "batched" ? batched(core, { timeoutMs: edge.coreTimeoutMs, ...BATCH_DEFAULTS }) : perOrder(core);
+  const orders = orderService({ config, homes, core, reserveAt, userLimiter, terms, room, log });
 
   const app = new OpenAPIHono<{ Variables: Variables }>({
     defaultHook: (result) => {

@@ -21,6 +21,7 @@ import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
 import type { RateLimiter, Verdict } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
 import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
+import type { Reserver } from "./reservations.ts";
 import type { SaleTerms, SaleTermsCache } from "./sale-terms.ts";
 import { queueAnswer, type WaitingRoom } from "./room/waiting-room.ts";
 
@@ -47,6 +48,8 @@ export interface OrderDeps {
   homes: Map<string, Home>;
   /** Each region's core, typed by its routes. */
   core: (region: Region) => CoreClient;
+  /** Reserves one order at a region's core: batched with others (Bun, Deno) or alone (Workers). */
+  reserveAt: Reserver;
   userLimiter: RateLimiter;
   terms: SaleTermsCache;
   /** The waiting room, for products whose room is on. */
@@ -133,7 +136,7 @@ export function homesFor(config: Config, transport: HomeRedisTransport): Map<str
   );
 }
 
-export function orderService({ config, homes, core, userLimiter, terms, room, log }: OrderDeps) {
+export function orderService({ config, homes, core, reserveAt, userLimiter, terms, room, log }: OrderDeps) {
   const { edge } = config;
   const byId = new Map(config.regions.map((r) => [r.id, r]));
   /** The buyer's home, as identity (or the ticket acting for the buyer) resolved it. */
@@ -188,12 +191,7 @@ export function orderService({ config, homes, core, userLimiter, terms, room, lo
       if (named === undefined) return { kind: "unsettled", answer: { kind: "timeout" } };
       if (named === 0) return { kind: "lost" };
       // The core reserves nothing past this (Redis's clock), however late the request runs there.
-      const answer = await reach(() =>
-        core(region).v1.reservations.$post(
-          { json: { ...reservation, notAfter: named + MAX_SKEW_MS } },
-          tracing(c.get("requestId")),
-        ),
-      );
+      const answer = await reserveAt(region, { ...reservation, notAfter: named + MAX_SKEW_MS }, c.get("requestId"));
       if (answer.kind !== "answer" || answer.status >= 500 || refusesTheEdge(answer))
         return { kind: "unsettled", answer };
       if (answer.status === 202) return { kind: "served", answer };

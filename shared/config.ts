@@ -127,8 +127,11 @@ export interface Config {
     retentionIntervalMs: number;
     /** Largest request body the core reads. */
     maxBodyBytes: number;
-    /** Crash tests only: an allocation change applied in Redis is never answered (the test kills the core there). */
-    testHalt?: "allocation-applied";
+    /**
+     * Crash tests only: an allocation change applied in Redis is never answered, or a batch of
+     * reservations is never answered once its first half is reserved (the test kills the core there).
+     */
+    testHalt?: "allocation-applied" | "batch-half-applied";
   };
   admin: {
     port: number;
@@ -380,7 +383,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       retentionMs: retention(env, mode),
       retentionIntervalMs: positiveInt(env, "FLUX_GATE_RETENTION_INTERVAL_MS", 5_000),
       maxBodyBytes: positiveInt(env, "FLUX_GATE_MAX_BODY_BYTES", 4_096),
-      testHalt: testHalt(env, "FLUX_GATE_TEST_CORE_HALT", ["allocation-applied"] as const),
+      testHalt: testHalt(env, "FLUX_GATE_TEST_CORE_HALT", ["allocation-applied", "batch-half-applied"] as const),
     },
     admin: adminSettings(env, regionIds, defaultedSecrets),
     edge: edgeSettings(env, mode, regionIds, orderIdSecret),

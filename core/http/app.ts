@@ -10,7 +10,14 @@ import { requestId } from "hono/request-id";
 import type { Registry } from "prom-client";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { instrument } from "../../shared/metrics.ts";
-import { describeIssues, problem, problemResponse, refuse, type ProblemCode } from "../../shared/problems.ts";
+import {
+  describeIssues,
+  problem,
+  problemResponse,
+  refuse,
+  type Problem,
+  type ProblemCode,
+} from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
 import {
   isOutOfMemory,
@@ -18,8 +25,10 @@ import {
   type OrderState,
   type Outcome,
   type RegionStore,
+  type Reservation,
+  type ReservationRequest,
 } from "../reservation/store.ts";
-import { coreRoutes as routes, orderIdSchema } from "./routes.ts";
+import { coreRoutes as routes, orderIdSchema, RESERVATION_BATCH_MAX_BYTES } from "./routes.ts";
 import { requireSignature } from "./signature.ts";
 
 export interface CoreDeps {
@@ -35,7 +44,7 @@ export interface CoreDeps {
   /** Prometheus registry served at /metrics; the reservation outcomes are counted into it. */
   metrics?: { registry: Registry; reservation(outcome: string): void };
   /** Crash tests only (FLUX_GATE_TEST_CORE_HALT). */
-  testHalt?: "allocation-applied";
+  testHalt?: "allocation-applied" | "batch-half-applied";
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -55,6 +64,11 @@ function fail(code: ProblemCode, detail?: string): Response {
 function refusal(c: Context, outcome: Extract<Outcome<unknown>, { ok: false }>) {
   return refuse(c, outcome.code, undefined, outcome.status ? { orderStatus: outcome.status } : {});
 }
+
+/** A reservation's outcome as the routes answer it: 202 and the order, or its problem. */
+type ReservationAnswer =
+  | { status: 202; body: ReturnType<typeof stateBody> & { region: string; originRegion?: string; replayed: boolean } }
+  | { status: number; body: Problem };
 
 /** The route's order id in lower case, or undefined if it is not a UUID. */
 const lowerCaseId = (id: string) => orderIdSchema.safeParse(id).data;
@@ -121,13 +135,12 @@ export function createCoreApp({
     ["/v1/*", secret],
     ["/admin/v1/*", adminSecret],
   ] as const) {
-    app.use(
-      prefix,
-      bodyLimit({
-        maxSize: maxBodyBytes,
-        onError: () => fail("payload_too_large", `the limit is ${maxBodyBytes} bytes`),
-      }),
-    );
+    const limit = (maxSize: number) =>
+      bodyLimit({ maxSize, onError: () => fail("payload_too_large", `the limit is ${maxSize} bytes`) });
+    const single = limit(maxBodyBytes);
+    const batch = limit(Math.max(maxBodyBytes, RESERVATION_BATCH_MAX_BYTES));
+    // A batch of reservations may carry RESERVATION_BATCH_MAX of them; every other body one thing.
+    app.use(prefix, (c, next) => (c.req.path === "/v1/reservations/batch" ? batch : single)(c, next));
     app.use(prefix, requireSignature(key));
   }
 
@@ -149,6 +162,35 @@ export function createCoreApp({
     return c.json(stateBody(outcome.value), 200);
   };
 
+  /** One reservation, as either route answers it; a store that failed throws, as for any route. */
+  async function reserveOne(request: ReservationRequest): Promise<ReservationAnswer> {
+    const outcome = await store.reserve(request);
+    metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
+    if (!outcome.ok) {
+      const body = problem(outcome.code, undefined, outcome.status ? { orderStatus: outcome.status } : {});
+      return { status: body.status, body };
+    }
+    return { status: 202, body: await reservationBody(request, outcome.value) };
+  }
+
+  async function reservationBody(request: ReservationRequest, reserved: Reservation) {
+    // A forgotten order's tombstone keeps its outcome only; PostgreSQL has the rest.
+    const originRegion = reserved.originRegion || (await records.order(request.orderId))?.originRegion;
+    return { ...stateBody(reserved), region: store.region, originRegion, replayed: reserved.replayed };
+  }
+
+  /** A batch's order whose store call failed: that order's problem, as onError answers one request. */
+  function failedInBatch(error: unknown, requestId: string): ReservationAnswer {
+    const body = isOutOfMemory(error)
+      ? problem("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes")
+      : problem("unavailable", "a dependency of the core did not answer in time");
+    if (!isOutOfMemory(error))
+      console.error(
+        JSON.stringify({ level: "error", requestId, path: "/v1/reservations/batch", error: String(error) }),
+      );
+    return { status: body.status, body };
+  }
+
   const product = async (c: Context) => {
     const id = c.req.param("id") ?? "";
     const [stock, window] = PRODUCT_ID.test(id) ? await Promise.all([store.stock(id), store.saleTerms(id)]) : [];
@@ -164,12 +206,24 @@ export function createCoreApp({
         const outcome = await store.reserve(request);
         metrics?.reservation(outcome.ok ? (outcome.value.replayed ? "replayed" : outcome.value.status) : outcome.code);
         if (!outcome.ok) return refusal(c, outcome);
-        // A forgotten order's tombstone keeps its outcome only; PostgreSQL has the rest.
-        const originRegion = outcome.value.originRegion || (await records.order(request.orderId))?.originRegion;
-        return c.json(
-          { ...stateBody(outcome.value), region: store.region, originRegion, replayed: outcome.value.replayed },
-          202,
-        );
+        return c.json(await reservationBody(request, outcome.value), 202);
+      })
+      /**
+       * Each reservation of the batch as the single route would reserve it (the store gathers each
+       * product's into one script call), each with its own outcome; one that failed is that
+       * order's 503, not its neighbours'.
+       */
+      .openapi(routes.reserveBatch, async (c) => {
+        const { reservations } = c.req.valid("json");
+        const requestId: string = c.get("requestId");
+        const answer = (request: ReservationRequest) =>
+          reserveOne(request).catch((error: unknown) => failedInBatch(error, requestId));
+        if (testHalt === "batch-half-applied") {
+          await Promise.all(reservations.slice(0, Math.ceil(reservations.length / 2)).map(answer));
+          await new Promise(() => {});
+        }
+        const outcomes = await Promise.all(reservations.map(answer));
+        return c.json({ outcomes }, 200);
       })
       .openapi(routes.order, async (c) => {
         const id = lowerCaseId(c.req.valid("param").id);

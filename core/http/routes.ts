@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ORDER_STATUSES } from "../../shared/events.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
-import { PROBLEMS, problemContent, type ProblemStatus } from "../../shared/problems.ts";
+import { PROBLEMS, problemContent, problemSchema, type ProblemStatus } from "../../shared/problems.ts";
 import { ROOM_MODES } from "../../shared/room-modes.ts";
 
 /** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
@@ -26,6 +26,18 @@ const reservationRequest = z.strictObject({
   homeRegion: z.string().min(1).max(32).optional(),
   /** Reserve nothing if this runs later (ms since the epoch, Redis's clock). */
   notAfter: z.int().positive().optional(),
+});
+
+/** Most reservations in one batch (POST /v1/reservations/batch). */
+export const RESERVATION_BATCH_MAX = 128;
+/**
+ * A batch's body limit: each reservation is well under 1 KiB at its fields' longest (the single
+ * route's limit, FLUX_GATE_MAX_BODY_BYTES, is 4 KiB).
+ */
+export const RESERVATION_BATCH_MAX_BYTES = RESERVATION_BATCH_MAX * 1_024;
+
+const reservationBatch = z.strictObject({
+  reservations: z.array(reservationRequest).min(1).max(RESERVATION_BATCH_MAX),
 });
 
 const changeId = z.string().min(1).max(128);
@@ -54,6 +66,12 @@ const reservation = orderState.extend({
   originRegion: z.string().optional(),
   /** True when this order id was reserved before: nothing changed, this is the first outcome. */
   replayed: z.boolean(),
+});
+
+/** One reservation's outcome in a batch: the status and body the single route would have answered. */
+const batchOutcome = z.object({
+  status: z.int(),
+  body: z.union([reservation, problemSchema.loose()]),
 });
 
 const order = orderState.extend({
@@ -117,6 +135,20 @@ export const coreRoutes = {
     path: "/v1/reservations",
     request: { body: { required: true, content: { "application/json": { schema: reservationRequest } } } },
     responses: { 202: json(reservation, "Reserved (or sold), or this order id's first outcome"), ...problems },
+  }),
+  /**
+   * Reservations gathered by an edge, signed once: each is reserved as the single route would
+   * (same checks, same idempotency by order id) and gets its own outcome, in the batch's order.
+   * A batch that fails as a whole (a 5xx, no answer) settles none of its orders for the caller.
+   */
+  reserveBatch: createRoute({
+    method: "post",
+    path: "/v1/reservations/batch",
+    request: { body: { required: true, content: { "application/json": { schema: reservationBatch } } } },
+    responses: {
+      200: json(z.object({ outcomes: z.array(batchOutcome) }), "Each reservation's own outcome, in order"),
+      ...problems,
+    },
   }),
   order: createRoute({
     method: "get",

@@ -12,8 +12,8 @@ import type { RedisConnection } from "../../shared/redis.ts";
 const read = (name: string) => readFileSync(fileURLToPath(new URL(`./${name}.lua`, import.meta.url).href), "utf8");
 const common = read("common");
 
-/** Name → number of KEYS. */
-const SCRIPTS = { reserve: 7, confirm: 6, cancel: 6, expire: 5, forget: 5, activate: 1, allocate: 3 } as const;
+/** Name → number of KEYS (reserve takes one per order of its batch: the caller gives the count). */
+const SCRIPTS = { reserve: undefined, confirm: 6, cancel: 6, expire: 5, forget: 5, activate: 1, allocate: 3 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
 /** One script's source as Redis receives it: all but activate share the helpers in common.lua. */
@@ -21,7 +21,7 @@ function scriptSource(name: ScriptName): string {
   return name === "activate" ? read(name) : `${common}\n${read(name)}`;
 }
 
-type Reply = (string | number | null)[];
+type Reply = (string | number | null | Reply)[];
 export type Scripts = Record<ScriptName, (keys: string[], args: (string | number)[]) => Promise<Reply>>;
 
 const bound = new WeakMap<RedisConnection, Scripts>();
@@ -34,6 +34,7 @@ export function scriptsFor(redis: RedisConnection): Scripts {
   }
   const call = (name: ScriptName) => (keys: string[], args: (string | number)[]) =>
     (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<Reply>>)[`fluxGate_${name}`]!(
+      ...(SCRIPTS[name] === undefined ? [keys.length] : []),
       ...keys,
       ...args,
     );

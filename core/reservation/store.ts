@@ -11,6 +11,7 @@ import type { RespSend } from "../../shared/lua.ts";
 import type { Result } from "../../shared/result.ts";
 import { ROOM_MODES, type RoomMode } from "../../shared/room-modes.ts";
 import { bucketChangeId, bucketIds, bucketsFrom, spreadUnits } from "./buckets.ts";
+import { keyedBatcher } from "../../shared/batcher.ts";
 import { sharedWait } from "./replica-wait.ts";
 import { respScripts, scriptsFor, type Scripts } from "./scripts.ts";
 
@@ -137,6 +138,20 @@ const WANT_OF_UNITS = new Set<ProblemCode>(["sold_out", "insufficient_stock"]);
 /** A blocked change's answers (allocate.lua): refused now or before, or no such product here. */
 const BLOCKED = new Set<ProblemCode>(["insufficient_available", "unknown_product"]);
 
+/**
+ * Reservations of one bucket gathered into one script call (reserve.lua takes a batch): a lone one
+ * goes at once; while a call is out, the ones that come wait for the next, which takes them all.
+ */
+export const RESERVE_BATCH = { maxBatch: 128, maxInFlight: 1 };
+
+/** One order as reserve.lua's batch takes it. */
+interface ScriptOrder {
+  request: ReservationRequest;
+  passing: boolean;
+}
+
+type ScriptReply = (string | number | null)[];
+
 /** An outbox entry as Redis gives it: its id, then its fields and values in turn. */
 export type OutboxEntry = [id: string, fields: string[]];
 
@@ -149,6 +164,11 @@ export class RegionStore {
   private readonly replicaWaits = new Map<string, () => Promise<number>>();
   /** Product → its buckets here (countOf). */
   private readonly bucketCounts = new Map<string, number>();
+  /** Bucket → its reservations gathered into script calls (RESERVE_BATCH). */
+  private readonly reserveBatched = keyedBatcher<ScriptOrder, ScriptReply>((productId) => ({
+    ...RESERVE_BATCH,
+    send: (orders) => this.reserveScript(productId, orders),
+  }));
 
   /**
    * `redis` serves every read; `requestPath`, when given, runs the scripts and the writes of
@@ -235,27 +255,30 @@ export class RegionStore {
     return refusal!;
   }
 
+  /**
+   * One script call for a batch of one bucket's orders (reserve.lua), each with its own reply. A
+   * call that fails fails for every order in it: each is then unsettled, and a retry of any of
+   * them is answered by its order id, whichever of them Redis had reserved.
+   */
+  private async reserveScript(productId: string, orders: ScriptOrder[]): Promise<ScriptReply[]> {
+    const keys = [...this.productScriptKeys(productId), this.keys(productId).passed];
+    const args: (string | number)[] = [this.outboxLimit, orders.length];
+    for (const { request, passing } of orders) {
+      const { orderId, userId, quantity, originRegion, homeRegion = "", notAfter = 0 } = request;
+      keys.push(orderKey(this.region, productId, orderId));
+      args.push(orderId, userId, quantity, originRegion, notAfter, passing ? 1 : 0, homeRegion);
+    }
+    return (await this.scripts.reserve(keys, [...args, ...this.scriptTail(productId)])) as ScriptReply[];
+  }
+
   /** `passing`: the bucket notes an order it turns away for want of units (reserve.lua). */
   private async reserveIn(
     productId: string,
     request: ReservationRequest,
     passing: boolean,
   ): Promise<Outcome<Reservation>> {
-    const { orderId, userId, quantity, originRegion, homeRegion = "", notAfter = 0 } = request;
-    const reply = await this.scripts.reserve(
-      [...this.orderScriptKeys(productId, orderId), this.keys(productId).passed],
-      [
-        orderId,
-        userId,
-        quantity,
-        originRegion,
-        this.outboxLimit,
-        notAfter,
-        passing ? 1 : 0,
-        homeRegion,
-        ...this.scriptTail(productId),
-      ],
-    );
+    const { orderId } = request;
+    const reply = await this.reserveBatched(productId, { request, passing });
     if (reply[0] !== "ok") return { ok: false, code: reply[1] as ProblemCode };
     const replayed = reply[3] === 1;
     // The relay's cue when this order's event is the only one waiting.

@@ -13,7 +13,7 @@ let app: ReturnType<typeof createEdgeApp> | undefined;
 export default {
   fetch(request: Request, env: Bindings, ctx: ExecutionContext): Response | Promise<Response> {
     // Bindings arrive with the first request; build once per isolate.
-    app ??= createEdgeApp(loadConfig(env, "/"), { redis: restHomeRedis });
+    app ??= createEdgeApp(loadConfig(env, "/"), { redis: restHomeRedis, reservations: "per-order" });
     return app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Bindings>;

@@ -6,6 +6,7 @@ import { allocations, orders, products } from "../../db/schema.ts";
 import { createCoreApp } from "../../core/http/app.ts";
 import { postgresRecords } from "../../core/records.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
+import { RESERVATION_BATCH_MAX, RESERVATION_BATCH_MAX_BYTES } from "../../core/http/routes.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { bunRedis } from "../../shared/bun-redis.ts";
@@ -179,6 +180,95 @@ describe("reservations", () => {
   test("an unknown order is 404 problem+json", async () => {
     await expectProblem(await signed("GET", `/v1/orders/${crypto.randomUUID()}`), 404, "not_found");
     await expectProblem(await signed("POST", `/v1/orders/not-a-uuid/cancel`), 404, "not_found");
+  });
+});
+
+describe("a batch of reservations (POST /v1/reservations/batch)", () => {
+  const batch = (reservations: string[]) =>
+    signed("POST", "/v1/reservations/batch", JSON.stringify({ reservations: reservations.map((r) => JSON.parse(r)) }));
+  type Outcome = { status: number; body: Record<string, unknown> };
+  const outcomesOf = async (response: Response) => {
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { outcomes: Outcome[] }).outcomes;
+  };
+
+  test("each order gets exactly its own outcome; the batch retried whole changes nothing", async () => {
+    const [productId, other] = [await product(6), await product(2)];
+    const order = (user: string, quantity: number, id = crypto.randomUUID(), on = productId) =>
+      reservation(on, { orderId: id, userId: user, quantity });
+    const early = order("early", 3);
+    expect((await signed("POST", "/v1/reservations", early)).status).toBe(202);
+    const a = order("a", 1);
+    const sent = [
+      a, // reserved: 2 left
+      a, // the same order id again in the batch: its first outcome, replayed
+      early, // an order reserved before: replayed
+      order("early", 2), // 3 + 2 > the limit of 4
+      order("c", 3), // 2 left: insufficient_stock
+      order("d", 2), // reserved: 0 left
+      order("e", 1), // sold_out
+      order("f", 9), // invalid_quantity
+      order("g", 1, crypto.randomUUID(), other), // another product: reserved there
+      order("h", 1, crypto.randomUUID(), "no-such-product"), // unknown_product
+    ];
+    const expected = [
+      { status: 202, body: { orderId: JSON.parse(a).orderId, status: "reserved", replayed: false, region: REGION } },
+      { status: 202, body: { orderId: JSON.parse(a).orderId, status: "reserved", replayed: true } },
+      { status: 202, body: { orderId: JSON.parse(early).orderId, status: "reserved", replayed: true } },
+      { status: 409, body: { code: "user_limit_exceeded" } },
+      { status: 409, body: { code: "insufficient_stock" } },
+      { status: 202, body: { orderId: JSON.parse(sent[5]!).orderId, status: "reserved", replayed: false } },
+      { status: 409, body: { code: "sold_out" } },
+      { status: 422, body: { code: "invalid_quantity" } },
+      { status: 202, body: { orderId: JSON.parse(sent[8]!).orderId, status: "reserved", replayed: false } },
+      { status: 404, body: { code: "unknown_product" } },
+    ];
+    const outcomes = await outcomesOf(await batch(sent));
+    expect(outcomes).toHaveLength(sent.length);
+    for (const [i, o] of outcomes.entries()) expect(o).toMatchObject(expected[i]!);
+    expect(await store.stock(productId)).toMatchObject({ available: 0, held: 6 });
+    expect(await store.stock(other)).toMatchObject({ available: 1, held: 1 });
+
+    // Whole again (an edge that got no answer): every order reserved before is its first outcome, replayed.
+    const again = await outcomesOf(await batch(sent));
+    again.forEach((o, i) => {
+      if (expected[i]!.status === 202)
+        expect(o).toMatchObject({ status: 202, body: { ...expected[i]!.body, replayed: true } });
+      else expect(o.status).toBe(expected[i]!.status);
+    });
+    expect(await store.stock(productId)).toMatchObject({ available: 0, held: 6 });
+    expect(await store.stock(other)).toMatchObject({ available: 1, held: 1 });
+    expect(await redis.xlen(productKeys(REGION, productId).outbox)).toBe(3);
+  });
+
+  test("many orders of one product in one batch: one each, no unit twice", async () => {
+    const productId = await product(50);
+    const sent = Array.from({ length: 100 }, (_, i) => reservation(productId, { userId: `many-${i}` }));
+    const outcomes = await outcomesOf(await batch(sent));
+    expect(outcomes.filter((o) => o.status === 202)).toHaveLength(50);
+    expect(outcomes.slice(0, 50).map((o) => o.body.orderId)).toEqual(
+      sent.slice(0, 50).map((r) => JSON.parse(r).orderId),
+    );
+    expect(outcomes.slice(50).every((o) => o.body.code === "sold_out")).toBe(true);
+    expect(await store.stock(productId)).toMatchObject({ available: 0, held: 50 });
+  });
+
+  test("an oversized, empty, unsigned or malformed batch is a problem and reserves nothing", async () => {
+    const productId = await product(200);
+    const over = Array.from({ length: RESERVATION_BATCH_MAX + 1 }, () => reservation(productId));
+    await expectProblem(await batch(over), 400, "invalid_request");
+    await expectProblem(await batch([]), 400, "invalid_request");
+    await expectProblem(await batch([reservation(productId, { quantity: "1" })]), 400, "invalid_request");
+    const body = JSON.stringify({ reservations: [JSON.parse(reservation(productId))] });
+    const unsigned = await app.request("/v1/reservations/batch", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+    });
+    await expectProblem(unsigned, 401, "unauthorized");
+    const huge = JSON.stringify({ reservations: [], padding: "x".repeat(RESERVATION_BATCH_MAX_BYTES) });
+    await expectProblem(await signed("POST", "/v1/reservations/batch", huge), 413, "payload_too_large");
+    expect(await store.stock(productId)).toMatchObject({ available: 200, held: 0 });
   });
 });
 

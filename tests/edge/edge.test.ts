@@ -393,5 +393,11 @@ describe("edge, in-process", () => {
     });
     expect(new Set(answers.map((a) => a.orderId)).size).toBe(200);
     expect(await stockIn(send, home, productId)).toBe(800);
+    // Each answer is the buyer's own order, not a neighbour's from the same batch (edge/reservations.ts).
+    const owners = await pooled(200, 50, async (i) => {
+      const response = await send(`/v1/orders/${answers[i]!.orderId}`, { headers: { "X-User-Id": `${crowd}-${i}` } });
+      return response.status === 200 ? ((await response.json()) as { userId: string }).userId : response.status;
+    });
+    expect(owners).toEqual(answers.map((_, i) => `${crowd}-${i}`));
   });
 });
