@@ -123,8 +123,10 @@ export async function runCrowd(o: CrowdOptions): Promise<CrowdResult> {
           body: JSON.stringify({ productId: o.productId, quantity: 1 }),
         });
       let first = await enter();
-      // A shed room (503 overloaded), a rate limit or a blink: the same key after Retry-After.
-      while (notNow(first.status) && performance.now() + first.retryAfterMs < deadline) {
+      // A shed room (503 overloaded), a rate limit, a blink, or the key still held by a try whose
+      // answer was lost (409 idempotency_key_in_use): the same key after Retry-After.
+      const again = (a: typeof first) => notNow(a.status) || a.body.code === "idempotency_key_in_use";
+      while (again(first) && performance.now() + first.retryAfterMs < deadline) {
         await Bun.sleep(first.retryAfterMs);
         first = await enter();
       }
