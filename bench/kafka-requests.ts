@@ -105,7 +105,9 @@ const perOrder = (n: number) => Number((n / produced).toFixed(3));
 const byClient: Record<string, Record<string, number>> = {};
 for (const [key, n] of [...counts].sort()) {
   const [client, api] = key.split(" ") as [string, string];
-  (byClient[client] ??= {})[api] = perOrder(n);
+  const apis = byClient[client] ?? {};
+  apis[api] = perOrder(n);
+  byClient[client] = apis;
 }
 console.log(
   JSON.stringify({
