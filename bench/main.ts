@@ -25,7 +25,7 @@ import { commandLine } from "../shared/command-line.ts";
 import { orders, products } from "../db/schema.ts";
 import { inventoryServices } from "../admin/inventory/services.ts";
 import { loadConfig, regionById, regionVariable, TOPOLOGIES } from "../shared/config.ts";
-import { consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
+import { allowanceTopicFor, consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
 import { productKeys } from "../shared/keys.ts";
 import { connectRedis } from "../shared/redis.ts";
 import { livePid, waitUntil } from "../stack/process.ts";
@@ -164,7 +164,7 @@ await benchRedis.start(() => {});
 const kafka = { brokers: config.kafka.brokers, clientId: "bench" };
 await ensureTopics(
   kafka,
-  [region.kafkaTopic, region.deadLetterTopic, NAIVE_TOPIC].map((name) => ({
+  [region.kafkaTopic, region.deadLetterTopic, allowanceTopicFor(REGION), NAIVE_TOPIC].map((name) => ({
     name,
     partitions: config.kafka.partitions,
   })),
@@ -172,11 +172,7 @@ await ensureTopics(
 // The worker reads this run's orders only: earlier runs (a --core-only one starts no worker) may have left some.
 const groups = consumerGroups(REGION);
 await skipToEnd(kafka, groups.worker, [region.kafkaTopic]);
-await skipToEnd(
-  kafka,
-  groups.allowance,
-  config.regions.map((r) => r.kafkaTopic),
-);
+await skipToEnd(kafka, groups.allowance, [allowanceTopicFor(REGION)]);
 
 const { sql, db } = connectDatabase(config.postgres.url);
 const redis = connectRedis(region.redisUrl);

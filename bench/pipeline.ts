@@ -31,7 +31,7 @@ import { inventoryServices } from "../admin/inventory/services.ts";
 import { COUNTRIES } from "../demo/buyers.ts";
 import { commandLine } from "../shared/command-line.ts";
 import { loadConfig } from "../shared/config.ts";
-import { consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
+import { allowanceTopicFor, consumerGroups, ensureTopics, skipToEnd } from "../shared/kafka.ts";
 import { startApps, stopApps, type App, type AppState } from "../stack/apps.ts";
 import { livePid, portIsOpen, waitUntil } from "../stack/process.ts";
 import { redisServices } from "../stack/services/redis.ts";
@@ -172,7 +172,7 @@ try {
   await ensureTopics(
     kafka,
     config.regions
-      .flatMap((r) => [r.kafkaTopic, r.deadLetterTopic])
+      .flatMap((r) => [r.kafkaTopic, r.deadLetterTopic, allowanceTopicFor(r.id)])
       .map((name) => ({
         name,
         partitions: config.kafka.partitions,
@@ -184,7 +184,7 @@ try {
     const groups = consumerGroups(r.id);
     for (const [group, topics] of [
       [groups.worker, [r.kafkaTopic]],
-      [groups.allowance, config.regions.map((o) => o.kafkaTopic)],
+      [groups.allowance, [allowanceTopicFor(r.id)]],
     ] as const) {
       let failure: unknown;
       const done = await waitUntil(

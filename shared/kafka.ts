@@ -166,18 +166,77 @@ export async function connectProducer(options: KafkaOptions, { idempotent = true
   };
 }
 
+/**
+ * How much a fetch waits to gather. kafkajs's defaults (minBytes 1) answer a fetch as soon as one
+ * message is there: at a few hundred orders a second every produce request woke every group's
+ * fetch, and every batch of a few messages cost the broker an offset commit (a write to
+ * __consumer_offsets). Waiting up to `maxWaitTimeMs` for `minBytes` makes each fetch, batch and
+ * commit carry many messages; the price is that much latency on the way to PostgreSQL.
+ */
+export interface FetchOptions {
+  /** The broker answers once it has this much for the request's partitions (or the wait ran out). */
+  minBytes?: number;
+  /** Longest a fetch waits for `minBytes`. */
+  maxWaitTimeMs?: number;
+  /** Most one partition returns per fetch: an upper bound on a batch. */
+  maxBytesPerPartition?: number;
+}
+
+/**
+ * A fetch that finds nothing costs a round of the consumer's loop and the broker's: a short wait
+ * (200 ms tried) made the idle system busier than the flat-out orders saved. Half a second, as
+ * Kafka's own consumer, bounds the latency a trickle of orders sees on its way to PostgreSQL.
+ */
+export const DEFAULT_FETCH: Required<FetchOptions> = {
+  minBytes: 64 * 1024,
+  maxWaitTimeMs: 500,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+};
+
+type OffsetToCommit = { topic: string; partition: number; offset: string };
+
+/**
+ * Offset commits shared by the batches that finish while one is in flight: each batch waits for
+ * the commit that carries its offset (so a batch is done only once its offset is committed, as
+ * before), and the partitions consumed side by side cost one OffsetCommit request, not one each.
+ */
+export function commitCoalescer(commit: (offsets: OffsetToCommit[]) => Promise<void>) {
+  let next: { offsets: Map<string, OffsetToCommit>; done: Promise<void> } | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  return (offset: OffsetToCommit): Promise<void> => {
+    if (!next) {
+      const offsets = new Map<string, OffsetToCommit>();
+      const done = inFlight.then(() => {
+        next = undefined;
+        return commit([...offsets.values()]);
+      });
+      next = { offsets, done };
+      inFlight = done.catch(() => {});
+    }
+    const key = `${offset.topic}:${offset.partition}`;
+    const known = next.offsets.get(key);
+    if (!known || BigInt(offset.offset) > BigInt(known.offset)) next.offsets.set(key, offset);
+    return next.done;
+  };
+}
+
 export async function connectConsumer(
-  options: KafkaOptions & { groupId: string; topics: string[]; fromBeginning?: boolean },
+  options: KafkaOptions & { groupId: string; topics: string[]; fromBeginning?: boolean; fetch?: FetchOptions },
 ): Promise<GroupConsumer> {
+  const fetch = { ...DEFAULT_FETCH, ...options.fetch };
   // A member that died without leaving holds its partitions until its session times out: keep
   // that short, so a crashed worker's replacement takes over within seconds.
   const consumer: Consumer = client(options).consumer({
     groupId: options.groupId,
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
+    minBytes: fetch.minBytes,
+    maxWaitTimeInMs: fetch.maxWaitTimeMs,
+    maxBytesPerPartition: fetch.maxBytesPerPartition,
   });
   await consumer.connect();
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+  const commit = commitCoalescer((offsets) => consumer.commitOffsets(offsets));
   return {
     run: (handle, concurrency = 1) =>
       consumer.run({
@@ -200,14 +259,23 @@ export async function connectConsumer(
           resolveOffset(batch.lastOffset());
           // With autoCommit off, kafkajs commits nothing by itself; the committed offset is
           // the next one to read.
-          await consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
-          ]);
+          await commit({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: (BigInt(batch.lastOffset()) + 1n).toString(),
+          });
         },
       }),
     disconnect: () => consumer.disconnect(),
   };
 }
+
+/**
+ * The topic of a home region's allowance feed: the expiry and cancel events of the buyers homed
+ * there, whichever region served them, written by every region's worker (worker/allowance.ts)
+ * and read by the home's allowance consumer alone.
+ */
+export const allowanceTopicFor = (homeRegionId: string) => `flux-gate.allowance.${homeRegionId}`;
 
 /** A region's consumer groups: the worker that persists its orders, and the allowance consumer of buyers homed there. */
 export const consumerGroups = (regionId: string) => ({

@@ -5,6 +5,7 @@
  */
 import type { Database } from "../db/client.ts";
 import type { BatchContext, IdempotentProducer, IncomingMessage } from "../shared/kafka.ts";
+import { feedAllowances } from "./allowance.ts";
 import { deadLetter } from "./dead-letter.ts";
 import { persist } from "./persist.ts";
 import { decode } from "./plan.ts";
@@ -13,6 +14,11 @@ export interface WorkerOptions {
   db: Database;
   producer: IdempotentProducer;
   deadLetterTopic: string;
+  /**
+   * Every region's id: the batch's expiry and cancel events go to their buyers' homes'
+   * allowance topics first (worker/allowance.ts). Absent: no feed.
+   */
+  regionIds?: readonly string[];
   onRetry?: (error: unknown, attempt: number) => void;
   /** One attempt has run for STUCK_AFTER_MS: see `untilApplied`. */
   onStuck?: () => void;
@@ -33,13 +39,19 @@ export function batchHandler({
   db,
   producer,
   deadLetterTopic,
+  regionIds,
   onRetry = () => {},
   onStuck,
   onApplied = () => {},
 }: WorkerOptions) {
   return async (batch: IncomingMessage[], context: BatchContext): Promise<void> => {
     const started = performance.now();
-    const { events, poison } = decode(batch);
+    const decoded = decode(batch);
+    const { events, poison } = decoded;
+    // Before PostgreSQL: an outage there does not hold buyers' allowances back. Apart from the
+    // write below, so that its retries do not feed the same events again and again.
+    if (regionIds)
+      await untilApplied(context, onRetry, { onStuck }, () => feedAllowances(producer, decoded, regionIds));
     await untilApplied(context, onRetry, { onStuck }, async () => {
       const refused = await persist(db, events);
       const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];

@@ -5,7 +5,14 @@
  * A region's workers are one consumer group: they share its partitions.
  */
 import { loadConfig, redisUserSecrets, requireSecrets } from "../shared/config.ts";
-import { connectConsumer, connectProducer, consumerGroups, lagReader } from "../shared/kafka.ts";
+import {
+  allowanceTopicFor,
+  connectConsumer,
+  connectProducer,
+  consumerGroups,
+  ensureTopics,
+  lagReader,
+} from "../shared/kafka.ts";
 import { createRegistry } from "../shared/metrics.ts";
 import { instanceFromArgs, logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
@@ -62,7 +69,23 @@ function exitStuck(): never {
   process.exit(1);
 }
 
-const producer = await untilConnected("connecting the dead-letter producer", () => connectProducer(kafka), log);
+const regionIds = config.regions.map((r) => r.id);
+// Every home's allowance topic: this worker feeds them all (a new region's appears here first).
+await untilConnected(
+  "creating the allowance topics",
+  () =>
+    ensureTopics(
+      kafka,
+      regionIds.map((id) => ({ name: allowanceTopicFor(id), partitions: config.kafka.partitions })),
+      config.kafka,
+    ),
+  log,
+);
+const producer = await untilConnected(
+  "connecting the producer (dead letters, allowance feed)",
+  () => connectProducer(kafka),
+  log,
+);
 const consumer = await untilConnected(
   "joining the consumer group",
   () => connectConsumer({ ...kafka, groupId, topics: [region.kafkaTopic] }),
@@ -74,6 +97,7 @@ await consumer.run(
     db,
     producer,
     deadLetterTopic: region.deadLetterTopic,
+    regionIds,
     onRetry: (error, attempt) => log.warn("batch not applied, retrying", { attempt, error: String(error) }),
     onStuck: exitStuck,
     onApplied: (outcome) => {
@@ -85,19 +109,21 @@ await consumer.run(
   config.kafka.partitions,
 );
 
-// Buyers homed here get their allowance back when an order of theirs ends unsold, in any region.
-// A group new to the cluster starts at the end of the topics: what ended before it existed
-// belongs to sales it never counted.
-const regionIds = config.regions.map((r) => r.id);
+// Buyers homed here get their allowance back when an order of theirs ends unsold, in any region:
+// every region's worker feeds this home's allowance topic with just those events. The topic holds
+// nothing else, and giving back twice removes nothing: a new group reads it from the start.
 const releaseAllowances = allowanceHandler({ redis, region: region.id, regionIds });
+const allowanceTopic = allowanceTopicFor(region.id);
 const allowance = await untilConnected(
   "joining the allowance group",
   () =>
     connectConsumer({
       ...kafka,
       groupId: allowanceGroup,
-      topics: config.regions.map((r) => r.kafkaTopic),
-      fromBeginning: false,
+      topics: [allowanceTopic],
+      fromBeginning: true,
+      // Few messages, each a buyer waiting for their allowance: a fetch answers at the first one.
+      fetch: { minBytes: 1, maxWaitTimeMs: 5_000 },
     }),
   log,
 );
@@ -114,7 +140,7 @@ await allowance.run(
 consuming = true;
 log.info("consuming", {
   topic: region.kafkaTopic,
-  allowances: config.regions.map((r) => r.kafkaTopic),
+  allowances: allowanceTopic,
   metrics: `${instance.url}/metrics`,
 });
 

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { Config } from "../../shared/config.ts";
-import { ensureTopics, kafkaIsReady } from "../../shared/kafka.ts";
+import { allowanceTopicFor, ensureTopics, kafkaIsReady } from "../../shared/kafka.ts";
 import {
   StackError,
   findBinary,
@@ -196,7 +196,10 @@ function kafkaService(config: Config, node: KafkaNode, clusterId: () => string, 
           ensureTopics(
             options,
             config.regions.flatMap((r) =>
-              [r.kafkaTopic, r.deadLetterTopic].map((name) => ({ name, partitions: config.kafka.partitions })),
+              [r.kafkaTopic, r.deadLetterTopic, allowanceTopicFor(r.id)].map((name) => ({
+                name,
+                partitions: config.kafka.partitions,
+              })),
             ),
             config.kafka,
           )

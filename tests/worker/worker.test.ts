@@ -1,10 +1,21 @@
-/** The worker process on real Kafka and PostgreSQL: dead letters, and PostgreSQL going away. */
+/**
+ * The worker process on real Kafka and PostgreSQL: dead letters, PostgreSQL going away, and the
+ * allowance feed (each home's topic) surviving a kill -9.
+ */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, inArray } from "drizzle-orm";
 import { orderEvents, regionSales } from "../../db/schema.ts";
 import { waitUntil } from "../../stack/process.ts";
 import type { OrderEvent } from "../../shared/events.ts";
-import { connectConsumer, connectProducer, type IdempotentProducer, type IncomingMessage } from "../../shared/kafka.ts";
+import {
+  allowanceTopicFor,
+  connectConsumer,
+  connectProducer,
+  type IdempotentProducer,
+  type IncomingMessage,
+} from "../../shared/kafka.ts";
+import { buyerKeys } from "../../shared/keys.ts";
+import { connectRedis } from "../../shared/redis.ts";
 import { postgresService } from "../../stack/services/postgres.ts";
 import { DEAD_LETTER_HEADERS } from "../../worker/dead-letter.ts";
 import { config, uniqueName } from "../support/helpers.ts";
@@ -41,13 +52,17 @@ const publish = (key: string, values: string[]) =>
   );
 
 /** Reads the dead-letter topic until `count` messages with `key` arrived. */
-async function deadLetters(key: string, count: number): Promise<IncomingMessage[]> {
+const deadLetters = (key: string, count: number) => readTopic(region.deadLetterTopic, key, count);
+
+/** Reads `topic` from the start until `count` messages with `key` arrived. */
+async function readTopic(topic: string, key: string, count: number): Promise<IncomingMessage[]> {
   const found: IncomingMessage[] = [];
   const consumer = await connectConsumer({
     brokers: config.kafka.brokers,
-    clientId: "dlq-reader",
-    groupId: uniqueName("dlq"),
-    topics: [region.deadLetterTopic],
+    clientId: "topic-reader",
+    groupId: uniqueName("reader"),
+    topics: [topic],
+    fetch: { minBytes: 1, maxWaitTimeMs: 500 },
   });
   await new Promise<void>((done) => {
     void consumer.run(async (batch) => {
@@ -181,4 +196,55 @@ describe("worker", () => {
     },
     120_000,
   );
+  describe("the allowance feed", () => {
+    const redis = connectRedis(region.redisUrl);
+    const other = config.regions.find((r) => r.id !== region.id)!;
+    afterAll(() => redis.disconnect());
+    /** An order of `userId` homed in `home`, reserved here, and its allowance entry in the home's Redis. */
+    const held = async (productId: string, home: string) => {
+      const order = reserved(productId, { userId: uniqueName("buyer"), homeRegion: home });
+      const allowance = buyerKeys(order.userId).allowance(productId);
+      if (home === region.id) await redis.hset(allowance, order.orderId, "1");
+      await publish(order.orderId, [JSON.stringify(order)]);
+      return { order, allowance };
+    };
+    const ended = (order: OrderEvent, type: "expired" | "confirmed") =>
+      publish(order.orderId, [JSON.stringify({ ...order, type, at: Date.now() })]);
+    const givenBack = (allowance: string, orderId: string, timeoutMs = 15_000) =>
+      waitUntil(async () => (await redis.hexists(allowance, orderId)) === 0, timeoutMs, 100);
+
+    test("an expiry goes to its buyer's home's topic, and the home's consumer gives the allowance back; a sale keeps it", async () => {
+      const productId = await aProduct();
+      const expiring = await held(productId, region.id);
+      const sold = await held(productId, region.id);
+      const elsewhere = await held(productId, other.id);
+      await ended(expiring.order, "expired");
+      await ended(sold.order, "confirmed");
+      await ended(elsewhere.order, "expired");
+      expect(await givenBack(expiring.allowance, expiring.order.orderId)).toBe(true);
+      // The other home's topic has its buyer's expiry (its own worker's consumer gives it back).
+      const fed = await readTopic(allowanceTopicFor(other.id), elsewhere.order.orderId, 1);
+      expect(JSON.parse(fed[0]!.value!)).toMatchObject({ type: "expired", homeRegion: other.id });
+      await waitForOrders(productId, [sold.order.orderId]);
+      expect(await redis.hget(sold.allowance, sold.order.orderId)).toBe("1");
+    }, 60_000);
+
+    test("kill -9 the worker: an expiry read while it is gone gives the allowance back once a fresh one is up", async () => {
+      const productId = await aProduct();
+      const { order, allowance } = await held(productId, region.id);
+      await waitForOrders(productId, [order.orderId]);
+      await worker.kill("SIGKILL");
+      await ended(order, "expired");
+      worker = startWorker(region.id);
+      // The dead member holds its partitions until its session times out (10 s).
+      expect(await givenBack(allowance, order.orderId, 60_000)).toBe(true);
+      // Fed before it is persisted: PostgreSQL has it too, soon after.
+      const persisted = await waitUntil(
+        async () => (await ordersById([order.orderId]))[0]?.status === "expired",
+        15_000,
+        100,
+      );
+      expect(persisted).toBe(true);
+    }, 120_000);
+  });
 });

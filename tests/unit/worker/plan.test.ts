@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { OrderEvent } from "../../../shared/events.ts";
 import type { IncomingMessage } from "../../../shared/kafka.ts";
 import { rendezvousHome } from "../../../shared/home-region.ts";
-import { planReleases } from "../../../worker/allowance.ts";
+import { planFeed, planReleases } from "../../../worker/allowance.ts";
 import { decode, isDataError, plan } from "../../../worker/plan.ts";
 
 const orderId = "6f1c2a52-7d43-4a8e-9d55-4c7a4f0f8f10";
@@ -87,6 +87,35 @@ describe("the buyer's home", () => {
     expect(planReleases([expired(claimed)], claimed, regions)).toHaveLength(1);
     expect(planReleases([expired(claimed)], hashed, regions)).toEqual([]);
     expect(planReleases([expired()], hashed, regions)).toHaveLength(1);
+  });
+});
+
+describe("planFeed", () => {
+  const regions = ["us-east", "eu-west"];
+  test("sends each home's allowance topic only its buyers' expiries and cancels, as read", () => {
+    const hashed = rendezvousHome("u1", regions);
+    const claimed = regions.find((r) => r !== hashed)!;
+    const batch = [
+      message(JSON.stringify(event({ type: "reserved", homeRegion: claimed }))),
+      message(JSON.stringify(event({ type: "confirmed", homeRegion: claimed }))),
+      message(JSON.stringify(event({ type: "expired", homeRegion: claimed }))),
+      message(JSON.stringify(event({ type: "cancelled" }))),
+      message(JSON.stringify(event({ type: "expired", homeRegion: "gone-region" }))),
+      message("not json"),
+    ];
+    const feed = planFeed(decode(batch), regions);
+    expect([...feed.keys()].sort()).toEqual([`flux-gate.allowance.${claimed}`, `flux-gate.allowance.${hashed}`].sort());
+    expect(feed.get(`flux-gate.allowance.${claimed}`)).toEqual([{ key: orderId, value: batch[2]!.value! }]);
+    // No home in the event: the hash's.
+    expect(feed.get(`flux-gate.allowance.${hashed}`)).toEqual([{ key: orderId, value: batch[3]!.value! }]);
+    // What it feeds, the home's consumer gives back.
+    const fed = feed.get(`flux-gate.allowance.${claimed}`)!.map((m) => ({ ...message(m.value), key: m.key }));
+    expect(planReleases(fed, claimed, regions)).toHaveLength(1);
+  });
+
+  test("a batch of orders that sold feeds nothing", () => {
+    const sold = [message(JSON.stringify(event())), message(JSON.stringify(event({ type: "confirmed" })))];
+    expect(planFeed(decode(sold), regions).size).toBe(0);
   });
 });
 
