@@ -56,7 +56,7 @@ const relay = startRelay({
   store,
   topic: region.kafkaTopic,
   connect: () => connectProducer({ brokers: config.kafka.brokers, clientId: `flux-gate-core-${region.id}` }),
-  onError: (error) => log.warn("relay: publish failed, retrying", { error: String(error) }),
+  onError: (error) => log.warn("relay: failed, retrying", { error: String(error) }),
   onPublished: metrics.published,
   // A lease of a few seconds: a standby relay takes over that long after its holder died.
   lease: relayLease(store.command, region.id, `${region.id}-${instance.number}-${process.pid}`, 3_000),

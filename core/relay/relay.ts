@@ -111,8 +111,10 @@ export function startRelay({
     } catch (error) {
       if (!running) return true;
       walkedAt = Number.NEGATIVE_INFINITY;
-      if (cannotBlock(error)) canBlock = false;
-      onError(error);
+      if (cannotBlock(error)) {
+        canBlock = false;
+        onError(new Error(`cannot block on the pending set, polling every ${lingerMs} ms instead: ${error}`));
+      } else onError(error);
       return false;
     }
   }
