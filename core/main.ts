@@ -35,6 +35,19 @@ const { sql, db } = connectDatabase(config.postgres.url);
 const requestPath = region.redisCluster
   ? { send: sendWithin(redis, config.core.redisTimeoutMs), close: () => {} }
   : bunRedis(region.redisUrlFor.core, config.core.redisTimeoutMs);
+// The idle relay's blocking read holds a connection of its own, its deadline past the wait's.
+const RELAY_IDLE_WAIT_MS = 1_000;
+const relayBlocking = region.redisCluster
+  ? (() => {
+      const connection = connectRegionRedis(region, region.redisUrlFor.core, {
+        commandTimeoutMs: RELAY_IDLE_WAIT_MS + config.core.redisTimeoutMs,
+      });
+      return {
+        send: sendWithin(connection, RELAY_IDLE_WAIT_MS + config.core.redisTimeoutMs),
+        close: () => connection.disconnect(),
+      };
+    })()
+  : bunRedis(region.redisUrlFor.core, RELAY_IDLE_WAIT_MS + config.core.redisTimeoutMs);
 const store = new RegionStore(redis, region.id, config.core.outboxLimit, requestPath.send, config.core.replicaWaitMs);
 const registry = createRegistry("core", region.id);
 const metrics = coreMetrics(registry, store);
@@ -43,10 +56,12 @@ const relay = startRelay({
   store,
   topic: region.kafkaTopic,
   connect: () => connectProducer({ brokers: config.kafka.brokers, clientId: `flux-gate-core-${region.id}` }),
-  onError: (error) => log.warn("relay: publish failed, retrying", { error: String(error) }),
+  onError: (error) => log.warn("relay: failed, retrying", { error: String(error) }),
   onPublished: metrics.published,
   // A lease of a few seconds: a standby relay takes over that long after its holder died.
   lease: relayLease(store.command, region.id, `${region.id}-${instance.number}-${process.pid}`, 3_000),
+  waitForNotes: (timeoutMs) => store.waitPendingOutboxes(relayBlocking.send, timeoutMs),
+  idleWaitMs: RELAY_IDLE_WAIT_MS,
 });
 const sweeper = startSweeper(
   store,
@@ -83,6 +98,7 @@ onShutdown(async () => {
   await sweeper.stop();
   await retention.stop();
   await relay.stop();
+  relayBlocking.close();
   redis.disconnect();
   requestPath.close();
   await sql.end({ timeout: 2 });

@@ -62,11 +62,13 @@ export function regionProductsKey(region: string): string {
 }
 
 /**
- * Set of the product ids whose outbox has entries the relay has not seen yet. Added to after
- * a script wrote to an empty outbox (a script may touch one slot only, so not from inside it).
+ * Sorted set (every score 0) of the product ids whose outbox has entries the relay has not seen
+ * yet. Added to after a script wrote to an empty outbox (a script may touch one slot only, so
+ * not from inside it); the idle relay blocks on it (BZMPOP). Named apart from the plain set it
+ * was (`outbox-pending`), which a Redis written by an older core may still hold.
  */
 export function outboxPendingKey(region: string): string {
-  return `fg:{${region}}:outbox-pending`;
+  return `fg:{${region}}:outbox-noted`;
 }
 
 /** String: the core whose relay publishes the region's outboxes now (core/relay/lease.lua). */

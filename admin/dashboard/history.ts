@@ -6,7 +6,6 @@
  */
 import type { Region } from "../../shared/config.ts";
 import { bucketsSince, histogramBuckets, histogramQuantile, type Buckets, type Sample } from "../../shared/metrics.ts";
-import { repeat } from "../../shared/repeat.ts";
 import { acceptedOrders, known, scrape, scrapeRegion, type RegionScrape } from "./stats.ts";
 
 /** One region's metrics as read at one moment. */
@@ -162,19 +161,31 @@ export class Ring<T> {
 
 export const HISTORY_SECONDS = 300;
 
-/** Reads every region and the edge each `intervalMs` and keeps the last five minutes of points. */
+/**
+ * Reads every region and the edge and keeps the last five minutes of points: each `intervalMs`
+ * while someone looks (the history was asked for within `watchMs`), else each `idleIntervalMs`,
+ * since every reading costs each scraped process a /metrics render. The first look after a
+ * quiet spell reads at once.
+ */
 export function startHistory({
   regions,
   edgeUrl,
   intervalMs = 1_000,
+  idleIntervalMs = 30_000,
+  watchMs = 60_000,
 }: {
   regions: Region[];
   edgeUrl: string;
   intervalMs?: number;
+  idleIntervalMs?: number;
+  watchMs?: number;
 }) {
   const points = new Ring<HistoryPoint>(Math.ceil((HISTORY_SECONDS * 1000) / intervalMs));
   let previous: Reading | undefined;
-  const loop = repeat(intervalMs, async () => {
+  let watchedAt = Number.NEGATIVE_INFINITY;
+  const watched = () => performance.now() - watchedAt < watchMs;
+
+  async function read() {
     const [edge, perRegion] = await Promise.all([
       scrape(edgeUrl),
       Promise.all(regions.map(async (r) => regionReading(await scrapeRegion(r)))),
@@ -187,8 +198,41 @@ export function startHistory({
     };
     if (previous) points.push(pointBetween(previous, reading));
     previous = reading;
-  });
-  return { points: () => points.all(), stop: loop.stop };
+  }
+
+  let running = true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let wake = () => {};
+  const loop = (async () => {
+    while (running) {
+      await read();
+      if (!running) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, watched() ? intervalMs : idleIntervalMs);
+      });
+    }
+  })();
+
+  return {
+    /** The points of the last five minutes; asking counts as looking. */
+    points: () => {
+      const quiet = !watched();
+      watchedAt = performance.now();
+      if (quiet) {
+        clearTimeout(timer);
+        wake();
+      }
+      const since = Date.now() - HISTORY_SECONDS * 1000;
+      return points.all().filter((p) => p.at >= since);
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      wake();
+      await loop;
+    },
+  };
 }
 
 export type History = ReturnType<typeof startHistory>;

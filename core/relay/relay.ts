@@ -10,6 +10,11 @@
  * what a core that died between a script and its note left behind.
  *
  * Of a region's cores, only the one holding the relay lease (lease.ts) publishes.
+ *
+ * Idle, it costs next to nothing: once every outbox it read was empty, it blocks on the pending
+ * set (`waitForNotes`, BZMPOP on a connection of its own) until a script notes an outbox, at most
+ * `idleWaitMs` (the lease wants renewing, the walk its turn); with traffic it lingers between
+ * rounds as before.
  */
 import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
 import type { RegionStore } from "../reservation/store.ts";
@@ -38,6 +43,14 @@ export interface RelayOptions {
   walkIntervalMs?: number;
   /** Takes or renews the region's relay lease: true while this relay may publish. Always, alone. */
   lease?: () => Promise<boolean>;
+  /**
+   * Blocks until a script notes an outbox or `timeoutMs` passed; the products noted
+   * (RegionStore.waitPendingOutboxes on a connection of the relay's own). Without it, or once
+   * Redis refused it (a Redis user without BZMPOP), the relay polls every `lingerMs`.
+   */
+  waitForNotes?: (timeoutMs: number) => Promise<string[]>;
+  /** The longest wait for a note: well inside the lease's time, since each round renews it. */
+  idleWaitMs?: number;
 }
 
 export interface Relay {
@@ -58,8 +71,11 @@ function toMessage(fields: string[]): OutgoingMessage {
   return { key: field("order"), value: field("event") };
 }
 
-/** How often a relay without the lease asks for it: well inside the lease's time. */
-const LEASE_POLL_MS = 500;
+/** How often a relay without the lease asks for it: a standby takes over within the lease's time and this. */
+const LEASE_POLL_MS = 1_000;
+
+/** A reply that says the Redis user may not block (its ACL predates BZMPOP) or Redis has no BZMPOP (< 7). */
+const cannotBlock = (error: unknown) => /NOPERM|unknown command/i.test(String(error));
 
 export function startRelay({
   store,
@@ -69,6 +85,8 @@ export function startRelay({
   lingerMs = 200,
   walkIntervalMs = 10_000,
   lease = async () => true,
+  waitForNotes,
+  idleWaitMs = 1_000,
   onError = () => {},
   onPublished = () => {},
 }: RelayOptions): Relay {
@@ -79,6 +97,32 @@ export function startRelay({
   /** Products whose outbox this relay has not yet seen empty. */
   const active = new Set<string>();
   let walkedAt = Number.NEGATIVE_INFINITY;
+  let canBlock = waitForNotes !== undefined;
+  let stopping = () => {};
+  const stopped = new Promise<void>((resolve) => (stopping = resolve));
+
+  /**
+   * With no outbox left to read: waits for a note (true), or for nothing (false: the caller
+   * lingers, polling). A wait cut short by a dropped connection may have taken notes it never
+   * answered with: the next round walks every product for them.
+   */
+  async function waitIdle(): Promise<boolean> {
+    if (!canBlock || !waitForNotes || active.size > 0) return false;
+    try {
+      // Never cut short: a wait left behind would take notes no one reads. stop() waits it out.
+      const noted = await waitForNotes(idleWaitMs);
+      for (const product of noted) active.add(product);
+      return true;
+    } catch (error) {
+      if (!running) return true;
+      walkedAt = Number.NEGATIVE_INFINITY;
+      if (cannotBlock(error)) {
+        canBlock = false;
+        onError(new Error(`cannot block on the pending set, polling every ${lingerMs} ms instead: ${error}`));
+      } else onError(error);
+      return false;
+    }
+  }
 
   /** Publishes one round across the active outboxes; returns the most it moved from one stream. */
   async function round(): Promise<number> {
@@ -122,13 +166,17 @@ export function startRelay({
           healthy = true;
           active.clear();
           walkedAt = Number.NEGATIVE_INFINITY;
-          await Bun.sleep(LEASE_POLL_MS);
+          await Promise.race([Bun.sleep(LEASE_POLL_MS), stopped]);
           continue;
         }
         const moved = await round();
         healthy = true;
         backoffMs = 0;
-        if (moved < batchSize) await Bun.sleep(lingerMs);
+        if (moved >= batchSize) continue;
+        // Idle: block until a note. Noted (or still busy): linger, so the next round carries more.
+        if (await waitIdle()) {
+          if (active.size > 0 && running) await Bun.sleep(lingerMs);
+        } else await Bun.sleep(lingerMs);
       } catch (error) {
         healthy = false;
         onError(error);
@@ -144,6 +192,7 @@ export function startRelay({
     healthy: () => healthy,
     async stop(timeoutMs = 5_000) {
       running = false;
+      stopping();
       await loop;
       const deadline = Date.now() + timeoutMs;
       try {

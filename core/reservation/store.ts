@@ -7,7 +7,7 @@ import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
 import { bucketId, orderKey, outboxPendingKey, productKeys, regionProductsKey } from "../../shared/keys.ts";
 import type { ProblemCode } from "../../shared/problems.ts";
 import { Cluster, masters, type RedisConnection } from "../../shared/redis.ts";
-import type { RespSend } from "../../shared/lua.ts";
+import { luaScript, runScript, type RespSend } from "../../shared/lua.ts";
 import type { Result } from "../../shared/result.ts";
 import { ROOM_MODES, type RoomMode } from "../../shared/room-modes.ts";
 import { bucketChangeId, bucketIds, bucketsFrom, spreadUnits } from "./buckets.ts";
@@ -155,6 +155,15 @@ type ScriptReply = (string | number | null)[];
 /** An outbox entry as Redis gives it: its id, then its fields and values in turn. */
 export type OutboxEntry = [id: string, fields: string[]];
 
+/**
+ * Takes the products noted in a region's outbox-pending set. It is a sorted set (every score 0)
+ * so that the idle relay can block on it (BZMPOP); the take itself runs on the commands every
+ * core's Redis user has had (ZRANGE, ZREM). KEYS[1] the set; ARGV[1] the most to take.
+ */
+const takePending = luaScript(`local taken = redis.call("ZRANGE", KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for _, product in ipairs(taken) do redis.call("ZREM", KEYS[1], product) end
+return taken`);
+
 export class RegionStore {
   private readonly scripts: Scripts;
   /** The reservation path's client (Bun's own) where there is one, else ioredis. */
@@ -184,7 +193,7 @@ export class RegionStore {
   ) {
     this.scripts = requestPath ? respScripts(requestPath) : scriptsFor(redis);
     this.command = requestPath ?? (([name, ...args]) => redis.call(String(name), ...args));
-    this.notePending = (productId) => this.command(["SADD", outboxPendingKey(region), productId]);
+    this.notePending = (productId) => this.command(["ZADD", outboxPendingKey(region), 0, productId]);
   }
 
   private keys(productId: string) {
@@ -422,7 +431,25 @@ export class RegionStore {
 
   /** Takes the products whose outbox may have entries the relay has not seen (outboxPendingKey). */
   async takePendingOutboxes(): Promise<string[]> {
-    return (await this.command(["SPOP", outboxPendingKey(this.region), 100_000])) as string[];
+    return (await runScript(this.command, takePending, [outboxPendingKey(this.region)], [100_000])) as string[];
+  }
+
+  /**
+   * Waits until a script notes an outbox (BZMPOP), at most `timeoutMs`, and takes the products
+   * noted: the idle relay's one command, on a connection of its own (`blocking`), since a
+   * blocking command holds its connection. [] when none came in time.
+   */
+  async waitPendingOutboxes(blocking: RespSend, timeoutMs: number): Promise<string[]> {
+    const reply = (await blocking([
+      "BZMPOP",
+      timeoutMs / 1000,
+      1,
+      outboxPendingKey(this.region),
+      "MIN",
+      "COUNT",
+      100_000,
+    ])) as [string, [string, unknown][]] | null;
+    return reply ? reply[1].map(([product]) => String(product)) : [];
   }
 
   /** The oldest `count` entries of each product's outbox. */

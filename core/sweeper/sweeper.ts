@@ -4,7 +4,10 @@
  *
  * A product is looked at again only when its next hold may fall due (the earliest hold left,
  * or one taken now, whichever is first), and at least every `RECHECK_MS` in case its rules
- * changed: a region with 1,000 products on sale costs a few scripts a tick, not 1,000.
+ * changed: a region with 1,000 products on sale costs a few scripts a tick, not 1,000. The
+ * products are listed again at most every `RELIST_MS` (a product activated since is first looked
+ * at within that), so a tick with nothing due asks Redis nothing: idle, a sweeper costs a list
+ * a second and a script per product every `RECHECK_MS`.
  */
 import type { RegionStore } from "../reservation/store.ts";
 
@@ -16,6 +19,7 @@ export interface Sweeper {
 
 const PER_SCRIPT = 200;
 const RECHECK_MS = 5_000;
+const RELIST_MS = 1_000;
 
 export function startSweeper(
   store: RegionStore,
@@ -25,11 +29,17 @@ export function startSweeper(
 ): Sweeper {
   /** Product → when to look at it next (ms). */
   const nextCheck = new Map<string, number>();
+  let products = new Set<string>();
+  let listedAt = Number.NEGATIVE_INFINITY;
 
-  async function sweep(): Promise<number> {
+  /** One pass; `relist` false skips the listing unless `RELIST_MS` passed (the timer's passes). */
+  async function pass(relist: boolean): Promise<number> {
     let total = 0;
     const now = Date.now();
-    const products = new Set(await store.buckets());
+    if (relist || now - listedAt >= RELIST_MS) {
+      products = new Set(await store.buckets());
+      listedAt = now;
+    }
     for (const product of products) {
       if ((nextCheck.get(product) ?? 0) > now) continue;
       let round: Awaited<ReturnType<RegionStore["expireDue"]>>;
@@ -43,18 +53,18 @@ export function startSweeper(
     return total;
   }
 
-  let pass: Promise<unknown> | undefined;
+  let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
-    pass ??= sweep()
+    running ??= pass(false)
       .then(onExpired, onError)
-      .finally(() => (pass = undefined));
+      .finally(() => (running = undefined));
   }, intervalMs);
 
   return {
-    sweep,
+    sweep: () => pass(true),
     async stop() {
       clearInterval(timer);
-      await pass;
+      await running;
     },
   };
 }

@@ -57,6 +57,10 @@ export function brokerProperties(config: Config, node: KafkaNode, logDir: string
     "group.initial.rebalance.delay.ms": 0,
     // Topics are created on purpose (with their partition count), never by a typo.
     "auto.create.topics.enable": "false",
+    // The controller appends a no-op record to the metadata log every 500 ms by default, sale or
+    // no sale: most of an idle broker's CPU (one node idle, nothing connected: 4.15% of a core,
+    // 2.2–2.75% without). Brokers still heartbeat the controller; 0 turns the records off.
+    "metadata.max.idle.interval.ms": 0,
   };
   return `${Object.entries(settings)
     .map(([k, v]) => `${k}=${v}`)

@@ -1,6 +1,13 @@
 /** The dashboard's history, pure parts: quantiles from histogram buckets, rates between readings, a ring. */
 import { describe, expect, test } from "bun:test";
-import { pointBetween, regionReading, Ring, roomReading, type Reading } from "../../../admin/dashboard/history.ts";
+import {
+  pointBetween,
+  regionReading,
+  Ring,
+  roomReading,
+  startHistory,
+  type Reading,
+} from "../../../admin/dashboard/history.ts";
 import {
   bucketsSince,
   histogramBuckets,
@@ -228,5 +235,45 @@ describe("a chart point between two readings", () => {
     const ring = new Ring<number>(3);
     for (let i = 1; i <= 5; i++) ring.push(i);
     expect(ring.all()).toEqual([3, 4, 5]);
+  });
+});
+
+describe("the history's readings", () => {
+  test("come each interval while someone looks, rarely otherwise, and at once on the first look", async () => {
+    let scrapes = 0;
+    const edge = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => {
+        scrapes++;
+        return new Response("fg_up 1\n");
+      },
+    });
+    const history = startHistory({
+      regions: [],
+      edgeUrl: `http://127.0.0.1:${edge.port}`,
+      intervalMs: 50,
+      idleIntervalMs: 60_000,
+      watchMs: 500,
+    });
+    try {
+      await Bun.sleep(400);
+      // Nobody looked: the first reading only.
+      expect(scrapes).toBe(1);
+      history.points();
+      await Bun.sleep(30);
+      expect(scrapes).toBe(2);
+      await Bun.sleep(400);
+      expect(scrapes).toBeGreaterThanOrEqual(6);
+      // No look for longer than watchMs: back to the idle interval.
+      await Bun.sleep(400);
+      const after = scrapes;
+      await Bun.sleep(400);
+      expect(scrapes).toBe(after);
+      expect(history.points().length).toBeGreaterThanOrEqual(5);
+    } finally {
+      await history.stop();
+      await edge.stop(true);
+    }
   });
 });
