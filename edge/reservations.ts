@@ -36,7 +36,13 @@ export interface BatchSettings {
   maxInFlight: number;
 }
 
-export const BATCH_DEFAULTS = { maxBatch: 64, maxInFlight: 2 } as const;
+export const BATCH_DEFAULTS = { maxBatch: 64, maxInFlight: 4 } as const;
+
+/**
+ * An order still queued past this share of its caller's deadline is not sent: the rest must hold
+ * a batch's round trip, or the core would reserve it after its caller was told "no answer".
+ */
+const SEND_BY_SHARE = 0.5;
 
 /**
  * The batch's statuses that say nothing about any one order and reserved none: the core does not
@@ -70,7 +76,12 @@ export function batched(core: (region: Region) => CoreClient, settings: BatchSet
   const of = (region: Region) => {
     let b = regions.get(region.id);
     if (!b) {
-      b = batcher({ send: sendBatch(region), maxBatch: settings.maxBatch, maxInFlight: settings.maxInFlight });
+      b = batcher({
+        send: sendBatch(region),
+        maxBatch: settings.maxBatch,
+        maxInFlight: settings.maxInFlight,
+        late: () => unsettled("not sent: the region's queue held it past half its deadline"),
+      });
       regions.set(region.id, b);
     }
     return b;
@@ -87,7 +98,9 @@ export function batched(core: (region: Region) => CoreClient, settings: BatchSet
         resolve({ kind: "timeout" });
       }, settings.timeoutMs);
     });
-    const outcome = b.add(reservation).catch((error: unknown) => unsettled(String(error)));
+    const outcome = b
+      .add(reservation, Date.now() + settings.timeoutMs * SEND_BY_SHARE)
+      .catch((error: unknown) => unsettled(String(error)));
     return Promise.race([outcome, deadline]).finally(() => clearTimeout(timer));
   };
 }

@@ -14,24 +14,31 @@ export interface BatcherOptions<In, Out> {
   send: SendBatch<In, Out>;
   maxBatch: number;
   maxInFlight: number;
+  /**
+   * The outcome of an item whose send-by time passed while it waited: it never leaves. Under a
+   * flood the queue grows, and an item sent with too little of its caller's time left would be
+   * done by the far side after its caller gave up on it.
+   */
+  late?: (item: In) => Out;
 }
 
 interface Waiting<In, Out> {
   item: In;
+  sendBy: number;
   resolve: (out: Out) => void;
   reject: (error: unknown) => void;
 }
 
 export interface Batcher<In, Out> {
-  /** The item's own outcome; rejects when its batch failed as a whole. */
-  add(item: In): Promise<Out>;
+  /** The item's own outcome; rejects when its batch failed as a whole. `sendBy`: see `late`. */
+  add(item: In, sendBy?: number): Promise<Out>;
   /** Takes the item out if it has not left yet (its caller gave up): true if it was still waiting. */
   withdraw(item: In): boolean;
   /** Items waiting and batches out: nothing of either, and the batcher may be dropped. */
   idle(): boolean;
 }
 
-export function batcher<In, Out>({ send, maxBatch, maxInFlight }: BatcherOptions<In, Out>): Batcher<In, Out> {
+export function batcher<In, Out>({ send, maxBatch, maxInFlight, late }: BatcherOptions<In, Out>): Batcher<In, Out> {
   let queue: Waiting<In, Out>[] = [];
   let inFlight = 0;
   let scheduled = false;
@@ -46,6 +53,14 @@ export function batcher<In, Out>({ send, maxBatch, maxInFlight }: BatcherOptions
   }
 
   function flush() {
+    if (late && inFlight < maxInFlight && queue.length > 0) {
+      const now = Date.now();
+      const expired = queue.filter((w) => w.sendBy <= now);
+      if (expired.length > 0) {
+        queue = queue.filter((w) => w.sendBy > now);
+        for (const w of expired) w.resolve(late(w.item));
+      }
+    }
     while (inFlight < maxInFlight && queue.length > 0) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
@@ -70,9 +85,9 @@ export function batcher<In, Out>({ send, maxBatch, maxInFlight }: BatcherOptions
   }
 
   return {
-    add(item) {
+    add(item, sendBy = Number.POSITIVE_INFINITY) {
       return new Promise<Out>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
+        queue.push({ item, sendBy, resolve, reject });
         schedule();
       });
     },

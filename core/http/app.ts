@@ -31,6 +31,9 @@ import {
 import { coreRoutes as routes, orderIdSchema, RESERVATION_BATCH_MAX_BYTES } from "./routes.ts";
 import { requireSignature } from "./signature.ts";
 
+/** How long one order of a batch may take: half the edge's default deadline (FLUX_GATE_CORE_TIMEOUT_MS, 2 s). */
+const BATCH_ORDER_LIMIT_MS = 1_000;
+
 export interface CoreDeps {
   store: RegionStore;
   records: Records;
@@ -179,6 +182,23 @@ export function createCoreApp({
     return { ...stateBody(reserved), region: store.region, originRegion, replayed: reserved.replayed };
   }
 
+  /**
+   * A batch's order that takes longer than BATCH_ORDER_LIMIT_MS (a forgotten order's origin
+   * looked up in a slow PostgreSQL) is answered 503 on its own: its neighbours' answers, ready
+   * long before, must not wait for it past the edge's deadline. It may still complete; the
+   * buyer's retry replays it.
+   */
+  function withinOrderLimit(answer: Promise<ReservationAnswer>): Promise<ReservationAnswer> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the order did not finish within its share of the batch")),
+        BATCH_ORDER_LIMIT_MS,
+      );
+    });
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+  }
+
   /** A batch's order whose store call failed: that order's problem, as onError answers one request. */
   function failedInBatch(error: unknown, requestId: string): ReservationAnswer {
     const body = isOutOfMemory(error)
@@ -217,7 +237,7 @@ export function createCoreApp({
         const { reservations } = c.req.valid("json");
         const requestId: string = c.get("requestId");
         const answer = (request: ReservationRequest) =>
-          reserveOne(request).catch((error: unknown) => failedInBatch(error, requestId));
+          withinOrderLimit(reserveOne(request)).catch((error: unknown) => failedInBatch(error, requestId));
         if (testHalt === "batch-half-applied") {
           await Promise.all(reservations.slice(0, Math.ceil(reservations.length / 2)).map(answer));
           await new Promise(() => {});
