@@ -1,7 +1,7 @@
 /**
- * Review of the batch path (edge/reservations.ts → POST /v1/reservations/batch → the store's
- * per-bucket script calls), in-process core on real Redis and PostgreSQL, the edge's own batcher
- * over HTTP with its own signing.
+ * The batch path read as an attacker would (edge/reservations.ts → POST /v1/reservations/batch →
+ * the store's per-bucket script calls), an in-process core on real Redis and PostgreSQL, the
+ * edge's own batcher over HTTP with its own signing. Each test failed before its fix.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { connectDatabase } from "../../db/client.ts";

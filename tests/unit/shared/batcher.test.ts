@@ -74,3 +74,29 @@ test("an item withdrawn before its batch leaves is never sent", async () => {
   expect(sent[1]!.items).toEqual([3]);
   expect(b.withdraw(3)).toBe(false);
 });
+
+test("an item still queued past its send-by time never leaves: it gets the late outcome", async () => {
+  const sent: number[][] = [];
+  const release: (() => void)[] = [];
+  const b = batcher<number, string>({
+    send: (items) => {
+      sent.push(items);
+      return new Promise((resolve) => release.push(() => resolve(items.map((i) => `sent ${i}`))));
+    },
+    maxBatch: 10,
+    maxInFlight: 1,
+    late: (i) => `late ${i}`,
+  });
+  const first = b.add(1);
+  await Promise.resolve();
+  const stale = b.add(2, Date.now() + 10);
+  const fresh = b.add(3, Date.now() + 10_000);
+  await new Promise((r) => setTimeout(r, 30));
+  release.shift()!();
+  expect(await first).toBe("sent 1");
+  expect(await stale).toBe("late 2");
+  await new Promise((r) => setTimeout(r, 0));
+  release.shift()!();
+  expect(await fresh).toBe("sent 3");
+  expect(sent).toEqual([[1], [3]]);
+});
