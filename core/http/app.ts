@@ -31,8 +31,12 @@ import {
 import { coreRoutes as routes, orderIdSchema, RESERVATION_BATCH_MAX_BYTES } from "./routes.ts";
 import { requireSignature } from "./signature.ts";
 
-/** How long one order of a batch may take: half the edge's default deadline (FLUX_GATE_CORE_TIMEOUT_MS, 2 s). */
-const BATCH_ORDER_LIMIT_MS = 1_000;
+/**
+ * How long one order of a batch may take: a quarter of the edge's default deadline
+ * (FLUX_GATE_CORE_TIMEOUT_MS, 2 s), so its neighbours' answers leave with time to spare; a
+ * reservation takes milliseconds, and one cut short is unsettled, which its retry settles.
+ */
+const BATCH_ORDER_LIMIT_MS = 500;
 
 export interface CoreDeps {
   store: RegionStore;

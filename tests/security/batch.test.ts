@@ -107,7 +107,8 @@ describe("one slow order in a batch", () => {
     // Each of the 5 other orders was reserved at once (Redis has them)...
     for (const r of others) expect(await redis.exists(orderKey(REGION, fresh, r.orderId))).toBe(1);
     // ...so each buyer gets its 202, as one request per order gave it; only the stalled one is unsettled.
-    expect(late!.kind).toBe("timeout");
+    // The stalled one is unsettled: no answer in time, or its own 503.
+    expect(late!.kind === "timeout" || (late!.kind === "answer" && late!.status === 503)).toBe(true);
     expect(answers.map((a) => (a.kind === "answer" ? a.status : a.kind))).toEqual([202, 202, 202, 202, 202]);
   }, 30_000);
 });
