@@ -225,11 +225,13 @@ export async function connectConsumer(
 ): Promise<GroupConsumer> {
   const fetch = { ...DEFAULT_FETCH, ...options.fetch };
   // A member that died without leaving holds its partitions until its session times out: keep
-  // that short, so a crashed worker's replacement takes over within seconds.
+  // that short, so a crashed worker's replacement takes over within seconds. A heartbeat is how
+  // the living members learn of a rebalance; every 3 s (Kafka's own default; each one costs the
+  // idle system a request per group) still lets them in well within the session.
   const consumer: Consumer = client(options).consumer({
     groupId: options.groupId,
     sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
+    heartbeatInterval: 3_000,
     minBytes: fetch.minBytes,
     maxWaitTimeInMs: fetch.maxWaitTimeMs,
     maxBytesPerPartition: fetch.maxBytesPerPartition,
