@@ -41,11 +41,12 @@ import { memoryPerOrder, soak, usedMemory, type MemoryBench } from "./memory.ts"
 import { runCrowd } from "../demo/crowd.ts";
 import { benchScaled } from "./scaled.ts";
 
-const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --pipeline-only | --soak [--orders N] | --topology scaled | --wan [--wan-delay-ms N]]
+const USAGE = `usage: npm run bench [-- --json] [--seconds N] [--core-only | --edge-only | --pipeline-only | --soak [--orders N] | --topology scaled | --wan [--wan-delay-ms N]]
 
   --json         the report as JSON (medians and ratios to the baseline measured in the run)
   --seconds N    seconds per load run (10)
   --core-only    the baseline and the core's runs alone
+  --edge-only    the baseline and the edge's runs alone (a core behind it, not measured)
   --pipeline-only
                  the baseline and the pipeline run alone: npm start's system, CPU per order by process
   --idle-seconds N
@@ -66,6 +67,7 @@ const cli = commandLine("bench", USAGE, {
   seconds: { type: "string", default: "10" },
   soak: { type: "boolean", default: false },
   "core-only": { type: "boolean", default: false },
+  "edge-only": { type: "boolean", default: false },
   "pipeline-only": { type: "boolean", default: false },
   "idle-seconds": { type: "string", default: "20" },
   orders: { type: "string", default: "1000000" },
@@ -368,6 +370,27 @@ async function throughputAndMemory() {
   progress("core: HTTP → signature → validation → Lua → outbox → 202, with the relay publishing to Kafka");
   let core = await startCore();
   await allocateProducts([productId!]);
+  if (flags["edge-only"]) {
+    const { edge, restAdapter, edgeRun, edgeFixedRun } = await edgeRuns(productId!, edgeFixedRate, core, shared);
+    edge.kill();
+    restAdapter.kill();
+    rows = {
+      baseline: row(baselineRun.result),
+      "edge → core, flat out": row(edgeRun.result),
+      [`edge → core, ${edgeFixedRate}/s offered`]: row(edgeFixedRun),
+    };
+    report = {
+      baseline_rps: Math.round(baselineRun.result.rps),
+      edge_rps: Math.round(edgeRun.result.rps),
+      edge_p50_ms: edgeFixedRun.p50,
+      edge_p99_ms: edgeFixedRun.p99,
+      edge_fixed_rate_offered: edgeFixedRate,
+      edge_fixed_rate_rps: Math.round(edgeFixedRun.rps),
+      edge_vs_baseline: Number((edgeRun.result.rps / baselineRun.result.rps).toFixed(3)),
+      cpu_percent_of_one_core: { baseline: baselineRun.cpu, edge: edgeRun.cpu },
+    };
+    return;
+  }
   await runLoad({ ...load, url: region.coreUrl, seconds: 2 });
   const coreRun = await measureCpu({ server: core.pid, ...shared }, () =>
     runLoad({ ...load, url: region.coreUrl, seconds: SECONDS }),
@@ -440,38 +463,7 @@ async function throughputAndMemory() {
   naive.kill();
   await naive.exited;
 
-  progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
-  // An edge that knows the bench region only, so its idempotency records and rate-limit
-  // counters land in the bench's own Redis, not in the stack's. It speaks RESP to that Redis;
-  // the Redis REST adapter (what the Workers edge would use) still runs and stays in the CPU split,
-  // so a reader sees it idle.
-  const restAdapter = spawn(["redis-rest/main.ts", "--region", REGION]);
-  const edge = spawn(["edge/entry/bun.ts"], {
-    FLUX_GATE_REGIONS: REGION,
-    [regionVariable("CORE_URL", REGION)]: region.coreUrl,
-    [regionVariable("REDIS_REST_URL", REGION)]: region.redisRestUrl,
-    [regionVariable("REDIS_URL", REGION)]: region.redisUrl,
-  });
-  children.push(restAdapter, edge);
-  const edgeUrl = config.edge.url;
-  await waitUntil(
-    () =>
-      fetch(`${edgeUrl}/health`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    15_000,
-    100,
-  );
-  const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId!, REGION), url: edgeUrl };
-  await runLoad({ ...edgeLoad, seconds: 2 });
-  const edgeRun = await measureCpu({ edge: edge.pid, "redis-rest": restAdapter.pid, core: core.pid, ...shared }, () =>
-    runLoad({ ...edgeLoad, seconds: SECONDS }),
-  );
-  progress(
-    `edge: latency at ${edgeFixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`,
-  );
-  const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: edgeFixedRate });
+  const { edge, restAdapter, edgeUrl, edgeRun, edgeFixedRun } = await edgeRuns(productId!, edgeFixedRate, core, shared);
 
   const roomId = await roomProduct(ROOM_UNITS, ROOM_RATE);
   const crowd = ROOM_RATE * 10 * ROOM_ARRIVAL_SECONDS;
@@ -553,6 +545,48 @@ async function throughputAndMemory() {
     cpu_percent_of_one_core: { ...(cpu as object), naive: naiveRun.cpu, edge: edgeRun.cpu },
     ...pipeline,
   };
+}
+
+/** The Bun edge in front of the bench region's core: flat out, then at `fixedRate` offered. */
+async function edgeRuns(
+  productId: string,
+  fixedRate: number,
+  core: ReturnType<typeof spawn>,
+  shared: Record<string, number>,
+) {
+  progress("edge: Bun edge (rate limit, idempotency, signing) → Redis over RESP + core");
+  // An edge that knows the bench region only, so its idempotency records and rate-limit
+  // counters land in the bench's own Redis, not in the stack's. It speaks RESP to that Redis;
+  // the Redis REST adapter (what the Workers edge would use) still runs and stays in the CPU split,
+  // so a reader sees it idle.
+  const restAdapter = spawn(["redis-rest/main.ts", "--region", REGION]);
+  const edge = spawn(["edge/entry/bun.ts"], {
+    FLUX_GATE_REGIONS: REGION,
+    [regionVariable("CORE_URL", REGION)]: region.coreUrl,
+    [regionVariable("REDIS_REST_URL", REGION)]: region.redisRestUrl,
+    [regionVariable("REDIS_URL", REGION)]: region.redisUrl,
+  });
+  children.push(restAdapter, edge);
+  const edgeUrl = config.edge.url;
+  await waitUntil(
+    () =>
+      fetch(`${edgeUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+    100,
+  );
+  const edgeLoad = { connections: CONNECTIONS, request: edgeOrder(productId, REGION), url: edgeUrl };
+  await runLoad({ ...edgeLoad, seconds: 2 });
+  const edgeRun = await measureCpu({ edge: edge.pid, "redis-rest": restAdapter.pid, core: core.pid, ...shared }, () =>
+    runLoad({ ...edgeLoad, seconds: SECONDS }),
+  );
+  progress(
+    `edge: latency at ${fixedRate.toLocaleString("en")} offered orders/s (${EDGE_FIXED_SHARE} × the baseline's rate)`,
+  );
+  const edgeFixedRun = await runLoad({ ...edgeLoad, seconds: SECONDS, rate: fixedRate });
+  return { edge, restAdapter, edgeUrl, edgeRun, edgeFixedRun };
 }
 
 /**
