@@ -7,7 +7,7 @@
  * a buyer's counter (units per product and region) lives as long as the sale and is a cost per
  * buyer, not per order.
  */
-import { parseInfo } from "../core/reservation/store.ts";
+import { parseInfo } from "../core/reservation/redis-info.ts";
 import { productKeys } from "../shared/keys.ts";
 import type { Redis } from "../shared/redis.ts";
 import { waitUntil } from "../stack/process.ts";

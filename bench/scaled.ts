@@ -16,7 +16,7 @@ import { loadConfig } from "../shared/config.ts";
 import { consumerGroups, groupState, skipToEnd } from "../shared/kafka.ts";
 import { bucketId, productKeys } from "../shared/keys.ts";
 import { connectRegionRedis, masters, type RedisConnection } from "../shared/redis.ts";
-import { parseInfo } from "../core/reservation/store.ts";
+import { parseInfo } from "../core/reservation/redis-info.ts";
 import { waitUntil } from "../stack/process.ts";
 import { stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { spawnProcess } from "../stack/apps.ts";

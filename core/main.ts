@@ -53,14 +53,14 @@ const registry = createRegistry("core", region.id);
 const metrics = coreMetrics(registry, store);
 
 const relay = startRelay({
-  store,
+  outbox: store.outbox,
   topic: region.kafkaTopic,
   connect: () => connectProducer({ brokers: config.kafka.brokers, clientId: `flux-gate-core-${region.id}` }),
   onError: (error) => log.warn("relay: failed, retrying", { error: String(error) }),
   onPublished: metrics.published,
   // A lease of a few seconds: a standby relay takes over that long after its holder died.
   lease: relayLease(store.command, region.id, `${region.id}-${instance.number}-${process.pid}`, 3_000),
-  waitForNotes: (timeoutMs) => store.waitPendingOutboxes(relayBlocking.send, timeoutMs),
+  waitForNotes: (timeoutMs) => store.outbox.waitPending(relayBlocking.send, timeoutMs),
   idleWaitMs: RELAY_IDLE_WAIT_MS,
 });
 const sweeper = startSweeper(
@@ -71,7 +71,7 @@ const sweeper = startSweeper(
 );
 const records = postgresRecords(db);
 const retention = startRetention({
-  store,
+  store: store.retention,
   records,
   retentionMs: config.core.retentionMs,
   intervalMs: config.core.retentionIntervalMs,

@@ -1,12 +1,12 @@
 /** The core's metrics: what it decided, what waits in its outbox, how fast the relay publishes. */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { secondsHistogram } from "../shared/metrics.ts";
-import type { RegionStore } from "./reservation/store.ts";
+import type { RegionReads } from "./reservation/reads.ts";
 
 /** A sale stays in `flux_gate_product_units` this long after it ended, then leaves the scrape. */
 const WATCHED_AFTER_END_MS = 3_600_000;
 
-export function coreMetrics(registry: Registry, store: RegionStore) {
+export function coreMetrics(registry: Registry, store: RegionReads) {
   const registers = [registry];
   const reservations = new Counter({
     name: "flux_gate_reservations_total",

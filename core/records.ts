@@ -3,7 +3,7 @@ import { eq, inArray } from "drizzle-orm";
 import { transferOfChange } from "../shared/allocation-changes.ts";
 import type { Database } from "../db/client.ts";
 import { inventoryTransfers, orders, products } from "../db/schema.ts";
-import type { OrderRecord, SaleRules, StoredOrder } from "./reservation/store.ts";
+import type { OrderRecord, SaleRules, StoredOrder } from "./reservation/types.ts";
 
 export interface Records {
   /** A product's sale rules. */

@@ -7,7 +7,8 @@ import type { ProblemCode } from "../../shared/problems.ts";
 import { MAX_SKEW_MS } from "../../shared/signing.ts";
 import type { Result } from "../../shared/result.ts";
 import { coreClient, reach, type CoreAnswer, type CoreClient } from "../../core/http/client.ts";
-import { stockOf, type Stock } from "../../core/reservation/store.ts";
+import { stockOf } from "../../core/reservation/stock.ts";
+import type { Stock } from "../../core/reservation/types.ts";
 
 /** A core that did not answer, or answered with a failure that is not a refusal. */
 export class RegionUnavailable extends Error {

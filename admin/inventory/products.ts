@@ -5,7 +5,7 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { allocations, orders, products } from "../../db/schema.ts";
-import type { Stock } from "../../core/reservation/store.ts";
+import type { Stock } from "../../core/reservation/types.ts";
 import type { Result } from "../../shared/result.ts";
 import { RegionUnavailable, type Cores } from "./cores.ts";
 import { unitsOutsideRegions, type Executor, type MoveRequest, type Transfer } from "./ledger.ts";

@@ -71,7 +71,7 @@ export async function verify(
           ]);
           const changed = async (region: string | null, change: string) => {
             const store = stores.find((s) => s.region === region);
-            return store !== undefined && typeof (await store.allocationChange(p.id, change)) === "number";
+            return store !== undefined && typeof (await store.allocation.change(p.id, change)) === "number";
           };
           const transfers = await Promise.all(
             moving.map(

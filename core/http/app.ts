@@ -19,15 +19,9 @@ import {
   type ProblemCode,
 } from "../../shared/problems.ts";
 import type { Records } from "../records.ts";
-import {
-  isOutOfMemory,
-  type OrderRecord,
-  type OrderState,
-  type Outcome,
-  type RegionStore,
-  type Reservation,
-  type ReservationRequest,
-} from "../reservation/store.ts";
+import { isOutOfMemory } from "../reservation/redis-info.ts";
+import type { RegionStore } from "../reservation/store.ts";
+import type { OrderRecord, OrderState, Outcome, Reservation, ReservationRequest } from "../reservation/types.ts";
 import { coreRoutes as routes, orderIdSchema, RESERVATION_BATCH_MAX_BYTES } from "./routes.ts";
 import { requireSignature } from "./signature.ts";
 
@@ -273,7 +267,7 @@ export function createCoreApp({
         const id = c.req.valid("param").id;
         const { changeId, units, notAfter } = c.req.valid("json");
         if (!PRODUCT_ID.test(id)) return refuse(c, "unknown_product", `no product ${id}`);
-        const outcome = await store.allocate(id, changeId, units, notAfter);
+        const outcome = await store.allocation.allocate(id, changeId, units, notAfter);
         if (testHalt === "allocation-applied") await new Promise(() => {});
         if (!outcome.ok) return refusal(c, outcome);
         return c.json({ productId: id, region: store.region, ...outcome.value }, 200);
@@ -282,7 +276,7 @@ export function createCoreApp({
         const id = c.req.valid("param").id;
         const { changeId, units, notAfter } = c.req.valid("json");
         if (!PRODUCT_ID.test(id)) return refuse(c, "unknown_product", `no product ${id}`);
-        const outcome = await store.block(id, changeId, units, notAfter);
+        const outcome = await store.allocation.block(id, changeId, units, notAfter);
         if (!outcome.ok) return refusal(c, outcome);
         const applied = outcome.value !== "refused";
         return c.json(

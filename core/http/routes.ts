@@ -41,7 +41,7 @@ const reservationBatch = z.strictObject({
 });
 
 const changeId = z.string().min(1).max(128);
-/** Apply nothing if this runs later (ms since the epoch, Redis's clock): store.allocate says why. */
+/** Apply nothing if this runs later (ms since the epoch, Redis's clock): store.allocation.allocate says why. */
 const notAfter = z.int().positive().optional();
 
 const allocationChange = z.strictObject({

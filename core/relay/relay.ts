@@ -17,10 +17,10 @@
  * rounds as before.
  */
 import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
-import type { RegionStore } from "../reservation/store.ts";
+import type { RegionOutbox } from "../reservation/outbox.ts";
 
 export interface RelayOptions {
-  store: RegionStore;
+  outbox: RegionOutbox;
   topic: string;
   /** Connects a producer; called again after a failure. */
   connect: () => Promise<IdempotentProducer>;
@@ -45,7 +45,7 @@ export interface RelayOptions {
   lease?: () => Promise<boolean>;
   /**
    * Blocks until a script notes an outbox or `timeoutMs` passed; the products noted
-   * (RegionStore.waitPendingOutboxes on a connection of the relay's own). Without it, or once
+   * (RegionOutbox.waitPending on a connection of the relay's own). Without it, or once
    * Redis refused it (a Redis user without BZMPOP), the relay polls every `lingerMs`.
    */
   waitForNotes?: (timeoutMs: number) => Promise<string[]>;
@@ -78,7 +78,7 @@ const LEASE_POLL_MS = 1_000;
 const cannotBlock = (error: unknown) => /NOPERM|unknown command/i.test(String(error));
 
 export function startRelay({
-  store,
+  outbox,
   topic,
   connect,
   batchSize = 1_000,
@@ -129,14 +129,14 @@ export function startRelay({
     producer ??= await connect();
     const walk = performance.now() - walkedAt >= walkIntervalMs;
     // Taken before the streams are read: an entry written after this read is noted again.
-    for (const product of await store.takePendingOutboxes()) active.add(product);
+    for (const product of await outbox.takePending()) active.add(product);
     if (walk) {
-      for (const bucket of await store.buckets()) active.add(bucket);
+      for (const bucket of await outbox.buckets()) active.add(bucket);
       walkedAt = performance.now();
     }
     if (active.size === 0) return 0;
     const products = [...active];
-    const read = await store.outboxEntries(products, batchSize);
+    const read = await outbox.entries(products, batchSize);
     const streams = products.map((product, i) => ({ product, entries: read[i]! }));
     const full = streams.filter((s) => s.entries.length > 0);
 
@@ -151,7 +151,7 @@ export function startRelay({
     // the start holds all of them; whole stream nodes go at once, where XDEL leaves them until
     // their last entry goes), then asks what is left.
     for (const s of streams) if (s.entries.length === 0) active.delete(s.product);
-    const left = await store.trimOutboxes(
+    const left = await outbox.trim(
       full.map((s) => ({ productId: s.product, below: nextStreamId(s.entries.at(-1)![0]) })),
     );
     for (const [i, s] of full.entries()) if (left[i] === 0) active.delete(s.product);

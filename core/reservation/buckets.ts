@@ -30,7 +30,7 @@ export function spreadUnits(units: number, buckets: number): number[] {
 }
 
 /** The part of allocation change `changeId` that bucket `bucket` applies (or, `undo`, gives back). */
-export const bucketChangeId = (changeId: string, bucket: number, undo = false) =>
+export const bucketChangeId = (changeId: string, bucket: number, { undo = false } = {}) =>
   `${changeId}#${bucket}${undo ? ":undo" : ""}`;
 
 /** The allocation change a bucket's part belongs to. */

@@ -21,7 +21,7 @@ function scriptSource(name: ScriptName): string {
   return name === "activate" ? read(name) : `${common}\n${read(name)}`;
 }
 
-type Reply = (string | number | null | Reply)[];
+export type Reply = (string | number | null | Reply)[];
 export type Scripts = Record<ScriptName, (keys: string[], args: (string | number)[]) => Promise<Reply>>;
 
 const bound = new WeakMap<RedisConnection, Scripts>();

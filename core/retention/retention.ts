@@ -8,10 +8,10 @@
 import { repeat } from "../../shared/repeat.ts";
 import type { Records } from "../records.ts";
 import { changeOfPart } from "../reservation/buckets.ts";
-import type { RegionStore } from "../reservation/store.ts";
+import type { RetentionStore } from "../reservation/retention-store.ts";
 
 export interface RetentionOptions {
-  store: RegionStore;
+  store: RetentionStore;
   records: Records;
   /** How long an ended order stays in Redis after it ended (ms). */
   retentionMs: number;

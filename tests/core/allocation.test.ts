@@ -43,53 +43,59 @@ describe("allocation changes and rules in one region", () => {
 
   test("a change that runs past its deadline applies nothing; a copy of a forgotten claim cannot apply twice", async () => {
     const productId = await active();
-    expect(await store.allocate(productId, "claim", 10, Date.now() + 30_000)).toMatchObject({
+    expect(await store.allocation.allocate(productId, "claim", 10, Date.now() + 30_000)).toMatchObject({
       ok: true,
       value: { allocated: 10, replayed: false },
     });
     // Past its deadline, a change that applied answers as before.
-    expect(await store.allocate(productId, "claim", 10, Date.now() - 1)).toMatchObject({
+    expect(await store.allocation.allocate(productId, "claim", 10, Date.now() - 1)).toMatchObject({
       ok: true,
       value: { allocated: 10, replayed: true },
     });
     // The retention sweep forgets the id; a copy of the claim that waited in a stalled core runs.
-    await store.forgetChanges(productId, ["claim"]);
-    expect(await store.allocate(productId, "claim", 10, Date.now() - 1)).toEqual({
+    await store.retention.forgetChanges(productId, ["claim"]);
+    expect(await store.allocation.allocate(productId, "claim", 10, Date.now() - 1)).toEqual({
       ok: false,
       code: "request_expired",
     });
     expect(await store.stock(productId)).toMatchObject({ allocated: 10, available: 10 });
-    expect(await store.allocationChange(productId, "claim")).toBeUndefined();
+    expect(await store.allocation.change(productId, "claim")).toBeUndefined();
   });
 
   test("a blocked release never applies; one that applied before the block stays applied", async () => {
     const productId = await active();
-    await store.allocate(productId, "claim", 10);
-    expect(await store.block(productId, "abandoned", -4)).toEqual({ ok: true, value: "refused" });
-    expect(await store.allocate(productId, "abandoned", -4)).toEqual({ ok: false, code: "insufficient_available" });
-    await store.allocate(productId, "done", -3);
-    expect(await store.block(productId, "done", -3)).toEqual({ ok: true, value: -3 });
+    await store.allocation.allocate(productId, "claim", 10);
+    expect(await store.allocation.block(productId, "abandoned", -4)).toEqual({ ok: true, value: "refused" });
+    expect(await store.allocation.allocate(productId, "abandoned", -4)).toEqual({
+      ok: false,
+      code: "insufficient_available",
+    });
+    await store.allocation.allocate(productId, "done", -3);
+    expect(await store.allocation.block(productId, "done", -3)).toEqual({ ok: true, value: -3 });
     expect(await store.stock(productId)).toMatchObject({ allocated: 7, available: 7 });
   });
 
   test("split: blocking a release a driver left half gathered gives its parts back, once", async () => {
     const productId = await active(3);
-    await store.allocate(productId, "claim", 9);
+    await store.allocation.allocate(productId, "claim", 9);
     // A driver took 2 from the change's first bucket, then died (what allocate.lua's up-to part does).
     const first = bucketsFrom("half", 3)[0]!;
     const keys = productKeys(REGION, bucketId(productId, first));
     await redis.hincrby(keys.product, "allocated", -2);
     await redis.hincrby(keys.product, "available", -2);
     await redis.hset(keys.allocationChanges, bucketChangeId("half", first), -2);
-    expect(await store.block(productId, "half", -5)).toEqual({ ok: true, value: "refused" });
-    expect(await store.block(productId, "half", -5)).toEqual({ ok: true, value: "refused" });
+    expect(await store.allocation.block(productId, "half", -5)).toEqual({ ok: true, value: "refused" });
+    expect(await store.allocation.block(productId, "half", -5)).toEqual({ ok: true, value: "refused" });
     expect(await available(productId, 3)).toEqual([3, 3, 3]);
     // A driver retrying the release meets the block and moves nothing.
-    expect(await store.allocate(productId, "half", -5)).toEqual({ ok: false, code: "insufficient_available" });
+    expect(await store.allocation.allocate(productId, "half", -5)).toEqual({
+      ok: false,
+      code: "insufficient_available",
+    });
     expect(await store.stock(productId)).toMatchObject({ allocated: 9, available: 9 });
     // One gathered in full before the block is the release's, not undone.
-    expect((await store.allocate(productId, "whole", -6)).ok).toBe(true);
-    expect(await store.block(productId, "whole", -6)).toEqual({ ok: true, value: -6 });
+    expect((await store.allocation.allocate(productId, "whole", -6)).ok).toBe(true);
+    expect(await store.allocation.block(productId, "whole", -6)).toEqual({ ok: true, value: -6 });
     expect(await store.stock(productId)).toMatchObject({ allocated: 3, available: 3 });
   });
 
@@ -97,9 +103,12 @@ describe("allocation changes and rules in one region", () => {
     const rules = saleRules("late", { buckets: 3 });
     const other = new RegionStore(redis, REGION, 100_000);
     // This core asks first: nothing here yet.
-    expect(await store.allocate(rules.productId, "early", 3)).toEqual({ ok: false, code: "unknown_product" });
+    expect(await store.allocation.allocate(rules.productId, "early", 3)).toEqual({
+      ok: false,
+      code: "unknown_product",
+    });
     await other.activate(rules);
-    expect((await store.allocate(rules.productId, "claim", 9)).ok).toBe(true);
+    expect((await store.allocation.allocate(rules.productId, "claim", 9)).ok).toBe(true);
     expect(await available(rules.productId, 3)).toEqual([3, 3, 3]);
   });
 

@@ -47,7 +47,7 @@ describe("a product split into three buckets", () => {
 
   test("units spread over the buckets; buyers take every unit and no more; sold out only when every bucket is", async () => {
     const productId = await split();
-    expect(await store.allocate(productId, "spread", 10)).toMatchObject({
+    expect(await store.allocation.allocate(productId, "spread", 10)).toMatchObject({
       ok: true,
       value: { allocated: 10, available: 10 },
     });
@@ -61,7 +61,7 @@ describe("a product split into three buckets", () => {
 
   test("a buyer whose bucket is empty is served by the next one", async () => {
     const productId = await split();
-    await store.allocate(productId, "one", 1);
+    await store.allocation.allocate(productId, "one", 1);
     expect(await available(productId)).toEqual([1, 0, 0]);
     const outcome = await reserve(productId, buyerStartingAt(2));
     expect(outcome.ok).toBe(true);
@@ -70,13 +70,13 @@ describe("a product split into three buckets", () => {
 
   test("a retry of an order served by a later bucket is not reserved again where units came back since", async () => {
     const productId = await split();
-    await store.allocate(productId, "one", 1);
+    await store.allocation.allocate(productId, "one", 1);
     const orderId = crypto.randomUUID();
     // Its buyer's own bucket has none: bucket 0 serves it.
     const buyer = buyerStartingAt(1);
     expect((await reserve(productId, buyer, orderId)).ok).toBe(true);
     // Units come to every bucket, then the same order comes again.
-    await store.allocate(productId, "more", 3);
+    await store.allocation.allocate(productId, "more", 3);
     expect(await available(productId)).toEqual([1, 1, 1]);
     expect(await reserve(productId, buyer, orderId)).toMatchObject({ ok: true, value: { orderId, replayed: true } });
     expect(await store.stock(productId)).toMatchObject({ allocated: 4, held: 1, available: 3 });
@@ -88,27 +88,33 @@ describe("a product split into three buckets", () => {
 
   test("a release gathers from several buckets, once; one larger than what is available moves nothing", async () => {
     const productId = await split();
-    await store.allocate(productId, "nine", 9);
+    await store.allocation.allocate(productId, "nine", 9);
     // A buyer takes one unit from one bucket, so the buckets differ.
     expect((await reserve(productId, buyerStartingAt(0))).ok).toBe(true);
     expect(await available(productId)).toEqual([2, 3, 3]);
 
-    const released = await store.allocate(productId, "release-7", -7);
+    const released = await store.allocation.allocate(productId, "release-7", -7);
     expect(released).toMatchObject({ ok: true, value: { allocated: 2, available: 1, held: 1, replayed: false } });
     expect((await available(productId)).reduce((a, b) => a + b, 0)).toBe(1);
-    expect(await store.allocate(productId, "release-7", -7)).toMatchObject({
+    expect(await store.allocation.allocate(productId, "release-7", -7)).toMatchObject({
       ok: true,
       value: { allocated: 2, available: 1, replayed: true },
     });
-    expect(await store.allocationChange(productId, "release-7")).toBe(-7);
+    expect(await store.allocation.change(productId, "release-7")).toBe(-7);
 
     const before = await available(productId);
-    expect(await store.allocate(productId, "release-5", -5)).toEqual({ ok: false, code: "insufficient_available" });
+    expect(await store.allocation.allocate(productId, "release-5", -5)).toEqual({
+      ok: false,
+      code: "insufficient_available",
+    });
     expect(await available(productId)).toEqual(before);
     expect(await store.stock(productId)).toMatchObject({ allocated: 2, available: 1 });
     // Refused once, refused again: a second driver of the same transfer cannot make it succeed.
-    await store.allocate(productId, "more", 10);
-    expect(await store.allocate(productId, "release-5", -5)).toEqual({ ok: false, code: "insufficient_available" });
+    await store.allocation.allocate(productId, "more", 10);
+    expect(await store.allocation.allocate(productId, "release-5", -5)).toEqual({
+      ok: false,
+      code: "insufficient_available",
+    });
   });
 
   test("every bucket is walked by the relay, the sweeper and the retention sweep", async () => {
@@ -128,7 +134,7 @@ describe("a product split into three buckets", () => {
     // This core is asked first, before the product is active here.
     expect(await reserve(rules.productId, buyer, orderId)).toEqual({ ok: false, code: "unknown_product" });
     await other.activate(rules);
-    await other.allocate(rules.productId, "claim", 9);
+    await other.allocation.allocate(rules.productId, "claim", 9);
     expect((await reserve(rules.productId, buyer, orderId)).ok).toBe(true);
     // The buyer's retry reaches the other core.
     expect(

@@ -16,7 +16,7 @@ async function sale(units: number, holdSeconds: number) {
   const rules = saleRules("life", { holdSeconds });
   const store = new RegionStore(redis, REGION, 100_000);
   await store.activate(rules);
-  await store.allocate(rules.productId, "initial", units);
+  await store.allocation.allocate(rules.productId, "initial", units);
   const reserve = async (userId: string, quantity: number) => {
     const orderId = crypto.randomUUID();
     const outcome = await store.reserve({

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startRelay, type Relay } from "../../core/relay/relay.ts";
 import { startSweeper } from "../../core/sweeper/sweeper.ts";
-import { parseInfo, RegionStore } from "../../core/reservation/store.ts";
+import { parseInfo } from "../../core/reservation/redis-info.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
 import { connectProducer, ensureTopics } from "../../shared/kafka.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis, type Redis } from "../../shared/redis.ts";
@@ -52,13 +53,13 @@ describe("1,000 products on sale", () => {
           roomRate: 100,
           buckets: 1,
         });
-        await store.allocate(productId, "initial", 100_000);
+        await store.allocation.allocate(productId, "initial", 100_000);
       }),
     );
     const topic = uniqueName("flux-gate.test-relay");
     await ensureTopics(kafka, [{ name: topic, partitions: 1 }]);
     relay = startRelay({
-      store,
+      outbox: store.outbox,
       topic,
       connect: () => connectProducer(kafka),
       walkIntervalMs: 500,
@@ -126,7 +127,7 @@ describe("1,000 products on sale", () => {
       roomRate: 100,
       buckets: 1,
     });
-    await store.allocate(quick, "initial", 10);
+    await store.allocation.allocate(quick, "initial", 10);
     expect(await sweeper.sweep()).toBe(0);
     await reserve(quick);
     await Bun.sleep(1_100);

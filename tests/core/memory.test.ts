@@ -43,7 +43,7 @@ describe("a full Redis", () => {
       roomRate: 100,
       buckets: 1,
     });
-    expect(await store.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
+    expect(await store.allocation.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
     const records: Records = {
       rules: async () => undefined,
       order: async () => undefined,

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { startRelay, type Relay } from "../../core/relay/relay.ts";
-import { parseInfo, RegionStore } from "../../core/reservation/store.ts";
+import { parseInfo } from "../../core/reservation/redis-info.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
 import type { IdempotentProducer, OutgoingMessage } from "../../shared/kafka.ts";
 import { productKeys } from "../../shared/keys.ts";
 import type { RespSend } from "../../shared/lua.ts";
@@ -53,7 +54,7 @@ describe("the idle relay", () => {
       roomRate: 100,
       buckets: 1,
     });
-    await store.allocate(productId, "initial", 1_000);
+    await store.allocation.allocate(productId, "initial", 1_000);
   }
   const reserve = async (productId: string) => {
     const orderId = crypto.randomUUID();
@@ -63,11 +64,11 @@ describe("the idle relay", () => {
   };
   const start = (sent: OutgoingMessage[], options: Partial<Parameters<typeof startRelay>[0]> = {}): Relay =>
     startRelay({
-      store,
+      outbox: store.outbox,
       topic: "unused",
       connect: memoryProducer(sent),
       walkIntervalMs: 60_000,
-      waitForNotes: (timeoutMs) => store.waitPendingOutboxes(send, timeoutMs),
+      waitForNotes: (timeoutMs) => store.outbox.waitPending(send, timeoutMs),
       onError: (error) => errors.push(error),
       ...options,
     });
@@ -140,7 +141,7 @@ describe("the idle relay", () => {
     // The first wait takes the note from Redis, then its connection "drops" before the answer.
     const relay = start(sent, {
       waitForNotes: async (timeoutMs) => {
-        const noted = await store.waitPendingOutboxes(send, timeoutMs);
+        const noted = await store.outbox.waitPending(send, timeoutMs);
         if (noted.length > 0 && drops-- > 0) throw new Error("Connection closed");
         return noted;
       },

@@ -1,6 +1,7 @@
 /** The Lua reservation against real Redis: every outcome code, idempotency, counters. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
+import type { SaleRules } from "../../core/reservation/types.ts";
 import { orderEventSchema } from "../../shared/events.ts";
 import { outboxPendingKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -18,7 +19,7 @@ async function activeProduct(units: number, overrides: Partial<SaleRules> = {}, 
   const sale = rules(overrides);
   const store = new RegionStore(redis, region.id, outboxLimit);
   await store.activate(sale);
-  expect(await store.allocate(sale.productId, "initial", units)).toMatchObject({ ok: true });
+  expect(await store.allocation.allocate(sale.productId, "initial", units)).toMatchObject({ ok: true });
   const reserve = (userId: string, quantity = 1, orderId: string = crypto.randomUUID()) =>
     store.reserve({ orderId, userId, productId: sale.productId, quantity, originRegion: region.id });
   return { store, sale, reserve };
@@ -162,28 +163,34 @@ test("runs again after Redis forgot its scripts (EVALSHA falls back on NOSCRIPT)
 describe("allocate", () => {
   test("a change applies once per change id; a retry answers as the first call did", async () => {
     const { store, sale } = await activeProduct(5);
-    expect(await store.allocate(sale.productId, "more", 3)).toEqual({
+    expect(await store.allocation.allocate(sale.productId, "more", 3)).toEqual({
       ok: true,
       value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: false },
     });
-    expect(await store.allocate(sale.productId, "more", 3)).toEqual({
+    expect(await store.allocation.allocate(sale.productId, "more", 3)).toEqual({
       ok: true,
       value: { allocated: 8, available: 8, held: 0, sold: 0, replayed: true },
     });
-    expect(await store.allocationChange(sale.productId, "more")).toBe(3);
-    expect(await store.allocationChange(sale.productId, "never-sent")).toBeUndefined();
+    expect(await store.allocation.change(sale.productId, "more")).toBe(3);
+    expect(await store.allocation.change(sale.productId, "never-sent")).toBeUndefined();
   });
 
   test("gives back available units only, never held ones, and remembers a refusal", async () => {
     const { store, sale, reserve } = await activeProduct(5);
     await reserve("u", 2);
-    expect(await store.allocate(sale.productId, "too-many", -4)).toEqual({ ok: false, code: "insufficient_available" });
-    expect(await store.allocationChange(sale.productId, "too-many")).toBe("refused");
+    expect(await store.allocation.allocate(sale.productId, "too-many", -4)).toEqual({
+      ok: false,
+      code: "insufficient_available",
+    });
+    expect(await store.allocation.change(sale.productId, "too-many")).toBe("refused");
     await store.cancel(sale.productId, (await redis.zrange(productKeys(region.id, sale.productId).holds, 0, 0))[0]!);
     // Units are free now, yet the refused change stays refused: a second driver of the same
     // transfer must not see it succeed after the first recorded it as failed.
-    expect(await store.allocate(sale.productId, "too-many", -4)).toEqual({ ok: false, code: "insufficient_available" });
-    expect(await store.allocate(sale.productId, "fits", -3)).toEqual({
+    expect(await store.allocation.allocate(sale.productId, "too-many", -4)).toEqual({
+      ok: false,
+      code: "insufficient_available",
+    });
+    expect(await store.allocation.allocate(sale.productId, "fits", -3)).toEqual({
       ok: true,
       value: { allocated: 2, available: 2, held: 0, sold: 0, replayed: false },
     });
@@ -191,7 +198,10 @@ describe("allocate", () => {
 
   test("refuses a product the region has not activated", async () => {
     const store = new RegionStore(redis, region.id, 1_000);
-    expect(await store.allocate(uniqueName("absent"), "c", 5)).toEqual({ ok: false, code: "unknown_product" });
+    expect(await store.allocation.allocate(uniqueName("absent"), "c", 5)).toEqual({
+      ok: false,
+      code: "unknown_product",
+    });
   });
 
   test("activating again refreshes the rules and keeps every counter", async () => {

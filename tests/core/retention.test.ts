@@ -5,7 +5,8 @@
  * retry of a forgotten order gets its outcome and reserves nothing.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { RegionStore, type SaleRules } from "../../core/reservation/store.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
+import type { SaleRules } from "../../core/reservation/types.ts";
 import { IDEMPOTENCY_WINDOW_MS } from "../../shared/config.ts";
 import { orderKey, productKeys } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
@@ -20,7 +21,7 @@ async function activeProduct(units: number, overrides: Partial<SaleRules> = {}) 
   const sale = saleRules("ret", overrides);
   const store = new RegionStore(redis, region.id, 100_000);
   await store.activate(sale);
-  expect(await store.allocate(sale.productId, "initial", units)).toMatchObject({ ok: true });
+  expect(await store.allocation.allocate(sale.productId, "initial", units)).toMatchObject({ ok: true });
   const reserve = (userId: string, orderId: string = crypto.randomUUID(), quantity = 1) =>
     store.reserve({ orderId, userId, productId: sale.productId, quantity, originRegion: region.id });
   return { store, productId: sale.productId, reserve };
@@ -47,10 +48,10 @@ describe("forgetting ended orders", () => {
     await store.confirm(productId, lagging!);
     await store.cancel(productId, cancelled!);
 
-    expect((await store.endedBefore(productId, Date.now() + 1_000, 100)).sort()).toEqual(
+    expect((await store.retention.endedBefore(productId, Date.now() + 1_000, 100)).sort()).toEqual(
       [confirmed!, lagging!, cancelled!].sort(),
     );
-    const forgotten = await store.forget(productId, [
+    const forgotten = await store.retention.forget(productId, [
       { orderId: live!, status: "reserved" },
       { orderId: confirmed!, status: "confirmed" },
       { orderId: lagging!, status: "reserved" }, // the worker has not stored the confirmation yet
@@ -59,7 +60,7 @@ describe("forgetting ended orders", () => {
     expect(forgotten.sort()).toEqual([confirmed!, cancelled!].sort());
     for (const id of [confirmed!, cancelled!]) expect(await redis.exists(orderKey(region.id, productId, id))).toBe(0);
     for (const id of [live!, lagging!]) expect(await redis.exists(orderKey(region.id, productId, id))).toBe(1);
-    expect(await store.endedBefore(productId, Date.now() + 1_000, 100)).toEqual([lagging!]);
+    expect(await store.retention.endedBefore(productId, Date.now() + 1_000, 100)).toEqual([lagging!]);
     expect(await store.stock(productId)).toEqual({ allocated: 10, available: 7, held: 1, sold: 2 });
   });
 
@@ -71,7 +72,7 @@ describe("forgetting ended orders", () => {
     await reserve("erin", cancelled, 3);
     await store.confirm(productId, confirmed);
     await store.cancel(productId, cancelled);
-    await store.forget(productId, [
+    await store.retention.forget(productId, [
       { orderId: confirmed, status: "confirmed" },
       { orderId: cancelled, status: "cancelled" },
     ]);
@@ -107,7 +108,7 @@ describe("forgetting ended orders", () => {
     const ids = Array.from({ length: 40 }, () => uuidStartingWith("abc"));
     for (const [i, id] of ids.entries()) await reserve(`u${i}`, id);
     expect(
-      await store.forget(
+      await store.retention.forget(
         productId,
         ids.map((orderId) => ({ orderId, status: "confirmed" })),
       ),
@@ -136,7 +137,7 @@ describe("forgetting ended orders", () => {
     const b = `abcd${randomHex(18)}43${randomHex(8)}`;
     const x = `abcd010243${b.slice(0, 22)}`;
     for (const id of [a, b]) await reserve("hal", uuidOf(id));
-    await store.forget(
+    await store.retention.forget(
       productId,
       [a, b].map((id) => ({ orderId: uuidOf(id), status: "confirmed" as const })),
     );
@@ -152,7 +153,7 @@ describe("forgetting ended orders", () => {
     const { store, productId, reserve } = await activeProduct(10, { holdSeconds: 0 });
     const orderId = uuidStartingWith("f00");
     await reserve("gus", orderId);
-    await store.forget(productId, [{ orderId, status: "confirmed" }]);
+    await store.retention.forget(productId, [{ orderId, status: "confirmed" }]);
     const generation = Math.floor(Date.now() / IDEMPOTENCY_WINDOW_MS);
     const prefix = productKeys(region.id, productId).tombstonePrefix;
     await redis.rename(`${prefix}${generation}:f00`, `${prefix}${generation - 1}:f00`);

@@ -3,7 +3,8 @@
  * the products are listed at most once a second. Holds still expire within a tick of falling due.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { parseInfo, RegionStore } from "../../core/reservation/store.ts";
+import { parseInfo } from "../../core/reservation/redis-info.ts";
+import { RegionStore } from "../../core/reservation/store.ts";
 import { startSweeper } from "../../core/sweeper/sweeper.ts";
 import { connectRedis, type Redis } from "../../shared/redis.ts";
 import { ownRedis } from "../support/helpers.ts";
@@ -39,7 +40,7 @@ test("idle, the sweeper lists the products once a second; a hold still expires w
     roomRate: 100,
     buckets: 1,
   });
-  await store.allocate("quick", "initial", 10);
+  await store.allocation.allocate("quick", "initial", 10);
   let expired = 0;
   const sweeper = startSweeper(store, 50, undefined, (n) => (expired += n));
   try {

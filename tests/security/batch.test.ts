@@ -87,7 +87,7 @@ describe("one slow order in a batch", () => {
     const sold = await product(5, 0);
     const forgotten = reservation(sold, "old-buyer");
     expect((await signed("POST", "/v1/reservations", JSON.stringify(forgotten))).status).toBe(202);
-    expect(await store.forget(sold, [{ orderId: forgotten.orderId, status: "confirmed" }])).toEqual([
+    expect(await store.retention.forget(sold, [{ orderId: forgotten.orderId, status: "confirmed" }])).toEqual([
       forgotten.orderId,
     ]);
 

@@ -1,6 +1,6 @@
 /** What the test files share: the configuration the stack runs with, unique names, sale rules, a Redis of a test's own. */
 import { createServer } from "node:net";
-import type { SaleRules } from "../../core/reservation/store.ts";
+import type { SaleRules } from "../../core/reservation/types.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { redisIsReady } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";

@@ -38,7 +38,7 @@ describe("hot-product buckets", () => {
     expect(bucketIds("phone", 3)).toEqual(["phone", "phone#1", "phone#2"]);
     const change = "0b7c6a44-0d7e-4c1b-9e1a-6f0a8f3c2d11/release";
     expect(changeOfPart(bucketChangeId(change, 2))).toBe(change);
-    expect(changeOfPart(bucketChangeId(change, 11, true))).toBe(change);
+    expect(changeOfPart(bucketChangeId(change, 11, { undo: true }))).toBe(change);
     expect(changeOfPart(change)).toBe(change);
   });
 });
