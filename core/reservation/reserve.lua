@@ -18,18 +18,22 @@
 local FIELDS = 7
 local outbox_limit, count = tonumber(ARGV[1]), tonumber(ARGV[2])
 local keys = product_keys()
+-- Read once for the batch: the script runs alone, so only its own orders change these (each
+-- reservation takes its units from `available` and adds an event to the outbox, below). The
+-- batch's orders share one moment.
+local now = now_ms()
+local p = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'paused', 'maxPerOrder', 'perUserLimit', 'holdMs',
+  'available', 'region', 'productId')
+local waiting = redis.call('XLEN', KEYS[4])
 
 local function reserve_one(order_key, order_id, user_id, quantity, origin, not_after, passing, home)
   local existing = load_order(order_key)
   if existing then return { 'ok', existing.status, existing.expiresAt, 1, existing.origin, 0 } end
-  local now = now_ms()
   local ended = tombstone(keys, order_id, now)
   if ended then return { 'ok', ended, '', 1, '', 0 } end
 
   if passing and redis.call('ZSCORE', KEYS[6], order_id) then return { 'err', 'sold_out' } end
   if not_after > 0 and now > not_after then return { 'err', 'request_expired' } end
-  local p = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'paused', 'maxPerOrder', 'perUserLimit', 'holdMs',
-    'available', 'region', 'productId')
   if not p[1] then return { 'err', 'unknown_product' } end
   if p[3] == '1' then return { 'err', 'sale_paused' } end
   if now < tonumber(p[1]) then return { 'err', 'sale_not_started' } end
@@ -48,13 +52,13 @@ local function reserve_one(order_key, order_id, user_id, quantity, origin, not_a
     return { 'err', available <= 0 and 'sold_out' or 'insufficient_stock' }
   end
   -- Last: only an order that would be written is turned away for a full outbox.
-  local waiting = redis.call('XLEN', KEYS[4])
   if waiting >= outbox_limit then return { 'err', 'overloaded' } end
 
   local hold_ms = tonumber(p[6])
   local order = { product = p[9], region = p[8], origin = origin, user = user_id, qty = quantity, reservedAt = now,
     home = home }
   redis.call('HINCRBY', KEYS[1], 'available', -quantity)
+  p[7] = available - quantity
   if hold_ms > 0 then
     order.status, order.expiresAt = 'reserved', now + hold_ms
     redis.call('HINCRBY', KEYS[1], 'held', quantity)
@@ -68,8 +72,9 @@ local function reserve_one(order_key, order_id, user_id, quantity, origin, not_a
   redis.call('HSET', order_key, 'product', order.product, 'region', order.region, 'origin', origin, 'user', user_id,
     'qty', quantity, 'status', order.status, 'reservedAt', now, 'expiresAt', order.expiresAt, 'home', home)
   append_event(KEYS[4], order_id, order, now)
+  waiting = waiting + 1
   -- The caller tells the relay about an outbox that was empty (outboxPendingKey, shared/keys.ts).
-  return { 'ok', order.status, tostring(order.expiresAt), 0, origin, waiting == 0 and 1 or 0 }
+  return { 'ok', order.status, tostring(order.expiresAt), 0, origin, waiting == 1 and 1 or 0 }
 end
 
 local replies = {}
