@@ -3,22 +3,18 @@
  * job each; this path stays the one to import, so that a change there touches no importer.
  */
 export { DEVELOPMENT_ADMIN_TOKEN, parseAdminTokens } from "./config/admin.ts";
-export { DEFAULT_REGIONS, DEFAULTS } from "./config/defaults.ts";
-export { parseCountryRegions, parseRateLimit } from "./config/edge.ts";
 export { ConfigError, redisUrlVariable, regionVariable } from "./config/env.ts";
 export { DATABASE_NAME, IDEMPOTENCY_WINDOW_MS } from "./config/fixed.ts";
-export { loadConfig, MIN_RETENTION_MS } from "./config/load.ts";
+export { loadConfig } from "./config/load.ts";
 export { redactUrl } from "./config/redact-url.ts";
-export { kafkaTopicFor, regionById } from "./config/regions.ts";
-export { MIN_SECRET_BYTES, redisUserSecrets, requireSecrets } from "./config/secrets.ts";
+export { regionById } from "./config/regions.ts";
+export { redisUserSecrets, requireSecrets } from "./config/secrets.ts";
 export {
   type AdminScope,
   type AdminToken,
-  type AppendFsync,
   type Config,
   type Instance,
   type RateLimitSetting,
   type Region,
   TOPOLOGIES,
-  type Topology,
 } from "./config/types.ts";
