@@ -10,6 +10,7 @@ import type { AdminApp, TransferBody } from "../admin/http/app.ts";
 import type { ProductView } from "../admin/inventory/products.ts";
 import type { Config } from "../shared/config.ts";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../shared/config.ts";
+import { UsageError } from "../shared/command-line.ts";
 import { problemSchema } from "../shared/problems.ts";
 import { ROOM_MODES, type RoomMode } from "../shared/room-modes.ts";
 
@@ -38,8 +39,6 @@ export const ADMIN_USAGE = `  products list                          every produ
                                          admin commands reach FLUX_GATE_ADMIN_URL with the
                                          token in --token or FLUX_GATE_ADMIN_TOKEN`;
 
-/** A mistake on the command line: the caller prints it with the usage. */
-export class AdminUsageError extends Error {}
 /** The admin API refused or could not be reached: one line, exit 1. */
 export class AdminCommandError extends Error {}
 
@@ -68,7 +67,7 @@ const OPTIONS = {
 
 function wholeNumber(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new AdminUsageError(`--${flag} takes a whole number, not "${value}"`);
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} takes a whole number, not "${value}"`);
   return Number(value);
 }
 
@@ -82,7 +81,7 @@ export function instant(flag: string, value: string | undefined, now = Date.now(
       now + Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as "s"],
     ).toISOString();
   if (Number.isNaN(Date.parse(value)))
-    throw new AdminUsageError(`--${flag} takes an ISO time, "now" or "+2h", not "${value}"`);
+    throw new UsageError(`--${flag} takes an ISO time, "now" or "+2h", not "${value}"`);
   return new Date(value).toISOString();
 }
 
@@ -91,23 +90,23 @@ export function allocationTargets(items: string[]): Record<string, number> {
   const targets: Record<string, number> = {};
   for (const item of items.flatMap((i) => i.split(",")).filter(Boolean)) {
     const match = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(item);
-    if (!match) throw new AdminUsageError(`"${item}" is not REGION=UNITS`);
+    if (!match) throw new UsageError(`"${item}" is not REGION=UNITS`);
     targets[match[1]!] = Number(match[2]);
   }
-  if (Object.keys(targets).length === 0) throw new AdminUsageError("name at least one REGION=UNITS");
+  if (Object.keys(targets).length === 0) throw new UsageError("name at least one REGION=UNITS");
   return targets;
 }
 
 function roomMode(value: string | undefined): RoomMode | undefined {
   if (value === undefined) return undefined;
   const mode = ROOM_MODES.find((m) => m === value);
-  if (!mode) throw new AdminUsageError(`--room takes ${ROOM_MODES.join(", ")}, not "${value}"`);
+  if (!mode) throw new UsageError(`--room takes ${ROOM_MODES.join(", ")}, not "${value}"`);
   return mode;
 }
 
 /** A flag the command cannot do without. */
 function required<T>(flag: string, value: T | undefined): T {
-  if (value === undefined) throw new AdminUsageError(`--${flag} is required`);
+  if (value === undefined) throw new UsageError(`--${flag} is required`);
   return value;
 }
 
@@ -126,7 +125,7 @@ export async function adminCommand(
     values.token ??
     process.env.FLUX_GATE_ADMIN_TOKEN ??
     (config.defaultedSecrets.has("FLUX_GATE_ADMIN_TOKENS") ? DEVELOPMENT_ADMIN_TOKEN : undefined);
-  if (!token) throw new AdminUsageError("give the admin token with --token or FLUX_GATE_ADMIN_TOKEN");
+  if (!token) throw new UsageError("give the admin token with --token or FLUX_GATE_ADMIN_TOKEN");
 
   const admin = hc<AdminApp>(config.admin.url, {
     headers: { Authorization: `Bearer ${token}` },
@@ -157,7 +156,7 @@ export async function adminCommand(
     return (await response.json()) as Success<R>;
   }
   const needId = (what = "product id") => {
-    if (!id) throw new AdminUsageError(`name the ${what}`);
+    if (!id) throw new UsageError(`name the ${what}`);
     return id;
   };
   const productFields = () => ({
@@ -212,7 +211,7 @@ export async function adminCommand(
     case "products update": {
       const change = Object.fromEntries(Object.entries(productFields()).filter(([, v]) => v !== undefined));
       if (Object.keys(change).length === 0)
-        throw new AdminUsageError("name something to change (--name, --total, --starts, …)");
+        throw new UsageError("name something to change (--name, --total, --starts, …)");
       return show(await call(product().$patch({ param: { id: needId() }, json: change })), () => `updated ${id}`);
     }
     case "products pause":
@@ -264,7 +263,7 @@ export async function adminCommand(
         describeTransfer,
       );
     default:
-      throw new AdminUsageError(`unknown command "${positionals.join(" ")}"`);
+      throw new UsageError(`unknown command "${positionals.join(" ")}"`);
   }
 }
 

@@ -14,13 +14,14 @@ import {
 import { setUserCommands, userRules } from "../shared/redis-acl.ts";
 import { REDIS_COMPONENTS, redisPasswordVariable } from "../shared/redis-users.ts";
 import { migrateDatabase } from "../db/migrate.ts";
+import { UsageError } from "../shared/command-line.ts";
 import { StackError } from "../stack/process.ts";
 import { appEndpoints, appStatus, claimRun, startApps, stopApps, type App } from "../stack/apps.ts";
 import { seedDemoProduct } from "../stack/demo-product.ts";
 import { parseWanDelay, wanLayout, type WanLayout } from "../stack/wan.ts";
 import { endpoints, killServices, stackDown, stackStatus, stackUp, type ServiceStatus } from "../stack/stack.ts";
 import { verify } from "./verify/verify.ts";
-import { ADMIN_USAGE, AdminCommandError, AdminUsageError, adminCommand } from "./admin-commands.ts";
+import { ADMIN_USAGE, AdminCommandError, adminCommand } from "./admin-commands.ts";
 
 const USAGE = `usage: flux-gate <command>
 
@@ -53,8 +54,6 @@ ${ADMIN_USAGE}
                          through the relays: docs/capacity.md#the-wan-simulated
 
 Settings come from the environment (docs/configuration.md).`;
-
-class UsageError extends Error {}
 
 /** `--wan-delay-ms`, or a usage error naming it. */
 function wanDelay(raw: string | undefined): number {
@@ -233,7 +232,6 @@ try {
 } catch (error) {
   if (
     error instanceof UsageError ||
-    error instanceof AdminUsageError ||
     (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
   ) {
     console.error(`flux-gate: ${error.message}\n\n${USAGE}`);

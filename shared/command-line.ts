@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
+/** A mistake on the command line: the caller prints it with the usage and exits 2. */
 export class UsageError extends Error {}
 
 /** `parseArgs` over the script's arguments; `--help` prints the usage and exits 0. */

@@ -1,7 +1,8 @@
 /** The admin's pure pieces: tokens and scopes, the CLI's arguments, rebalancing's split. */
 import { describe, expect, test } from "bun:test";
 import { reaches, tokenChecker } from "../../../admin/access/tokens.ts";
-import { allocationTargets, AdminUsageError, instant } from "../../../cli/admin-commands.ts";
+import { allocationTargets, instant } from "../../../cli/admin-commands.ts";
+import { UsageError } from "../../../shared/command-line.ts";
 import { shareOfPool } from "../../../admin/inventory/rebalance.ts";
 import {
   ConfigError,
@@ -92,14 +93,14 @@ describe("admin CLI arguments", () => {
     expect(instant("ends", "+90m", now)).toBe("2026-11-27T10:30:00.000Z");
     expect(instant("ends", "+2d", now)).toBe("2026-11-29T09:00:00.000Z");
     expect(instant("ends", "2026-12-01T00:00:00+01:00", now)).toBe("2026-11-30T23:00:00.000Z");
-    expect(() => instant("ends", "tomorrow", now)).toThrow(AdminUsageError);
+    expect(() => instant("ends", "tomorrow", now)).toThrow(UsageError);
   });
 
   test("allocations: REGION=UNITS, comma-separated or one per argument", () => {
     expect(allocationTargets(["us-east=600,eu-west=400"])).toEqual({ "us-east": 600, "eu-west": 400 });
     expect(allocationTargets(["us-east=0", "eu-west=1"])).toEqual({ "us-east": 0, "eu-west": 1 });
     expect(() => allocationTargets(["us-east:600"])).toThrow('"us-east:600" is not REGION=UNITS');
-    expect(() => allocationTargets([])).toThrow(AdminUsageError);
+    expect(() => allocationTargets([])).toThrow(UsageError);
   });
 });
 
