@@ -307,8 +307,10 @@ export async function skipToEnd(options: KafkaOptions, groupId: string, topics: 
   }
 }
 
-/** Creates the topics that do not exist yet; existing ones are left as they are. */
-/** Topics to create, with their partitions and, on several brokers, their copies and how many a write needs. */
+/**
+ * Creates the topics that do not exist yet, each with its partitions and, on several brokers, its
+ * copies and how many a write needs; existing ones are left as they are.
+ */
 export async function ensureTopics(
   options: KafkaOptions,
   topics: { name: string; partitions: number }[],

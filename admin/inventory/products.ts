@@ -19,8 +19,9 @@ export type ProductInput = Omit<Product, "createdAt" | "updatedAt" | "paused" | 
 /** Buckets are set at creation: a region's units already sit in them. */
 export type ProductChange = Partial<Omit<ProductInput, "id" | "buckets">>;
 
-/** What a change did, or the problem code that says why it did nothing (with the transfer it met). */
-/** A refused change says why in words, and names the transfer it collided with, if any. */
+/**
+ * What a change did; or, refused, why in words and the transfer it collided with, if any.
+ */
 export type Change<T> = Result<T, { detail: string; transfer?: Transfer }>;
 
 export interface MoveResult {
