@@ -15,6 +15,15 @@ export interface LuaScript {
 
 export const luaScript = (source: string): LuaScript => ({ source, sha: sha1(source) });
 
+/**
+ * `now_ms()` for a script: Redis's own clock (ms), so that every edge and core agrees on "now",
+ * whichever machine's clock drifts. Every script that needs the time starts with this.
+ */
+export const REDIS_CLOCK = `local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end`;
+
 /** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
 const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");
 

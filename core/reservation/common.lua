@@ -1,4 +1,5 @@
--- Prepended to every script in this folder but activate.lua. KEYS and ARGV belong to the script that includes it.
+-- Prepended to every script in this folder but activate.lua, after now_ms() (REDIS_CLOCK,
+-- shared/lua.ts). KEYS and ARGV belong to the script that includes it.
 
 -- Every order script takes the product's keys first (KEYS 1–5: product, users, holds, outbox,
 -- ended) and the order key prefix, the tombstone prefix and the tombstones' generation (ms) as
@@ -9,12 +10,6 @@ local function product_keys()
     product = KEYS[1], users = KEYS[2], holds = KEYS[3], outbox = KEYS[4], ended = KEYS[5],
     order_prefix = ARGV[n - 2], tombstone_prefix = ARGV[n - 1], generation_ms = tonumber(ARGV[n]),
   }
-end
-
--- Redis's own clock, so that every core of a region agrees on "now" (ms).
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 local function load_order(key)

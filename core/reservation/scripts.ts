@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { luaScript, runScript, type RespSend } from "../../shared/lua.ts";
+import { luaScript, REDIS_CLOCK, runScript, type RespSend } from "../../shared/lua.ts";
 import type { RedisConnection } from "../../shared/redis.ts";
 
 // By path (href), not URL: the edge's Workers build type-checks this file too (its types reach the core's client).
@@ -16,9 +16,9 @@ const common = read("common");
 const SCRIPTS = { reserve: undefined, confirm: 6, cancel: 6, expire: 5, forget: 5, activate: 1, allocate: 3 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
-/** One script's source as Redis receives it: all but activate share the helpers in common.lua. */
+/** One script's source as Redis receives it: all but activate share the clock and the helpers in common.lua. */
 function scriptSource(name: ScriptName): string {
-  return name === "activate" ? read(name) : `${common}\n${read(name)}`;
+  return name === "activate" ? read(name) : `${REDIS_CLOCK}\n${common}\n${read(name)}`;
 }
 
 export type Reply = (string | number | null | Reply)[];

@@ -12,9 +12,10 @@
  *   status, type, body   the stored answer, once done
  * Times come from Redis's clock, so every edge agrees on them.
  */
+import { REDIS_CLOCK } from "../../shared/lua.ts";
 
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+const NOW = `${REDIS_CLOCK}
+local now = now_ms()`;
 
 /**
  * Claims an Idempotency-Key and takes the buyer's allowance for the product, atomically; notes

@@ -28,6 +28,7 @@
  *   {'reused', 0, now, 0}: ENTER only, the ticket took its place asking for other units
  *   {'limit', 0, now, 0}: ENTER only, the buyer holds as many places as they may buy units
  */
+import { REDIS_CLOCK } from "../../shared/lua.ts";
 
 /** Counts a ticket's place among its buyer's places, or no longer; once per change. */
 const COUNT = `local function count_place(tickets, buyers, ticket, counts)
@@ -40,8 +41,8 @@ const COUNT = `local function count_place(tickets, buyers, ticket, counts)
 end`;
 
 const SETTLE = `${COUNT}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${REDIS_CLOCK}
+local now = now_ms()
 local queue, state, admits, tickets, buyers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local rate, burst, window_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local available, opens = tonumber(ARGV[4]), tonumber(ARGV[5])
