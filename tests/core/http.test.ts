@@ -1,8 +1,7 @@
 /** The core's HTTP API in-process (app.request), on real Redis and PostgreSQL. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createServer, type Socket } from "node:net";
 import { connectDatabase } from "../../db/client.ts";
-import { allocations, orders, products } from "../../db/schema.ts";
+import { allocations, orders } from "../../db/schema.ts";
 import { createCoreApp } from "../../core/http/app.ts";
 import { postgresRecords } from "../../core/records.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
@@ -12,6 +11,8 @@ import { connectRedis } from "../../shared/redis.ts";
 import { bunRedis } from "../../shared/bun-redis.ts";
 import { signRequest } from "../../shared/signing.ts";
 import { config, uniqueName, coreOrderPath } from "../support/helpers.ts";
+import { insertProduct } from "../support/harness.ts";
+import { blackhole } from "../support/edge.ts";
 
 const REGION = "test-http";
 const SECRET = "test-secret";
@@ -39,17 +40,7 @@ async function signed(method: string, path: string, body = "", { secret = SECRET
 const admin = (path: string, body: unknown) => signed("POST", path, JSON.stringify(body), { secret: ADMIN_SECRET });
 
 async function product(units = 10, holdSeconds = 600) {
-  const id = uniqueName("http");
-  await db.insert(products).values({
-    id,
-    name: "HTTP test",
-    totalUnits: units,
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 4,
-    maxPerOrder: 3,
-    holdSeconds,
-  });
+  const id = await insertProduct({ totalUnits: units, perUserLimit: 4, maxPerOrder: 3, holdSeconds });
   await db.insert(allocations).values({ productId: id, region: REGION, units });
   const activated = await signed("POST", `/admin/v1/products/${id}/activate`, "", { secret: ADMIN_SECRET });
   expect(activated.status).toBe(200);
@@ -449,10 +440,8 @@ describe("an unreachable Redis", () => {
     "gets 503 with Retry-After within the command deadline, not a hang (%s)",
     async (_, requestPath) => {
       // Accepts connections and never answers: the worst kind of unreachable.
-      const sockets: Socket[] = [];
-      const blackhole = createServer((socket) => void sockets.push(socket)).listen(0, "127.0.0.1");
-      await new Promise((resolve) => blackhole.once("listening", resolve));
-      const port = (blackhole.address() as { port: number }).port;
+      const stalled = await blackhole();
+      const port = stalled.port;
       const silent = connectRedis(`redis://127.0.0.1:${port}`, { commandTimeoutMs: 300 });
       const path = requestPath(`redis://127.0.0.1:${port}`);
       const stuck = createCoreApp({
@@ -479,8 +468,7 @@ describe("an unreachable Redis", () => {
 
       silent.disconnect();
       path?.close();
-      for (const s of sockets) s.destroy();
-      blackhole.close();
+      stalled.close();
     },
   );
 });

@@ -14,7 +14,7 @@ import { connectProducer, ensureTopics } from "../../shared/kafka.ts";
 import { productKeys } from "../../shared/keys.ts";
 import { connectRedis, type Redis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { config, ownRedis, uniqueName } from "../support/helpers.ts";
+import { config, ownRedis, saleRules, uniqueName } from "../support/helpers.ts";
 
 const REGION = "test-relay";
 const PRODUCTS = 1_000;
@@ -41,18 +41,7 @@ describe("1,000 products on sale", () => {
     store = new RegionStore(redis, REGION, 100_000);
     await Promise.all(
       products.map(async (productId) => {
-        await store.activate({
-          productId,
-          startsAt: new Date(Date.now() - 60_000),
-          endsAt: new Date(Date.now() + 3_600_000),
-          perUserLimit: 100_000,
-          maxPerOrder: 1,
-          holdSeconds: 600,
-          paused: false,
-          roomMode: "off",
-          roomRate: 100,
-          buckets: 1,
-        });
+        await store.activate(saleRules("relay", { productId, perUserLimit: 100_000, maxPerOrder: 1 }));
         await store.allocation.allocate(productId, "initial", 100_000);
       }),
     );
@@ -115,18 +104,7 @@ describe("1,000 products on sale", () => {
     expect(await calls(redis, "evalsha")).toBe(0);
 
     const quick = "relay-quick";
-    await store.activate({
-      productId: quick,
-      startsAt: new Date(Date.now() - 60_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      perUserLimit: 10,
-      maxPerOrder: 1,
-      holdSeconds: 1,
-      paused: false,
-      roomMode: "off",
-      roomRate: 100,
-      buckets: 1,
-    });
+    await store.activate(saleRules(quick, { productId: quick, perUserLimit: 10, maxPerOrder: 1, holdSeconds: 1 }));
     await store.allocation.allocate(quick, "initial", 10);
     expect(await sweeper.sweep()).toBe(0);
     await reserve(quick);

@@ -12,7 +12,7 @@ import { bunRedis } from "../../shared/bun-redis.ts";
 import { createRegistry, readSamples } from "../../shared/metrics.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { signRequest } from "../../shared/signing.ts";
-import { ownRedis } from "../support/helpers.ts";
+import { ownRedis, saleRules } from "../support/helpers.ts";
 
 const REGION = "test-memory";
 const SECRET = "test-memory-secret";
@@ -31,18 +31,7 @@ describe("a full Redis", () => {
     const requestPath = bunRedis(url, 1_000);
     const store = new RegionStore(redis, REGION, 1_000, requestPath.send);
     const productId = "memory-test";
-    await store.activate({
-      productId,
-      startsAt: new Date(Date.now() - 60_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      perUserLimit: 10,
-      maxPerOrder: 1,
-      holdSeconds: 600,
-      paused: false,
-      roomMode: "off",
-      roomRate: 100,
-      buckets: 1,
-    });
+    await store.activate(saleRules("memory", { productId, perUserLimit: 10, maxPerOrder: 1 }));
     expect(await store.allocation.allocate(productId, "initial", 10)).toMatchObject({ ok: true });
     const records: Records = {
       rules: async () => undefined,

@@ -13,7 +13,7 @@ import { productKeys } from "../../shared/keys.ts";
 import type { RespSend } from "../../shared/lua.ts";
 import { connectRedis, type Redis } from "../../shared/redis.ts";
 import { waitUntil } from "../../stack/process.ts";
-import { ownRedis } from "../support/helpers.ts";
+import { ownRedis, saleRules } from "../support/helpers.ts";
 
 const REGION = "test-relay-idle";
 
@@ -42,18 +42,7 @@ describe("the idle relay", () => {
   const send: RespSend = ([name, ...args]) => blocking.send(String(name), args.map(String));
 
   async function product(productId: string) {
-    await store.activate({
-      productId,
-      startsAt: new Date(Date.now() - 60_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      perUserLimit: 100_000,
-      maxPerOrder: 1,
-      holdSeconds: 600,
-      paused: false,
-      roomMode: "off",
-      roomRate: 100,
-      buckets: 1,
-    });
+    await store.activate(saleRules("relay-idle", { productId, perUserLimit: 100_000, maxPerOrder: 1 }));
     await store.allocation.allocate(productId, "initial", 1_000);
   }
   const reserve = async (productId: string) => {

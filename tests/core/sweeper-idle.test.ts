@@ -7,7 +7,7 @@ import { parseInfo } from "../../core/reservation/redis-info.ts";
 import { RegionStore } from "../../core/reservation/store.ts";
 import { startSweeper } from "../../core/sweeper/sweeper.ts";
 import { connectRedis, type Redis } from "../../shared/redis.ts";
-import { ownRedis } from "../support/helpers.ts";
+import { ownRedis, saleRules } from "../support/helpers.ts";
 
 const REGION = "test-sweeper-idle";
 let server: Awaited<ReturnType<typeof ownRedis>>;
@@ -28,18 +28,7 @@ afterAll(async () => {
 });
 
 test("idle, the sweeper lists the products once a second; a hold still expires within a tick of its time", async () => {
-  await store.activate({
-    productId: "quick",
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 10,
-    maxPerOrder: 1,
-    holdSeconds: 1,
-    paused: false,
-    roomMode: "off",
-    roomRate: 100,
-    buckets: 1,
-  });
+  await store.activate(saleRules("quick", { productId: "quick", perUserLimit: 10, maxPerOrder: 1, holdSeconds: 1 }));
   await store.allocation.allocate("quick", "initial", 10);
   let expired = 0;
   const sweeper = startSweeper(store, 50, undefined, (n) => (expired += n));

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { connectDatabase } from "../../db/client.ts";
-import { allocations, products } from "../../db/schema.ts";
+import { allocations } from "../../db/schema.ts";
 import { createCoreApp } from "../../core/http/app.ts";
 import { coreClient as signedClient } from "../../core/http/client.ts";
 import { postgresRecords, type Records } from "../../core/records.ts";
@@ -15,7 +15,8 @@ import type { Region } from "../../shared/config.ts";
 import { orderKey } from "../../shared/keys.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { signRequest } from "../../shared/signing.ts";
-import { config, uniqueName } from "../support/helpers.ts";
+import { config } from "../support/helpers.ts";
+import { insertProduct } from "../support/harness.ts";
 
 const REGION = "test-batch-review";
 const SECRET = "test-secret";
@@ -53,17 +54,7 @@ async function signed(method: string, path: string, body = "", secret = SECRET) 
 }
 
 async function product(units: number, holdSeconds: number) {
-  const id = uniqueName("batchrev");
-  await db.insert(products).values({
-    id,
-    name: "batch review",
-    totalUnits: units,
-    startsAt: new Date(Date.now() - 60_000),
-    endsAt: new Date(Date.now() + 3_600_000),
-    perUserLimit: 4,
-    maxPerOrder: 3,
-    holdSeconds,
-  });
+  const id = await insertProduct({ totalUnits: units, perUserLimit: 4, maxPerOrder: 3, holdSeconds });
   await db.insert(allocations).values({ productId: id, region: REGION, units });
   expect((await signed("POST", `/admin/v1/products/${id}/activate`, "", ADMIN_SECRET)).status).toBe(200);
   const allocation = JSON.stringify({ changeId: `${id}/initial`, units });
