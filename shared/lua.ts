@@ -11,9 +11,15 @@ export type RespSend = (command: RespArg[]) => Promise<unknown>;
 export interface LuaScript {
   source: string;
   sha: string;
+  /** How many KEYS it takes, when fixed: a call with another count fails before reaching Redis. */
+  keys?: number;
 }
 
-export const luaScript = (source: string): LuaScript => ({ source, sha: sha1(source) });
+export const luaScript = (source: string, { keys }: { keys?: number } = {}): LuaScript => ({
+  source,
+  sha: sha1(source),
+  keys,
+});
 
 /**
  * `now_ms()` for a script: Redis's own clock (ms), so that every edge and core agrees on "now",
@@ -34,6 +40,8 @@ export function evalWithFallback<T>(bySha: () => Promise<T>, bySource: () => Pro
 
 /** EVALSHA, and EVAL when Redis does not know the script yet. */
 export function runScript(send: RespSend, script: LuaScript, keys: string[], args: RespArg[]): Promise<unknown> {
+  if (script.keys !== undefined && keys.length !== script.keys)
+    return Promise.reject(new Error(`a script that takes ${script.keys} KEYS was given ${keys.length}`));
   return evalWithFallback(
     () => send(["EVALSHA", script.sha, keys.length, ...keys, ...args]),
     () => send(["EVAL", script.source, keys.length, ...keys, ...args]),

@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url";
 import { relayLeaseKey } from "../../shared/keys.ts";
 import { luaScript, runScript, type RespSend } from "../../shared/lua.ts";
 
-const script = luaScript(readFileSync(fileURLToPath(new URL("./lease.lua", import.meta.url).href), "utf8"));
+const script = luaScript(readFileSync(fileURLToPath(new URL("./lease.lua", import.meta.url).href), "utf8"), {
+  keys: 1,
+});
 
 /** Takes or renews the lease for `holder`; true while it holds it. */
 export function relayLease(send: RespSend, region: string, holder: string, ttlMs: number): () => Promise<boolean> {

@@ -16,9 +16,12 @@ export type OutboxEntry = [id: string, fields: string[]];
  * core's Redis user has had (ZRANGE, ZREM). KEYS[1] the set; ARGV[1] the most to take.
  * Returns the products taken.
  */
-const takePendingScript = luaScript(`local taken = redis.call("ZRANGE", KEYS[1], 0, tonumber(ARGV[1]) - 1)
+const takePendingScript = luaScript(
+  `local taken = redis.call("ZRANGE", KEYS[1], 0, tonumber(ARGV[1]) - 1)
 for _, product in ipairs(taken) do redis.call("ZREM", KEYS[1], product) end
-return taken`);
+return taken`,
+  { keys: 1 },
+);
 
 const takePendingReply = (reply: unknown) => reply as string[];
 

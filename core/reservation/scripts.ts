@@ -44,7 +44,7 @@ export function scriptsFor(redis: RedisConnection): Scripts {
 }
 
 const sources = Object.fromEntries(
-  Object.keys(SCRIPTS).map((name) => [name, luaScript(scriptSource(name as ScriptName))]),
+  Object.entries(SCRIPTS).map(([name, keys]) => [name, luaScript(scriptSource(name as ScriptName), { keys })]),
 );
 
 export function respScripts(send: RespSend): Scripts {

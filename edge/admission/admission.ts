@@ -4,14 +4,13 @@
  * it, so an order costs one round trip to the home region before any core is asked.
  */
 import { buyerKeys } from "../../shared/keys.ts";
-import { luaScript } from "../../shared/lua.ts";
 import type { HomeRedis } from "../home/home.ts";
 import { ADMIT, COMPLETE, TRY_REGION } from "./lua.ts";
 
 const scripts = {
-  admit: luaScript(ADMIT),
-  tryRegion: luaScript(TRY_REGION),
-  complete: luaScript(COMPLETE),
+  admit: ADMIT,
+  tryRegion: TRY_REGION,
+  complete: COMPLETE,
 };
 
 export type Admission =

@@ -12,7 +12,7 @@
  *   status, type, body   the stored answer, once done
  * Times come from Redis's clock, so every edge agrees on them.
  */
-import { REDIS_CLOCK } from "../../shared/lua.ts";
+import { luaScript, REDIS_CLOCK } from "../../shared/lua.ts";
 
 const NOW = `${REDIS_CLOCK}
 local now = now_ms()`;
@@ -27,7 +27,8 @@ local now = now_ms()`;
  * Returns {'new', now} | {'replay', status, type, body} | {'in_flight', ms left} | {'reused'} |
  *         {'resume', tried, sent, now} | {'limit', units already counted}
  */
-export const ADMIT = `${NOW}
+export const ADMIT = luaScript(
+  `${NOW}
 local record, allowance, orders = KEYS[1], KEYS[2], KEYS[3]
 local fp, token, lease_ms, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local r = redis.call('HMGET', record, 'fp', 'state', 'lease', 'tried', 'sent', 'status', 'type', 'body')
@@ -62,7 +63,9 @@ if ARGV[8] ~= '' then
   redis.call('HSET', orders, order_id, ARGV[8] .. ' ' .. ARGV[10])
   redis.call('EXPIRE', orders, keep)
 end
-return { 'new', now }`;
+return { 'new', now }`,
+  { keys: 3 },
+);
 
 /**
  * Names the region about to be asked, before it is asked (a region asked again moves to the end),
@@ -72,7 +75,8 @@ return { 'new', now }`;
  * Returns the time it was named (the request must not reserve past it + MAX_SKEW_MS), or 0 when
  * another request holds the lease now.
  */
-export const TRY_REGION = `${NOW}
+export const TRY_REGION = luaScript(
+  `${NOW}
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 local tried = {}
 for region in string.gmatch(redis.call('HGET', KEYS[1], 'tried') or '', '[^,]+') do
@@ -82,7 +86,9 @@ tried[#tried + 1] = ARGV[2]
 redis.call('HSET', KEYS[1], 'tried', table.concat(tried, ','), 'sent', now)
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[2] .. ' ' .. ARGV[4])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
-return now`;
+return now`,
+  { keys: 2 },
+);
 
 /**
  * Ends a request's hold on its key.
@@ -98,7 +104,8 @@ return now`;
  * Returns 1, or 0 when another request holds the lease now (this request's answer may then
  * differ from the one stored: only after a pause longer than the lease).
  */
-export const COMPLETE = `
+export const COMPLETE = luaScript(
+  `
 local record, allowance, orders = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('HGET', record, 'token') ~= ARGV[1] then return 0 end
 local outcome, order_id, keep = ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -123,4 +130,6 @@ if outcome == 'served' then
 end
 -- The record keeps the expiry its claim gave it: a day from the first try.
 redis.call('HSET', record, 'state', 'done', 'lease', 0, 'status', ARGV[5], 'type', ARGV[6], 'body', ARGV[7])
-return 1`;
+return 1`,
+  { keys: 3 },
+);

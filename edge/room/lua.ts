@@ -28,7 +28,7 @@
  *   {'reused', 0, now, 0}: ENTER only, the ticket took its place asking for other units
  *   {'limit', 0, now, 0}: ENTER only, the buyer holds as many places as they may buy units
  */
-import { REDIS_CLOCK } from "../../shared/lua.ts";
+import { luaScript, REDIS_CLOCK } from "../../shared/lua.ts";
 
 /** Counts a ticket's place among its buyer's places, or no longer; once per change. */
 const COUNT = `local function count_place(tickets, buyers, ticket, counts)
@@ -114,7 +114,8 @@ end`;
  * ARGV: the common five, ticket, units, lobby draw (0 ≤ x < 1: the place before `opens`),
  *       keep ('1': queue; '0': shed), buyer, most places a buyer may take
  */
-export const ENTER = `${SETTLE}
+export const ENTER = luaScript(
+  `${SETTLE}
 local ticket, units, draw = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 -- One Idempotency-Key, one order: the same ticket asking for other units is another request.
 local had = redis.call('HGET', tickets, ticket)
@@ -142,12 +143,17 @@ if ARGV[9] == '0' and standing[1] == 'waiting' then
   redis.call('HDEL', tickets, ticket, ticket .. ':buyer')
   return { 'shed', 0, now, waiting - 1 }
 end
-return standing`;
+return standing`,
+  { keys: 5 },
+);
 
 /** Where a ticket stands, after admitting what the bucket allows. KEYS: the common five; ARGV: ENTER's first six. */
-export const LOOK = `${SETTLE}
+export const LOOK = luaScript(
+  `${SETTLE}
 local waiting = settle()
-return verdict(ARGV[6], waiting)`;
+return verdict(ARGV[6], waiting)`,
+  { keys: 5 },
+);
 
 /**
  * An admitted ticket's order was answered: its units are no longer reserved by the room. If it
@@ -159,7 +165,8 @@ return verdict(ARGV[6], waiting)`;
  * KEYS: the common five. ARGV: ticket, ordered ('1' or '0').
  * Returns 1 if it was admitted and unused (its units went back), else 0.
  */
-export const USE = `${COUNT}
+export const USE = luaScript(
+  `${COUNT}
 local queue, state, admits, tickets, buyers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ticket, ordered = ARGV[1], ARGV[2] == '1'
 local rank = redis.call('ZRANK', queue, ticket)
@@ -171,4 +178,6 @@ if ordered or admitted or was == 'used' then
   redis.call('HSET', tickets, ticket, ordered and 'used' or 'ended')
   count_place(tickets, buyers, ticket, ordered)
 end
-return admitted and 1 or 0`;
+return admitted and 1 or 0`,
+  { keys: 5 },
+);

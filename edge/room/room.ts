@@ -3,11 +3,10 @@
  * region's Redis. Pure but for the calls.
  */
 import { roomKeys } from "../../shared/keys.ts";
-import { luaScript } from "../../shared/lua.ts";
 import type { HomeRedis } from "../home/home.ts";
 import { ENTER, LOOK, USE } from "./lua.ts";
 
-const scripts = { enter: luaScript(ENTER), look: luaScript(LOOK), use: luaScript(USE) };
+const scripts = { enter: ENTER, look: LOOK, use: USE };
 
 export const ROOM_STATES = [
   "admitted",
