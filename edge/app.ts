@@ -31,7 +31,9 @@ import type { HomeRedisTransport } from "./home/home.ts";
 import { identity, type IdentityVariables } from "./middleware/identity/index.ts";
 import { idempotencyKey, type IdempotencyKeyVariables } from "./middleware/idempotency-key/index.ts";
 import { rateLimit, rateLimiter } from "./middleware/rate-limit/index.ts";
-import { homesFor, orderService, type Answer } from "./orders.ts";
+import { fromCore, type Answer } from "./answers.ts";
+import { homesFor } from "./home/homes.ts";
+import { orderService } from "./orders.ts";
 import { regionOrder } from "./regions.ts";
 import { AVAILABILITY_TTL_MS, availabilityCache } from "./availability.ts";
 import { saleTermsCache, UNKNOWN_TTL_MS } from "./sale-terms.ts";
@@ -417,7 +419,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom, 
     const refused = await ticketRefusal(ticket);
     if (refused) return c.json(refused.body, 429, problemHeaders(429, refused.headers));
     const sale = await terms.get(ticket.productId);
-    if (sale === "unavailable") return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
+    if (sale === "unavailable") return problemReply(c, fromCore({ kind: "timeout" }), [503]);
     const looked = sale && (await room.look(ticket, sale));
     if (!looked) return noTicket(c);
     return c.json(queueStatus(token, ticket, looked.standing, sale.roomRate, looked.elsewhere), 200);
@@ -462,14 +464,14 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom, 
 
   app.openapi(routes.getOrder, async (c) => {
     const found = await orders.find(c, c.req.valid("param").id, c.get("regions"));
-    if ("status" in found) return problemReply(c, found, [404, 503]);
+    if (found.kind === "answer") return problemReply(c, found.answer, [404, 503]);
     const order = publicOrder(found.order);
     return order.success ? c.json(order.data, 200) : outOfContract(c, "an order this edge cannot read");
   });
 
   app.openapi(routes.cancelOrder, async (c) => {
     const cancelled = await orders.cancel(c, c.req.valid("param").id, c.get("regions"));
-    if ("status" in cancelled) return problemReply(c, cancelled, [404, 409, 503]);
+    if (cancelled.kind === "answer") return problemReply(c, cancelled.answer, [404, 409, 503]);
     const order = publicOrder(cancelled.order);
     return order.success ? c.json(order.data, 200) : outOfContract(c, "an order this edge cannot read");
   });
@@ -481,8 +483,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom, 
       row.kind === "sale" ? [{ region: config.regions[i]!.id, sale: row.sale }] : [],
     );
     if (sales.length === 0) {
-      if (rows.some((row) => row.kind === "unknown"))
-        return problemReply(c, orders.fromCore({ kind: "timeout" }), [503]);
+      if (rows.some((row) => row.kind === "unknown")) return problemReply(c, fromCore({ kind: "timeout" }), [503]);
       return c.json(
         problem("unknown_product", `${id} is not on sale in any region`),
         404,
