@@ -1,7 +1,7 @@
 /**
  * What the edge's order and queue routes answer, before it is a Response: a status, the body as
  * JSON (an order, a ticket, or a problem) and headers. The routes check it against what they
- * declare and send it (edge/app.ts).
+ * declare and send it (edge/http/replies.ts).
  */
 import type { CoreAnswer } from "../core/http/client.ts";
 import { problem, PROBLEM_CONTENT_TYPE, type Problem } from "../shared/problems.ts";

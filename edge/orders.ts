@@ -366,3 +366,5 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
 
   return { place, find, cancel };
 }
+
+export type OrderService = ReturnType<typeof orderService>;
