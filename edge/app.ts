@@ -18,6 +18,7 @@ import { regionVariable, requireSecrets, type Config, type Region } from "../sha
 import { coreClient, reach, type CoreClient } from "../core/http/client.ts";
 import { BATCH_DEFAULTS, batched, perOrder } from "./reservations.ts";
 import { rendezvousHome } from "../shared/home-region.ts";
+import { logger } from "../shared/log.ts";
 import { describeIssues, problem, problemResponse } from "../shared/problems.ts";
 import { clientAddress } from "./client-address.ts";
 import type { HomeRedisTransport } from "./home/home.ts";
@@ -69,8 +70,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom, 
   const byId = new Map(config.regions.map((r) => [r.id, r]));
   const homes = homesFor(config, redis);
   const redisOf = (regionId: string) => homes.get(regionId)!.redis;
-  const log = (fields: Record<string, unknown>) =>
-    console.error(JSON.stringify({ time: new Date().toISOString(), component: "edge", ...fields }));
+  const log = logger("edge");
   const cores = new Map(config.regions.map((r) => [r.id, coreClient(r, { timeoutMs: edge.coreTimeoutMs })]));
   const core = (region: Region): CoreClient => cores.get(region.id)!;
   const askProduct = (region: Region, id: string) =>
@@ -115,7 +115,7 @@ export function createEdgeApp(config: Config, { redis, instrument, observeRoom, 
     // Hono's own 4xx (the JSON validator's "Malformed JSON in request body") are the client's.
     if (error instanceof HTTPException && error.status < 500)
       return problemResponse(problem("invalid_request", error.message));
-    log({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) });
+    log.error("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) });
     return problemResponse(problem("unavailable", "the edge could not complete the request"));
   });
   app.notFound(() => problemResponse(problem("not_found", "no such route")));

@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import type { Config, Region } from "../shared/config.ts";
+import type { Logger } from "../shared/log.ts";
 import { reach, tracing, type CoreClient } from "../core/http/client.ts";
 import type { CoreOrder } from "../core/http/routes.ts";
 import { problem } from "../shared/problems.ts";
@@ -34,7 +35,7 @@ export interface OrderDeps {
   terms: SaleTermsCache;
   /** The waiting room, for products whose room is on. */
   room: WaitingRoom;
-  log: (fields: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 /** The caller's order, from the region that serves it, or the answer instead. */
@@ -57,12 +58,7 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
             return await work();
           } catch (error) {
             if (attempt === BACKGROUND_TRIES)
-              return log({
-                level: "error",
-                requestId: c.get("requestId"),
-                message: `${what} failed`,
-                error: String(error),
-              });
+              return log.error(`${what} failed`, { requestId: c.get("requestId"), error: String(error) });
             await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));
           }
         }
@@ -81,12 +77,7 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
     const entry = await room.enter(intent, sale, preferred).catch((error: unknown) => error as Error);
     const answer = (a: Answer) => ({ kind: "answer" as const, answer: a });
     if (entry instanceof Error) {
-      log({
-        level: "warn",
-        requestId: c.get("requestId"),
-        message: "the waiting room did not answer",
-        error: String(entry),
-      });
+      log.warn("the waiting room did not answer", { requestId: c.get("requestId"), error: String(entry) });
       return answer(unavailable("the waiting room did not answer; retry with the same Idempotency-Key"));
     }
     switch (entry.kind) {
@@ -165,12 +156,7 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
       store.admit(request).catch((error: unknown) => error as Error),
     ]);
     if (admission instanceof Error) {
-      log({
-        level: "warn",
-        requestId: c.get("requestId"),
-        message: "home region did not answer",
-        error: String(admission),
-      });
+      log.warn("home region did not answer", { requestId: c.get("requestId"), error: String(admission) });
       return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
     }
     if (verdict && !verdict.success) {
