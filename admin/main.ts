@@ -4,7 +4,8 @@
  *   bun admin/main.ts
  */
 import { loadConfig, regionVariable, requireSecrets } from "../shared/config.ts";
-import { logger, onShutdown } from "../shared/process.ts";
+import { logger } from "../shared/log.ts";
+import { onShutdown } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
 import { tokenChecker } from "./access/tokens.ts";
 import { startHistory } from "./dashboard/history.ts";

@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import { hc, type ClientResponse } from "hono/client";
 import type { JSONParsed } from "hono/utils/types";
-import type { AdminApp, TransferBody } from "../admin/http/app.ts";
+import type { AdminApp } from "../admin/http/app.ts";
+import type { TransferBody } from "../admin/http/replies.ts";
 import type { ProductView } from "../admin/inventory/products.ts";
 import type { Config } from "../shared/config.ts";
 import { DEVELOPMENT_ADMIN_TOKEN } from "../shared/config.ts";

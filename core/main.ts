@@ -5,7 +5,8 @@
  */
 import { loadConfig, redisUserSecrets, regionVariable, requireSecrets } from "../shared/config.ts";
 import { connectProducer } from "../shared/kafka.ts";
-import { instanceFromArgs, logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { logger } from "../shared/log.ts";
+import { instanceFromArgs, onShutdown, regionFromArgs } from "../shared/process.ts";
 import { bunRedis } from "../shared/bun-redis.ts";
 import { connectRegionRedis, sendWithin } from "../shared/redis.ts";
 import { connectDatabase } from "../db/client.ts";

@@ -74,3 +74,5 @@ export function availabilityCache(
     rows: (regions: Region[], productId: string) => Promise.all(regions.map((r) => rowIn(r, productId))),
   };
 }
+
+export type AvailabilityCache = ReturnType<typeof availabilityCache>;

@@ -4,44 +4,25 @@
  * the answer, then the completion under the key once the answer is on its way.
  */
 import type { Context } from "hono";
-import { IDEMPOTENCY_WINDOW_MS, type Config, type Region } from "../shared/config.ts";
-import { reach, tracing, type CoreAnswer, type CoreClient } from "../core/http/client.ts";
+import type { Config, Region } from "../shared/config.ts";
+import type { Logger } from "../shared/log.ts";
+import { reach, tracing, type CoreClient } from "../core/http/client.ts";
 import type { CoreOrder } from "../core/http/routes.ts";
-import { MAX_SKEW_MS } from "../shared/signing.ts";
-import { problem, PROBLEM_CONTENT_TYPE, type Problem } from "../shared/problems.ts";
-import {
-  admissionStore,
-  type Admission,
-  type AdmissionRequest,
-  type AdmissionStore,
-  type Completion,
-  type StoredAnswer,
-} from "./admission/admission.ts";
-import type { HomeRedis, HomeRedisTransport } from "./home/home.ts";
+import { problem } from "../shared/problems.ts";
+import type { Admission, AdmissionRequest, Completion } from "./admission/admission.ts";
+import { fromCore, problemAnswer, queueAnswer, replayed, storedAnswer, unavailable, type Answer } from "./answers.ts";
+import type { Home } from "./home/homes.ts";
 import type { RateLimiter, Verdict } from "./middleware/rate-limit/index.ts";
 import { deriveOrderId } from "./order-id.ts";
-import { resumeOrder, SPILLOVER_CODES } from "./regions.ts";
+import { resumeOrder } from "./regions.ts";
 import type { Reserver } from "./reservations.ts";
 import type { SaleTerms, SaleTermsCache } from "./sale-terms.ts";
-import { queueAnswer, type WaitingRoom } from "./room/waiting-room.ts";
+import type { WaitingRoom } from "./room/waiting-room.ts";
+import { reserveInTurn, UNCERTAIN_WINDOW_MS } from "./spillover.ts";
 
-/**
- * After a region was asked and did not answer, a copy of that request may still reach it until
- * its signature goes stale (MAX_SKEW_MS, and a margin for clock drift between edge and core).
- * Until then a refusal from it is not final: another region must not reserve the same order.
- */
-export const UNCERTAIN_WINDOW_MS = MAX_SKEW_MS + 5_000;
-
-/** How long a finished request is remembered. */
-const KEEP_SECONDS = IDEMPOTENCY_WINDOW_MS / 1000;
 /** How long after its sale a buyer's allowance is kept: late cancels and expiries still find it. */
 const ALLOWANCE_GRACE_MS = 86_400_000;
 const BACKGROUND_TRIES = 3;
-
-export interface Home {
-  redis: HomeRedis;
-  admission: AdmissionStore;
-}
 
 export interface OrderDeps {
   config: Config;
@@ -54,87 +35,14 @@ export interface OrderDeps {
   terms: SaleTermsCache;
   /** The waiting room, for products whose room is on. */
   room: WaitingRoom;
-  log: (fields: Record<string, unknown>) => void;
+  log: Logger;
 }
 
-/** How asking the regions ended. */
-type Attempt =
-  | { kind: "served" | "refused"; answer: Extract<CoreAnswer, { kind: "answer" }> }
-  /** No answer, a 5xx, or a refused signature: the region may hold the order (or did nothing). */
-  | { kind: "unsettled"; answer: CoreAnswer }
-  /** A refusal from the region that may still receive an earlier try of this order. */
-  | { kind: "uncertain"; restoreSent: number }
-  /** Another request took the key over (this one ran past its lease). */
-  | { kind: "lost" };
-
-/**
- * What an order route answers, before it is a Response: a status, the body as JSON (an order, or
- * a problem) and headers. edge/app.ts checks it against what its route declares and sends it.
- */
-export interface Answer {
-  status: number;
-  body: unknown;
-  headers: Record<string, string>;
-}
-
-const problemAnswer = (body: Problem, headers: Record<string, string> = {}): Answer => ({
-  status: body.status,
-  body,
-  headers,
-});
-
-const unavailable = (detail: string, retryAfterSeconds?: number) =>
-  problemAnswer(problem("unavailable", detail), retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {});
-
-/** A core's answer as the edge passes it on, and stores it under the Idempotency-Key. */
-function storedAnswer({ status, body }: Extract<CoreAnswer, { kind: "answer" }>): StoredAnswer {
-  return { status, contentType: status >= 400 ? PROBLEM_CONTENT_TYPE : "application/json", body: JSON.stringify(body) };
-}
-
-/** A 401 or 403 from a core is about this edge (its signature, its clock, a proxy between), not the buyer. */
-const refusesTheEdge = (answer: CoreAnswer) =>
-  answer.kind === "answer" && (answer.status === 401 || answer.status === 403);
-
-function fromCore(answer: CoreAnswer): Answer {
-  if (answer.kind === "answer" && !refusesTheEdge(answer))
-    return { status: answer.status, body: answer.body, headers: {} };
-  const detail =
-    answer.kind === "timeout"
-      ? "the region did not answer in time"
-      : answer.kind === "answer"
-        ? "the region refused this edge"
-        : "the region cannot be reached";
-  return unavailable(`${detail}; retry with the same Idempotency-Key`);
-}
+/** The caller's order, from the region that serves it, or the answer instead. */
+type Found = { kind: "found"; region: Region; order: CoreOrder } | { kind: "answer"; answer: Answer };
 
 /** The whole validated request, short enough to keep as it is. */
 const fingerprintOf = (productId: string, quantity: number) => `POST /v1/orders ${productId} ${quantity}`;
-
-/** A stored answer, given again. */
-const replayed = (stored: Extract<Admission, { kind: "replay" }>): Answer => ({
-  status: stored.status,
-  body: JSON.parse(stored.body),
-  headers: { "Idempotent-Replayed": "true" },
-});
-
-/** Lease: longer than any one request can run (every region asked, each call within its deadline). */
-export function leaseMs(config: Config): number {
-  return (
-    config.regions.length * (config.edge.coreTimeoutMs + config.edge.redisTimeoutMs) +
-    2 * config.edge.redisTimeoutMs +
-    1_000
-  );
-}
-
-export function homesFor(config: Config, transport: HomeRedisTransport): Map<string, Home> {
-  const settings = { leaseMs: leaseMs(config), keepSeconds: KEEP_SECONDS };
-  return new Map(
-    config.regions.map((region) => {
-      const redis = transport.connect(region, config.edge.redisTimeoutMs);
-      return [region.id, { redis, admission: admissionStore(redis, settings) }];
-    }),
-  );
-}
 
 export function orderService({ config, homes, core, reserveAt, userLimiter, terms, room, log }: OrderDeps) {
   const { edge } = config;
@@ -150,69 +58,12 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
             return await work();
           } catch (error) {
             if (attempt === BACKGROUND_TRIES)
-              return log({
-                level: "error",
-                requestId: c.get("requestId"),
-                message: `${what} failed`,
-                error: String(error),
-              });
+              return log.error(`${what} failed`, { requestId: c.get("requestId"), error: String(error) });
             await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));
           }
         }
       })(),
     );
-
-  /** Asks `candidates` in turn; the first definitive answer ends it. */
-  async function reserve(
-    c: Context,
-    request: AdmissionRequest,
-    admission: Extract<Admission, { kind: "new" | "resume" }>,
-    candidates: Region[],
-  ): Promise<Attempt> {
-    const { admission: store } = home(c);
-    // The buyer's origin is where the first try began, whichever region a retry prefers.
-    const originRegion = (admission.kind === "resume" && admission.tried[0]) || candidates[0]!.id;
-    const reservation = {
-      orderId: request.orderId,
-      userId: request.userId,
-      productId: request.productId,
-      quantity: request.quantity,
-      originRegion,
-      // The order carries its buyer's home: the allowance goes back there when it ends unsold.
-      homeRegion: c.get("homeRegion"),
-    };
-    let refusal: Attempt | undefined;
-    for (const [i, region] of candidates.entries()) {
-      // The admission named its first region already; every other region is named first.
-      const named =
-        admission.kind === "new" && region.id === request.firstRegion
-          ? admission.now
-          : await store.tryRegion(request, region.id).catch(() => undefined);
-      if (named === undefined) return { kind: "unsettled", answer: { kind: "timeout" } };
-      if (named === 0) return { kind: "lost" };
-      // The core reserves nothing past this (Redis's clock), however late the request runs there.
-      const answer = await reserveAt(region, { ...reservation, notAfter: named + MAX_SKEW_MS }, c.get("requestId"));
-      if (answer.kind !== "answer" || answer.status >= 500 || refusesTheEdge(answer))
-        return { kind: "unsettled", answer };
-      if (answer.status === 202) return { kind: "served", answer };
-      // Answered, so this try will not reserve later; an earlier one may, until its deadline.
-      if (
-        admission.kind === "resume" &&
-        i === 0 &&
-        region.id === admission.tried.at(-1) &&
-        admission.now - admission.sent < UNCERTAIN_WINDOW_MS
-      )
-        return { kind: "uncertain", restoreSent: admission.sent };
-      refusal = { kind: "refused", answer };
-      if (!SPILLOVER_CODES.has(String(answer.body.code))) break;
-    }
-    return (
-      refusal ?? {
-        kind: "refused",
-        answer: { kind: "answer", status: 409, body: problem("sold_out", "no region has units left") },
-      }
-    );
-  }
 
   /** The room's word on an order: the region whose room let it in, or the answer instead. */
   async function enterRoom(
@@ -226,12 +77,7 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
     const entry = await room.enter(intent, sale, preferred).catch((error: unknown) => error as Error);
     const answer = (a: Answer) => ({ kind: "answer" as const, answer: a });
     if (entry instanceof Error) {
-      log({
-        level: "warn",
-        requestId: c.get("requestId"),
-        message: "the waiting room did not answer",
-        error: String(entry),
-      });
+      log.warn("the waiting room did not answer", { requestId: c.get("requestId"), error: String(entry) });
       return answer(unavailable("the waiting room did not answer; retry with the same Idempotency-Key"));
     }
     switch (entry.kind) {
@@ -310,12 +156,7 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
       store.admit(request).catch((error: unknown) => error as Error),
     ]);
     if (admission instanceof Error) {
-      log({
-        level: "warn",
-        requestId: c.get("requestId"),
-        message: "home region did not answer",
-        error: String(admission),
-      });
+      log.warn("home region did not answer", { requestId: c.get("requestId"), error: String(admission) });
       return unavailable("the buyer's home region did not answer; retry with the same Idempotency-Key");
     }
     if (verdict && !verdict.success) {
@@ -414,7 +255,11 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
     }
     const regions = await regionsFor(c, request, admission, preferred, sale);
     if (regions.kind === "answer") return regions.answer;
-    const attempt = await reserve(c, request, admission, regions.regions);
+    const attempt = await reserveInTurn(
+      { reserveAt, store: home(c).admission },
+      { request, admission, homeRegion: c.get("homeRegion"), requestId: c.get("requestId") },
+      regions.regions,
+    );
     if (edge.testHalt === "core-answered") await new Promise(() => {});
     const complete = (completion: Completion) =>
       inBackground(c, "completion", () => home(c).admission.complete(request, completion));
@@ -452,11 +297,7 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
   }
 
   /** The caller's order, from the region that serves it: the home region's note, else the cores' own word. */
-  async function find(
-    c: Context,
-    id: string,
-    preferred: Region[],
-  ): Promise<{ region: Region; order: CoreOrder } | Answer> {
+  async function find(c: Context, id: string, preferred: Region[]): Promise<Found> {
     const userId: string = c.get("userId");
     const noted = await home(c)
       .admission.servedAt(userId, id)
@@ -474,21 +315,25 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
           tracing(c.get("requestId")),
         ),
       );
-      if (answer.kind !== "answer") return fromCore(answer);
+      if (answer.kind !== "answer") return { kind: "answer", answer: fromCore(answer) };
       if (answer.status !== 200 || answer.body.userId !== userId) continue;
       // A region may know another region's order from PostgreSQL: the one that serves it has it live.
       const holder = byId.get(answer.body.region) ?? region;
       if (holder.id !== region.id && !asked.has(holder.id)) {
         products.set(holder.id, answer.body.productId);
         candidates.push(holder);
-      } else return { region: holder, order: answer.body };
+      } else return { kind: "found", region: holder, order: answer.body };
     }
-    return problemAnswer(problem("not_found", `no order ${id}`));
+    return { kind: "answer", answer: problemAnswer(problem("not_found", `no order ${id}`)) };
   }
 
-  async function cancel(c: Context, id: string, preferred: Region[]): Promise<{ order: CoreOrder } | Answer> {
+  async function cancel(
+    c: Context,
+    id: string,
+    preferred: Region[],
+  ): Promise<{ kind: "cancelled"; order: CoreOrder } | { kind: "answer"; answer: Answer }> {
     const found = await find(c, id, preferred);
-    if ("status" in found) return found;
+    if (found.kind === "answer") return found;
     const { productId } = found.order;
     const answer = await reach(() =>
       core(found.region).v1.orders[":id"].cancel.$post(
@@ -496,14 +341,16 @@ export function orderService({ config, homes, core, reserveAt, userLimiter, term
         tracing(c.get("requestId")),
       ),
     );
-    if (answer.kind !== "answer" || answer.status !== 200) return fromCore(answer);
+    if (answer.kind !== "answer" || answer.status !== 200) return { kind: "answer", answer: fromCore(answer) };
     const userId: string = c.get("userId");
     // The units count against the buyer's limit no more, in the home the order was reserved
     // under (the buyer's token may name another now); the allowance consumer would also see it, later.
     const orderHome = homes.get(found.order.homeRegion ?? "") ?? home(c);
     inBackground(c, "allowance release", () => orderHome.admission.releaseAllowance(userId, productId, id));
-    return { order: { ...found.order, ...answer.body } };
+    return { kind: "cancelled", order: { ...found.order, ...answer.body } };
   }
 
-  return { place, find, cancel, fromCore };
+  return { place, find, cancel };
 }
+
+export type OrderService = ReturnType<typeof orderService>;

@@ -3,7 +3,8 @@
  *   bun redis-rest/main.ts --region us-east
  */
 import { loadConfig, redactUrl, redisUserSecrets, regionVariable, requireSecrets } from "../shared/config.ts";
-import { logger, onShutdown, regionFromArgs } from "../shared/process.ts";
+import { logger } from "../shared/log.ts";
+import { onShutdown, regionFromArgs } from "../shared/process.ts";
 import { connectRegionRedis } from "../shared/redis.ts";
 import { createRegistry } from "../shared/metrics.ts";
 import { edgeAllowList } from "./allow-list.ts";

@@ -1,6 +1,7 @@
-/** What every long-running Flux-Gate process shares: its region argument, logs, shutdown. */
+/** What every long-running Flux-Gate process shares: its region argument, shutdown, start-up retries. */
 import { parseArgs } from "node:util";
 import { regionById, type Config, type Instance, type Region } from "./config.ts";
+import type { Logger } from "./log.ts";
 
 /** `--region <id>` (or FLUX_GATE_REGION), checked against the configuration. */
 const PROCESS_OPTIONS = { region: { type: "string" }, instance: { type: "string" } } as const;
@@ -22,15 +23,6 @@ export function instanceFromArgs(instances: Instance[], argv = Bun.argv.slice(2)
   return { ...instance, number };
 }
 
-/** One JSON line per event, so logs can be searched by field. */
-export function logger(component: string, region: string) {
-  const write =
-    (level: string) =>
-    (message: string, fields: Record<string, unknown> = {}) =>
-      console.log(JSON.stringify({ time: new Date().toISOString(), level, component, region, message, ...fields }));
-  return { info: write("info"), warn: write("warn"), error: write("error") };
-}
-
 /** Runs `shutdown` once on SIGTERM or SIGINT, then exits. */
 export function onShutdown(shutdown: () => Promise<void>): void {
   let stopping = false;
@@ -48,11 +40,7 @@ export function onShutdown(shutdown: () => Promise<void>): void {
  * Runs `attempt` until it succeeds, backing off up to 5 s: for connecting at start-up to a
  * service that may be down (a worker started during a Kafka outage waits for it).
  */
-export async function untilConnected<T>(
-  what: string,
-  attempt: () => Promise<T>,
-  log: ReturnType<typeof logger>,
-): Promise<T> {
+export async function untilConnected<T>(what: string, attempt: () => Promise<T>, log: Logger): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();

@@ -14,7 +14,8 @@ import {
   lagReader,
 } from "../shared/kafka.ts";
 import { createRegistry } from "../shared/metrics.ts";
-import { instanceFromArgs, logger, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
+import { logger } from "../shared/log.ts";
+import { instanceFromArgs, onShutdown, regionFromArgs, untilConnected } from "../shared/process.ts";
 import { connectDatabase } from "../db/client.ts";
 import { createWorkerApp } from "./http.ts";
 import { workerMetrics } from "./metrics.ts";

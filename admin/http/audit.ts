@@ -1,9 +1,15 @@
-/** Records every change an admin asked for, refused ones included, in admin_audit. */
-import type { MiddlewareHandler } from "hono";
+/**
+ * The audit trail: every change an admin asked for, refused ones included, recorded in
+ * admin_audit (middleware), and read back by global tokens (GET /v1/audit).
+ */
+import { desc } from "drizzle-orm";
+import { Hono, type MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { Database } from "../../db/client.ts";
 import { adminAudit } from "../../db/schema.ts";
-import type { AdminEnv } from "./auth.ts";
+import { requireScope, type AdminEnv } from "./auth.ts";
+import type { AdminSchemas } from "./schemas.ts";
+import { valid } from "./validator.ts";
 
 const text = (value: unknown) => (typeof value === "string" ? value : undefined);
 
@@ -39,4 +45,12 @@ export function auditTrail(db: Database, onError: (error: unknown) => void): Mid
       })
       .catch(onError);
   };
+}
+
+export function auditRoutes(db: Database, schemas: AdminSchemas) {
+  return new Hono<AdminEnv>().get("/v1/audit", requireScope("global"), valid("query", schemas.list), async (c) => {
+    const { limit } = c.req.valid("query");
+    const entries = await db.select().from(adminAudit).orderBy(desc(adminAudit.id)).limit(limit);
+    return c.json({ entries }, 200);
+  });
 }

@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Registry } from "prom-client";
 import { PRODUCT_ID } from "../../shared/keys.ts";
+import { logger } from "../../shared/log.ts";
 import { instrument } from "../../shared/metrics.ts";
 import {
   describeIssues,
@@ -94,20 +95,17 @@ export function createCoreApp({
   if (metrics) {
     instrument(app, metrics.registry);
   }
+  const log = logger("core", store.region);
   let memoryLoggedAt = 0;
   app.onError((error, c) => {
     // A full Redis (noeviction) refuses every write: a refusal with a name, logged once a minute.
     if (isOutOfMemory(error)) {
       if (Date.now() - memoryLoggedAt > 60_000) {
         memoryLoggedAt = Date.now();
-        console.error(
-          JSON.stringify({
-            level: "error",
-            path: c.req.path,
-            message: "Redis is out of memory (maxmemory): writes are refused",
-            error: String(error),
-          }),
-        );
+        log.error("Redis is out of memory (maxmemory): writes are refused", {
+          path: c.req.path,
+          error: String(error),
+        });
       }
       return fail("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes");
     }
@@ -115,9 +113,7 @@ export function createCoreApp({
     if (error instanceof HTTPException && error.status < 500) return fail("invalid_request", error.message);
     // Anything else that reaches here is a dependency that failed or did not answer in time
     // (Redis, PostgreSQL): the request may be retried with the same order id, so 503 is the truth.
-    console.error(
-      JSON.stringify({ level: "error", requestId: c.get("requestId"), path: c.req.path, error: String(error) }),
-    );
+    log.error("request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) });
     return fail("unavailable", "a dependency of the core did not answer in time");
   });
   app.notFound(() => fail("not_found", "no such route"));
@@ -203,9 +199,7 @@ export function createCoreApp({
       ? problem("overloaded", "the region's Redis is out of memory (maxmemory reached) and takes no more writes")
       : problem("unavailable", "a dependency of the core did not answer in time");
     if (!isOutOfMemory(error))
-      console.error(
-        JSON.stringify({ level: "error", requestId, path: "/v1/reservations/batch", error: String(error) }),
-      );
+      log.error("request failed", { requestId, path: "/v1/reservations/batch", error: String(error) });
     return { status: body.status, body };
   }
 

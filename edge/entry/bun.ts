@@ -1,5 +1,6 @@
 /** The edge on Bun: `bun edge/entry/bun.ts`. Redis over RESP; completions finish before exit. */
 import { loadConfig } from "../../shared/config.ts";
+import { logger } from "../../shared/log.ts";
 import { createRegistry, instrument, metricsResponse } from "../../shared/metrics.ts";
 import { createEdgeApp } from "../app.ts";
 import { backgroundWork } from "../background.ts";
@@ -26,16 +27,10 @@ const metrics = Bun.serve({
   fetch: (request) =>
     new URL(request.url).pathname === "/metrics" ? metricsResponse(registry) : new Response(null, { status: 404 }),
 });
-console.log(
-  JSON.stringify({
-    time: new Date().toISOString(),
-    level: "info",
-    component: "edge",
-    message: "listening",
-    url: `http://127.0.0.1:${server.port}`,
-    metrics: `http://127.0.0.1:${metrics.port}/metrics`,
-  }),
-);
+logger("edge").info("listening", {
+  url: `http://127.0.0.1:${server.port}`,
+  metrics: `http://127.0.0.1:${metrics.port}/metrics`,
+});
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, async () => {

@@ -1,5 +1,6 @@
 /** The edge on Deno: `deno run --allow-net --allow-env --allow-read --allow-sys edge/entry/deno.ts`. Redis over RESP. */
 import { loadConfig } from "../../shared/config.ts";
+import { logger } from "../../shared/log.ts";
 import { createEdgeApp } from "../app.ts";
 import { backgroundWork } from "../background.ts";
 import { respHomeRedis } from "../home/resp.ts";
@@ -24,15 +25,7 @@ const server = Deno.serve(
     port: config.edge.port,
     hostname: config.listenHost,
     onListen: ({ port }) =>
-      console.log(
-        JSON.stringify({
-          level: "info",
-          component: "edge",
-          runtime: "deno",
-          message: "listening",
-          url: `http://${config.listenHost}:${port}`,
-        }),
-      ),
+      logger("edge").info("listening", { runtime: "deno", url: `http://${config.listenHost}:${port}` }),
   },
   (request, info) => app.fetch(request, { clientAddress: info.remoteAddr.hostname }, background.context),
 );

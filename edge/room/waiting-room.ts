@@ -6,7 +6,7 @@
  * than the region's free units can serve, so a region that sells out tells its queue at once.
  */
 import type { Config, Region } from "../../shared/config.ts";
-import type { Answer, Home } from "../orders.ts";
+import type { Home } from "../home/homes.ts";
 import { AVAILABILITY_DEADLINE_MS } from "../availability.ts";
 import type { SaleTerms } from "../sale-terms.ts";
 import { roomStore, type RoomTerms, type Standing } from "./room.ts";
@@ -55,12 +55,6 @@ export function queueStatus(
     pollAfterMs: POLL_AFTER_MS,
     links: { status: path, order: `${path}/order`, page: `/queue/${token}` },
   };
-}
-
-/** A queued order's answer: 202 and its ticket; Retry-After says when to look again. */
-export function queueAnswer(entry: Extract<Entry, { kind: "queued" }>): Answer {
-  const body = queueStatus(entry.token, entry.ticket, entry.standing, entry.rate);
-  return { status: 202, body, headers: { "Retry-After": "1", Location: body.links.status } };
 }
 
 /** Free units per region and product, from the cores, each kept STOCK_TTL_MS; -1 when no core answered. */
