@@ -14,6 +14,7 @@ import type { Database } from "../../db/client.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { problem, problemResponse, refuse, type ProblemCode } from "../../shared/problems.ts";
 import type { Principal } from "../access/tokens.ts";
+import { RegionUnavailable } from "../inventory/cores.ts";
 import type { TransferLedger } from "../inventory/ledger.ts";
 import type { ProductService } from "../inventory/products.ts";
 import type { HistoryPoint } from "../dashboard/history.ts";
@@ -51,8 +52,10 @@ export function createAdminApp({ db, products, ledger, regionIds, authenticate, 
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status < 500) return fail("invalid_request", error.message);
     log("error", "request failed", { requestId: c.get("requestId"), path: c.req.path, error: String(error) });
-    const unavailable = error.name === "RegionUnavailable";
-    return fail("unavailable", unavailable ? error.message : "a dependency of the admin API failed");
+    return fail(
+      "unavailable",
+      error instanceof RegionUnavailable ? error.message : "a dependency of the admin API failed",
+    );
   });
   app.notFound(() => fail("not_found", "no such route"));
 
