@@ -1,5 +1,3 @@
-import type { BuyerEnd } from "./report.ts";
-
 /**
  * A crowd in front of a waiting room (`npm run demo -- --crowd 10`, and the bench's room run):
  * buyers arrive open-loop, `multiple` times the room's admission rate (a fixed schedule,
@@ -33,6 +31,19 @@ export interface CrowdResult {
   orderIds: string[];
   /** How each buyer's try ended. */
   ends: BuyerEnd[];
+}
+
+/** How a buyer's try ended: the last answer they acted on, or that the run's time ran out first. */
+export interface BuyerEnd {
+  status: number;
+  /** The problem's `code`, when the answer was a problem. */
+  code?: string;
+  /** A waiting-room ticket's state, when the queue's answer was the last. */
+  state?: string;
+  /** The room had admitted the buyer before this answer. */
+  admitted?: boolean;
+  /** Still queued when the crowd's time was up. */
+  timedOut?: boolean;
 }
 
 export interface RoomFigures {

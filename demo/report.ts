@@ -1,4 +1,4 @@
-import type { RoomFigures } from "./crowd.ts";
+import type { BuyerEnd, RoomFigures } from "./crowd.ts";
 import { formatWan, type WanFigures } from "./wan.ts";
 
 /**
@@ -41,19 +41,6 @@ export interface DemoReport {
   room?: RoomFigures;
   /** With --wan: near-home and far-home buyers' latency and round trips across the WAN (demo/wan.ts). */
   wan?: WanFigures;
-}
-
-/** How a buyer's try ended: the last answer they acted on, or that the run's time ran out first. */
-export interface BuyerEnd {
-  status: number;
-  /** The problem's `code`, when the answer was a problem. */
-  code?: string;
-  /** A waiting-room ticket's state, when the queue's answer was the last. */
-  state?: string;
-  /** The room had admitted the buyer before this answer. */
-  admitted?: boolean;
-  /** Still queued when the crowd's time was up. */
-  timedOut?: boolean;
 }
 
 /** The answers that mean "none left for you here or anywhere you could spill to". */

@@ -4,7 +4,6 @@
  */
 import type { RedisComponent } from "../redis-users.ts";
 import type { DEFAULT_REGIONS, DEFAULTS, localUrl } from "./defaults.ts";
-import type { requireSecrets } from "./secrets.ts";
 
 export interface Region {
   id: string;
@@ -55,14 +54,14 @@ export interface Region {
   /**
    * Shared secret that signs the edge's requests to the core (HMAC-SHA256).
    * @env CORE_SECRET_<REGION>
-   * @default a development-only value, refused in production ({@link requireSecrets})
+   * @default a development-only value, refused in production (`requireSecrets`, secrets.ts)
    */
   coreSecret: string;
   /**
    * Signs the admin API's requests to the core's /admin routes, which change allocations:
    * apart from `coreSecret`, so that an edge (which holds every region's) cannot add units.
    * @env CORE_ADMIN_SECRET_<REGION>
-   * @default a development-only value, refused in production ({@link requireSecrets})
+   * @default a development-only value, refused in production (`requireSecrets`, secrets.ts)
    */
   coreAdminSecret: string;
   /** The region's Redis is a Redis Cluster (`redisUrl` one of its nodes): the scaled topology. */
@@ -78,7 +77,7 @@ export interface Region {
   /**
    * The REST endpoint's bearer token.
    * @env REDIS_REST_TOKEN_<REGION>
-   * @default a development-only value, refused in production ({@link requireSecrets})
+   * @default a development-only value, refused in production (`requireSecrets`, secrets.ts)
    */
   redisRestToken: string;
   /** Set when REDIS_REST_URL_<REGION> points at a REST endpoint the stack does not run. */
@@ -171,7 +170,7 @@ export interface Config {
     /**
      * Each component's Redis user's password.
      * @env FLUX_GATE_REDIS_PASSWORD_EDGE, _CORE, _WORKER
-     * @default development-only values, refused in production ({@link requireSecrets})
+     * @default development-only values, refused in production (`requireSecrets`, secrets.ts)
      */
     passwords: Record<RedisComponent, string>;
   };
@@ -303,7 +302,7 @@ export interface Config {
     /**
      * @env FLUX_GATE_ADMIN_TOKENS, a JSON list of {name, scopes, token}
      * @default development-only tokens, one global and one per region, refused in production
-     * ({@link requireSecrets})
+     * (`requireSecrets`, secrets.ts)
      */
     tokens: AdminToken[];
     /**
@@ -393,7 +392,7 @@ export interface Config {
     /**
      * Key for deriving order ids from (client, Idempotency-Key).
      * @env FLUX_GATE_ORDER_ID_SECRET
-     * @default a development-only value, refused in production ({@link requireSecrets})
+     * @default a development-only value, refused in production (`requireSecrets`, secrets.ts)
      */
     orderIdSecret: string;
     /**

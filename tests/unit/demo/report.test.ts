@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { progressLine, quantile } from "../../../demo/progress.ts";
+import type { BuyerEnd } from "../../../demo/crowd.ts";
 import {
-  type BuyerEnd,
   buyerRows,
   type DemoReport,
   formatReport,
