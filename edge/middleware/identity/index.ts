@@ -10,20 +10,23 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { Config } from "../../../shared/config.ts";
 import { resolveHome } from "../../../shared/home-region.ts";
 import { problem, problemResponse } from "../../../shared/problems.ts";
 
 export type IdentityVariables = { userId: string; homeRegion: string };
 
-export interface IdentityOptions {
-  trustUserHeader: boolean;
-  jwtSecret?: string;
-  jwksUrl?: string;
-  jwtAudience?: string;
-  jwtIssuer?: string;
-  jwtHomeRegionClaim: string;
-  jwtHomeRegionRequired: boolean;
-}
+/** The edge's identity settings (shared/config/types.ts documents each). */
+export type IdentityOptions = Pick<
+  Config["edge"],
+  | "trustUserHeader"
+  | "jwtSecret"
+  | "jwksUrl"
+  | "jwtAudience"
+  | "jwtIssuer"
+  | "jwtHomeRegionClaim"
+  | "jwtHomeRegionRequired"
+>;
 
 /** Seconds a token's times may be off: clocks between the identity provider and the edge drift. */
 export const CLOCK_LEEWAY_SECONDS = 30;
