@@ -33,16 +33,26 @@ end`;
 /** Redis's answer when a script is not loaded: the only error after which EVAL follows EVALSHA. */
 const isNoScript = (error: unknown) => String(error).includes("NOSCRIPT");
 
-/** `bySha()`, then `bySource()` if Redis does not know the script yet (after a restart or a flush). */
-export function evalWithFallback<T>(bySha: () => Promise<T>, bySource: () => Promise<T>): Promise<T> {
+/**
+ * Runs `script` by `bySha()`, then by `bySource()` if Redis does not know it yet (after a restart
+ * or a flush), once its KEYS count is checked: the one way every client, RESP or REST, runs one.
+ */
+export function evalScript<T>(
+  script: LuaScript,
+  keys: string[],
+  bySha: () => Promise<T>,
+  bySource: () => Promise<T>,
+): Promise<T> {
+  if (script.keys !== undefined && keys.length !== script.keys)
+    return Promise.reject(new Error(`a script that takes ${script.keys} KEYS was given ${keys.length}`));
   return bySha().catch((error: unknown) => (isNoScript(error) ? bySource() : Promise.reject(error)));
 }
 
 /** EVALSHA, and EVAL when Redis does not know the script yet. */
 export function runScript(send: RespSend, script: LuaScript, keys: string[], args: RespArg[]): Promise<unknown> {
-  if (script.keys !== undefined && keys.length !== script.keys)
-    return Promise.reject(new Error(`a script that takes ${script.keys} KEYS was given ${keys.length}`));
-  return evalWithFallback(
+  return evalScript(
+    script,
+    keys,
     () => send(["EVALSHA", script.sha, keys.length, ...keys, ...args]),
     () => send(["EVAL", script.source, keys.length, ...keys, ...args]),
   );

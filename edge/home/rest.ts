@@ -5,7 +5,7 @@
  */
 import { Redis as Upstash } from "@upstash/redis";
 import { regionVariable } from "../../shared/config.ts";
-import { evalWithFallback } from "../../shared/lua.ts";
+import { evalScript } from "../../shared/lua.ts";
 import type { HomeRedisTransport } from "./home.ts";
 
 export const restHomeRedis: HomeRedisTransport = {
@@ -23,7 +23,9 @@ export const restHomeRedis: HomeRedisTransport = {
     });
     return {
       run: (script, keys, args) =>
-        evalWithFallback(
+        evalScript(
+          script,
+          keys,
           () => redis.evalsha(script.sha, keys, args),
           () => redis.eval(script.source, keys, args),
         ),

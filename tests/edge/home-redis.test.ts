@@ -11,6 +11,7 @@ import { respHomeRedis } from "../../edge/home/resp.ts";
 import { restHomeRedis } from "../../edge/home/rest.ts";
 import { rateLimiter } from "../../edge/middleware/rate-limit/index.ts";
 import { regionVariable } from "../../shared/config.ts";
+import { luaScript } from "../../shared/lua.ts";
 import { connectRedis } from "../../shared/redis.ts";
 import { config, uniqueName } from "../support/helpers.ts";
 import { startRedisRestAdapters } from "../support/edge.ts";
@@ -129,6 +130,13 @@ describe("home-region transports", () => {
     );
     expect(verdict.success).toBe(true);
     expect(verdict.headers.RateLimit).toMatch(/r=4;/);
+  });
+
+  test.each(transports)("%s: a script given another KEYS count fails before Redis runs it", async (_, redis) => {
+    const key = uniqueName("script-keys");
+    const writesTwo = luaScript("redis.call('SET', KEYS[1], 'x') return redis.call('SET', KEYS[2], 'y')", { keys: 2 });
+    await expect(redis.run(writesTwo, [key], [])).rejects.toThrow("takes 2 KEYS was given 1");
+    expect(await admin.exists(key)).toBe(0);
   });
 
   test("@upstash/ratelimit decides the same through every transport, counting in one window", async () => {
