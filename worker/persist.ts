@@ -3,53 +3,72 @@
  * idempotent: an order row only moves forward (reserved → a final status), and an event row
  * exists once per (order, status), so replaying any message changes nothing.
  *
- * The two statements are written with postgres.js's own multi-row helper, not Drizzle's insert
- * builder: building a 500-row insert cost Drizzle ~60 µs an order of the worker's CPU, the helper
- * ~25 (docs/benchmarks.md). Drizzle's schema still names the table, its columns and how each
- * value goes to the driver, so the schema stays the one source of truth.
+ * The two statements are written by hand over postgres.js, not with Drizzle's insert builder:
+ * building a 500-row insert cost Drizzle ~60 µs an order of the worker's CPU (docs/benchmarks.md).
+ * Each column goes as one array and unnest() turns the arrays back into rows, so the statement's
+ * text is the same whatever a batch's size: PostgreSQL prepares it once per connection. A
+ * `values (…), (…)` list would be a new named prepared statement for every size a batch takes,
+ * each held by the server until the connection closes. Drizzle's schema still names the table,
+ * its columns, their types and how each value goes to the driver: it stays the one source of truth.
  */
 import { getTableColumns, getTableName, inArray, type Table } from "drizzle-orm";
+import type postgres from "postgres";
 import type { Database } from "../db/client.ts";
 import { orderEvents, orders, products } from "../db/schema.ts";
 import type { OrderEvent } from "../shared/events.ts";
 import { isDataError, plan } from "./plan.ts";
 
-/** Rows per statement: 11 parameters a row stays far below PostgreSQL's 65,535. */
-const ROWS_PER_STATEMENT = 2_000;
+const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** Rows of `table` as the driver takes them: keyed by column name, each value mapped by its column. */
-function driverRows<T extends Table>(table: T, rows: Partial<T["$inferInsert"]>[]): Record<string, unknown>[] {
-  const columns = Object.entries(getTableColumns(table));
-  return rows.map((row) => {
-    const out: Record<string, unknown> = {};
-    for (const [key, column] of columns) {
-      const value = (row as Record<string, unknown>)[key];
-      if (value !== undefined) out[column.name] = value === null ? null : column.mapToDriverValue(value);
-    }
-    return out;
-  });
+/**
+ * `insert into table (columns) select * from unnest($1::type[], …)` for the columns the rows
+ * carry (every row has the same keys), each value mapped as its column maps it, then `rest`.
+ */
+async function insertRows<T extends Table>(
+  sql: postgres.TransactionSql,
+  table: T,
+  rows: Partial<T["$inferInsert"]>[],
+  rest = "",
+): Promise<void> {
+  const [first] = rows;
+  if (!first) return;
+  const columns = Object.entries(getTableColumns(table)).filter(([key]) => key in first);
+  const arrays = columns.map(([key, column]) =>
+    sql.array(
+      rows.map((row) => {
+        const value = (row as Record<string, unknown>)[key];
+        return value === null || value === undefined ? null : column.mapToDriverValue(value);
+      }) as postgres.SerializableParameter[],
+    ),
+  );
+  const names = columns.map(([, column]) => quote(column.name)).join(", ");
+  const unnest = columns.map(([, column], i) => `$${i + 1}::${column.getSQLType()}[]`).join(", ");
+  await sql.unsafe(
+    `insert into ${quote(getTableName(table))} (${names}) select * from unnest(${unnest}) ${rest}`,
+    arrays,
+    {
+      prepare: true,
+    },
+  );
 }
 
 async function write(db: Database, events: OrderEvent[]): Promise<void> {
   const rows = plan(events);
-  const [ordersTable, eventsTable] = [getTableName(orders), getTableName(orderEvents)];
+  const [table, id, status, updatedAt] = [
+    getTableName(orders),
+    orders.id.name,
+    orders.status.name,
+    orders.updatedAt.name,
+  ].map(quote);
   await db.$client.begin(async (tx) => {
-    const [id, status, updatedAt] = [tx(orders.id.name), tx(orders.status.name), tx(orders.updatedAt.name)];
-    for (const chunk of chunks(driverRows(orders, rows.orders), ROWS_PER_STATEMENT)) {
-      await tx`
-        insert into ${tx(ordersTable)} ${tx(chunk)}
-        on conflict (${id}) do update set ${status} = excluded.${status}, ${updatedAt} = excluded.${updatedAt}
-        where ${tx(ordersTable)}.${status} = 'reserved' and excluded.${status} <> 'reserved'`;
-    }
-    for (const chunk of chunks(driverRows(orderEvents, rows.events), ROWS_PER_STATEMENT)) {
-      await tx`insert into ${tx(eventsTable)} ${tx(chunk)} on conflict do nothing`;
-    }
+    await insertRows(
+      tx,
+      orders,
+      rows.orders,
+      `on conflict (${id}) do update set ${status} = excluded.${status}, ${updatedAt} = excluded.${updatedAt}
+       where ${table}.${status} = 'reserved' and excluded.${status} <> 'reserved'`,
+    );
+    await insertRows(tx, orderEvents, rows.events, "on conflict do nothing");
   });
 }
 
