@@ -13,11 +13,17 @@ export function statusRank(status: OrderStatus): number {
   return status === "reserved" ? 0 : 1;
 }
 
+/** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
+export const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
+
+/** ms since the epoch, within what a `Date` can hold, so that no valid event makes an invalid date. */
+const epochMs = z.number().int().min(-8.64e15).max(8.64e15);
+
 export const orderEventSchema = z.object({
   v: z.literal(1),
   /** The status the order reached. */
   type: z.enum(ORDER_STATUSES),
-  orderId: z.uuid(),
+  orderId: orderIdSchema,
   productId: z.string().min(1),
   region: z.string().min(1),
   originRegion: z.string().min(1),
@@ -29,11 +35,11 @@ export const orderEventSchema = z.object({
   userId: z.string().min(1),
   quantity: z.number().int().positive(),
   /** When the order was reserved, ms since the epoch. */
-  reservedAt: z.number().int(),
+  reservedAt: epochMs,
   /** When the hold runs out, ms since the epoch; null once sold outright. */
-  expiresAt: z.number().int().nullable(),
+  expiresAt: epochMs.nullable(),
   /** When this event happened, ms since the epoch. */
-  at: z.number().int(),
+  at: epochMs,
 });
 
 export type OrderEvent = z.infer<typeof orderEventSchema>;

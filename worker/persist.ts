@@ -103,24 +103,35 @@ export async function persist<T extends { event: OrderEvent }>(db: Database, ite
     .filter((i) => !known.has(i.event.productId))
     .map((item) => ({ item, reason: `unknown product ${item.event.productId}` }));
   const writable = items.filter((i) => known.has(i.event.productId));
+  await writeOrBisect(db, writable, rejected);
+  return rejected;
+}
+
+/**
+ * One bad row fails its whole transaction: halve the batch until the rows PostgreSQL refuses are
+ * alone, so that a batch of n with one bad row costs about 2·log2(n) transactions, not n.
+ */
+async function writeOrBisect<T extends { event: OrderEvent }>(
+  db: Database,
+  items: T[],
+  rejected: Rejected<T>[],
+): Promise<void> {
+  if (items.length === 0) return;
   try {
     await write(
       db,
-      writable.map((i) => i.event),
+      items.map((i) => i.event),
     );
   } catch (error) {
     if (!isDataError(error)) throw error;
-    // One bad row fails the whole batch: find it by writing the events one at a time.
-    for (const item of writable) {
-      try {
-        await write(db, [item.event]);
-      } catch (single) {
-        if (!isDataError(single)) throw single;
-        rejected.push({ item, reason: `refused by PostgreSQL: ${databaseMessage(single)}` });
-      }
+    if (items.length === 1) {
+      rejected.push({ item: items[0]!, reason: `refused by PostgreSQL: ${databaseMessage(error)}` });
+      return;
     }
+    const half = Math.ceil(items.length / 2);
+    await writeOrBisect(db, items.slice(0, half), rejected);
+    await writeOrBisect(db, items.slice(half), rejected);
   }
-  return rejected;
 }
 
 /** Drizzle wraps the driver's error; the driver's message names the constraint. */

@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Registry } from "prom-client";
+import { orderIdSchema } from "../../shared/events.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { logger } from "../../shared/log.ts";
 import { instrument } from "../../shared/metrics.ts";
@@ -23,7 +24,7 @@ import type { Records } from "../records.ts";
 import { isOutOfMemory } from "../reservation/redis-info.ts";
 import type { RegionStore } from "../reservation/store.ts";
 import type { OrderRecord, OrderState, Outcome, Reservation, ReservationRequest } from "../reservation/types.ts";
-import { coreRoutes as routes, orderIdSchema, RESERVATION_BATCH_MAX_BYTES } from "./routes.ts";
+import { coreRoutes as routes, RESERVATION_BATCH_MAX_BYTES } from "./routes.ts";
 import { requireSignature } from "./signature.ts";
 
 /**

@@ -4,13 +4,10 @@
  * client (core/http/client.ts), so a route changed here breaks their build, not production.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ORDER_STATUSES } from "../../shared/events.ts";
+import { ORDER_STATUSES, orderIdSchema } from "../../shared/events.ts";
 import { PRODUCT_ID } from "../../shared/keys.ts";
 import { PROBLEMS, problemContent, problemSchema, type ProblemStatus } from "../../shared/problems.ts";
 import { ROOM_MODES } from "../../shared/room-modes.ts";
-
-/** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
-export const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
 
 const reservationRequest = z.strictObject({
   orderId: orderIdSchema,

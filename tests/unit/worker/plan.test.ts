@@ -48,6 +48,27 @@ describe("decode", () => {
   });
 });
 
+describe("decode: ids and times", () => {
+  test("an order id in upper case reads as the same order in lower case", () => {
+    const { events } = decode([message(JSON.stringify(event({ orderId: orderId.toUpperCase() })))]);
+    expect(events[0]!.event.orderId).toBe(orderId);
+  });
+
+  test("a time no Date can hold is set aside, not left to fail the batch's write", () => {
+    const { events, poison } = decode([
+      message(JSON.stringify(event({ at: 8.64e15 + 1 }))),
+      message(JSON.stringify(event({ reservedAt: -8.64e15 - 1 }))),
+      message(JSON.stringify(event({ expiresAt: 9e15 }))),
+    ]);
+    expect(events).toEqual([]);
+    expect(poison.map((p) => p.reason)).toEqual([
+      expect.stringContaining("at"),
+      expect.stringContaining("reservedAt"),
+      expect.stringContaining("expiresAt"),
+    ]);
+  });
+});
+
 describe("plan", () => {
   test("one row per order at its furthest status, one event row per (order, status)", () => {
     const rows = plan([event(), event({ type: "confirmed", at: 5_000 }), event({ at: 9_000 })]);
