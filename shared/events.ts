@@ -4,6 +4,7 @@
  * write the row from any one of them.
  */
 import { z } from "zod";
+import { PRODUCT_ID } from "./keys.ts";
 
 export const ORDER_STATUSES = ["reserved", "confirmed", "cancelled", "expired"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -16,23 +17,34 @@ export function statusRank(status: OrderStatus): number {
 /** Order ids in lower case: PostgreSQL's uuid reads `A…` and `a…` as one order, so Redis must too. */
 export const orderIdSchema = z.uuid().transform((id) => id.toLowerCase());
 
-/** ms since the epoch, within what a `Date` can hold, so that no valid event makes an invalid date. */
-const epochMs = z.number().int().min(-8.64e15).max(8.64e15);
+/**
+ * ms since the epoch, years 1970 to 9999: what PostgreSQL's timestamp reads back from a `Date`'s
+ * ISO text, so that no event that decodes is refused by the database for its time.
+ */
+const epochMs = z.number().int().min(0).max(253_402_300_799_999);
+
+/** Text as the core's routes bound it (core/http/routes.ts): PostgreSQL takes no NUL, and an index no huge value. */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((value) => !value.includes("\0"), "must not contain NUL");
 
 export const orderEventSchema = z.object({
   v: z.literal(1),
   /** The status the order reached. */
   type: z.enum(ORDER_STATUSES),
   orderId: orderIdSchema,
-  productId: z.string().min(1),
-  region: z.string().min(1),
-  originRegion: z.string().min(1),
+  productId: z.string().regex(PRODUCT_ID),
+  region: text(32),
+  originRegion: text(32),
   /**
    * The buyer's home region, where their allowance lives. Absent from events of orders reserved
    * before orders carried it: their buyer's home is the hash of the user id (homeOfEvent).
    */
-  homeRegion: z.string().min(1).optional(),
-  userId: z.string().min(1),
+  homeRegion: text(32).optional(),
+  userId: text(128),
   quantity: z.number().int().positive(),
   /** When the order was reserved, ms since the epoch. */
   reservedAt: epochMs,

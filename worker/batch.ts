@@ -53,7 +53,7 @@ export function batchHandler({
     if (regionIds)
       await untilApplied(context, onRetry, { onStuck }, () => feedAllowances(producer, decoded, regionIds));
     await untilApplied(context, onRetry, { onStuck }, async () => {
-      const refused = await persist(db, events);
+      const refused = await persist(db, events, { heartbeat: () => context.heartbeat().catch(() => {}) });
       const rejected = [...poison, ...refused.map((r) => ({ message: r.item.message, reason: r.reason }))];
       await deadLetter(producer, deadLetterTopic, rejected);
       onApplied({

@@ -114,7 +114,7 @@ describe("persist", () => {
     expect(written.map((r) => r.id).sort()).toEqual(good.map((g) => g.event.orderId).sort());
   });
 
-  test("one bad row in 1,024 costs a score of transactions, not a thousand", async () => {
+  test("one bad row in 1,024 costs some twenty transactions, not a thousand", async () => {
     const productId = await insertProduct({ totalUnits: 100_000, perUserLimit: 10, maxPerOrder: 10 });
     const items = Array.from({ length: 1_024 }, (_, i) => event(productId, i === 700 ? { quantity: 0 } : {}));
     const begin = sql.begin;
@@ -129,11 +129,32 @@ describe("persist", () => {
     } finally {
       sql.begin = begin;
     }
-    // Halving 1,024 down to the one bad row: 1 + 2 × log2(1,024) transactions.
-    expect(transactions).toBeLessThanOrEqual(21);
+    // Halving 1,024 down to the eight rows around the bad one (1 + 2 × 7), then those eight alone.
+    expect(transactions).toBeLessThanOrEqual(23);
     const [written] = await sql<{ n: number }[]>`
       select count(*)::int as n from orders where product_id = ${productId}`;
     expect(written!.n).toBe(1_023);
+  });
+
+  test("a batch whose every row is refused costs about 1.25 transactions a row, each row named once", async () => {
+    const productId = await insertProduct({ totalUnits: 10_000, perUserLimit: 10, maxPerOrder: 10 });
+    const items = Array.from({ length: 64 }, () => event(productId, { quantity: 0 }));
+    const begin = sql.begin;
+    let transactions = 0;
+    sql.begin = ((...args: Parameters<typeof begin>) => {
+      transactions++;
+      return begin.apply(sql, args);
+    }) as typeof begin;
+    let heartbeats = 0;
+    try {
+      const rejected = await persist(db, items, { heartbeat: async () => void heartbeats++ });
+      expect(rejected.map((r) => r.item)).toEqual(items);
+    } finally {
+      sql.begin = begin;
+    }
+    // Halving alone would take 2n − 1 = 127; one at a time 64.
+    expect(transactions).toBeLessThanOrEqual(80);
+    expect(heartbeats).toBeGreaterThan(0);
   });
 
   test("user ids with quotes, backslashes, commas, braces, NULL, blanks and emoji come back as written", async () => {

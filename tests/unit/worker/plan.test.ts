@@ -58,13 +58,28 @@ describe("decode: ids and times", () => {
     const { events, poison } = decode([
       message(JSON.stringify(event({ at: 8.64e15 + 1 }))),
       message(JSON.stringify(event({ reservedAt: -8.64e15 - 1 }))),
-      message(JSON.stringify(event({ expiresAt: 9e15 }))),
+      message(JSON.stringify(event({ expiresAt: 253_402_300_800_000 }))),
     ]);
     expect(events).toEqual([]);
     expect(poison.map((p) => p.reason)).toEqual([
       expect.stringContaining("at"),
       expect.stringContaining("reservedAt"),
       expect.stringContaining("expiresAt"),
+    ]);
+  });
+  test("text PostgreSQL would refuse or could not index is set aside, as the core would refuse it", () => {
+    const { events, poison } = decode([
+      message(JSON.stringify(event({ productId: "phone\u0000" }))),
+      message(JSON.stringify(event({ userId: "u".repeat(10_000) }))),
+      message(JSON.stringify(event({ region: "r".repeat(33) }))),
+      message(JSON.stringify(event({ userId: "u\u0000" }))),
+    ]);
+    expect(events).toEqual([]);
+    expect(poison.map((p) => p.reason)).toEqual([
+      expect.stringContaining("productId"),
+      expect.stringContaining("userId"),
+      expect.stringContaining("region"),
+      expect.stringContaining("NUL"),
     ]);
   });
 });
