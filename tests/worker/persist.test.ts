@@ -38,6 +38,21 @@ function event(productId: string, overrides: Partial<OrderEvent> = {}): { event:
   };
 }
 
+/** `run`'s result and how many transactions it began on the test's connection. */
+async function countingTransactions<T>(run: () => Promise<T>): Promise<{ result: T; transactions: number }> {
+  const begin = sql.begin;
+  let transactions = 0;
+  sql.begin = ((...args: Parameters<typeof begin>) => {
+    transactions++;
+    return begin.apply(sql, args);
+  }) as typeof begin;
+  try {
+    return { result: await run(), transactions };
+  } finally {
+    sql.begin = begin;
+  }
+}
+
 describe("persist", () => {
   test("batches of forty sizes leave two prepared inserts on the connection, not one per size", async () => {
     const productId = await insertProduct({ totalUnits: 10_000, perUserLimit: 10, maxPerOrder: 10 });
@@ -117,18 +132,8 @@ describe("persist", () => {
   test("one bad row in 1,024 costs some twenty transactions, not a thousand", async () => {
     const productId = await insertProduct({ totalUnits: 100_000, perUserLimit: 10, maxPerOrder: 10 });
     const items = Array.from({ length: 1_024 }, (_, i) => event(productId, i === 700 ? { quantity: 0 } : {}));
-    const begin = sql.begin;
-    let transactions = 0;
-    sql.begin = ((...args: Parameters<typeof begin>) => {
-      transactions++;
-      return begin.apply(sql, args);
-    }) as typeof begin;
-    try {
-      const rejected = await persist(db, items);
-      expect(rejected.map((r) => r.item)).toEqual([items[700]!]);
-    } finally {
-      sql.begin = begin;
-    }
+    const { result: rejected, transactions } = await countingTransactions(() => persist(db, items));
+    expect(rejected.map((r) => r.item)).toEqual([items[700]!]);
     // Halving 1,024 down to the eight rows around the bad one (1 + 2 × 7), then those eight alone.
     expect(transactions).toBeLessThanOrEqual(23);
     const [written] = await sql<{ n: number }[]>`
@@ -139,19 +144,11 @@ describe("persist", () => {
   test("a batch whose every row is refused costs about 1.25 transactions a row, each row named once", async () => {
     const productId = await insertProduct({ totalUnits: 10_000, perUserLimit: 10, maxPerOrder: 10 });
     const items = Array.from({ length: 64 }, () => event(productId, { quantity: 0 }));
-    const begin = sql.begin;
-    let transactions = 0;
-    sql.begin = ((...args: Parameters<typeof begin>) => {
-      transactions++;
-      return begin.apply(sql, args);
-    }) as typeof begin;
     let heartbeats = 0;
-    try {
-      const rejected = await persist(db, items, { heartbeat: async () => void heartbeats++ });
-      expect(rejected.map((r) => r.item)).toEqual(items);
-    } finally {
-      sql.begin = begin;
-    }
+    const { result: rejected, transactions } = await countingTransactions(() =>
+      persist(db, items, { heartbeat: async () => void heartbeats++ }),
+    );
+    expect(rejected.map((r) => r.item)).toEqual(items);
     // Halving alone would take 2n − 1 = 127; one at a time 64.
     expect(transactions).toBeLessThanOrEqual(80);
     expect(heartbeats).toBeGreaterThan(0);
