@@ -30,3 +30,19 @@ export function clientAddress({
     .filter((hop) => hop !== "");
   return hops[Math.max(0, hops.length - trustedProxies)] ?? socket ?? "unknown";
 }
+
+/**
+ * The socket's peer for `EdgeEnv.clientAddress`, read on the first ask and kept: each read is a
+ * `getpeername`, and an order never asks (only the per-IP limit does). The app reads it before
+ * its first wait on I/O, while the client is surely still there
+ * (tests/edge/client-address.test.ts): once it hangs up, Bun no longer knows the peer.
+ */
+export function peerOnDemand(read: () => string | undefined): { readonly clientAddress: string | undefined } {
+  let peer: { address: string | undefined } | undefined;
+  return {
+    get clientAddress() {
+      peer ??= { address: read() };
+      return peer.address;
+    },
+  };
+}

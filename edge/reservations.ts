@@ -104,7 +104,7 @@ export function batched(core: (region: Region) => CoreClient, settings: BatchSet
       }, settings.timeoutMs);
     });
     const outcome = b
-      .add(reservation, Date.now() + settings.timeoutMs * SEND_BY_SHARE)
+      .add(reservation, performance.now() + settings.timeoutMs * SEND_BY_SHARE)
       .catch((error: unknown) => unsettled(String(error)));
     return Promise.race([outcome, deadline]).finally(() => clearTimeout(timer));
   };

@@ -30,7 +30,10 @@ interface Waiting<In, Out> {
 }
 
 export interface Batcher<In, Out> {
-  /** The item's own outcome; rejects when its batch failed as a whole. `sendBy`: see `late`. */
+  /**
+   * The item's own outcome; rejects when its batch failed as a whole. `sendBy`: see `late`, on
+   * `performance.now()`'s clock (a step of the wall clock must not send or drop a whole queue).
+   */
   add(item: In, sendBy?: number): Promise<Out>;
   /** Takes the item out if it has not left yet (its caller gave up): true if it was still waiting. */
   withdraw(item: In): boolean;
@@ -54,7 +57,7 @@ export function batcher<In, Out>({ send, maxBatch, maxInFlight, late }: BatcherO
 
   function flush() {
     if (late && inFlight < maxInFlight && queue.length > 0) {
-      const now = Date.now();
+      const now = performance.now();
       const expired = queue.filter((w) => w.sendBy <= now);
       if (expired.length > 0) {
         queue = queue.filter((w) => w.sendBy > now);

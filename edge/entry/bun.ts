@@ -3,6 +3,7 @@ import { loadConfig } from "../../shared/config.ts";
 import { logger } from "../../shared/log.ts";
 import { createRegistry, instrument, metricsResponse } from "../../shared/metrics.ts";
 import { createEdgeApp } from "../app.ts";
+import { peerOnDemand } from "../client-address.ts";
 import { backgroundWork } from "../background.ts";
 import { bunHomeRedis } from "../home/bun-resp.ts";
 import { roomMetrics } from "../room/metrics.ts";
@@ -18,7 +19,12 @@ const background = backgroundWork();
 const server = Bun.serve({
   port: config.edge.port,
   hostname: config.listenHost,
-  fetch: (request, bun) => app.fetch(request, { clientAddress: bun.requestIP(request)?.address }, background.context),
+  fetch: (request, bun) =>
+    app.fetch(
+      request,
+      peerOnDemand(() => bun.requestIP(request)?.address),
+      background.context,
+    ),
 });
 // Metrics on a private listener: they name products and rooms, and every scrape asks each region's Redis.
 const metrics = Bun.serve({

@@ -10,7 +10,7 @@ export const bunHomeRedis: HomeRedisTransport = {
   connect(region, timeoutMs) {
     // Bun's client knows no Redis Cluster; ioredis's follows one's slots.
     if (region.redisCluster) return respHomeRedis.connect(region, timeoutMs);
-    const { send, close } = bunRedis(region.redisUrlFor.edge, timeoutMs);
+    const { send, close } = bunRedis(region.redisUrlFor.edge, timeoutMs, { gather: true });
     return overResp(send, close);
   },
   secrets: respHomeRedis.secrets,

@@ -11,6 +11,8 @@ import { problem, problemResponse } from "../../shared/problems.ts";
 import { readSamples } from "../../shared/metrics.ts";
 import { config, uniqueName } from "../support/helpers.ts";
 import { edgeApp, edgeEnv, inProcess, order } from "../support/edge.ts";
+import { backgroundWork } from "../../edge/background.ts";
+import { peerOnDemand } from "../../edge/client-address.ts";
 import { createProduct, testRegion, withCoresAndWorkers } from "../support/harness.ts";
 
 const regionIds = config.regions.map((r) => r.id);
@@ -85,6 +87,31 @@ describe("the edge under attack", () => {
         if (response.status === 429) limited++;
       }
       expect(limited).toBe(195);
+    });
+
+    test("the socket's peer is read once a request, before its first wait: a client that hangs up cannot leave its window", async () => {
+      const app = edgeApp({ ...env, FLUX_GATE_RATE_LIMIT_IP: "5/600s" });
+      const socket = `2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`;
+      const reads: boolean[] = [];
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        let synchronous = true;
+        const peer = peerOnDemand(() => {
+          reads.push(synchronous);
+          return socket;
+        });
+        const pending = app.fetch(
+          new Request(`http://edge/v1/products/${uniqueName("any")}`),
+          peer,
+          backgroundWork().context,
+        );
+        synchronous = false;
+        statuses.push((await pending).status);
+      }
+      // Once a request (the limit names the peer twice: its home and its window), and each time
+      // within app.fetch's own call, before any reply from Redis.
+      expect(reads).toEqual(Array(6).fill(true));
+      expect(statuses.at(-1)).toBe(429);
     });
   });
 
